@@ -1,0 +1,5 @@
+"""``python -m precplan``."""
+
+from precplan.cli import main
+
+main()
