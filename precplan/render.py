@@ -52,12 +52,22 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], cap
     """A rich table with right-aligned numeric columns (all but the first)."""
     from rich.table import Table
 
+    rows = [[str(c) for c in row] for row in rows]
     t = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
     for i, col in enumerate(columns):
-        t.add_column(col, justify="left" if i == 0 else "right")
+        numeric = i > 0 and all(_looks_numeric(r[i]) for r in rows if i < len(r))
+        t.add_column(col, justify="right" if numeric else "left")
     for row in rows:
-        t.add_row(*(str(c) for c in row))
+        t.add_row(*row)
     return t
+
+
+def _looks_numeric(cell: str) -> bool:
+    """A table cell that reads as a number (possibly marked up, suffixed or signed)."""
+    import re
+
+    plain = re.sub(r"\[/?[a-z ]*\]", "", cell).strip()
+    return plain in ("", "-") or re.fullmatch(r"[-+]?[\d.,]+(e[-+]?\d+)?\s*[%KMBTPEx]?[A-Za-z]{0,3}( ± .*)?", plain) is not None
 
 
 def print_warnings(warnings: Iterable[str]) -> None:

@@ -1,0 +1,155 @@
+"""The bundled laws against laws.md's equations and figures, derived here independently."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from precplan import load_law
+from precplan.errors import PrecplanError
+from precplan.lawfile import bundled_names
+
+from conftest import KUMAR, kumar_factor
+
+
+def kumar_loss(N: float, D: float, pw: float = 16, pa: float = 16, pkv: float = 16) -> float:
+    """Kumar et al. eq. 10 with factors relative to 16 bits (the base law's runs), from laws.md."""
+    rel = 1.0
+    for bits, op in ((pw, "w"), (pa, "a"), (pkv, "kv")):
+        rel *= kumar_factor(bits, op) / kumar_factor(16, op)
+    return KUMAR["E"] + KUMAR["A"] * (N * rel) ** -KUMAR["alpha"] + KUMAR["B"] * D ** -KUMAR["beta"]
+
+
+def test_bundled_library_is_complete() -> None:
+    assert {"kumar2024", "kumar2024-fp", "hoffmann2022", "besiroglu2024", "sardana2024"} <= set(bundled_names())
+    for name in bundled_names():
+        law = load_law(name)
+        assert law.id == name
+        assert law.fit_range["params"][0] < law.fit_range["params"][1]
+
+
+def test_kumar_coefficients_match_table_2() -> None:
+    law = load_law("kumar2024")
+    for name, value in KUMAR.items():
+        assert law.c(name) == pytest.approx(value, rel=1e-12), name
+    assert set(law.assumed) == {"C_w", "C_a", "C_kv"}  # never reported by the paper
+
+
+def test_220m_16b_loss_is_3_2298() -> None:
+    """laws.md: L(220M, 16B, 16-bit) = 3.2298 with raw counts."""
+    law = load_law("kumar2024")
+    assert float(law.loss(220e6, 16e9)) == pytest.approx(3.2298, abs=5e-5)
+    assert float(law.loss(220e6, 16e9)) == pytest.approx(kumar_loss(220e6, 16e9), rel=1e-12)
+
+
+def test_effective_parameter_ratio_16_to_4_bits_is_5_2() -> None:
+    """laws.md: N_eff(16 bits) / N_eff(4 bits) = 5.2 (paper: more than 4x)."""
+    law = load_law("kumar2024")
+    ratio = float(law.effective_params(1e9, 16, 16, 16) / law.effective_params(1e9, 4, 4, 4))
+    expected = math.prod(kumar_factor(16, op) / kumar_factor(4, op) for op in ("w", "a", "kv"))
+    assert ratio == pytest.approx(expected, rel=1e-12)
+    assert round(ratio, 1) == 5.2
+
+
+def test_compute_optimal_precision_is_7_bits() -> None:
+    """laws.md sec. 3: P* maximizes f(P)/P; with Table 2 it is 7.00 bits."""
+    law = load_law("kumar2024")
+    P = np.linspace(3.5, 16, 125_001)
+    p_star = P[np.argmax(law.precision_factor(P, P, P) / P)]
+    assert p_star == pytest.approx(7.00, abs=0.005)
+    # the same from the formula written out here
+    mine = P[np.argmax([math.prod(kumar_factor(p, op) for op in ("w", "a", "kv")) / p for p in P[::25]]) * 25]
+    assert mine == pytest.approx(p_star, abs=0.002)
+
+
+def test_loss_matches_independent_formula_at_low_precision() -> None:
+    law = load_law("kumar2024")
+    for pw, pa, pkv in ((4, 8, 8), (6, 6, 6), (8, 16, 4), (3, 16, 16)):
+        assert float(law.loss(110e6, 6e9, pw, pa, pkv)) == pytest.approx(kumar_loss(110e6, 6e9, pw, pa, pkv), rel=1e-12)
+
+
+def test_activations_at_3_bits_break_the_law() -> None:
+    """f_a(3) < 0: N_eff <= 0 is infeasible (+inf loss, and a clear error from check_domain)."""
+    law = load_law("kumar2024")
+    assert kumar_factor(3, "a") < 0
+    assert float(law.effective_params(1e8, 16, 3, 16)) < 0
+    assert np.isinf(law.loss(1e8, 1e9, 16, 3, 16))
+    with pytest.raises(PrecplanError, match="activations at 3 bits"):
+        law.check_domain(1e8, 1e9, 16, 3, 16)
+
+
+def test_vectorized_broadcasting() -> None:
+    law = load_law("kumar2024")
+    N = np.array([30e6, 110e6, 220e6])[:, None]
+    D = np.array([1.5e9, 6e9, 26e9])[None, :]
+    P = np.array([4.0, 8.0, 16.0])[:, None, None]
+    L = law.loss(N, D, P, P, P)
+    assert L.shape == (3, 3, 3)
+    assert L[1, 2, 0] == pytest.approx(kumar_loss(220e6, 1.5e9, 8, 8, 8), rel=1e-12)
+    assert np.all(np.diff(L, axis=0) < 0)  # more bits, lower loss
+    assert np.all(np.diff(L, axis=1) < 0) and np.all(np.diff(L, axis=2) < 0)
+
+
+def test_ptq_degradation_high_precision_matches_eq_2() -> None:
+    """delta = C_T exp(-P/gamma_post + b) D^gamma_D / N^gamma_N, times the robustness term of a
+    16-bit model (eq. 9), which with C_x = 0.5 is prod_x (1 - exp(-0.5 (16 - P)))."""
+    law = load_law("kumar2024")
+    N, D, P = 220e6, 16e9, 4.0
+    eq2 = KUMAR["C_T"] * math.exp(-P / KUMAR["gamma_post"] + KUMAR["b_post"]) * D ** KUMAR["gamma_D"] / N ** KUMAR["gamma_N"]
+    robustness = (1 - math.exp(-law.c("C_w") * (16 - P))) * (1 - math.exp(-law.c("C_a") * (16 - P))) * (1 - math.exp(-law.c("C_kv") * (16 - P)))
+    assert float(law.ptq_degradation(N, D, P)) == pytest.approx(eq2 * robustness, rel=1e-12)
+    assert 0.03 < eq2 < 0.06  # a few hundredths of a nat at int4 for a 220M model
+
+
+def test_ptq_is_zero_when_serving_at_training_precision() -> None:
+    law = load_law("kumar2024")
+    assert float(law.ptq_degradation(1e9, 1e11, 8, 8, 8, 8)) == 0.0
+    assert float(law.ptq_degradation(1e9, 1e11, 16)) == 0.0
+    assert float(law.ptq_degradation(1e9, 1e11, 4, 6, 16, 16)) > 0
+
+
+def test_float_variant() -> None:
+    fp = load_law("kumar2024-fp")
+    assert (fp.c("gamma_w"), fp.c("n_w")) == (2.8111, 0.1240)
+    assert fp.weight_format == "float" and load_law("kumar2024").float_variant == "kumar2024-fp"
+    expected = (1 - math.exp(-8 / 2.8111 + 0.1240)) / (1 - math.exp(-16 / 2.8111 + 0.1240))
+    assert float(fp.factor(8, "w")) == pytest.approx(expected, rel=1e-12)
+
+
+def test_chinchilla_laws() -> None:
+    h = load_law("hoffmann2022")
+    assert h.c("E") == pytest.approx(math.exp(0.5267228), rel=1e-6)
+    assert h.c("A") == pytest.approx(math.exp(6.0073404), rel=1e-6)
+    assert h.c("B") == pytest.approx(math.exp(6.0179186), rel=1e-6)
+    # Chinchilla 70B on 1.4T tokens, from the unrounded constants; the printed (rounded) ones
+    # give 1.9368, and rounding moves it by under 0.02
+    unrounded = math.exp(0.5267228) + math.exp(6.0073404) / 70e9**0.33917084 + math.exp(6.0179186) / 1.4e12**0.2849083
+    assert float(h.loss(70e9, 1.4e12)) == pytest.approx(unrounded, rel=1e-6)
+    assert float(h.loss(70e9, 1.4e12)) == pytest.approx(1.69 + 406.4 / 70e9**0.34 + 410.7 / 1.4e12**0.28, abs=0.02)
+    with pytest.raises(PrecplanError, match="no precision terms"):
+        h.loss(70e9, 1.4e12, 8, 8, 8)
+    b = load_law("besiroglu2024")
+    assert (b.c("E"), b.c("alpha"), b.c("beta")) == (1.8172, 0.3478, 0.3658)
+    assert b.coefficients["A"].stderr == 124.52
+    s = load_law("sardana2024")
+    assert (s.c("alpha"), s.c("beta")) == (0.336, 0.283)
+
+
+def test_compose_takes_base_terms_from_base() -> None:
+    law = load_law("kumar2024", base="hoffmann2022")
+    h = load_law("hoffmann2022")
+    for name in ("E", "A", "B", "alpha", "beta"):
+        assert law.c(name) == h.c(name)
+    assert law.c("gamma_w") == KUMAR["gamma_w"]
+    assert law.composed_from == ("kumar2024", "hoffmann2022")
+    assert float(law.loss(70e9, 1.4e12)) == pytest.approx(float(h.loss(70e9, 1.4e12)), rel=1e-12)
+    assert float(law.loss(70e9, 1.4e12, 4, 4, 4)) > float(h.loss(70e9, 1.4e12))
+
+
+def test_extrapolation_warnings() -> None:
+    law = load_law("kumar2024")
+    assert law.extrapolation_warnings(220e6, 16e9, [16, 16, 16]) == []
+    warnings = law.extrapolation_warnings(7e9, 2e12, [4, 16, 16])
+    assert len(warnings) == 2 and all("extrapolates" in w for w in warnings)
