@@ -25,6 +25,8 @@ _EXPORTS = {
     "Law": "precplan.laws",
     "Coefficient": "precplan.laws",
     "predict": "precplan.predict",
+    "optimize_sweep": "precplan.optimize",
+    "make_planner": "precplan.optimize",
     "Prediction": "precplan.predict",
     "parse_count": "precplan.units",
     "parse_bytes": "precplan.units",

@@ -282,21 +282,21 @@ def compose(precision_law: Law, base_law: Law) -> Law:
     fit_range = dict(precision_law.fit_range)
     fit_range["params"] = base_law.fit_range["params"]
     fit_range["tokens"] = base_law.fit_range["tokens"]
+    base_id = base_law.composed_from[1] if base_law.composed_from else base_law.id
     note = (
-        f"Composed: base terms (E, A, B, alpha, beta) from {base_law.id}, precision and PTQ terms from"
+        f"Composed: base terms (E, A, B, alpha, beta) from {base_id}, precision and PTQ terms from"
         f" {precision_law.id}. The composition is an assumption: the precision factors were fit against"
         f" {precision_law.id}'s base law."
     )
     return replace(
         precision_law,
-        id=f"{precision_law.id}+{base_law.id}",
-        title=f"{precision_law.title} on the base of {base_law.title}",
+        id=f"{precision_law.id}+{base_id}",
+        title=f"{precision_law.title} on the base of {base_law.title.split(' on the base of ')[-1]}",
         citation=f"{precision_law.citation}; {base_law.citation}",
         coefficients=MappingProxyType(coefs),
         fit_range=MappingProxyType(fit_range),
         reference_bits=base_law.reference_bits if base_law.reference_bits is not None else precision_law.reference_bits,
-        float_variant=None,
         notes=(note,) + precision_law.notes,
         origin=f"{precision_law.origin} + {base_law.origin}",
-        composed_from=(precision_law.id, base_law.id),
+        composed_from=(precision_law.id, base_id),
     )

@@ -1,0 +1,54 @@
+"""Compute-optimal allocation of a fitted law at one budget (laws.md sections 1 and 3), used to
+put bootstrap intervals on what the fit implies, not only on its coefficients.
+
+- Chinchilla form (Hoffmann et al. 2022, eq. 4, C = 6 N D):
+  N* = G (C/6)^a, D* = G^-1 (C/6)^b, G = (alpha A / (beta B))^(1/(alpha+beta)),
+  a = beta/(alpha+beta), b = alpha/(alpha+beta).
+- Precision forms (Kumar et al. 2024, sec. 4.3.1, C = (6/16) N D P with one P for all operands):
+  P* maximizes f(P)/P, f = f_w f_a f_kv (independent of C); at P*, the same closed form with
+  A' = A f(P*)^-alpha and N D = 16 C / (6 P*).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from precplan.laws import Law
+
+P_GRID = np.arange(1.0, 32.0 + 1e-9, 0.005)
+
+
+def hoffmann_split(A: float, B: float, alpha: float, beta: float, nd: float) -> tuple[float, float]:
+    """Minimize A N^-alpha + B D^-beta subject to N D = nd (Hoffmann et al. 2022, eq. 4)."""
+    G = (alpha * A / (beta * B)) ** (1.0 / (alpha + beta))
+    n_opt = G * nd ** (beta / (alpha + beta))
+    return n_opt, nd / n_opt
+
+
+def optimal_precision(law: Law) -> float:
+    """argmax_P f(P)/P on [1, 32] bits (Kumar et al. 2024: effective parameters per bit), refined
+    around the best grid point. Only precisions where every operand's factor is positive count
+    (below that the law breaks down; two negative factors must not multiply to a positive one)."""
+    from scipy.optimize import minimize_scalar
+
+    with np.errstate(all="ignore"):
+        factors = [law.factor(P_GRID, op) for op in ("w", "a", "kv")]
+        ratio = np.prod(factors, axis=0) / P_GRID
+        ratio[np.any(np.array(factors) <= 0, axis=0)] = -np.inf
+    i = int(np.nanargmax(np.where(np.isfinite(ratio), ratio, -np.inf)))
+    lo, hi = P_GRID[max(i - 1, 0)], P_GRID[min(i + 1, P_GRID.size - 1)]
+    res = minimize_scalar(lambda p: -float(law.precision_factor(p, p, p)) / p, bounds=(lo, hi),
+                          method="bounded", options={"xatol": 1e-7})
+    return float(res.x)
+
+
+def compute_optimal(law: Law, budget: float) -> dict[str, float]:
+    """N*, D* (and P* for precision laws) at ``budget`` FLOPs."""
+    A, B, alpha, beta = (law.c(k) for k in ("A", "B", "alpha", "beta"))
+    if not law.has_precision:
+        n_opt, d_opt = hoffmann_split(A, B, alpha, beta, budget / 6.0)
+        return {"N_opt": n_opt, "D_opt": d_opt}
+    p = optimal_precision(law)
+    f = float(law.precision_factor(p, p, p))
+    n_opt, d_opt = hoffmann_split(A * f ** -alpha, B, alpha, beta, 16.0 * budget / (6.0 * p))
+    return {"N_opt": n_opt, "D_opt": d_opt, "P_opt": p}

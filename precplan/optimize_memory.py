@@ -1,0 +1,72 @@
+"""Memory limits on the planned model: the weights must fit.
+
+Training memory counts the weights at training precision, N P_w / 8 bytes (Kumar et al.
+2024, sec. 4.3.1, "memory-matched" runs: FP4 1.76B, FP6 1.17B, FP8 880M, BF16 440M, FP32
+220M in the same bytes). Serving memory counts the weights at the precision they are served
+in: the inference (post-training-quantization) precision when one is given, else the
+training weight precision. Optimizer state, gradients, activations and the KV cache are not
+counted (they depend on the training setup, not on the law).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from precplan.errors import PrecplanError
+
+Array = NDArray[np.float64]
+BITS_PER_BYTE = 8.0
+
+
+def weight_bytes(params: ArrayLike, bits: ArrayLike) -> Array:
+    """Bytes the weights take: N P / 8."""
+    return np.asarray(params, dtype=float) * np.asarray(bits, dtype=float) / BITS_PER_BYTE
+
+
+def params_cap(weights: ArrayLike, memory: float | None, serve_memory: float | None, post: float | None) -> Array:
+    """The largest N the memory limits allow at weight precision ``weights`` (+inf without limits)."""
+    w = np.asarray(weights, dtype=float)
+    cap = np.full(w.shape, np.inf)
+    if memory is not None:
+        cap = np.minimum(cap, BITS_PER_BYTE * memory / w)
+    if serve_memory is not None:
+        serve = w if post is None else np.full(w.shape, float(post))
+        cap = np.minimum(cap, BITS_PER_BYTE * serve_memory / serve)
+    return cap
+
+
+def check_fixed_params_fit(params: float, min_bits: float, memory: float | None, serve_memory: float | None, post: float | None) -> None:
+    """A fixed model size that cannot fit at any candidate precision is an error that says the limit."""
+    from precplan.units import format_bytes, format_count
+
+    if memory is not None and weight_bytes(params, min_bits) > memory * (1 + 1e-12):
+        raise PrecplanError(
+            f"--params {format_count(params)} does not fit --memory {format_bytes(memory)} at any candidate precision:"
+            f" its weights need {format_bytes(float(weight_bytes(params, min_bits)))} even at {min_bits:g} bits"
+            f" (at most {format_count(BITS_PER_BYTE * memory / min_bits)} parameters fit)"
+        )
+    if serve_memory is not None:
+        bits = min_bits if post is None else post
+        if weight_bytes(params, bits) > serve_memory * (1 + 1e-12):
+            raise PrecplanError(
+                f"--params {format_count(params)} does not fit --serve-memory {format_bytes(serve_memory)}: served at"
+                f" {bits:g} bits its weights need {format_bytes(float(weight_bytes(params, bits)))}"
+                f" (at most {format_count(BITS_PER_BYTE * serve_memory / bits)} parameters fit)"
+            )
+
+
+def memory_notes(memory: float | None, serve_memory: float | None, post: float | None) -> list[str]:
+    """What the memory limits count, for the output."""
+    from precplan.units import format_bytes
+
+    notes = []
+    if memory is not None:
+        notes.append(
+            f"--memory {format_bytes(memory)} counts the weights at training precision (N P_w / 8 bytes);"
+            " optimizer state, gradients and activations are not counted"
+        )
+    if serve_memory is not None:
+        at = f"{post:g} bits (the inference precision)" if post is not None else "the training weight precision"
+        notes.append(f"--serve-memory {format_bytes(serve_memory)} counts the weights served at {at}; the KV cache is not counted")
+    return notes

@@ -1,0 +1,233 @@
+"""Token sources for ``precplan validate``: the built-in synthetic language, text, nanoGPT .bin.
+
+Every source yields training windows of ``seq_len + 1`` token ids (inputs and shifted
+targets) and a fixed validation set. The training stream of a run depends on the run's
+seed; the validation set does not (every run is scored on the same tokens).
+
+The built-in source, ``zipf-facts``, needs no download and never runs out. It is a synthetic
+language of "facts" with Zipf-distributed frequencies; a document is a stream of phrases
+
+    <sep> k1 k2 k3 v1 v2 v3 v4 v5 v6
+
+where rule r ~ Zipf(s) over 1..R (R = 16.5M, s = 1.3) picks the key k1 k2 k3 (the base-255
+digits of a fixed pseudo-random permutation of r) and the value v1..v6 (a fixed pseudo-random
+function of r and the position); each value token is replaced by a uniformly random one with
+probability 0.1 (irreducible noise). A model can only predict a value by memorizing its
+rule, so loss is set by how many rules it holds: capacity grows with parameters N, and a rule
+is learnt once seen often enough, which takes more tokens D the rarer the rule. With
+Zipf-distributed rules the mass of the rules not yet learnt falls as a power of N and of D
+(the "quantization model" of neural scaling, Michaud et al. 2023), so the loss follows
+E + A/N^alpha + B/D^beta over a wide range, and, as in the paper, low-precision weights,
+which hold fewer bits per parameter, lose effective parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from precplan.errors import PrecplanError
+
+TEXT_SKIP = {".bin", ".npy", ".pt", ".gz", ".zip", ".png", ".jpg", ".pdf"}
+
+
+class Source:
+    """What training needs from a token source."""
+
+    name: str = ""
+    vocab_size: int = 0
+    fingerprint: str = ""
+    train_tokens: int | None = None  # None: unlimited (never repeats)
+
+    def batches(self, batch_size: int, seq_len: int, seed: int) -> Iterator[np.ndarray]:
+        """Endless (batch_size, seq_len + 1) int64 arrays of training tokens."""
+        raise NotImplementedError
+
+    def validation(self, n_tokens: int, seq_len: int) -> np.ndarray:
+        """The fixed validation set: (n_seq, seq_len + 1) int64, about ``n_tokens`` targets."""
+        raise NotImplementedError
+
+    def repeat_warning(self, tokens: int) -> str | None:
+        """A warning when training on ``tokens`` tokens would repeat data."""
+        if self.train_tokens is not None and tokens > self.train_tokens:
+            return (
+                f"training on {tokens:,} tokens repeats data: {self.name} has {self.train_tokens:,} training tokens"
+                f" ({tokens / self.train_tokens:.1f} epochs); losses are then not comparable with the law's"
+            )
+        return None
+
+
+@dataclass(frozen=True)
+class ZipfFacts(Source):
+    """The built-in synthetic language (see the module docstring)."""
+
+    seed: int = 0
+    zipf: float = 1.3
+    key_len: int = 3
+    value_len: int = 6
+    noise: float = 0.1
+    vocab_size: int = 256  # token 0 is the separator, 1..255 the key/value alphabet
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"zipf-facts (built-in synthetic language, seed {self.seed})"
+
+    @property
+    def fingerprint(self) -> str:  # type: ignore[override]
+        return f"zipf-facts-s{self.seed}-z{self.zipf}-k{self.key_len}-v{self.value_len}-n{self.noise}"
+
+    @property
+    def rules(self) -> int:
+        return (self.vocab_size - 1) ** self.key_len
+
+    @property
+    def phrase_len(self) -> int:
+        return 1 + self.key_len + self.value_len
+
+    def _phrases(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` phrases as an (n, phrase_len) array."""
+        rank = rng.zipf(self.zipf, size=n)
+        while np.any(big := rank > self.rules):  # truncate the Zipf law at R (rare resamples)
+            rank[big] = rng.zipf(self.zipf, size=int(big.sum()))
+        r = rank.astype(np.uint64) - np.uint64(1)
+        alphabet = np.uint64(self.vocab_size - 1)
+        # A fixed bijection of 0..R-1 (multiplier coprime to R = 255^k) scatters ranks over keys.
+        key_id = (r * np.uint64(2654435761) + np.uint64(self.seed * 97 + 12345)) % np.uint64(self.rules)
+        out = np.empty((n, self.phrase_len), dtype=np.int64)
+        out[:, 0] = 0
+        for j in range(self.key_len):
+            out[:, 1 + j] = (key_id // alphabet ** np.uint64(self.key_len - 1 - j)) % alphabet + np.uint64(1)
+        for j in range(self.value_len):
+            value = _mix(r * np.uint64(self.value_len) + np.uint64(j), self.seed)
+            out[:, 1 + self.key_len + j] = value % alphabet + np.uint64(1)
+        noisy = rng.random((n, self.value_len)) < self.noise
+        out[:, 1 + self.key_len :][noisy] = rng.integers(1, self.vocab_size, size=int(noisy.sum()))
+        return out
+
+    def _windows(self, rng: np.random.Generator, n_seq: int, seq_len: int) -> np.ndarray:
+        per_row = -(-(seq_len + 1) // self.phrase_len) + 1
+        rows = self._phrases(rng, n_seq * per_row).reshape(n_seq, per_row * self.phrase_len)
+        start = rng.integers(0, self.phrase_len, size=(n_seq, 1))  # windows start anywhere in a phrase
+        return np.take_along_axis(rows, start + np.arange(seq_len + 1), axis=1)
+
+    def batches(self, batch_size: int, seq_len: int, seed: int) -> Iterator[np.ndarray]:
+        rng = np.random.default_rng([self.seed, seed, 1])
+        while True:
+            yield self._windows(rng, batch_size, seq_len)
+
+    def validation(self, n_tokens: int, seq_len: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, 2**31 - 1, 2])
+        return self._windows(rng, max(1, -(-n_tokens // seq_len)), seq_len)
+
+
+def _mix(x: np.ndarray, seed: int) -> np.ndarray:
+    """A fixed pseudo-random function of uint64 ``x`` (splitmix64's finalizer)."""
+    with np.errstate(over="ignore"):
+        z = x + np.uint64(0x9E3779B97F4A7C15) * np.uint64(seed + 1)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+class ArraySource(Source):
+    """Tokens held in arrays (text bytes or a memory-mapped .bin): read in shuffled windows."""
+
+    def __init__(self, train: np.ndarray, val: np.ndarray, vocab_size: int, name: str, fingerprint: str):
+        if len(train) < 2 or len(val) < 2:
+            raise PrecplanError(f"{name}: too little data ({len(train)} training, {len(val)} validation tokens)")
+        self.train, self.val = train, val
+        self.vocab_size, self.name, self.fingerprint = vocab_size, name, fingerprint
+        self.train_tokens = len(train) - 1
+
+    def batches(self, batch_size: int, seq_len: int, seed: int) -> Iterator[np.ndarray]:
+        """Non-overlapping windows in a new random order each epoch (an epoch past the first repeats data)."""
+        n = max(1, (len(self.train) - 1) // seq_len)
+        rng = np.random.default_rng(seed)
+        order, pos = rng.permutation(n), 0
+        while True:
+            idx = []
+            while len(idx) < batch_size:
+                if pos == n:
+                    order, pos = rng.permutation(n), 0
+                take = min(batch_size - len(idx), n - pos)
+                idx.extend(order[pos : pos + take])
+                pos += take
+            yield np.stack([self._window(self.train, int(i) * seq_len, seq_len) for i in idx])
+
+    @staticmethod
+    def _window(tokens: np.ndarray, start: int, seq_len: int) -> np.ndarray:
+        w = np.asarray(tokens[start : start + seq_len + 1], dtype=np.int64)
+        if len(w) < seq_len + 1:  # a corpus shorter than one window: wrap around
+            w = np.resize(np.asarray(tokens, dtype=np.int64), seq_len + 1)
+        return w
+
+    def validation(self, n_tokens: int, seq_len: int) -> np.ndarray:
+        n_seq = max(1, min(-(-n_tokens // seq_len), (len(self.val) - 1) // seq_len))
+        return np.stack([self._window(self.val, i * seq_len, seq_len) for i in range(n_seq)])
+
+
+def load_source(path: str | None, seed: int = 0, val_fraction: float = 0.05) -> Source:
+    """``None``: the built-in source. A ``.bin`` file or a folder with ``train.bin``/``val.bin``
+    (nanoGPT uint16 token ids); otherwise a text file or a folder of text files, as bytes."""
+    if path is None:
+        return ZipfFacts(seed=seed)
+    p = Path(path)
+    if not p.exists():
+        raise PrecplanError(f"--data {path}: no such file or folder")
+    if p.is_dir() and (p / "train.bin").is_file() and (p / "val.bin").is_file():
+        train, val = _bin(p / "train.bin"), _bin(p / "val.bin")
+        return ArraySource(train, val, _vocab(train, val), f"{p} (uint16 tokens)", _fingerprint([p / "train.bin", p / "val.bin"]))
+    if p.suffix == ".bin":
+        tokens = _bin(p)
+        train, val = _split(tokens, val_fraction)
+        return ArraySource(train, val, _vocab(train, val), f"{p} (uint16 tokens)", _fingerprint([p]))
+    files = [p] if p.is_file() else _text_files(p)
+    if not files:
+        raise PrecplanError(f"--data {path}: no text files in this folder (nor train.bin/val.bin)")
+    data = np.frombuffer(b"".join(f.read_bytes() for f in files), dtype=np.uint8)
+    train, val = _split(data, val_fraction)
+    return ArraySource(train, val, 256, f"{p} ({len(files)} text file(s) as bytes)", _fingerprint(files))
+
+
+def _bin(path: Path) -> np.ndarray:
+    if path.stat().st_size % 2:
+        raise PrecplanError(f"--data {path}: a .bin must hold uint16 token ids (odd byte count)")
+    return np.memmap(path, dtype=np.uint16, mode="r")
+
+
+def _vocab(*arrays: np.ndarray) -> int:
+    """Largest token id + 1, rounded up to a multiple of 64 (as nanoGPT pads GPT-2's 50257)."""
+    top = max(int(a.max()) for a in arrays) + 1
+    return 64 * -(-top // 64)
+
+
+def _split(tokens: np.ndarray, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    n_val = max(2, int(len(tokens) * val_fraction))
+    return tokens[:-n_val], tokens[-n_val:]
+
+
+def _text_files(folder: Path) -> list[Path]:
+    return sorted(
+        f for f in folder.rglob("*")
+        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(folder).parts)
+        and f.suffix.lower() not in TEXT_SKIP
+    )
+
+
+def _fingerprint(files: list[Path]) -> str:
+    """Names, sizes and the first and last MiB of the files: cheap, and changes when data does."""
+    h = hashlib.sha256()
+    for f in files:
+        size = f.stat().st_size
+        h.update(f"{f.name}:{size}".encode())
+        with open(f, "rb") as fh:
+            h.update(fh.read(1 << 20))
+            if size > 1 << 20:
+                fh.seek(max(1 << 20, size - (1 << 20)), os.SEEK_SET)
+                h.update(fh.read())
+    return h.hexdigest()[:12]

@@ -1,0 +1,128 @@
+"""The fitting machinery's pieces: analytic gradients against finite differences, each stage
+model's prediction against Law.loss, the robust loss, and the batched L-BFGS on problems with
+known minima."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from precplan.fitting.lbfgs import batched_lbfgs, distinct_best
+from precplan.fitting.models import ChinchillaModel, PrecisionModel, PtqModel
+from precplan.fitting.objective import Objective, robust_loss
+from precplan.lawfile import load_law
+
+RNG = np.random.default_rng(7)
+N = np.exp(RNG.uniform(np.log(3e7), np.log(3e9), 40))
+D = np.exp(RNG.uniform(np.log(1e9), np.log(1e11), 40))
+
+
+def finite_difference(obj: Objective, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    g = np.zeros_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e[i] = h
+        f_plus, _ = obj.batch((x + e)[None, :], np.array([0]))
+        f_minus, _ = obj.batch((x - e)[None, :], np.array([0]))
+        g[i] = (f_plus[0] - f_minus[0]) / (2 * h)
+    return g
+
+
+def check_gradient(obj: Objective, x: np.ndarray) -> None:
+    _, g = obj.batch(x[None, :], np.array([0]))
+    np.testing.assert_allclose(g[0], finite_difference(obj, x), rtol=2e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("kind", ["huber", "lsq"])
+@pytest.mark.parametrize("tie", [False, True])
+def test_chinchilla_gradient_matches_finite_differences(kind, tie):
+    loss = 1.8 + 400 * N**-0.34 + 410 * D**-0.28
+    y = np.log(loss * np.exp(RNG.normal(0, 0.02, N.size)))
+    model = ChinchillaModel(N, D, tie)
+    # delta large enough that residuals fall on both sides of the Huber kink
+    obj = Objective(model, y, kind=kind, delta=0.02)
+    x = np.array([6.2, 5.9, 0.5, 0.33, 0.29])[: len(model.names)]
+    check_gradient(obj, x)
+
+
+def test_chinchilla_model_is_the_law():
+    law = load_law("hoffmann2022")
+    model = ChinchillaModel(N, D)
+    theta = model.theta_from(law.values)[None, :]
+    pred, _ = model.evaluate(theta, np.zeros(1, dtype=int))
+    np.testing.assert_allclose(np.exp(pred[0]), law.loss(N, D), rtol=1e-12)
+
+
+def precision_setup():
+    law = load_law("kumar2024")
+    w = RNG.choice([3.0, 4.0, 6.0, 8.0], N.size)
+    a = RNG.choice([4.0, 8.0, 16.0], N.size)
+    base = {k: np.array([law.c(k)]) for k in ("E", "A", "B", "alpha", "beta")}
+    fixed = np.log(law.factor(np.full(N.size, 16.0), "kv"))
+    return law, w, a, PrecisionModel(N, D, {"w": w, "a": a}, base, fixed)
+
+
+def test_precision_model_is_the_law_and_its_gradient_is_right():
+    law, w, a, model = precision_setup()
+    theta = model.theta_from(law.values)
+    pred, _ = model.evaluate(theta[None, :], np.zeros(1, dtype=int))
+    np.testing.assert_allclose(np.exp(pred[0]), law.loss(N, D, w, a, 16), rtol=1e-12)
+    coefs = model.coefficients(theta)
+    for k in ("gamma_w", "n_w", "gamma_a", "n_a"):
+        assert coefs[k][0] == pytest.approx(law.c(k), rel=1e-12)
+    y = np.log(law.loss(N, D, w, a, 16)) + RNG.normal(0, 0.01, N.size)
+    obj = Objective(model, y, delta=0.01)
+    check_gradient(obj, theta + RNG.normal(0, 0.05, theta.size))
+
+
+def test_ptq_model_is_the_law_and_its_gradient_is_right():
+    law = load_law("kumar2024")
+    w = RNG.choice([4.0, 6.0, 8.0, 16.0], N.size)
+    post = RNG.choice([2.0, 3.0, 4.0, 6.0], N.size)
+    loss = law.loss(N, D, w, 16, 16)
+    neff = law.effective_params(N, w, 16, 16)
+    gaps = {"w": w - post, "a": 16 - post, "kv": 16 - post}
+    model = PtqModel(D, np.log(neff)[None, :], post, loss, law.c("b_post"), gaps)
+    theta = model.theta_from(law.values)
+    pred, _ = model.evaluate(theta[None, :], np.zeros(1, dtype=int))
+    np.testing.assert_allclose(np.exp(pred[0]), law.loss(N, D, w, 16, 16, post=post), rtol=1e-12)
+    y = pred[0] + RNG.normal(0, 0.01, N.size)
+    obj = Objective(model, y, delta=0.01)
+    check_gradient(obj, theta + RNG.normal(0, 0.05, theta.size))
+
+
+def test_huber_is_quadratic_then_linear():
+    r = np.array([-0.5, -1e-4, 0.0, 2e-4, 0.3])
+    rho, drho = robust_loss(r, "huber", 1e-3)
+    expected = np.where(np.abs(r) <= 1e-3, 0.5 * r**2, 1e-3 * (np.abs(r) - 0.5e-3)) / 1e-3
+    np.testing.assert_allclose(rho, expected)
+    np.testing.assert_allclose(drho, np.clip(r / 1e-3, -1, 1))
+
+
+def test_batched_lbfgs_finds_each_members_minimum():
+    """Rosenbrock from many starts at once (minimum (1, 1)), and a bounded quadratic whose
+    minimum lies outside the box (solution on the bound)."""
+    def rosen(x, members):
+        a, b = x[:, 0], x[:, 1]
+        f = (1 - a) ** 2 + 100 * (b - a * a) ** 2
+        g = np.stack([-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)], axis=1)
+        return f, g
+
+    starts = RNG.uniform(-2, 2, (50, 2))
+    res = batched_lbfgs(rosen, starts, np.array([-5.0, -5.0]), np.array([5.0, 5.0]), maxiter=2000, ftol=1e-15, gtol=1e-12)
+    np.testing.assert_allclose(res.x, 1.0, atol=1e-5)
+    assert res.converged.all()
+
+    target = np.array([3.0, -2.0])
+
+    def quad(x, members):
+        return ((x - target) ** 2).sum(1), 2 * (x - target)
+
+    res = batched_lbfgs(quad, np.zeros((3, 2)), np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
+    np.testing.assert_allclose(res.x, [[1.0, -1.0]] * 3, atol=1e-12)
+
+
+def test_distinct_best_skips_duplicates():
+    x = np.array([[0.0, 0.0], [0.0, 1e-6], [1.0, 1.0], [2.0, 2.0]])
+    f = np.array([1.0, 0.5, 0.7, np.inf])
+    assert distinct_best(x, f, 3).tolist() == [1, 2]

@@ -1,0 +1,115 @@
+"""Reading runs: CSV, JSONL, the validate results store, records; column mapping; bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from precplan.errors import PrecplanError
+from precplan.fit import load_runs
+from precplan.fitting.holdout import holdout_mask, parse_holdout
+from precplan.fitting.runs import parse_columns
+
+from fit_helpers import SARDANA, SARDANA_COLUMNS
+
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_sardana_csv_with_column_mapping():
+    runs = load_runs(SARDANA, SARDANA_COLUMNS)
+    assert runs.n == 47
+    first = SARDANA.read_text().splitlines()[1].split(",")
+    assert runs.params[0] == float(first[1]) and runs.tokens[0] == float(first[3]) and runs.loss[0] == float(first[5])
+    assert runs.weight_bits is None and runs.post_loss is None
+    assert runs.source["sha256"] == hashlib.sha256(SARDANA.read_bytes()).hexdigest()
+    assert runs.source["rows"] == 47
+
+
+def test_parse_columns_handles_quotes_and_rejects_unknown_names():
+    assert parse_columns('params=Parameters,tokens=Tokens,loss="Smoothed Loss"') == SARDANA_COLUMNS
+    assert parse_columns("params=Parameters, loss=Smoothed Loss") == {"params": "Parameters", "loss": "Smoothed Loss"}
+    with pytest.raises(PrecplanError, match="not a standard column"):
+        parse_columns("size=Parameters")
+    with pytest.raises(PrecplanError, match="STANDARD=NAME"):
+        parse_columns("params")
+
+
+def test_csv_with_bits_and_ptq_columns_and_count_suffixes(tmp_path):
+    p = write(tmp_path, "runs.csv", "params,tokens,loss,weight_bits,post_bits,post_loss\n"
+                                    "220M,16B,3.2,16,4,3.4\n110M,8B,3.5,int4,,\n")
+    runs = load_runs(p)
+    np.testing.assert_array_equal(runs.params, [220e6, 110e6])
+    np.testing.assert_array_equal(runs.weight_bits, [16, 4])
+    assert runs.post_bits[0] == 4 and math.isnan(runs.post_bits[1])
+    assert runs.has_post.tolist() == [True, False]
+    assert runs.high_precision.tolist() == [True, False]
+
+
+def test_validate_store_records_expand_ptq_and_skip_diverged(tmp_path):
+    records = [
+        {"run_id": "a", "params": 3e7, "tokens": 1.5e9, "loss": 4.0, "weight_bits": 16, "activation_bits": 16,
+         "kv_bits": 16, "ptq": {"4": 4.2, "8": 4.01}, "diverged": False, "seed": 0, "device": "cpu",
+         "tokens_per_s": 1234.5, "config": {"lr": 6e-4}},
+        {"run_id": "b", "params": 6e7, "tokens": 1.5e9, "loss": 3.8, "weight_bits": 4, "activation_bits": 16,
+         "kv_bits": 16, "ptq": {}, "diverged": False},
+        {"run_id": "c", "params": 6e7, "tokens": 3e9, "loss": None, "weight_bits": 3, "activation_bits": 3,
+         "kv_bits": 16, "ptq": {}, "diverged": True},
+    ]
+    p = write(tmp_path, "store.jsonl", "\n".join(json.dumps(r) for r in records) + "\n")
+    runs = load_runs(p)
+    assert runs.n == 3  # run a twice (post 4 and 8 bits), run b once, run c skipped
+    np.testing.assert_array_equal(runs.post_bits[:2], [4, 8])
+    np.testing.assert_array_equal(runs.post_loss[:2], [4.2, 4.01])
+    assert math.isnan(runs.post_bits[2])
+    assert any("1 diverged run skipped" in w for w in runs.warnings)
+    # the same records as a list of dicts
+    again = load_runs(records)
+    np.testing.assert_array_equal(again.post_loss[:2], runs.post_loss[:2])
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("params,tokens\n1e8,1e9\n", "no column 'loss'"),
+        ("params,tokens,loss\n1e8,1e9,3.1\n2e8,2e9,nan\n", "line 3: loss is nan"),
+        ("params,tokens,loss\n1e8,1e9,3.1\n2e8,2e9,\n", "line 3: loss is empty"),
+        ("params,tokens,loss\n1e8,1e9,3.1\n-2e8,2e9,3.0\n", "params = -2e\\+08 must be positive"),
+        ("params,tokens,loss\n1e8,1e9,3.1\n2e8,0,3.0\n", "tokens = 0 must be positive"),
+        ("params,tokens,loss\n1e8,1e9,3.1\n2e8,2e9,3.0\n1e8,1e9,3.1\n", "line 2 and line 4 are the same run"),
+        ("params,tokens,loss,post_loss\n1e8,1e9,3.1,3.3\n", "post_bits and post_loss go together"),
+        ("params,tokens,loss,weight_bits\n1e8,1e9,3.1,99\n", "weight_bits = 99 is not valid"),
+        ("params,tokens,loss\n1e8,1e9,abc\n", "not a number"),
+    ],
+)
+def test_bad_input_is_a_clear_error(tmp_path, text, message):
+    with pytest.raises(PrecplanError, match=message):
+        load_runs(write(tmp_path, "bad.csv", text))
+
+
+def test_malformed_jsonl_names_the_line(tmp_path):
+    p = write(tmp_path, "bad.jsonl", '{"params": 1e8, "tokens": 1e9, "loss": 3}\n{"params": 2e8,\n')
+    with pytest.raises(PrecplanError, match="line 2: malformed JSON"):
+        load_runs(p)
+
+
+def test_holdout_expressions():
+    runs = load_runs(SARDANA, SARDANA_COLUMNS)
+    assert parse_holdout("params>=1B") == ("params", ">=", 1e9)
+    mask = holdout_mask(runs, "params>=1e9")
+    np.testing.assert_array_equal(mask, runs.params >= 1e9)
+    np.testing.assert_array_equal(holdout_mask(runs, largest=True), runs.params == 6.05e9)
+    assert holdout_mask(runs) is None
+    for bad, msg in (("params=>1", "expected COLUMN OP NUMBER"), ("flops>1", "not a column"),
+                     ("params>1e15", "selects no runs"), ("params>0", "selects every run")):
+        with pytest.raises(PrecplanError, match=msg):
+            holdout_mask(runs, bad)

@@ -1,0 +1,117 @@
+"""Inference-aware sizing (Sardana et al. 2024) and GPU cost, against the paper's figure 1 and
+independent brute-force searches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from optimize_helpers import bisect, zoom_min
+
+from precplan import load_law
+from precplan.inference import GpuSpec, gpu_costs, lagrange_tokens, peak_rate
+from precplan.optimize import optimize
+
+
+@pytest.fixture(scope="module")
+def sardana():
+    return load_law("sardana2024")
+
+
+def chinchilla_13b(law):
+    """Budget and loss of the Chinchilla-optimal 13B model (Hoffmann eq. 4 inverted for C)."""
+    E, A, B, a, b = (law.c(k) for k in ("E", "A", "B", "alpha", "beta"))
+    G = (a * A / (b * B)) ** (1 / (a + b))
+    C = 6 * (13e9 / G) ** ((a + b) / b)
+    D = C / (6 * 13e9)
+    return C, D, E + A * 13e9**-a + B * D**-b
+
+
+def test_sardana_figure_1_13b_becomes_7b_saving_17_percent(sardana):
+    C, D13, L = chinchilla_13b(sardana)
+    plan = optimize(sardana, None, target_loss=L, inference_tokens=2e12)
+    assert 6.5e9 < plan.params < 7.5e9  # "about a 7B model"
+    assert plan.tokens > D13  # trained longer
+    ref = plan.reference
+    assert ref.params == pytest.approx(13e9, rel=1e-6)
+    assert ref.train_flops == pytest.approx(C, rel=1e-6)
+    assert ref.total_flops == pytest.approx(C + 2 * 13e9 * 2e12, rel=1e-6)
+    assert ref.saved_fraction == pytest.approx(0.17, abs=0.01)  # "17%"
+    assert ref.saved_flops == pytest.approx(1.7e22, rel=0.05)  # "1.7e22 FLOPs"
+    assert plan.loss == pytest.approx(L, rel=1e-9)  # the constraint holds
+
+
+def test_lagrange_solution_matches_brute_force_on_the_iso_loss_curve(sardana):
+    E, A, B, a, b = (sardana.c(k) for k in ("E", "A", "B", "alpha", "beta"))
+    L, T = 2.1, 5e12
+
+    def lifetime(u):  # D from the loss equation at each N, then 6 N D + 2 N T
+        N = np.exp(u)
+        room = L - E - A * N**-a
+        D = np.where(room > 0, (B / np.where(room > 0, room, 1)) ** (1 / b), np.inf)
+        return 6 * N * D + 2 * N * T
+
+    u, cost = zoom_min(lifetime, np.log(1e8), np.log(1e13))
+    plan = optimize(sardana, None, target_loss=L, inference_tokens=T)
+    assert plan.total_flops == pytest.approx(cost, rel=1e-6)
+    assert plan.total_flops <= cost * (1 + 1e-9)
+    assert plan.params == pytest.approx(np.exp(u), rel=1e-3)
+
+
+def test_without_inference_the_target_plan_is_the_chinchilla_point(sardana):
+    C, D13, L = chinchilla_13b(sardana)
+    plan = optimize(sardana, None, target_loss=L)
+    assert plan.params == pytest.approx(13e9, rel=1e-6)
+    assert plan.train_flops == pytest.approx(C, rel=1e-6)
+    assert float(lagrange_tokens(sardana, L, 0.0)) == pytest.approx(D13, rel=1e-6)
+
+
+def test_target_loss_with_ptq_matches_brute_force():
+    law = load_law("kumar2024")
+    L, post, P = 3.0, 4.0, 6.0
+
+    def tokens_for(N):  # fewest tokens reaching L: scan D, then bisect on the falling branch
+        grid = np.logspace(6, 16, 2000)
+        loss = law.loss(N[:, None], grid[None, :], P, P, P, post=post)
+        reach = loss <= L
+        first = np.argmax(reach, axis=1)
+        hi = grid[first]
+        lo = grid[np.maximum(first - 1, 0)]
+        D = bisect(lambda d: law.loss(N, d, P, P, P, post=post) - L, lo, hi, iters=80)
+        return np.where(reach.any(axis=1), D, np.inf)
+
+    def train_cost(u):
+        N = np.exp(u)
+        return 6 / 16 * P * N * tokens_for(N)
+
+    u, cost = zoom_min(train_cost, np.log(1e8), np.log(1e10), rounds=5, n=201)
+    plan = optimize(law, None, target_loss=L, inference_precision=post, precision=P)
+    assert plan.total_flops == pytest.approx(cost, rel=1e-6)
+    assert plan.loss == pytest.approx(L, rel=1e-9)
+
+
+def test_gpu_hours_and_dollars():
+    spec = GpuSpec("h100", price=2.0, mfu=0.5, prefill_mfu=0.4, decode_mfu=0.2, input_tokens=70, output_tokens=215)
+    N, D, T = 7e9, 1e12, 2e12
+    (c16,) = gpu_costs(spec, N, D, 16, T, 16)
+    train_h = 6 * N * D / (3600 * 9.89e14 * 0.5)
+    infer_h = 2 * N * (T * 70 / 285 / (3600 * 9.89e14 * 0.4) + T * 215 / 285 / (3600 * 9.89e14 * 0.2))
+    assert c16.train_gpu_hours == pytest.approx(train_h, rel=1e-12)
+    assert c16.inference_gpu_hours == pytest.approx(infer_h, rel=1e-12)
+    assert c16.total_dollars == pytest.approx(2.0 * (train_h + infer_h), rel=1e-12)
+    (c8,) = gpu_costs(spec, N, D, 8, T, 8)
+    assert c8.train_gpu_hours == pytest.approx(train_h * 9.89e14 / 1.978e15, rel=1e-12)  # FP8 peak
+    (c7,) = gpu_costs(GpuSpec("a100"), N, D, 7, 0.0, 7)
+    assert c7.train_gpu_hours == pytest.approx(6 * N * D / (3600 * 6.24e14 * 0.5), rel=1e-12)
+    assert c7.total_dollars is None
+    assert any("below 8 bits" in n for n in c7.notes)
+    rates, _ = peak_rate("h100", np.array([4.0, 8.0, 12.0, 16.0, 32.0]))
+    assert list(rates) == [1.978e15, 1.978e15, 9.89e14, 9.89e14, 9.89e14 / 2]
+
+
+def test_plan_reports_gpu_cost_consistent_with_its_flops():
+    law = load_law("sardana2024")
+    spec = GpuSpec("a100", price=1.5)
+    plan = optimize(law, 1e22, gpu=spec, inference_tokens=1e12)
+    # at 16 bits the 16-bit-equivalent FLOPs are the raw FLOPs
+    assert plan.gpu.train_gpu_hours == pytest.approx(plan.train_flops / (3600 * 3.12e14 * 0.5), rel=1e-12)
+    assert plan.gpu.total_dollars == pytest.approx(1.5 * plan.gpu.total_gpu_hours, rel=1e-12)

@@ -1,0 +1,171 @@
+"""precplan.ptq against an independent write-out of Kumar et al. 2024 (tests/test_ptq_reference.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from precplan.errors import PrecplanError
+from precplan.lawfile import load_law
+from precplan.ptq import d_crit, degradation_curves, ptq_risk, ptq_sweep
+from test_ptq_reference import TABLE2, loss_after, loss_before, numerical_argmin, robustness
+
+
+@pytest.fixture(scope="module")
+def law():
+    return load_law("kumar2024")
+
+
+@pytest.fixture(scope="module")
+def c(law):
+    """Table 2 as published, plus the law's (assumed) robustness constants C_x."""
+    for name, value in TABLE2.items():
+        assert law.c(name) == pytest.approx(value, rel=1e-12), name
+    return dict(TABLE2, C_w=law.c("C_w"), C_a=law.c("C_a"), C_kv=law.c("C_kv"))
+
+
+# ---------------------------------------------------------------- D_crit
+@pytest.mark.parametrize(
+    "N, post, bits",
+    [
+        (220e6, 4.0, (16, 16, 16)),
+        (7e9, 3.0, (16, 16, 16)),
+        (7e9, 4.0, (16, 16, 16)),
+        (70e9, 6.0, (16, 16, 16)),
+        (1e9, 4.0, (8, 8, 8)),  # low-precision training: N_eff and the robustness term
+        (3e9, 5.0, (8, 16, 6)),
+    ],
+)
+def test_d_crit_is_the_numerical_argmin_of_post_ptq_loss(law, c, N, post, bits):
+    expected = numerical_argmin(c, N, post, *map(float, bits))
+    got = float(d_crit(law, N, post, *bits))
+    assert got == pytest.approx(expected, rel=1e-6)
+    # and the loss the result reports at D_crit is the reference loss there
+    r = ptq_risk(law, N, expected, post, None, *bits)
+    assert r.loss_at_d_crit == pytest.approx(loss_after(c, N, expected, post, *map(float, bits)), rel=1e-12)
+
+
+def test_d_crit_matches_printed_eq13_for_high_precision_training(law):
+    # laws.md eq. 13 (with the -b offset reading) has no robustness term: make R == 1.
+    hp = law.with_coefficients(C_w=1e4, C_a=1e4, C_kv=1e4)
+    k = TABLE2
+    for N in (30e6, 7e9, 4e11):
+        for post in (2.0, 4.0, 8.0):
+            eq13 = (
+                k["beta"] * k["B"] * N ** k["gamma_N"] * np.exp(post / k["gamma_post"] - k["b_post"])
+                / (k["gamma_D"] * k["C_T"])
+            ) ** (1.0 / (k["gamma_D"] + k["beta"]))
+            assert float(d_crit(hp, N, post)) == pytest.approx(eq13, rel=1e-12)
+
+
+def test_d_crit_grows_with_n_and_with_post_bits(law, c):
+    Ns = np.logspace(7, 12, 26)
+    posts = np.arange(2.0, 12.0, 0.5)
+    grid = d_crit(law, Ns[:, None], posts[None, :])
+    assert np.all(np.diff(grid, axis=0) > 0)  # grows with N at every precision
+    assert np.all(np.diff(grid, axis=1) > 0)  # grows with P_post at every N
+    # N-scaling exponent gamma_N / (gamma_D + beta) (R does not depend on N)
+    expo = c["gamma_N"] / (c["gamma_D"] + c["beta"])
+    assert grid[-1, 4] / grid[0, 4] == pytest.approx((Ns[-1] / Ns[0]) ** expo, rel=1e-10)
+
+
+def test_no_d_crit_when_robustness_vanishes(law):
+    # Trained at the serving precision: eq. 9's product is 0, no degradation, D_crit infinite.
+    assert np.isinf(d_crit(law, 7e9, 4.0, 4, 4, 4))
+    # A zero robustness constant does the same.
+    assert np.isinf(d_crit(law.with_coefficients(C_w=0.0), 7e9, 4.0))
+    r = ptq_risk(law.with_coefficients(C_w=0.0), 7e9, 2e12, 4)
+    assert r.d_crit is None and r.status == "none" and r.degradation == 0.0
+
+
+def test_d_crit_needs_ptq_terms():
+    with pytest.raises(PrecplanError, match="no post-training-quantization terms"):
+        d_crit(load_law("hoffmann2022"), 7e9, 4)
+
+
+# ---------------------------------------------------------------- degradation
+def test_degradation_increases_with_data(law, c):
+    N, post = 1e9, 4.0
+    sweep = ptq_sweep(law, N, np.logspace(9, 13, 17), post)
+    deg = np.array([p.degradation for p in sweep.curve])
+    assert np.all(np.diff(deg) > 0)
+    D = np.array([p.tokens for p in sweep.curve])
+    ref = loss_after(c, N, D, post) - loss_before(c, N, D)
+    np.testing.assert_allclose(deg, ref, rtol=1e-9)
+    # the power law in D at fixed N, P_post: delta ∝ D^gamma_D
+    np.testing.assert_allclose(deg[1:] / deg[:-1], (D[1:] / D[:-1]) ** c["gamma_D"], rtol=1e-10)
+    # more data keeps lowering the pre-PTQ loss: the harm is PTQ's alone
+    assert np.all(np.diff([p.loss_before for p in sweep.curve]) < 0)
+
+
+def test_degradation_is_zero_when_trained_at_the_serving_precision(law, c):
+    r = ptq_risk(law, 7e9, 2e12, post=4)
+    native = [o for o in r.training if o.bits.weights == 4.0]
+    assert len(native) == 1
+    o = native[0]
+    assert o.degradation == 0.0 and o.robustness == 0.0 and o.d_crit is None
+    assert o.loss_after == o.loss_before == pytest.approx(loss_before(c, 7e9, 2e12, 4.0), rel=1e-12)
+    curves = degradation_curves(law, 7e9, np.logspace(10, 13, 5), [4], 4, 4, 4)
+    assert np.all(curves.degradation == 0.0)
+
+
+def test_lower_precision_training_is_more_robust(law, c):
+    r = ptq_risk(law, 7e9, 2e12, post=4)
+    planned, eight = r.training[0], r.training[1]
+    assert (eight.bits.weights, eight.bits.activations, eight.bits.kv) == (8.0, 8.0, 8.0)
+    assert eight.robustness == pytest.approx(robustness(c, 4.0, 8.0, 8.0, 8.0), rel=1e-12)
+    assert eight.degradation < planned.degradation
+    ref = loss_after(c, 7e9, 2e12, 4.0, 8.0, 8.0, 8.0) - loss_before(c, 7e9, 2e12, 8.0, 8.0, 8.0)
+    assert eight.degradation == pytest.approx(ref, rel=1e-9)
+
+
+# ---------------------------------------------------------------- headline numbers and verdict
+def test_headline_numbers_match_reference(law, c):
+    r = ptq_risk(law, 7e9, 2e12, post=4)
+    assert r.loss_before == pytest.approx(loss_before(c, 7e9, 2e12), rel=1e-12)
+    assert r.loss_after == pytest.approx(loss_after(c, 7e9, 2e12, 4.0), rel=1e-12)
+    assert r.degradation == pytest.approx(r.loss_after - r.loss_before, rel=1e-9)
+    assert r.degradation_share == pytest.approx(r.degradation / (r.loss_before - c["E"]), rel=1e-9)
+    assert [row.post_bits for row in r.table] == [2, 3, 4, 5, 6, 7, 8]
+    for row in r.table:
+        assert row.loss_after == pytest.approx(loss_after(c, 7e9, 2e12, row.post_bits), rel=1e-12)
+        expected = "past" if 2e12 > row.d_crit else ("near" if 2e12 >= row.d_crit / 2 else "below")
+        assert row.status == expected
+    assert r.assumed == ["C_w", "C_a", "C_kv"]
+    assert any("ASSUMED" in n for n in r.notes)
+
+
+def test_verdict_past_near_below(law):
+    N = 7e9
+    dc = float(d_crit(law, N, 4))
+    past = ptq_risk(law, N, 1.5 * dc, 4)
+    assert past.status == "past"
+    assert "more pretraining data is now making the 4-bit model worse" in past.verdict
+    assert "the best token count for this N at 4-bit is D_crit" in past.verdict
+    assert past.loss_at_d_crit < past.loss_after
+    near = ptq_risk(law, N, 0.7 * dc, 4)
+    assert near.status == "near" and near.verdict in near.warnings
+    below = ptq_risk(law, N, 0.3 * dc, 4)
+    assert below.status == "below" and below.verdict not in below.warnings
+    assert below.loss_at_d_crit < below.loss_after
+
+
+def test_table_choice_and_bad_precisions(law):
+    r = ptq_risk(law, 1e9, 20e9, post=4, posts=["int3", "8"])
+    assert [row.post_name for row in r.table] == ["int3", "4-bit", "8-bit"]
+    r8 = ptq_risk(law, 1e9, 20e9, post=4, weights=8, activations=8, kv=8)
+    assert [row.post_bits for row in r8.table] == [2, 3, 4, 5, 6, 7]  # only below the training bits
+    for post, posts, w in ((16, None, 16), (8, None, 8), (4, ["3", "16"], 16), (5, None, 4)):
+        with pytest.raises(PrecplanError, match="at or above the weights' training precision"):
+            ptq_risk(law, 1e9, 20e9, post=post, posts=posts, weights=w)
+    for N, D in ((0, 1e9), (1e9, -1), (float("nan"), 1e9)):
+        with pytest.raises(PrecplanError, match="positive"):
+            ptq_risk(law, N, D, 4)
+
+
+def test_sweep_flags_points_past_d_crit(law):
+    tokens = np.logspace(np.log10(1e11), np.log10(1e13), 20)
+    s = ptq_sweep(law, 7e9, tokens, 4)
+    assert len(s.curve) == 20
+    assert [p.past_d_crit for p in s.curve] == [t > s.d_crit for t in tokens]
+    assert s.table and all(row.loss_after is None for row in s.table)
