@@ -265,8 +265,10 @@ class Law:
             lo, hi = self.fit_range[key]
             v = np.asarray(values, dtype=float)
             if np.any(v < lo * (1 - 1e-9)) or np.any(v > hi * (1 + 1e-9)):
+                lo_v, hi_v = float(np.min(v)), float(np.max(v))
+                shown = f"{label} {lo_v:.3g} lies" if lo_v == hi_v else f"{label} {lo_v:.3g}..{hi_v:.3g} lie"
                 out.append(
-                    f"{label} {np.min(v):.3g}..{np.max(v):.3g} lie outside the range law {self.id!r} was fit on"
+                    f"{shown} outside the range law {self.id!r} was fit on"
                     f" ({lo:.3g}..{hi:.3g}): the prediction extrapolates"
                 )
         return out

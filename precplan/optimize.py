@@ -27,7 +27,7 @@ from precplan.optimize_plan import Alternative, Decomposition, Plan, Reference, 
 from precplan.optimize_precision import Choice, choose, integer_candidates, point, refine
 from precplan.optimize_split import Problem, solve_bits
 from precplan.precision import Precision, parse_precision
-from precplan.predict import Bits, law_for_weights
+from precplan.prediction import Bits, law_for_weights
 
 Array = NDArray[np.float64]
 DEFAULT_RANGE = (3.0, 16.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from precplan.inference import GpuCost
-from precplan.predict import Bits
+from precplan.prediction import Bits
 
 
 @dataclass(frozen=True)

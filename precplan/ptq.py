@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike
 from precplan.errors import PrecplanError
 from precplan.laws import Law
 from precplan.precision import Precision, parse_precision
-from precplan.predict import Bits, law_for_weights
+from precplan.prediction import Bits, law_for_weights
 from precplan.ptq_results import CurvePoint, PtqCurves, PtqRisk, PtqSweep, ServingRow, TrainingOption
 
 DEFAULT_POSTS = (2, 3, 4, 5, 6, 7, 8)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from precplan.predict import Bits
+from precplan.prediction import Bits
 
 __all__ = ["Bits", "CurvePoint", "PtqCurves", "PtqRisk", "PtqSweep", "ServingRow", "TrainingOption"]
 

@@ -34,7 +34,7 @@ def predict(
     json_out: bool = JsonOpt,
 ) -> None:
     """Predict the loss of one training configuration, with its decomposition."""
-    from precplan.predict import predict as run_predict
+    from precplan.prediction import predict as run_predict
     from precplan.render import print_json
     from precplan.units import parse_count
 

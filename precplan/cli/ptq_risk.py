@@ -83,7 +83,7 @@ def _save_plot(law, weights, result, tokens, path: str) -> None:
     """Post-PTQ loss vs tokens for every serving precision of the table, D_crit marked."""
     from precplan.plots.common import save_figure
     from precplan.plots.ptq import plot_ptq_curves
-    from precplan.predict import law_for_weights
+    from precplan.prediction import law_for_weights
     from precplan.ptq import degradation_curves, plot_token_grid
 
     law = law_for_weights(law, weights)[0]  # the variant the result used (float weights)

@@ -13,7 +13,7 @@ from precplan.errors import PrecplanError
 from precplan.fitting.runs import COLUMNS, Runs
 
 _OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, ">": operator.gt, "<": operator.lt}
-_EXPR = re.compile(r"^\s*([A-Za-z_]+)\s*(>=|<=|==|>|<)\s*(\S+)\s*$")
+_EXPR = re.compile(r"^\s*([A-Za-z_]+)\s*(>=|<=|==|>|<)\s*([^<>=\s]\S*)\s*$")
 
 
 def parse_holdout(expr: str) -> tuple[str, str, float]:
