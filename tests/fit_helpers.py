@@ -21,7 +21,8 @@ def _sardana() -> Path:
     for folder in candidates:
         if folder and (Path(folder) / "sardana2024_training_runs.csv").is_file():
             return Path(folder) / "sardana2024_training_runs.csv"
-    raise FileNotFoundError("sardana2024_training_runs.csv not found: set PRECPLAN_EXTERNAL_DATA to its folder")
+    # not found: tests that need it fail (no silent skip); set PRECPLAN_EXTERNAL_DATA to its folder
+    return Path(candidates[2]) / "sardana2024_training_runs.csv"
 
 
 SARDANA = _sardana()

@@ -73,7 +73,7 @@ def render_fit(r, written: str | None, drawn: str | None) -> None:
     out = console()
     src = r.source
     out.print(f"[bold]{r.law.id}[/bold]: {r.form} law fitted to {src['path']} ({r.n_rows} rows, {r.n_runs} training runs)")
-    level = f"{r.bootstrap.level:.0%} interval" if r.bootstrap else "interval"
+    level = f"{r.bootstrap.level:.0%} interval" if r.bootstrap else None
     rows = []
     for name, value in r.coefficients.items():
         iv = r.intervals.get(name)
@@ -82,12 +82,13 @@ def render_fit(r, written: str | None, drawn: str | None) -> None:
             source = "fitted"
         else:
             source = f"{r.sources[name]} ({'[bold red]ASSUMED[/bold red]' if coef.source == 'assumed' else coef.source})"
-        rows.append((name, fmt(value), f"[{fmt(iv[0])}, {fmt(iv[1])}]" if iv else "-", source))
+        interval = [f"[{fmt(iv[0])}, {fmt(iv[1])}]" if iv else "-"] if level else []
+        rows.append((name, fmt(value), *interval, source))
     boot = f", {r.bootstrap.used} bootstrap resamples" if r.bootstrap else " (run with --bootstrap N for intervals)"
-    out.print(table(f"coefficients{boot}", ["coefficient", "value", level, "source"], rows))
+    out.print(table(f"coefficients{boot}", ["coefficient", "value"] + ([level] if level else []) + ["source"], rows))
 
     q = r.quality
-    qrows = [("R^2, all runs", fmt(r.r2))]
+    qrows = [("R^2, fitted runs", fmt(r.r2))]
     labels = {"base": "R^2, high-precision runs (base)", "precision": "R^2, quantized-training runs",
               "ptq": "R^2, PTQ degradation (post_loss - loss)"}
     if len(r.stage_r2) > 1:
@@ -109,8 +110,8 @@ def render_fit(r, written: str | None, drawn: str | None) -> None:
                           ("P_opt", "P* (bits)", lambda v: f"{v:.3f}")):
         if key in o:
             iv = r.intervals.get(key)
-            orow.append((label, f(o[key]), f"[{f(iv[0])}, {f(iv[1])}]" if iv else "-"))
-    out.print(table(f"compute-optimal at {o['budget']:.3g} FLOPs", ["quantity", "value", level], orow))
+            orow.append((label, f(o[key])) + ((f"[{f(iv[0])}, {f(iv[1])}]" if iv else "-",) if level else ()))
+    out.print(table(f"compute-optimal at {o['budget']:.3g} FLOPs", ["quantity", "value"] + ([level] if level else []), orow))
     notes = list(r.notes)
     if r.assumed:
         notes.append(f"the law carries ASSUMED constants ({', '.join(r.assumed)}): no paper reports them and the data did not fit them")

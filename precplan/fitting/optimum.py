@@ -14,15 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from precplan.laws import Law
+from precplan.optimize_split import hoffmann_params
 
 P_GRID = np.arange(1.0, 32.0 + 1e-9, 0.005)
-
-
-def hoffmann_split(A: float, B: float, alpha: float, beta: float, nd: float) -> tuple[float, float]:
-    """Minimize A N^-alpha + B D^-beta subject to N D = nd (Hoffmann et al. 2022, eq. 4)."""
-    G = (alpha * A / (beta * B)) ** (1.0 / (alpha + beta))
-    n_opt = G * nd ** (beta / (alpha + beta))
-    return n_opt, nd / n_opt
 
 
 def optimal_precision(law: Law) -> float:
@@ -44,11 +38,11 @@ def optimal_precision(law: Law) -> float:
 
 def compute_optimal(law: Law, budget: float) -> dict[str, float]:
     """N*, D* (and P* for precision laws) at ``budget`` FLOPs."""
-    A, B, alpha, beta = (law.c(k) for k in ("A", "B", "alpha", "beta"))
-    if not law.has_precision:
-        n_opt, d_opt = hoffmann_split(A, B, alpha, beta, budget / 6.0)
-        return {"N_opt": n_opt, "D_opt": d_opt}
-    p = optimal_precision(law)
-    f = float(law.precision_factor(p, p, p))
-    n_opt, d_opt = hoffmann_split(A * f ** -alpha, B, alpha, beta, 16.0 * budget / (6.0 * p))
-    return {"N_opt": n_opt, "D_opt": d_opt, "P_opt": p}
+    if not law.has_precision:  # C = 6 N D
+        nd = budget / 6.0
+        n_opt = float(hoffmann_params(law, 1.0, nd))
+        return {"N_opt": n_opt, "D_opt": nd / n_opt}
+    p = optimal_precision(law)  # C = (6/16) N D P at P*
+    nd = 16.0 * budget / (6.0 * p)
+    n_opt = float(hoffmann_params(law, law.precision_factor(p, p, p), nd))
+    return {"N_opt": n_opt, "D_opt": nd / n_opt, "P_opt": p}

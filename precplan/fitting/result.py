@@ -67,10 +67,10 @@ class FitResult:
             "converged": self.converged, "stages": self.stages, "residuals": self.residuals,
             "holdout": self.holdout, "warnings": self.warnings, "notes": self.notes,
             "settings": self.settings, "source": self.source, "law": self.law.to_dict(),
+            "intervals": self.intervals, "stderr": self.stderr,
         }
         if self.bootstrap is not None:
-            out.update(intervals=self.intervals, stderr=self.stderr,
-                       bootstrap={"resamples": self.bootstrap.n, "used": self.bootstrap.used, "level": self.bootstrap.level})
+            out.update(bootstrap={"resamples": self.bootstrap.n, "used": self.bootstrap.used, "level": self.bootstrap.level})
         return to_jsonable(out)
 
 

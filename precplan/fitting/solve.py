@@ -56,11 +56,14 @@ def solve(model: Model, y: np.ndarray, weights: np.ndarray, starts: np.ndarray, 
     x0 = np.tile(starts, (R, 1))
     xs, fs, conv = np.empty_like(x0), np.empty(M), np.empty(M, dtype=bool)
     chunk = max(1, MAX_ELEMENTS // max(1, y.shape[0]))
+    if R > 1:
+        label = f"{label} ({R} resamples x {K} starts)"
     with progress_bar(settings.progress, label, M) as advance:
         for lo in range(0, M, chunk):
             hi = min(M, lo + chunk)
             res = batched_lbfgs(lambda x, m, lo=lo: obj.batch(x, m + lo), x0[lo:hi], obj.lower, obj.upper,
-                                ftol=1e-9 if polish_best else 1e-12, on_done=advance)
+                                ftol=1e-9 if polish_best else 1e-12, maxiter=1000 if polish_best else 5000,
+                                on_done=advance)
             xs[lo:hi], fs[lo:hi], conv[lo:hi] = res.x, res.f, res.converged
     fs2, xs2, conv2 = fs.reshape(R, K), xs.reshape(R, K, -1), conv.reshape(R, K)
     best = np.argmin(np.where(np.isfinite(fs2), fs2, np.inf), axis=1)

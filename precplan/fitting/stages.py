@@ -44,7 +44,7 @@ def run_base(data: Data, settings: Settings, weights: np.ndarray, tie: bool,
     free = np.ones(len(model.names), dtype=bool)
     grid = base_grid(settings.grid, tie) if starts is None else starts
     solved = solve(model, y, weights[:, data.base], grid, free, np.zeros(len(free)), settings, polish,
-                   "fitting the base law")
+                   _label("the base law", polish))
     return _result("base", list(BASE), model, solved, y, base.n)
 
 
@@ -72,7 +72,7 @@ def run_precision(data: Data, plan: Plan, settings: Settings, base: Values, weig
     theta0 = model.theta_from({k: donor.c(k) for k in PRECISION})
     grid = stage_grid("precision", settings.grid, model.names, free) if starts is None else starts
     y = np.log(quant.loss)
-    solved = solve(model, y, weights[:, data.quant], grid, free, theta0, settings, polish, "fitting the precision factors")
+    solved = solve(model, y, weights[:, data.quant], grid, free, theta0, settings, polish, _label("the precision factors", polish))
     fitted = [n for op in plan.prec_ops for n, f in ((f"gamma_{op}", plan.prec_gamma_free[op]), (f"n_{op}", True)) if f]
     return _result("precision", fitted, model, solved, y, quant.n)
 
@@ -92,9 +92,13 @@ def run_ptq(data: Data, plan: Plan, settings: Settings, laws: list[Law], weights
     grid = stage_grid("ptq", settings.grid, model.names, free) if starts is None else starts
     y = np.log(post.post_loss)
     solved = solve(model, y, weights[:, data.group[data.post]], grid, free, theta0, settings, polish,
-                   "fitting the PTQ term")
+                   _label("the PTQ term", polish))
     fitted = [n.removeprefix("log_") for n, f in zip(model.names, free) if f]
     return _result("ptq", fitted, model, solved, y, post.n)
+
+
+def _label(what: str, polish: bool) -> str:
+    return f"fitting {what}" if polish else f"bootstrap: {what}"
 
 
 def _result(name: str, fitted: list[str], model, solved: Solved, y: np.ndarray, n: int) -> StageResult:

@@ -44,8 +44,7 @@ def fit_figure(result: "FitResult") -> "Figure":
             ax.scatter(getattr(pts, attr)[m], 100 * pts.relative_error[m], s=18, color=color, marker=marker,
                        label=label, alpha=0.8)
         ax.axhline(0.0, color="0.4", lw=1, ls="--", label="zero residual")
-        ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(_null_formatter())
+        _count_axis(ax)
         ax.set(xlabel=xlabel, ylabel="residual (fitted - measured) / measured (%)", title=f"Residuals against {xlabel}")
         ax.legend(fontsize=8)
 
@@ -56,10 +55,17 @@ def fit_figure(result: "FitResult") -> "Figure":
     return fig
 
 
-def _null_formatter():
-    from matplotlib.ticker import NullFormatter
+def _count_axis(ax) -> None:
+    """Log x axis labelled 30M, 100M, 2B, ... at 1, 2 and 5 times each power of ten."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
-    return NullFormatter()
+    from precplan.units import format_count
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_count(v)))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _bootstrap_panel(ax, result: "FitResult") -> None:
@@ -74,22 +80,24 @@ def _bootstrap_panel(ax, result: "FitResult") -> None:
     full = dict(result.coefficients, **{k: v for k, v in o.items() if k != "budget"})
     names = [k for k in boot.samples if full.get(k)]
     rng = np.random.default_rng(0)
+    handles = []
     for i, name in enumerate(names):
         ratio = boot.samples[name] / full[name]
         ok = np.isfinite(ratio) & (ratio > 0)
         x = i + rng.uniform(-0.18, 0.18, ok.sum())
-        ax.scatter(x, ratio[ok], s=6, alpha=0.3, label=f"bootstrap: {_label(name)}")
+        handles.append(ax.scatter(x, ratio[ok], s=6, alpha=0.3, label=f"bootstrap: {_label(name)}"))
         lo, hi = (boot.intervals[name][0] / full[name], boot.intervals[name][1] / full[name])
         if lo > 0 and hi > 0:
             ax.plot([i, i], [lo, hi], color="black", lw=2.0, label="_interval")
-    ax.axhline(1.0, color="0.3", lw=1, ls="--", label="full fit")
+    line = ax.axhline(1.0, color="0.3", lw=1, ls="--", label="full fit")
     ax.set_yscale("log")
-    ax.set_xticks(range(len(names)), [_label(n) for n in names], rotation=30, fontsize=8)
+    ax.set_xticks(range(len(names)), [_label(n) for n in names], rotation=45, ha="right", fontsize=7)
     ax.set(ylabel="bootstrap value / full-fit value",
            title=f"Bootstrap spread ({boot.used} resamples; bars: {boot.level:.0%} intervals;"
                  f" N*, D* at {o['budget']:.3g} FLOPs)")
     ax.title.set_fontsize(9)
-    ax.legend(fontsize=6, ncol=2, loc="best")
+    # one legend entry for all resamples (each coefficient is its own labelled series, named on the x axis)
+    ax.legend([handles[0], line], ["bootstrap resamples (one colour per coefficient)", "full fit"], fontsize=7, loc="best")
 
 
 def _label(name: str) -> str:
