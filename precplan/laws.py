@@ -266,7 +266,7 @@ class Law:
             v = np.asarray(values, dtype=float)
             if np.any(v < lo * (1 - 1e-9)) or np.any(v > hi * (1 + 1e-9)):
                 lo_v, hi_v = float(np.min(v)), float(np.max(v))
-                shown = f"{label} {lo_v:.3g} lies" if lo_v == hi_v else f"{label} {lo_v:.3g}..{hi_v:.3g} lie"
+                shown = f"{label} = {lo_v:.3g} is" if lo_v == hi_v else f"{label} {lo_v:.3g}..{hi_v:.3g} lie"
                 out.append(
                     f"{shown} outside the range law {self.id!r} was fit on"
                     f" ({lo:.3g}..{hi:.3g}): the prediction extrapolates"

@@ -71,6 +71,8 @@ def render_prediction(r) -> None:
         f"{r.law}: N = {format_count(r.params)}, D = {format_count(r.tokens)}, "
         f"weights/activations/KV = {b.weights:g}/{b.activations:g}/{b.kv:g} bits"
     )
-    console().print(table(title, ["term", "nats/token"], rows))
+    out = console()
+    out.print(f"[bold]{title}[/bold]")
+    out.print(table("", ["term", "nats/token"], rows))
     print_notes(r.formats + r.notes)
     print_warnings(r.warnings)
