@@ -1,7 +1,9 @@
 """Sweep presets: grids of N x D x precision.
 
-- ``smoke``: under a minute on 2 CPU cores; what CI runs. Tiny models, enough to see
-  training work, 3-bit weights lose to 8-bit ones and PTQ to 3 bits hurt more than to 8.
+- ``smoke``: under a minute on 2 CPU cores; what CI runs. Tiny models (3 N x 3 D at 16
+  bits, enough for a base-law fit, and 3- and 8-bit weights at one point): enough to see
+  training work, loss fall with N and D, 3-bit weights lose to 8-bit ones and PTQ to 3 bits
+  hurt more than to 8.
 - ``quick``: under 20 minutes on 2 CPU cores; enough 16-bit runs (5 N x 4 D) to fit the
   base law, and weight-precision runs (3..8 bits, 3 N, 2 D) to fit gamma_w and n_w, plus a
   few activation and KV runs.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from itertools import product
+from typing import Sequence
 
 from precplan.errors import PrecplanError
 from precplan.validate.model import SHAPES
@@ -40,10 +43,11 @@ class Preset:
     flops_per_s: float  # assumed sustained training throughput, for the time estimate only
     device_hint: str
 
-    def estimate_seconds(self, vocab: int = 256) -> float:
-        """A rough time for the whole grid: training plus 1 + len(ptq_bits) validation passes."""
+    def estimate_seconds(self, vocab: int = 256, specs: Sequence[RunSpec] | None = None) -> float:
+        """A rough time for ``specs`` (default: the whole grid): training plus 1 + len(ptq_bits)
+        validation passes, at the assumed throughput."""
         total = 0.0
-        for s in self.specs:
+        for s in self.specs if specs is None else specs:
             per_token = SHAPES[s.shape].flops_per_token(vocab, s.seq_len)
             evals = s.val_tokens * (1 + len(s.ptq_bits)) / 3  # forward only: a third of a step
             total += per_token * (s.steps * s.batch_size * s.seq_len + evals)
@@ -85,11 +89,10 @@ def _unique(specs: list[RunSpec]) -> tuple[RunSpec, ...]:
 def _smoke() -> Preset:
     c = dict(batch_size=16, seq_len=128, val_tokens=8192, lr_rule=lr_small_batch)
     specs = (
-        _grid(["25K"], [196_608], [(16, 16, 16), (8, 16, 16), (3, 16, 16)], **c)
-        + _grid(["100K"], [196_608], [(16, 16, 16)], **c)
-        + _grid(["25K"], [393_216], [(16, 16, 16)], **c)
+        _grid(["25K", "50K", "100K"], [65_536, 131_072, 262_144], [(16, 16, 16)], **c)
+        + _grid(["25K"], [262_144], _w(8, 3), **c)
     )
-    return Preset("smoke", "5 tiny runs (25K-100K params, 0.2-0.4M tokens): CI's check, < 1 min on 2 CPU cores",
+    return Preset("smoke", "11 tiny runs (25K-100K params, 65K-262K tokens): CI's check, < 1 min on 2 CPU cores",
                   _unique(specs), 5e10, "cpu")
 
 

@@ -9,7 +9,8 @@ appendix; shared/reference/laws.md section 6):
   q(-x) = -q(x), and uses the 2^b - 1 levels -q_max .. q_max; the extra level -2^(b-1) is
   reachable only with a smaller, user-given scale);
 - round to nearest, clamp, multiply back ("fake" quantization: values stay floating point);
-- backward: straight through (gradient 1) inside the clamp range, 0 outside it.
+- backward: straight through (gradient 1) where the rounded level lies on the grid, 0 where
+  the clamp clipped it (as ``torch.fake_quantize_*`` does).
 
 Granularity: weights per output channel (row of an ``nn.Linear`` weight), activations per
 tensor (or per token), attention Q/K/V per tensor. Bits >= 16 mean "not quantized".
@@ -50,7 +51,7 @@ def absmax_scale(x: torch.Tensor, bits: int, granularity: str = "tensor") -> tor
 
 
 class _RoundClampSTE(torch.autograd.Function):
-    """q = clamp(round(x / s), lo, hi) * s; backward: straight through, masked outside the clamp."""
+    """q = clamp(round(x / s), lo, hi) * s; backward: straight through, zero where clipped."""
 
     @staticmethod
     def forward(ctx, x, scale, lo: int, hi: int, may_clip: bool):  # type: ignore[override]
@@ -67,8 +68,8 @@ class _RoundClampSTE(torch.autograd.Function):
             return grad, None, None, None, None
         x, scale = ctx.saved_tensors
         lo, hi = ctx.bounds
-        inside = (x >= lo * scale) & (x <= hi * scale)
-        return grad * inside, None, None, None, None
+        k = torch.round(x / scale)  # clipped where the rounded level falls outside the grid
+        return grad * ((k >= lo) & (k <= hi)), None, None, None, None
 
 
 def fake_quant(

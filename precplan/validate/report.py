@@ -25,6 +25,7 @@ from precplan.errors import PrecplanError
 from precplan.laws import BASE, PRECISION, PTQ, ROBUSTNESS, Law
 
 HIGH = 16
+ORDER = ("16-bit", "quantized", "ptq", "all")
 
 
 @dataclass
@@ -111,8 +112,9 @@ def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie
     if base_fit is not None:
         values = {k: base_fit.coefficients[k] for k in BASE}
         pred_law = law.with_coefficients(**values)
-        base = {"coefficients": values, "r2": base_fit.r2, "runs": base_fit.n_runs, "warnings": base_fit.warnings}
-        notes.append(f"predictions: base terms fitted on the {base_fit.n_runs} 16-bit runs; precision and PTQ terms from {law.id}")
+        n_base = sum(min(_bits(r)) >= HIGH for r in good)
+        base = {"coefficients": values, "r2": base_fit.r2, "runs": n_base, "warnings": base_fit.warnings}
+        notes.append(f"predictions: base terms fitted on the {n_base} 16-bit runs; precision and PTQ terms from {law.id}")
     comparisons = _compare(good, pred_law)
     refit, constants = _refit(good, pred_law, law, grid)
     if refit and refit.get("error"):
@@ -126,7 +128,7 @@ def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie
     if diverged:
         warnings.append(f"{len(diverged)} run(s) diverged and are left out of the fits: {', '.join(diverged[:5])}"
                         + (" ..." if len(diverged) > 5 else ""))
-    assumed = [k for k in law.assumed if any(c.kind == "ptq" for c in comparisons)]
+    assumed = [k for k in law.assumed if any(c.kind == "ptq" and c.predicted is not None for c in comparisons)]
     if assumed:
         notes.append(f"PTQ predictions use {', '.join(assumed)}: ASSUMED constants that no paper reports")
     return ValidationReport(
@@ -170,7 +172,7 @@ def _quality(comparisons: Sequence[Comparison]) -> dict[str, dict[str, float]]:
         if c.error is not None:
             groups[c.kind].append(c)
             groups["all"].append(c)
-    for kind, cs in groups.items():
+    for kind, cs in sorted(groups.items(), key=lambda kv_: ORDER.index(kv_[0])):
         m = np.array([c.measured for c in cs])
         p = np.array([c.predicted for c in cs])
         rel = np.abs((p - m) / m)

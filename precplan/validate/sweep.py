@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from precplan.units import format_count
 from precplan.validate.data import Source
 from precplan.validate.model import SHAPES
 from precplan.validate.store import append_record, finished_ids, shard_slice, store_path
@@ -113,13 +114,16 @@ def run_sweep(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
     )
+    if console is not None:
+        for w in warnings:
+            console.print(f"[yellow]warning:[/yellow] {w}")
     with Progress(*columns, console=console, transient=False) as progress:
         total = sum(run_cost(s, source.vocab_size) for s in todo)
         sweep = progress.add_task(f"sweep {preset}", total=max(total, 1.0), info=f"0/{len(todo)} runs")
         for k, spec in enumerate(todo):
             cost, base = run_cost(spec, source.vocab_size), progress.tasks[sweep].completed
             run_tokens = spec.steps * spec.batch_size * spec.seq_len
-            task = progress.add_task(f"  N={spec.shape} D={run_tokens:.3g} {spec.bits_label}", total=run_tokens, info="")
+            task = progress.add_task(f"  N={spec.shape} D={format_count(run_tokens)} {spec.bits_label}", total=run_tokens, info="")
             started = time.perf_counter()
 
             def update(done: int, total_tokens: int, loss: float, task=task, base=base, cost=cost, started=started) -> None:

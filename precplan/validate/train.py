@@ -66,7 +66,9 @@ class RunSpec:
         """Readable and unique: shape, tokens, bits, seed and a hash of the full config."""
         blob = json.dumps({**asdict(self), "data": data_fingerprint}, sort_keys=True)
         digest = hashlib.sha256(blob.encode()).hexdigest()[:8]
-        return f"N{self.shape}-D{self.tokens:.3g}-{self.bits_label}-s{self.seed}-{digest}"
+        from precplan.units import format_count
+
+        return f"N{self.shape}-D{format_count(self.steps * self.batch_size * self.seq_len)}-{self.bits_label}-s{self.seed}-{digest}"
 
 
 @dataclass
@@ -83,23 +85,31 @@ class Placement:
             return nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
 
-    def to_device(self, batch: np.ndarray) -> torch.Tensor:
+    def host_tensor(self, batch: np.ndarray) -> torch.Tensor:
+        """A batch as a (pinned, on CUDA) host tensor; called in the prefetch thread."""
         t = torch.from_numpy(batch)
-        if self.pin_memory:
-            t = t.pin_memory()
-        return t.to(self.device, non_blocking=self.pin_memory)
+        return t.pin_memory() if self.pin_memory else t
+
+    def to_device(self, batch: torch.Tensor) -> torch.Tensor:
+        return batch.to(self.device, non_blocking=self.pin_memory)
 
 
 def placement(device: str = "auto") -> Placement:
     """``auto`` picks CUDA when present; CUDA gets bf16 autocast, TF32 and pinned transfers."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
+    from precplan.errors import PrecplanError
+
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise PrecplanError(f"--device {device!r}: expected auto, cpu, cuda or cuda:N")
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            from precplan.errors import PrecplanError
-
             raise PrecplanError("--device cuda: no CUDA device is visible to torch (use --device cpu or auto)")
+        dev = torch.device("cuda", torch.cuda.current_device() if dev.index is None else dev.index)
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
         return Placement(dev, torch.bfloat16, True, f"cuda ({torch.cuda.get_device_name(dev)})")
@@ -178,26 +188,62 @@ class Outcome:
     diverged_at_tokens: int | None = None
 
 
+def micro_batch_size(spec: RunSpec, vocab: int, where: Placement) -> int:
+    """Sequences per forward/backward pass: the whole batch on CPU; on CUDA the largest halving
+    of it whose activations (about 34 d_model bytes per layer per token in bf16, plus the fp32
+    logits and their gradient) fit in half the free memory. Gradients accumulate over the
+    micro-batches, so the optimizer step is the batch's either way."""
+    if where.device.type != "cuda":
+        return spec.batch_size
+    shape = SHAPES[spec.shape]
+    per_token = shape.n_layers * shape.d_model * 34 * 2 + vocab * 4 * 3
+    free, _ = torch.cuda.mem_get_info(where.device)
+    fits = max(1, int(0.5 * free // (per_token * spec.seq_len)))
+    micro = spec.batch_size
+    while micro > fits and micro % 2 == 0:
+        micro //= 2
+    return micro
+
+
+def train_step(model: Decoder, opt: torch.optim.Optimizer, batch: torch.Tensor, micro: int, where: Placement) -> torch.Tensor:
+    """One optimizer step on ``batch`` (B, T + 1), accumulated over micro-batches of ``micro``
+    sequences; returns the batch's mean loss (a device tensor: no host sync)."""
+    opt.zero_grad(set_to_none=True)
+    total = torch.zeros((), device=batch.device)
+    for chunk in batch.split(micro):
+        with where.autocast():
+            logits = model(chunk[:, :-1])
+        loss = F.cross_entropy(logits.float().flatten(0, 1), chunk[:, 1:].flatten()) * (len(chunk) / len(batch))
+        loss.backward()
+        total += loss.detach()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return total
+
+
 def train_run(
     spec: RunSpec,
     source: Source,
     where: Placement,
     on_progress: Callable[[int, int, float], None] | None = None,
     log_every: int = 10,
+    micro_batch: int | None = None,
 ) -> Outcome:
     """Train one model as ``spec`` says and measure it. ``on_progress(tokens_done, tokens_total,
     train_loss)`` is called every ``log_every`` steps. Divergence (a non-finite loss, or a
-    training loss a nat above uniform guessing after warmup) stops the run early."""
+    training loss a nat above uniform guessing after warmup) stops the run early.
+    ``micro_batch``: sequences per forward pass (default: :func:`micro_batch_size`)."""
     t0 = time.perf_counter()
     torch.manual_seed(spec.seed)
     quant = QuantConfig(spec.weight_bits, spec.activation_bits, spec.kv_bits, spec.activation_granularity)
     model = Decoder(SHAPES[spec.shape], source.vocab_size, spec.seq_len, quant).to(where.device)
     opt = build_optimizer(model, spec, fused=where.device.type == "cuda")
     val = torch.from_numpy(source.validation(spec.val_tokens, spec.seq_len)).to(where.device)
-    batches = prefetch(source.batches(spec.batch_size, spec.seq_len, spec.seed))
+    batches = prefetch(map(where.host_tensor, source.batches(spec.batch_size, spec.seq_len, spec.seed)))
     tokens_per_step = spec.batch_size * spec.seq_len
     blowup = math.log(source.vocab_size) + 1.0
     warmup = max(1, int(spec.warmup_frac * spec.steps))
+    micro = micro_batch or micro_batch_size(spec, source.vocab_size, where)
 
     window, count = torch.zeros((), device=where.device), 0
     curve: list[tuple[int, float]] = []
@@ -207,15 +253,7 @@ def train_run(
     for step in range(spec.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, spec)
-        batch = where.to_device(next(batches))
-        with where.autocast():
-            logits = model(batch[:, :-1])
-        loss = F.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        window += loss.detach()
+        window += train_step(model, opt, where.to_device(next(batches)), micro, where)
         count, done = count + 1, step + 1
         if done % log_every == 0 or done == spec.steps or step == 0:
             mean, count = float(window) / count, 0
@@ -234,7 +272,7 @@ def train_run(
         return Outcome(None, {}, True, spec.steps * tokens_per_step, trained / train_s, time.perf_counter() - t0,
                        float(initial), final, curve, diverged_at)
 
-    eval_batch = max(1, 2 * spec.batch_size)
+    eval_batch = max(1, 2 * micro)
     loss_val = evaluate(model, val, where, eval_batch)
     ptq: dict[str, float] = {}
     for bits in spec.ptq_bits:
