@@ -209,6 +209,8 @@ def test_missing_torch_is_one_line_and_exit_2(monkeypatch):
     (["--plot", "x.gif"], "unknown image format"),
     (["--report", "/nonexistent-folder"], "no such folder"),
     (["--device", "cuda"], "no CUDA device"),
+    (["--device", "tpu"], "expected auto, cpu, cuda"),
+    (["--act-granularity", "row"], "--act-granularity"),
     (["somewhere"], "only taken with --report"),
 ])
 def test_bad_input_is_one_line_exit_2(args, message, tmp_path):

@@ -21,6 +21,9 @@ LawOpt = typer.Option("kumar2024", "--law", help=LAW_HELP)
 BaseOpt = typer.Option(None, "--base", help=BASE_HELP)
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON (the scripting interface) instead of tables.")
 PlotOpt = typer.Option(None, "--plot", help="Also draw the result to FILE (.png, .svg or .pdf; needs the plot extra).")
+WeightsOpt = typer.Option(None, "--weights", help="Training precision of the weights.")
+ActivationsOpt = typer.Option(None, "--activations", help="Training precision of the activations.")
+KvOpt = typer.Option(None, "--kv", help="Training precision of attention (K, V).")
 
 
 def fail(message: str) -> None:

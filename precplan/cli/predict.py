@@ -6,7 +6,9 @@ from typing import Optional
 
 import typer
 
-from precplan.cli.common import BaseOpt, JsonOpt, LawOpt, handle_errors, law_warnings, load_cli_law
+from precplan.cli.common import (
+    ActivationsOpt, BaseOpt, JsonOpt, KvOpt, LawOpt, WeightsOpt, handle_errors, law_warnings, load_cli_law,
+)
 
 
 def resolve_precisions(precision: str | None, weights: str | None, activations: str | None, kv: str | None):
@@ -25,9 +27,9 @@ def predict(
     params: str = typer.Option(..., "--params", "-N", help="Non-embedding parameters, e.g. 220M, 7B."),
     tokens: str = typer.Option(..., "--tokens", "-D", help="Training tokens, e.g. 16B, 2T."),
     precision: Optional[str] = typer.Option(None, "--precision", "-P", help="Training precision of weights, activations and KV: bits (8) or a format (int4, fp8-e4m3, bf16). Default 16."),
-    weights: Optional[str] = typer.Option(None, "--weights", help="Training precision of the weights."),
-    activations: Optional[str] = typer.Option(None, "--activations", help="Training precision of the activations."),
-    kv: Optional[str] = typer.Option(None, "--kv", help="Training precision of attention (K, V)."),
+    weights: Optional[str] = WeightsOpt,
+    activations: Optional[str] = ActivationsOpt,
+    kv: Optional[str] = KvOpt,
     post: Optional[str] = typer.Option(None, "--post", help="Quantize the weights to this precision after training (PTQ)."),
     law: str = LawOpt,
     base: Optional[str] = BaseOpt,

@@ -6,7 +6,9 @@ from typing import Optional
 
 import typer
 
-from precplan.cli.common import BaseOpt, JsonOpt, LawOpt, PlotOpt, handle_errors, law_warnings, load_cli_law
+from precplan.cli.common import (
+    ActivationsOpt, BaseOpt, JsonOpt, KvOpt, LawOpt, PlotOpt, WeightsOpt, handle_errors, law_warnings, load_cli_law,
+)
 
 
 def resolve_posts(post: str, posts: str | None):
@@ -36,9 +38,9 @@ def ptq_risk(
     precision: Optional[str] = typer.Option(
         None, "--train-precision", "--precision", "-P", help="Training precision of weights, activations and KV (default 16)."
     ),
-    weights: Optional[str] = typer.Option(None, "--weights", help="Training precision of the weights."),
-    activations: Optional[str] = typer.Option(None, "--activations", help="Training precision of the activations."),
-    kv: Optional[str] = typer.Option(None, "--kv", help="Training precision of attention (K, V)."),
+    weights: Optional[str] = WeightsOpt,
+    activations: Optional[str] = ActivationsOpt,
+    kv: Optional[str] = KvOpt,
     law: str = LawOpt,
     base: Optional[str] = BaseOpt,
     json_out: bool = JsonOpt,

@@ -106,7 +106,7 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     """Rotate pairs (x_i, x_{i + d/2}) by the position's angle (the "rotate half" form)."""
     half = x.shape[-1] // 2
     rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
-    return x * cos + rotated * sin
+    return x * cos.to(x.dtype) + rotated * sin.to(x.dtype)  # keep bf16 under autocast
 
 
 class Attention(nn.Module):
@@ -182,7 +182,7 @@ class Decoder(nn.Module):
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         T = idx.shape[1]
         x = self.embed(idx)
-        cos, sin = self.cos[:T].to(x.dtype), self.sin[:T].to(x.dtype)
+        cos, sin = self.cos[:T], self.sin[:T]
         for block in self.blocks:
             x = block(x, cos, sin)
         return F.linear(self.norm(x), self.embed.weight)  # tied output head

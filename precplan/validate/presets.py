@@ -5,8 +5,8 @@
   training work, loss fall with N and D, 3-bit weights lose to 8-bit ones and PTQ to 3 bits
   hurt more than to 8.
 - ``quick``: under 20 minutes on 2 CPU cores; enough 16-bit runs (5 N x 4 D) to fit the
-  base law, and weight-precision runs (3..8 bits, 3 N, 2 D) to fit gamma_w and n_w, plus a
-  few activation and KV runs.
+  base law, weight-precision runs (3..8 bits, 3 N, 2 D) to fit gamma_w and n_w, and
+  activation and KV runs (4, 6, 8 bits at 2 N) for gamma_a, gamma_kv.
 - ``gpu``: about an hour on one H100 (the default when CUDA is present).
 - ``paper``: the grid of Kumar et al. 2024 (N 30M..220M, D 1.5B..26B, ~400 runs); meant to
   be split over many GPUs with ``--shard i/n``.
@@ -104,7 +104,7 @@ def _quick() -> Preset:
         + _grid(["25K", "100K"], [1e6], _w(3, 4, 5, 6, 8), **c)
         + _grid(["25K", "100K"], [2e6], _w(3, 4, 6), **c)
         + _grid(["400K"], [1e6], _w(3, 4), **c)
-        + _grid(["100K"], [1e6], _a(4, 8) + _kv(4, 8), **c)
+        + _grid(["25K", "100K"], [1e6], _a(4, 6, 8) + _kv(4, 6, 8), **c)
     )
     return Preset("quick", f"{len(_unique(specs))} runs (25K-400K params, 0.25M-2M tokens), < 20 min on 2 CPU cores",
                   _unique(specs), 5e10, "cpu")
@@ -113,12 +113,12 @@ def _quick() -> Preset:
 def _gpu() -> Preset:
     c = dict(batch_size=64, seq_len=512, val_tokens=1 << 20, lr_rule=lr_small_batch)
     specs = (
-        _grid(["1.6M", "3M", "6M", "12M"], [2.5e7, 5e7, 1e8, 2e8], [(16, 16, 16)], **c)
-        + _grid(["1.6M", "6M"], [5e7, 2e8], _w(3, 4, 5, 6, 8), **c)
-        + _grid(["3M"], [1e8], _a(4, 6, 8) + _kv(4, 6, 8) + [(4, 4, 4), (8, 8, 8)], **c)
+        _grid(["1.6M", "3M", "6M", "12M", "25M"], [5e7, 1e8, 2e8, 4e8], [(16, 16, 16)], **c)
+        + _grid(["3M", "12M"], [1e8, 4e8], _w(3, 4, 5, 6, 8), **c)
+        + _grid(["6M"], [2e8], _a(4, 6, 8) + _kv(4, 6, 8) + [(4, 4, 4), (8, 8, 8)], **c)
     )
-    return Preset("gpu", f"{len(_unique(specs))} runs (1.6M-12M params, 25M-200M tokens), about an hour on one H100",
-                  _unique(specs), 1.2e14, "cuda")
+    return Preset("gpu", f"{len(_unique(specs))} runs (1.6M-25M params, 50M-400M tokens), about an hour on one H100",
+                  _unique(specs), 1.5e14, "cuda")
 
 
 def _paper() -> Preset:

@@ -32,7 +32,7 @@ def levels(bits: int) -> tuple[int, int]:
 
 
 def absmax_scale(x: torch.Tensor, bits: int, granularity: str = "tensor") -> torch.Tensor:
-    """The absmax scale max|x| / (2^(b-1) - 1), broadcastable against ``x`` (no gradient).
+    """The absmax scale max|x| / (2^(b-1) - 1) in float32, broadcastable against ``x`` (no gradient).
 
     ``tensor``: one scale; ``channel``: one per row (dim 0, the output channel of a Linear
     weight); ``token``: one per vector along the last dim (one per token of an activation)."""
@@ -47,7 +47,7 @@ def absmax_scale(x: torch.Tensor, bits: int, granularity: str = "tensor") -> tor
     else:
         raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
     # An all-zero slice would give scale 0 and 0/0; any positive scale quantizes zeros to zero.
-    return torch.clamp(amax, min=torch.finfo(torch.float32).tiny) / qmax
+    return torch.clamp(amax.float(), min=torch.finfo(torch.float32).tiny) / qmax
 
 
 class _RoundClampSTE(torch.autograd.Function):

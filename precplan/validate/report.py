@@ -119,6 +119,8 @@ def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie
     refit, constants = _refit(good, pred_law, law, grid)
     if refit and refit.get("error"):
         warnings.append(f"precision constants not refitted: {refit['error']}")
+    if refit:
+        warnings += [f"refit: {w}" for w in refit.get("warnings", []) if "not used by --form" not in w]
     claims = [
         _claim_effective_params(good, pred_law, refit),
         _claim_ptq_grows_with_d(good),

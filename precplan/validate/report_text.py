@@ -21,8 +21,9 @@ def _bits(c) -> str:
     return f"{c.weight_bits}/{c.activation_bits}/{c.kv_bits}"
 
 
-def tables(r: ValidationReport, max_rows: int | None = None) -> list[tuple[str, list[str], list[list[str]]]]:
-    """The report as (title, columns, rows) tables, shared by the terminal and markdown renderers."""
+def tables(r: ValidationReport, max_rows: int | None = None, ptq_rows: bool = True) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The report as (title, columns, rows) tables, shared by the terminal and markdown renderers.
+    ``max_rows`` and ``ptq_rows=False`` shorten the per-run table (the terminal's)."""
     out = []
     if r.base:
         c = r.base["coefficients"]
@@ -34,14 +35,17 @@ def tables(r: ValidationReport, max_rows: int | None = None) -> list[tuple[str, 
                  f"{100 * q['max_abs_rel_error']:.2f}%", f"{q['mean_error']:+.4f}"] for k, q in r.quality.items()]
         out.append((f"Measured vs predicted ({r.law} precision/PTQ terms on the fitted base)",
                     ["runs", "n", "R^2", "mean |rel err|", "max |rel err|", "mean error"], rows))
-    comps = r.comparisons if max_rows is None else r.comparisons[:max_rows]
-    rows = [[c.kind, format_count(c.params), format_count(c.tokens), _bits(c), "-" if c.post_bits is None else str(c.post_bits),
-             fmt(c.measured), _num(c.predicted), "-" if c.error is None else f"{c.error:+.4f}",
-             "-" if c.rel_error is None else f"{100 * c.rel_error:+.2f}%"] for c in comps]
+    comps = [c for c in r.comparisons if ptq_rows or c.kind != "ptq"]
+    shown = comps if max_rows is None else comps[:max_rows]
+    rows = [[c.kind, format_count(c.params), format_count(c.tokens), _bits(c)]
+            + ([("-" if c.post_bits is None else str(c.post_bits))] if ptq_rows else [])
+            + [fmt(c.measured), _num(c.predicted), "-" if c.error is None else f"{c.error:+.4f}",
+               "-" if c.rel_error is None else f"{100 * c.rel_error:+.2f}%"] for c in shown]
     title = "Every run: measured vs predicted loss (nats/token)"
-    if max_rows is not None and len(r.comparisons) > max_rows:
-        title += f" (first {max_rows} of {len(r.comparisons)}; all in report.md)"
-    out.append((title, ["kind", "N", "D", "w/a/kv bits", "PTQ bits", "measured", "predicted", "error", "rel"], rows))
+    if len(shown) < len(r.comparisons):
+        title += f" ({len(shown)} of {len(r.comparisons)} rows{'' if ptq_rows else ', PTQ rows left out'}; all in report.md)"
+    cols = ["kind", "N", "D", "w/a/kv bits"] + (["PTQ bits"] if ptq_rows else []) + ["measured", "predicted", "error", "rel"]
+    out.append((title, cols, rows))
     if r.constants:
         out.append((f"Precision and PTQ constants: {r.law} beside a refit on these runs (base fixed)",
                     ["constant", r.law, "refit", "source of refit value"],
@@ -78,7 +82,7 @@ def print_report(r: ValidationReport, max_rows: int = 40) -> None:
     out = console()
     for line in header(r):
         out.print(line)
-    for title, cols, rows in tables(r, max_rows):
+    for title, cols, rows in tables(r, max_rows, ptq_rows=False):
         out.print(table(title, cols, rows))
     print_notes(r.notes)
     print_warnings(r.warnings)
