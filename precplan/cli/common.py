@@ -67,3 +67,14 @@ def law_warnings(law) -> list[str]:
             " assumption: the precision factors were fit against another base law."
         )
     return out
+
+
+def resolve_precisions(precision: str | None, weights: str | None, activations: str | None, kv: str | None):
+    """``--precision P`` sets all three; ``--weights/--activations/--kv`` override one each (default 16)."""
+    from precplan.errors import PrecplanError
+    from precplan.precision import parse_precision
+
+    if precision is not None and any(x is not None for x in (weights, activations, kv)):
+        raise PrecplanError("give either --precision (all operands) or --weights/--activations/--kv, not both")
+    default = parse_precision(precision if precision is not None else 16)
+    return tuple(default if x is None else parse_precision(x) for x in (weights, activations, kv))

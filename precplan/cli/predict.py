@@ -7,19 +7,8 @@ from typing import Optional
 import typer
 
 from precplan.cli.common import (
-    ActivationsOpt, BaseOpt, JsonOpt, KvOpt, LawOpt, WeightsOpt, handle_errors, law_warnings, load_cli_law,
+    ActivationsOpt, BaseOpt, JsonOpt, KvOpt, LawOpt, WeightsOpt, handle_errors, law_warnings, load_cli_law, resolve_precisions,
 )
-
-
-def resolve_precisions(precision: str | None, weights: str | None, activations: str | None, kv: str | None):
-    """``--precision P`` sets all three; ``--weights/--activations/--kv`` override one each (default 16)."""
-    from precplan.errors import PrecplanError
-    from precplan.precision import parse_precision
-
-    if precision is not None and any(x is not None for x in (weights, activations, kv)):
-        raise PrecplanError("give either --precision (all operands) or --weights/--activations/--kv, not both")
-    default = parse_precision(precision if precision is not None else 16)
-    return tuple(default if x is None else parse_precision(x) for x in (weights, activations, kv))
 
 
 @handle_errors

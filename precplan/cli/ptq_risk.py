@@ -8,6 +8,7 @@ import typer
 
 from precplan.cli.common import (
     ActivationsOpt, BaseOpt, JsonOpt, KvOpt, LawOpt, PlotOpt, WeightsOpt, handle_errors, law_warnings, load_cli_law,
+    resolve_precisions,
 )
 
 
@@ -48,7 +49,6 @@ def ptq_risk(
 ) -> None:
     """Loss before and after post-training quantization, and the critical data size D_crit past
     which more pretraining data makes the quantized model worse (Kumar et al. 2024)."""
-    from precplan.cli.predict import resolve_precisions
     from precplan.ptq import ptq_risk as run_risk, ptq_sweep
     from precplan.render import print_json
     from precplan.units import parse_count, parse_count_or_sweep
