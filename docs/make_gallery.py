@@ -28,7 +28,7 @@ if (ROOT / SARDANA).exists():
                                          'params=Parameters,tokens=Tokens,loss=Smoothed Loss',
                                          "--bootstrap", "200"]))
 VALIDATE = ROOT / "docs" / "validate-quick"
-if (VALIDATE / "results.jsonl").exists():
+if (VALIDATE / "runs.jsonl").exists():
     COMMANDS.append(("validate-quick.png", ["validate", "--report", str(VALIDATE)]))
 
 

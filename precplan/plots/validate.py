@@ -12,10 +12,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from precplan.validate.report import ValidationReport
 
-KINDS = (
-    ("16-bit", "16-bit runs (base fit)", "o"),
-    ("quantized", "quantized training", "s"),
-    ("ptq", "post-training quantization", "^"),
+KINDS = (  # kind, legend label, marker, z-order (training runs drawn over the many PTQ points)
+    ("16-bit", "16-bit runs (base fit)", "o", 4),
+    ("quantized", "quantized training", "s", 3),
+    ("ptq", "post-training quantization", "^", 2),
 )
 
 
@@ -27,11 +27,11 @@ def validate_figure(rep: "ValidationReport") -> "Figure":
 
     fig, (ax1, ax2) = new_figure(ncols=2)
     lo, hi = float("inf"), float("-inf")
-    for kind, label, marker in KINDS:
+    for kind, label, marker, z in KINDS:
         pts = [c for c in rep.comparisons if c.kind == kind and c.error is not None]
         if pts:
             xs, ys = [c.measured for c in pts], [c.predicted for c in pts]
-            ax1.scatter(xs, ys, marker=marker, s=22, alpha=0.8, label=f"{label} ({len(pts)})")
+            ax1.scatter(xs, ys, marker=marker, s=22, alpha=0.8, zorder=z, label=f"{label} ({len(pts)})")
             lo, hi = min(lo, *xs, *ys), max(hi, *xs, *ys)
     if lo < hi:
         pad = 0.03 * (hi - lo)

@@ -13,8 +13,8 @@ import hashlib
 import json
 import math
 import platform
-import threading
 import queue
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
