@@ -15,11 +15,19 @@ if TYPE_CHECKING:  # pragma: no cover
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
 
+MISSING = "plotting needs matplotlib: pip install 'precplan[plot]' (or pip install matplotlib)"
+
+
 def check_plot_path(path: str | Path) -> Path:
-    """Fail early (before long work) on a plot path whose format we cannot write."""
+    """Fail early (before long work) on a plot we could not write: an unknown image format, or
+    no matplotlib (looked up, not imported: start-up stays light)."""
+    from importlib.util import find_spec
+
     p = Path(path)
     if p.suffix.lower() not in FORMATS:
         raise PrecplanError(f"--plot {p}: unknown image format {p.suffix or '(none)'!r} (use .png, .svg or .pdf)")
+    if find_spec("matplotlib") is None:
+        raise PrecplanError(MISSING)
     return p
 
 
@@ -31,9 +39,7 @@ def pyplot() -> Any:
         matplotlib.use("Agg", force=True)
         import matplotlib.pyplot as plt
     except ImportError:
-        raise PrecplanError(
-            "plotting needs matplotlib: pip install 'precplan[plot]' (or pip install matplotlib)"
-        ) from None
+        raise PrecplanError(MISSING) from None
     return plt
 
 
