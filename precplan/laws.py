@@ -171,8 +171,14 @@ class Law:
         return f
 
     def precision_factor(self, weights: ArrayLike = 16, activations: ArrayLike = 16, kv: ArrayLike = 16) -> Array:
-        """N_eff / N = f_w(P_w) f_a(P_a) f_kv(P_kv) (Kumar et al. 2024, eq. 5)."""
-        return self.factor(weights, "w") * self.factor(activations, "a") * self.factor(kv, "kv")
+        """N_eff / N = f_w(P_w) f_a(P_a) f_kv(P_kv) (Kumar et al. 2024, eq. 5).
+
+        <= 0 wherever any one factor is <= 0 (the law breaks down there): two negative factors
+        must not multiply into a positive, feasible-looking product."""
+        factors = [self.factor(weights, "w"), self.factor(activations, "a"), self.factor(kv, "kv")]
+        product = factors[0] * factors[1] * factors[2]
+        broken = (factors[0] <= 0) | (factors[1] <= 0) | (factors[2] <= 0)
+        return np.where(broken, -np.abs(product), product)
 
     def effective_params(self, N: ArrayLike, weights: ArrayLike = 16, activations: ArrayLike = 16, kv: ArrayLike = 16) -> Array:
         """N_eff (Kumar et al. 2024, eq. 5). Values <= 0 mark precisions where the law breaks down."""

@@ -80,6 +80,15 @@ def test_activations_at_3_bits_break_the_law() -> None:
         law.check_domain(1e8, 1e9, 16, 3, 16)
 
 
+def test_two_broken_factors_do_not_make_a_feasible_model() -> None:
+    """At 1 bit f_a and f_kv are both negative; their product is positive but the law is broken."""
+    law = load_law("kumar2024")
+    assert kumar_factor(1, "a") < 0 and kumar_factor(1, "kv") < 0 and kumar_factor(1, "w") > 0
+    assert float(law.precision_factor(1, 1, 1)) < 0
+    assert np.isinf(law.loss(1e9, 1e10, 1, 1, 1))
+    assert np.all(np.isinf(law.loss(1e9, 1e10, np.array([1.0, 2.0]), np.array([1.0, 2.0]), np.array([1.0, 2.0]))))
+
+
 def test_vectorized_broadcasting() -> None:
     law = load_law("kumar2024")
     N = np.array([30e6, 110e6, 220e6])[:, None]
