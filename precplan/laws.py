@@ -185,16 +185,38 @@ class Law:
         return np.asarray(N, dtype=float) * self.precision_factor(weights, activations, kv)
 
     # ---------------------------------------------------------------- post-training quantization
+    def _robustness_factor(self, bits: ArrayLike, post: Array, operand: str) -> Array:
+        """One operand's factor of Kumar et al. 2024 eq. 9, 1 - exp(-C_x (P_x - P_post)), clipped
+        to [0, 1] and taken relative to ``reference_bits`` like the effective-parameter factors: a
+        model trained at the reference precision gets eq. 2 exactly (the PTQ fit's own runs)."""
+        C = self.c(f"C_{operand}")
+        raw = np.clip(1.0 - np.exp(-C * (np.asarray(bits, dtype=float) - post)), 0.0, 1.0)
+        if self.reference_bits is None:
+            return raw
+        at_ref = 1.0 - np.exp(-C * (self.reference_bits - post))
+        return np.where(at_ref > 0, np.clip(raw / np.where(at_ref > 0, at_ref, 1.0), 0.0, 1.0), raw)
+
     def robustness(self, post: ArrayLike, weights: ArrayLike = 16, activations: ArrayLike = 16, kv: ArrayLike = 16) -> Array:
-        """Kumar et al. 2024, eq. 9: prod_x [1 - exp(-C_x (P_x - P_post))], each factor clipped
-        to [0, 1] (quantizing to a precision at or above the training precision costs nothing).
-        The C_x are never reported by the paper: the bundled values are assumptions."""
+        """Kumar et al. 2024, eq. 9: prod_x [1 - exp(-C_x (P_x - P_post))] relative to a model
+        trained at ``reference_bits`` (1 there; 0 where an operand trains at or below P_post).
+        The C_x are never reported by the paper: the bundled values are assumptions, used only
+        when an operand trains between P_post and the reference precision."""
         post = np.asarray(post, dtype=float)
         out = np.ones(np.broadcast(post, weights, activations, kv).shape)
         for operand, bits in zip(OPERANDS, (weights, activations, kv)):
-            gap = np.asarray(bits, dtype=float) - post
-            out = out * np.clip(1.0 - np.exp(-self.c(f"C_{operand}") * gap), 0.0, 1.0)
+            out = out * self._robustness_factor(bits, post, operand)
         return out
+
+    def robustness_constants_used(self, post: float, weights: float = 16, activations: float = 16, kv: float = 16) -> list[str]:
+        """The robustness constants C_x that ``robustness(...)`` depends on here: those of operands
+        trained strictly between P_post and the reference precision (elsewhere the factor is 0 or 1
+        whatever C_x is)."""
+        ref = np.inf if self.reference_bits is None else self.reference_bits
+        return [
+            f"C_{op}"
+            for op, bits in zip(OPERANDS, (weights, activations, kv))
+            if f"C_{op}" in self.coefficients and post < float(bits) < ref
+        ]
 
     def ptq_degradation(
         self,

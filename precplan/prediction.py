@@ -93,10 +93,10 @@ def predict(
     if pp is not None:
         if pp.bits >= min(pw.bits, pa.bits, pkv.bits) and delta == 0.0:
             notes.append(f"post-training quantization to {pp.bits:g} bits is at or above a training precision: no degradation")
-        factor = float(law.robustness(pp.bits, pw.bits, pa.bits, kv=pkv.bits))
-        # a factor of 0 (an operand trained at or below the serving precision) holds whatever C_x is
-        assumed = [name for name in ("C_w", "C_a", "C_kv") if name in law.assumed] if factor > 0 else []
+        used = law.robustness_constants_used(pp.bits, pw.bits, pa.bits, pkv.bits)
+        assumed = [name for name in used if name in law.assumed]
         if assumed:
+            factor = float(law.robustness(pp.bits, pw.bits, pa.bits, pkv.bits))
             notes.append(
                 f"the PTQ degradation is scaled by the training-precision robustness term (eq. 9) = {factor:.4f},"
                 f" which uses {', '.join(assumed)}: ASSUMED values that no paper reports"

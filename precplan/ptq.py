@@ -150,10 +150,18 @@ def _setup(law, params, tokens, post, posts, weights, activations, kv) -> _Setup
 
 def _assumed_notes(law: Law, s: _Setup) -> tuple[list[str], list[str]]:
     """Which robustness constants are assumed, and how much they move the headline numbers."""
-    assumed = [name for name in ROBUSTNESS_CONSTANTS if name in law.assumed]
-    if not assumed:
-        return [], []
     b = s.bits
+    used = law.robustness_constants_used(s.post.bits, b.weights, b.activations, b.kv)
+    options = [name for name in ROBUSTNESS_CONSTANTS if name in law.assumed]  # the lower-precision rows
+    assumed = [name for name in used if name in law.assumed]
+    if not options:
+        return [], []
+    if not assumed:
+        return options, [
+            f"the headline numbers do not depend on assumed constants (trained at the law's reference"
+            f" precision, the robustness term is 1); the 'trained at lower precision' rows use"
+            f" {', '.join(options)}: ASSUMED values that no paper reports"
+        ]
     r = float(law.robustness(s.post.bits, b.weights, b.activations, b.kv))
     shift = r ** (-1.0 / (law.c("gamma_D") + law.c("beta"))) if r > 0 else float("inf")
     note = (

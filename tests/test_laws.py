@@ -102,14 +102,28 @@ def test_vectorized_broadcasting() -> None:
 
 
 def test_ptq_degradation_high_precision_matches_eq_2() -> None:
-    """delta = C_T exp(-P/gamma_post + b) D^gamma_D / N^gamma_N, times the robustness term of a
-    16-bit model (eq. 9), which with C_x = 0.5 is prod_x (1 - exp(-0.5 (16 - P)))."""
+    """A 16-bit model (the PTQ fit's own runs) gets eq. 2 exactly, whatever the assumed C_x:
+    delta = C_T exp(-P/gamma_post + b) D^gamma_D / N^gamma_N."""
     law = load_law("kumar2024")
     N, D, P = 220e6, 16e9, 4.0
     eq2 = KUMAR["C_T"] * math.exp(-P / KUMAR["gamma_post"] + KUMAR["b_post"]) * D ** KUMAR["gamma_D"] / N ** KUMAR["gamma_N"]
-    robustness = (1 - math.exp(-law.c("C_w") * (16 - P))) * (1 - math.exp(-law.c("C_a") * (16 - P))) * (1 - math.exp(-law.c("C_kv") * (16 - P)))
-    assert float(law.ptq_degradation(N, D, P)) == pytest.approx(eq2 * robustness, rel=1e-12)
+    assert float(law.ptq_degradation(N, D, P)) == pytest.approx(eq2, rel=1e-12)
     assert 0.03 < eq2 < 0.06  # a few hundredths of a nat at int4 for a 220M model
+    other = law.with_coefficients(C_w=3.0, C_a=0.1, C_kv=1.0)
+    assert float(other.ptq_degradation(N, D, P)) == pytest.approx(eq2, rel=1e-12)
+    assert law.robustness_constants_used(P, 16, 16, 16) == []
+
+
+def test_low_precision_training_robustness_is_eq_9_relative_to_16_bits() -> None:
+    """Eq. 9's factor per operand, relative to a 16-bit-trained model: trained at 8 bits, served
+    at 4, the weights keep (1 - e^{-4C}) / (1 - e^{-12C}) of the degradation."""
+    law = load_law("kumar2024")
+    C = law.c("C_w")
+    expected = (1 - math.exp(-C * 4)) / (1 - math.exp(-C * 12))
+    assert float(law.robustness(4, 8, 16, 16)) == pytest.approx(expected, rel=1e-12)
+    assert float(law.robustness(4, 8, 8, 8)) == pytest.approx(expected**3, rel=1e-12)  # C_a = C_kv = C_w here
+    assert law.robustness_constants_used(4, 8, 16, 16) == ["C_w"]
+    assert float(law.robustness(4, 4, 16, 16)) == 0.0 and float(law.robustness(4, 32, 16, 16)) == 1.0
 
 
 def test_ptq_is_zero_when_serving_at_training_precision() -> None:

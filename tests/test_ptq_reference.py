@@ -27,11 +27,14 @@ def n_eff(c, N, w=16.0, a=16.0, kv=16.0):
     return out
 
 
-def robustness(c, post, w=16.0, a=16.0, kv=16.0):
-    """prod_x [1 - exp(-C_x (P_x - P_post))], clipped to [0, 1] (eq. 9)."""
+def robustness(c, post, w=16.0, a=16.0, kv=16.0, ref=16.0):
+    """prod_x [1 - exp(-C_x (P_x - P_post))] (eq. 9), each factor relative to a model trained at
+    the reference 16 bits (so a 16-bit model gets eq. 2) and clipped to [0, 1]."""
     out = 1.0
     for bits, name in ((w, "C_w"), (a, "C_a"), (kv, "C_kv")):
-        out = out * np.clip(1.0 - np.exp(-c[name] * (bits - post)), 0.0, 1.0)
+        factor = 1.0 - np.exp(-c[name] * (bits - post))
+        at_ref = 1.0 - np.exp(-c[name] * (ref - post))
+        out = out * np.clip(factor / at_ref if at_ref > 0 else factor, 0.0, 1.0)
     return out
 
 

@@ -144,3 +144,13 @@ def test_causal_attention_ignores_the_future():
     x2[0, 10:] = (x2[0, 10:] + 1) % 64
     with torch.no_grad():
         assert torch.allclose(m(x)[0, :10], m(x2)[0, :10], atol=1e-5)
+
+
+@pytest.mark.parametrize("bits", [4, 6, 8])
+def test_bf16_inputs_round_to_nearest_like_fp32(bits):
+    """bf16 activations (autocast on GPU) land on the same levels as the fp32 quantizer would put them."""
+    torch.manual_seed(0)
+    x = torch.randn(64, 256).to(torch.bfloat16)
+    got = fake_quant(x, bits, "tensor")
+    want = fake_quant(x.float(), bits, "tensor").to(torch.bfloat16)
+    assert torch.equal(got, want)

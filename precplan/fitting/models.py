@@ -147,7 +147,8 @@ class PrecisionModel:
 class PtqModel:
     """Kumar et al. 2024, eqs. 2 and 8-9: the post-PTQ loss of a run with measured loss L0,
     log(L0 + delta), delta = C_T e^(-P_post/gamma_post + b) D^gamma_D N_eff^-gamma_N R, where
-    R = prod_x [1 - exp(-C_x (P_x - P_post))] (0 where P_x <= P_post), x in w, a, kv.
+    R = prod_x [1 - exp(-C_x (P_x - P_post))] / [1 - exp(-C_x (P_ref - P_post))], clipped to
+    [0, 1] (0 where P_x <= P_post, 1 from the reference precision up), x in w, a, kv.
 
     C_T and b enter only as the product C_T e^b: b is held fixed and C_T fitted (log C_T).
     ``log_neff``: (R, n) or (1, n). ``gaps``: P_x - P_post of each operand.
@@ -156,11 +157,14 @@ class PtqModel:
     OPS = ("w", "a", "kv")
 
     def __init__(self, tokens: np.ndarray, log_neff: np.ndarray, post_bits: np.ndarray, loss: np.ndarray,
-                 b_post: float, gaps: dict[str, np.ndarray]) -> None:
+                 b_post: float, gaps: dict[str, np.ndarray], reference_bits: float = 16.0) -> None:
         self.logD, self.post, self.logL0 = np.log(tokens), np.asarray(post_bits, float), np.log(loss)
         self.log_neff = np.atleast_2d(log_neff)
         self.b = float(b_post)
         self.gaps = {op: np.asarray(gaps[op], dtype=float) for op in self.OPS}
+        # Each factor is taken relative to a model trained at reference_bits (as Law.robustness):
+        # 1 at or above it, so high-precision runs follow eq. 2 whatever C_x is.
+        self.ref_gap = float(reference_bits) - self.post
         self.names = ("log_C_T", "gamma_D", "gamma_N", "log_gamma_post") + tuple(f"log_C_{op}" for op in self.OPS)
         self.lower = np.array([-40.0, 0.0, 0.0, np.log(0.05)] + [np.log(1e-3)] * 3)
         self.upper = np.array([40.0, 3.0, 3.0, np.log(50.0)] + [np.log(100.0)] * 3)
@@ -170,11 +174,18 @@ class PtqModel:
         inv_gp = np.exp(-theta[:, 3:4])
         log_delta = theta[:, 0:1] + self.b - self.post * inv_gp + theta[:, 1:2] * self.logD - theta[:, 2:3] * log_neff
         dC = []
+        norm = self.ref_gap > 0
         for j, op in enumerate(self.OPS):
-            live = self.gaps[op] > 0
-            x = np.exp(theta[:, 4 + j : 5 + j]) * np.where(live, self.gaps[op], 1.0)
-            log_delta = log_delta + np.where(live, np.log(-np.expm1(-x)), -np.inf)
-            dC.append(np.where(live, x / np.expm1(x), 0.0))  # d log(1 - e^-x) / d log C_x
+            gap = self.gaps[op]
+            live = gap > 0
+            partial = live & ~(norm & (gap >= self.ref_gap))  # 0 < factor < 1: depends on C_x
+            C = np.exp(theta[:, 4 + j : 5 + j])
+            x, xr = C * np.where(live, gap, 1.0), C * np.where(norm, self.ref_gap, 1.0)
+            # log of (1 - e^-x) / (1 - e^-x_ref), and its derivative by log C_x
+            term = np.log(-np.expm1(-x)) - np.where(norm, np.log(-np.expm1(-xr)), 0.0)
+            log_delta = log_delta + np.where(partial, term, np.where(live, 0.0, -np.inf))
+            dterm = x / np.expm1(x) - np.where(norm, xr / np.expm1(xr), 0.0)
+            dC.append(np.where(partial, dterm, 0.0))
         pred = np.logaddexp(self.logL0, log_delta)
         s = np.exp(log_delta - pred)  # d pred / d log delta
 

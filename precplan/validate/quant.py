@@ -89,8 +89,9 @@ def fake_quant(
     may_clip = scale is not None
     if scale is None:
         scale = absmax_scale(x, bits, granularity)
-    # Low-precision floats hold integers only up to 256 exactly: quantize wider grids in fp32.
-    if x.dtype in (torch.bfloat16, torch.float16) and bits > 8:
+    # Round in fp32: in bf16/fp16, x / scale itself is rounded to the float grid first (bf16 steps
+    # by 0.5 between 64 and 128), which would round twice and miss round-to-nearest.
+    if x.dtype in (torch.bfloat16, torch.float16):
         return _RoundClampSTE.apply(x.float(), scale.float(), lo, hi, may_clip).to(x.dtype)
     return _RoundClampSTE.apply(x, scale.to(x.dtype), lo, hi, may_clip)
 
