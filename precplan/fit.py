@@ -23,7 +23,7 @@ from precplan.fitting.bootstrap import Bootstrap, run_bootstrap
 from precplan.fitting.grids import base_grid, check_grid, edge_report
 from precplan.fitting.holdout import holdout_mask
 from precplan.fitting.models import readable
-from precplan.fitting.optimum import compute_optimal
+from precplan.fitting.optimum import compute_optimal, outside_data
 from precplan.fitting.plan import Data, Plan, make_plan
 from precplan.fitting.quality import points, ptq_r2, r_squared, summary
 from precplan.fitting.result import FitResult, build_law, source_labels
@@ -121,11 +121,14 @@ def fit_law(
         law_quality["holdout"] = {k: held[k] for k in ("selection", "n", "r2", "mean_abs_rel_error") if k in held}
     file_notes = [f"fit warning: {w}" for w in warnings]
     out_law = build_law(plan, values, fitted, pts, runs.source, fit_settings, law_quality, law_id, boot, file_notes)
+    optimum_warnings = outside_data(optimum, pts.params, pts.tokens)  # about the budget, not the law: not in its file
+    warnings += optimum_warnings
     return FitResult(
         law=out_law, form=plan.form, coefficients={k: c.value for k, c in out_law.coefficients.items()},
         fitted=fitted, sources=source_labels(plan, fitted),
         intervals=dict(boot.intervals) if boot else {}, stderr=dict(boot.stderr) if boot else {},
-        optimum=optimum, r2=float(quality.get("r2", float("nan"))), stage_r2=stage_r2, quality=quality,
+        optimum=optimum, optimum_warnings=optimum_warnings, r2=float(quality.get("r2", float("nan"))),
+        stage_r2=stage_r2, quality=quality,
         residuals=pts.relative_error, n_runs=data.n_training, n_rows=fit_runs.n,
         converged={k: bool(s.solved.converged[0]) for k, s in stages.items()},
         stages={k: _stage_info(s) for k, s in stages.items()}, points=pts, holdout=held, holdout_points=held_pts,

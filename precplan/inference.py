@@ -103,21 +103,30 @@ class GpuSpec:
 
 
 def peak_rate(gpu: str, bits: ArrayLike) -> tuple[Array, list[str]]:
-    """Peak FLOP/s at ``bits``: the narrowest native format at or above it. Wider than 16 bits
-    is assumed to run at the 16-bit rate scaled by 16 / bits (noted)."""
+    """Peak FLOP/s at ``bits``: the narrowest native format at or above it (8 < P < 16 runs at the
+    16-bit rate, P < 8 at the 8-bit rate; both noted). Wider than 16 bits is assumed to run at
+    the 16-bit rate scaled by 16 / bits (noted)."""
     spec = GPUS[gpu]
     peaks: dict[float, float] = spec["peak"]  # type: ignore[assignment]
     b = np.asarray(bits, dtype=float)
     out = np.full(b.shape, peaks[16.0] * 16.0) / np.maximum(b, 16.0)
     for width in sorted(peaks, reverse=True):
         out = np.where(b <= width, peaks[width], out)
+    formats: dict[float, str] = spec["formats"]  # type: ignore[assignment]
     notes = []
     if np.any(b > 16):
         notes.append(f"{spec['name']}: precisions above 16 bits are assumed to run at the BF16 rate x 16 / bits")
+    if np.any((b > 8) & (b < 16)):
+        notes.append(
+            f"{spec['name']} has no native format between 8 and 16 bits: 8-16-bit precisions are costed at its"
+            f" {formats[16.0]} rate on the raw 6 N D FLOPs, so their GPU-hours exceed what the 16-bit-equivalent"
+            " FLOPs (6/16) N D P imply by 16 / P (the cost model assumes a speed-up no current GPU delivers)"
+        )
     if np.any(b < 8):
         notes.append(
-            f"{spec['name']} has no native format below 8 bits: sub-8-bit precisions are costed at its 8-bit rate"
-            " (the 16-bit-equivalent FLOPs assume a speed-up no current GPU delivers)"
+            f"{spec['name']} has no native format below 8 bits: sub-8-bit precisions are costed at its"
+            f" {formats[8.0]} rate on the raw 6 N D FLOPs, so their GPU-hours exceed what the 16-bit-equivalent"
+            " FLOPs (6/16) N D P imply by 8 / P (the cost model assumes a speed-up no current GPU delivers)"
         )
     return out, notes
 

@@ -21,11 +21,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from precplan.errors import PrecplanError
 from precplan.inference import GpuSpec, cost_bits, gpu_costs, infer_coef
-from precplan.laws import BASE, PRECISION, PTQ, ROBUSTNESS, Law
+from precplan.laws import BASE, OPERANDS, PRECISION, PTQ, ROBUSTNESS, Law
+from precplan.optimize_compare import CompareRow, compare_rows, comparison
+from precplan.optimize_limits import meaningless_warnings, unreachable_message
 from precplan.optimize_memory import check_fixed_params_fit, memory_notes, params_cap, weight_bytes
-from precplan.optimize_plan import Alternative, Decomposition, Plan, Reference, Shift
-from precplan.optimize_precision import Choice, choose, integer_candidates, point, refine
-from precplan.optimize_split import Problem, solve_bits
+from precplan.optimize_plan import Decomposition, Plan, Reference, Shift
+from precplan.optimize_precision import OPERAND_LABEL, Choice, choose, integer_candidates, point, refine
+from precplan.optimize_split import Problem
 from precplan.precision import Precision, parse_precision
 from precplan.prediction import Bits, law_for_weights
 
@@ -45,10 +47,16 @@ class Planner:
     bits_range: tuple[float, float]
     continuous: bool
     untied: bool
-    compare: tuple[float, ...]
+    compare: tuple[CompareRow, ...]  # the comparison table's rows (precplan.optimize_compare)
     gpu: GpuSpec | None
     notes: tuple[str, ...]
     formats: tuple[str, ...] | None = None  # format names of the candidates, when given as a list
+
+    @property
+    def family(self) -> Law:
+        """The law variant that predicts the plan: the candidates' one variant (e.g. kumar2024-fp
+        when every candidate is a float format), else the requested law."""
+        return _family(self.law, self.groups)
 
     # ------------------------------------------------------------------ solving
     def solve(self, budget: ArrayLike | None = None) -> Choice:
@@ -66,8 +74,14 @@ class Planner:
             choice = Choice(bits, split, choice.group, choice.index)
         bad = ~choice.split.feasible
         if np.any(bad):
-            raise PrecplanError(self._unreachable(None if b is None else float(b[np.argmax(bad)])))
+            budget_bad = None if b is None else float(b[np.argmax(bad)])
+            min_bits = min(float(c.min()) for _, c in self.groups)
+            raise PrecplanError(unreachable_message(self.law, self.groups, self.problem, min_bits, budget_bad, self._feasible))
         return choice
+
+    def _feasible(self, budget: Array) -> Array:
+        """Whether any candidate precision has a feasible plan at each budget."""
+        return choose(list(self.groups), self.problem, budget, budget.size).split.feasible
 
     def plans(self, budget: ArrayLike | None = None) -> list[Plan]:
         """Plans, one per budget (one plan without --budget)."""
@@ -81,7 +95,8 @@ class Planner:
         pc = cost_bits(w, a, kv)
         ps = pc if pb.post is None else np.full(n, pb.post)
         dec = [self._decomposition(laws[i], s.params[i], s.tokens[i], bits[i]) for i in range(n)]
-        comparison = self._comparison(b, choice)
+        star_label = "optimum P*" if not self.untied else "optimum (untied)"
+        rows = comparison(self.compare, pb, b, s, bits, [law.id for law in laws], star_label)
         shift = self._without_ptq(b) if pb.post is not None else [None] * n
         reference = self._reference(b, choice) if pb.target_loss is not None and pb.inference_tokens > 0 else [None] * n
         gpu = gpu_costs(self.gpu, s.params, s.tokens, pc, pb.inference_tokens, ps) if self.gpu else [None] * n
@@ -91,12 +106,9 @@ class Planner:
         for i in range(n):
             law = laws[i]
             warnings = law.extrapolation_warnings(s.params[i], s.tokens[i], list(bits[i]) if law.has_precision else None)
+            warnings += meaningless_warnings(s.params[i], s.loss[i])
             if pb.post is not None and self.untied and dec[i].ptq_degradation == 0 and np.any(bits[i] <= pb.post):
-                warnings.append(
-                    "the PTQ degradation is zero because one operand trains at or below the inference precision:"
-                    " eq. 9 multiplies the operands' robustness factors, so one such operand cancels the whole term."
-                    " This rests on the ASSUMED C_w/C_a/C_kv and the product form; treat it with caution"
-                )
+                warnings.append(_zero_ptq_warning(bits[i], pb.post))
             out.append(
                 Plan(
                     law=law.id,
@@ -119,7 +131,7 @@ class Planner:
                     weights_memory_bytes=float(weight_bytes(s.params[i], w[i])),
                     serve_memory_bytes=float(weight_bytes(s.params[i], w[i] if pb.post is None else pb.post)),
                     decomposition=dec[i],
-                    comparison=comparison[i],
+                    comparison=rows[i],
                     without_ptq=shift[i],
                     reference=reference[i],
                     gpu=gpu[i],
@@ -135,7 +147,8 @@ class Planner:
         N = np.array([p.params for p in plans])
         D = np.array([p.tokens for p in plans])
         bits = np.array([[p.bits.weights, p.bits.activations, p.bits.kv] for p in plans]) if self.law.has_precision else None
-        return self.law.extrapolation_warnings(N, D, bits)
+        budgets = None if plans[0].budget is None else np.array([p.budget for p in plans])
+        return self.family.extrapolation_warnings(N, D, bits) + meaningless_warnings(N, np.array([p.loss for p in plans]), budgets)
 
     # ------------------------------------------------------------------ pieces of a plan
     def _binding_notes(self, b: Array | None, s, w: Array) -> list[list[str]]:
@@ -170,26 +183,6 @@ class Planner:
             effective_params=n_eff,
             effective_fraction=n_eff / N,
         )
-
-    def _comparison(self, b: Array | None, choice: Choice) -> list[list[Alternative]]:
-        """Each compare precision (tied) with its own optimal N, D, next to the plan itself."""
-        cb = np.asarray(self.compare, dtype=float)
-        col = None if b is None else b[:, None]
-        s = solve_bits(self.law, self.problem, cb[None, :], cb[None, :], cb[None, :], col)
-        n = choice.bits.shape[0]
-        star = choice.split
-        target = self.problem.mode == "target-loss"
-        rows: list[list[Alternative]] = []
-        for i in range(n):
-            row = []
-            for j, bits in enumerate(cb):
-                k = (min(i, s.params.shape[0] - 1), j)
-                row.append(_alternative(f"{bits:g}-bit", Bits(bits, bits, bits), s.params[k], s.tokens[k], s.loss[k], s.total_flops[k], star.loss[i], star.total_flops[i], target))
-            label = "optimum P*" if not self.untied else "optimum (untied)"
-            pb = Bits(*(float(x) for x in choice.bits[i]))
-            row.append(_alternative(label, pb, star.params[i], star.tokens[i], star.loss[i], star.total_flops[i], star.loss[i], star.total_flops[i], target))
-            rows.append(row)
-        return rows
 
     def _without_ptq(self, b: Array | None) -> list[Shift]:
         pb = self.problem
@@ -227,49 +220,23 @@ class Planner:
             names += [k for k in law.assumed if k in used and k not in names]
         return names
 
-    def _unreachable(self, budget: float | None) -> str:
-        """Why no candidate precision gives a feasible plan, and what the limit is."""
-        from precplan.units import format_count
 
-        pb, law = self.problem, self.law
-        if pb.mode == "target-loss":
-            what = f"--target-loss {pb.target_loss:g} is out of reach"
-            if pb.params is not None:
-                best = max(float(law.precision_factor(*c.T).max()) for _, c in self.groups)
-                limit = law.c("E") + float(law.param_term(pb.params * best))
-                return f"{what}: a {format_count(pb.params)}-parameter model cannot go below {limit:.4f} even with unlimited data"
-            if pb.tokens is not None:
-                limit = law.c("E") + float(law.data_term(pb.tokens))
-                return f"{what}: training on {format_count(pb.tokens)} tokens cannot go below {limit:.4f} even with unlimited parameters"
-            return f"{what} within the memory limit at the candidate precisions (irreducible loss E = {law.c('E'):g})"
-        if pb.mode == "budget" and budget is not None:
-            if pb.params is not None and pb.inference_tokens > 0:
-                floor = float(infer_coef(self.bits_range[0]) * pb.params * pb.inference_tokens)
-                return (
-                    f"--budget {budget:.3g} is too small: serving {format_count(pb.inference_tokens)} tokens with a"
-                    f" {format_count(pb.params)}-parameter model alone costs at least {floor:.3g} FLOPs"
-                )
-            return (
-                f"no feasible plan for --budget {budget:.3g} at any candidate precision (a plan needs at least one"
-                " parameter and one training token within the budget and memory limits)"
-            )
-        return "no feasible plan at any candidate precision (check --params, --memory and --tokens)"
+def _family(law: Law, groups: Sequence[tuple[Law, Array]]) -> Law:
+    """The candidates' one law variant (e.g. kumar2024-fp when every candidate is a float format),
+    else the requested law."""
+    return groups[0][0] if len(groups) == 1 else law
 
 
-def _alternative(label, bits, N, D, loss, flops, star_loss, star_flops, target) -> Alternative:
-    ok = bool(np.isfinite(loss))
-    num = lambda x: float(x) if ok else None  # noqa: E731
-    return Alternative(
-        label=label,
-        bits=bits,
-        feasible=ok,
-        params=num(N),
-        tokens=num(D),
-        tokens_per_param=num(D / N) if ok else None,
-        loss=num(loss),
-        total_flops=num(flops),
-        loss_gap=None if not ok or target else float(loss - star_loss),
-        flops_ratio=None if not ok or star_flops <= 0 else float(flops / star_flops),
+def _zero_ptq_warning(bits: Array, post: float) -> str:
+    """Why an untied plan has no PTQ degradation, and what that rests on."""
+    low = [f"{OPERAND_LABEL[op]} ({b:g} bits)" for op, b in zip(OPERANDS, bits) if b <= post]
+    verb = "trains" if len(low) == 1 else "train"
+    return (
+        f"the PTQ degradation is zero because {' and '.join(low)} {verb} at or below the inference precision"
+        f" ({post:g} bits): eq. 9's factor 1 - exp(-C_x (P_x - P_post)) is 0 there (clipped at P_x <= P_post)"
+        " whatever C_x is, and eq. 9 multiplies the operands' factors, so one such operand cancels the whole"
+        " term, the weights' own quantization loss included. This comes from eq. 9's product form and the"
+        " clipping, not from the assumed C values or from data: treat it with caution"
     )
 
 
@@ -301,6 +268,7 @@ def make_planner(
     notes: list[str] = ["cost model: training C = (6/16) N D P in 16-bit-equivalent FLOPs (Kumar et al. 2024, sec. 4.3)"]
     lo, hi = bits_range or DEFAULT_RANGE
     formats = None
+    chosen: list[Precision] | None = None
     if not law.has_precision:
         groups: list[tuple[Law, Array]] = [(law, np.array([[16.0, 16.0, 16.0]]))]
         notes.append(f"law {law.id} has no precision terms: planned at 16 bits only (compose with --law kumar2024 --base {law.id} for other precisions)")
@@ -327,12 +295,11 @@ def make_planner(
     pb = Problem(has_budget, params, tokens, memory, serve_memory, post, float(inference_tokens or 0.0), target_loss)
     if params is not None and (memory is not None or serve_memory is not None):
         check_fixed_params_fit(params, min(float(c[:, 0].min()) for _, c in groups), memory, serve_memory, post)
-    if compare is None:
-        compare = MEMORY_COMPARE if pb.mode == "fixed" and params is None else DEFAULT_COMPARE
-    cmp = tuple(sorted({parse_precision(c).bits for c in compare})) if law.has_precision else (16.0,)
+    default = MEMORY_COMPARE if pb.mode == "fixed" and params is None else DEFAULT_COMPARE
+    rows = compare_rows(law, _family(law, groups), compare, chosen, default)
     if formats is not None and all(f.endswith("-bit") for f in formats):
         formats = None
-    return Planner(law, pb, tuple(groups), (lo, hi), continuous, untied, cmp, gpu, tuple(dict.fromkeys(notes)), formats)
+    return Planner(law, pb, tuple(groups), (lo, hi), continuous, untied, rows, gpu, tuple(dict.fromkeys(notes)), formats)
 
 
 def _format_groups(law: Law, chosen: list[Precision], untied: bool) -> tuple[list[tuple[Law, Array]], list[str], tuple[str, ...] | None]:

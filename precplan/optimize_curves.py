@@ -68,11 +68,9 @@ def _budget_range(plans: list[Plan]) -> Array:
 def _budget_curves(planner: Planner, plans: list[Plan]) -> Curves:
     x = _budget_range(plans)
     pb = planner.problem
-    cb = np.asarray(planner.compare)
-    s = solve_bits(planner.law, pb, cb[None, :], cb[None, :], cb[None, :], x[:, None])
     # Reducible loss L - E on log axes: the precisions' curves are near-parallel power laws there.
-    E = planner.law.c("E")
-    series = {f"{b:g}-bit": s.loss[:, j] - E for j, b in enumerate(cb)}
+    E = planner.family.c("E")
+    series = {r.label: solve_bits(r.law, pb, r.bits, r.bits, r.bits, x).loss - E for r in planner.compare}
     best = planner.solve(x)
     series["optimum"] = best.split.loss - E
     pstar = {"P*": cost_bits(*best.bits.T)}
@@ -91,7 +89,7 @@ def _budget_curves(planner: Planner, plans: list[Plan]) -> Curves:
         kind=kind,
         law=plans[0].law,
         assumed=plans[0].assumed,
-        title=f"{planner.law.id}: loss at each training precision's optimum ({what})",
+        title=f"{planner.family.id}: loss at each training precision's optimum ({what})",
         x_label="compute budget C (16-bit-equivalent FLOPs)",
         y_label=f"reducible loss L - E (nats/token; E = {E:.4g})",
         x=x,
@@ -109,12 +107,13 @@ def _target_curves(planner: Planner, plan: Plan) -> Curves:
     top = max(plan.params, plan.reference.params if plan.reference else plan.params)
     x = np.logspace(np.log10(plan.params) - 0.6, np.log10(top) + 0.6, POINTS * 2)
     series = {}
-    for b in planner.compare:
-        D = tokens_for_loss(planner.law, x, b, b, b, pb.post, float(pb.target_loss))
+    for r in planner.compare:
+        b = r.bits
+        D = tokens_for_loss(r.law, x, b, b, b, pb.post, float(pb.target_loss))
         serve = b if pb.post is None else pb.post
         cost = train_coef(b) * x * D + infer_coef(serve) * x * pb.inference_tokens
         cap = params_cap(np.full(x.shape, b), pb.memory, pb.serve_memory, pb.post)
-        series[f"{b:g}-bit"] = np.where(np.isfinite(D) & (x <= cap), cost, np.nan)
+        series[r.label] = np.where(np.isfinite(D) & (x <= cap), cost, np.nan)
     markers = {}
     if plan.reference is not None:
         r = plan.reference
@@ -124,7 +123,7 @@ def _target_curves(planner: Planner, plan: Plan) -> Curves:
         kind="target-loss",
         law=plan.law,
         assumed=plan.assumed,
-        title=f"{planner.law.id}: {what} compute to reach loss {pb.target_loss:g}",
+        title=f"{planner.family.id}: {what} compute to reach loss {pb.target_loss:g}",
         x_label="parameters N",
         y_label=f"{what} compute (16-bit-equivalent FLOPs)",
         x=x,
@@ -138,25 +137,25 @@ def _target_curves(planner: Planner, plan: Plan) -> Curves:
 
 def _fixed_curves(planner: Planner, plan: Plan) -> Curves:
     pb = planner.problem
-    lo = min(planner.bits_range[0], min(planner.compare))
-    hi = max(planner.bits_range[1], max(planner.compare))
+    cb = np.array([r.bits for r in planner.compare])
+    lo = min(planner.bits_range[0], cb.min())
+    hi = max(planner.bits_range[1], cb.max())
     x = np.linspace(lo, hi, 200)
-    s = solve_bits(planner.law, pb, x, x, x)
-    cb = np.asarray(planner.compare)
-    sc = solve_bits(planner.law, pb, cb, cb, cb)
+    s = solve_bits(planner.family, pb, x, x, x)
+    sc_loss = np.array([float(solve_bits(r.law, pb, r.bits, r.bits, r.bits).loss) for r in planner.compare])
     label = "loss at the largest model that fits" if pb.params is None else "loss"
-    spread = max(float(np.nanmax(np.where(np.isfinite(sc.loss), sc.loss, np.nan), initial=plan.loss)) - plan.loss, 0.05)
+    spread = max(float(np.nanmax(np.where(np.isfinite(sc_loss), sc_loss, np.nan), initial=plan.loss)) - plan.loss, 0.05)
     return Curves(
         kind="fixed",
         law=plan.law,
         assumed=plan.assumed,
-        title=f"{planner.law.id}: training precision at fixed memory and tokens" if pb.params is None else f"{planner.law.id}: training precision at fixed N and D",
+        title=f"{planner.family.id}: training precision at fixed memory and tokens" if pb.params is None else f"{planner.family.id}: training precision at fixed N and D",
         x_label="training precision (bits, weights = activations = KV)",
         y_label="predicted loss (nats/token)",
         x=x,
         series={label: s.loss},
         optimum_x=np.array([plan.cost_bits]),
         optimum_y=np.array([plan.loss]),
-        markers={"compared precisions": (cb, sc.loss)},
+        markers={"compared precisions": (cb, sc_loss)},
         y_limits=(plan.loss - 0.1 * spread, plan.loss + 1.3 * spread),
     )

@@ -36,13 +36,30 @@ def params_cap(weights: ArrayLike, memory: float | None, serve_memory: float | N
     return cap
 
 
+def format_memory(value: float) -> str:
+    """A memory size in the units it was most likely given in: decimal (``880MB``) when that is
+    exact to 3 digits, else binary (``1.5GiB``) when that is, else decimal rounded."""
+    from precplan.units import format_bytes, parse_bytes
+
+    decimal = format_bytes(value)
+    if abs(parse_bytes(decimal) - value) <= 1e-9 * value:
+        return decimal
+    for suffix, scale in (("TiB", 2.0**40), ("GiB", 2.0**30), ("MiB", 2.0**20), ("KiB", 2.0**10)):
+        if value >= scale:
+            binary = f"{value / scale:.3g}{suffix}"
+            if abs(parse_bytes(binary) - value) <= 1e-9 * value:
+                return binary
+            break
+    return decimal
+
+
 def check_fixed_params_fit(params: float, min_bits: float, memory: float | None, serve_memory: float | None, post: float | None) -> None:
     """A fixed model size that cannot fit at any candidate precision is an error that says the limit."""
     from precplan.units import format_bytes, format_count
 
     if memory is not None and weight_bytes(params, min_bits) > memory * (1 + 1e-12):
         raise PrecplanError(
-            f"--params {format_count(params)} does not fit --memory {format_bytes(memory)} at any candidate precision:"
+            f"--params {format_count(params)} does not fit --memory {format_memory(memory)} at any candidate precision:"
             f" its weights need {format_bytes(float(weight_bytes(params, min_bits)))} even at {min_bits:g} bits"
             f" (at most {format_count(BITS_PER_BYTE * memory / min_bits)} parameters fit)"
         )
@@ -50,7 +67,7 @@ def check_fixed_params_fit(params: float, min_bits: float, memory: float | None,
         bits = min_bits if post is None else post
         if weight_bytes(params, bits) > serve_memory * (1 + 1e-12):
             raise PrecplanError(
-                f"--params {format_count(params)} does not fit --serve-memory {format_bytes(serve_memory)}: served at"
+                f"--params {format_count(params)} does not fit --serve-memory {format_memory(serve_memory)}: served at"
                 f" {bits:g} bits its weights need {format_bytes(float(weight_bytes(params, bits)))}"
                 f" (at most {format_count(BITS_PER_BYTE * serve_memory / bits)} parameters fit)"
             )
@@ -58,15 +75,13 @@ def check_fixed_params_fit(params: float, min_bits: float, memory: float | None,
 
 def memory_notes(memory: float | None, serve_memory: float | None, post: float | None) -> list[str]:
     """What the memory limits count, for the output."""
-    from precplan.units import format_bytes
-
     notes = []
     if memory is not None:
         notes.append(
-            f"--memory {format_bytes(memory)} counts the weights at training precision (N P_w / 8 bytes);"
+            f"--memory {format_memory(memory)} counts the weights at training precision (N P_w / 8 bytes);"
             " optimizer state, gradients and activations are not counted"
         )
     if serve_memory is not None:
         at = f"{post:g} bits (the inference precision)" if post is not None else "the training weight precision"
-        notes.append(f"--serve-memory {format_bytes(serve_memory)} counts the weights served at {at}; the KV cache is not counted")
+        notes.append(f"--serve-memory {format_memory(serve_memory)} counts the weights served at {at}; the KV cache is not counted")
     return notes

@@ -34,6 +34,7 @@ class Alternative:
     total_flops: float | None
     loss_gap: float | None  # loss minus the plan's loss (> 0: worse)
     flops_ratio: float | None  # total FLOPs over the plan's (target-loss mode: > 1 costs more)
+    law: str | None = None  # the law variant that predicts this row (float formats: the float variant)
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ from precplan.laws import Law
 from precplan.precision import Precision, parse_precision
 from precplan.prediction import Bits, law_for_weights
 from precplan.ptq_results import CurvePoint, PtqCurves, PtqRisk, PtqSweep, ServingRow, TrainingOption
+from precplan.ptq_verdict import NEAR_FACTOR, data_status, offset_note, verdict  # noqa: F401 (NEAR_FACTOR re-exported)
 
 DEFAULT_POSTS = (2, 3, 4, 5, 6, 7, 8)
-NEAR_FACTOR = 2.0  # within this factor below D_crit, warn: more data buys little there
 ROBUSTNESS_CONSTANTS = ("C_w", "C_a", "C_kv")
 
 
@@ -145,6 +145,7 @@ def _setup(law, params, tokens, post, posts, weights, activations, kv) -> _Setup
                 f"serving precision {', '.join(outside)} lies outside the bits law {law.id!r} was fit on"
                 f" ({lo:g}..{hi:g}): those rows extrapolate"
             )
+    notes += offset_note(law)  # D_crit and the degradation depend on how b_post is read
     return _Setup(law, Bits(pw.bits, pa.bits, pkv.bits), head, ordered, notes)
 
 
@@ -173,38 +174,6 @@ def _assumed_notes(law: Law, s: _Setup) -> tuple[list[str], list[str]]:
     return assumed, [note]
 
 
-def _status(tokens: float, dc: float) -> str:
-    if not np.isfinite(dc):
-        return "none"
-    if tokens > dc:
-        return "past"
-    return "near" if tokens >= dc / NEAR_FACTOR else "below"
-
-
-def _verdict(status: str, tokens: float, dc: float, name: str, loss_d: float, loss_dc: float) -> str:
-    from precplan.units import format_count
-
-    D, Dc = format_count(tokens), format_count(dc) if np.isfinite(dc) else "inf"
-    if status == "past":
-        return (
-            f"{D} tokens is {tokens / dc:.3g}x past D_crit = {Dc}: more pretraining data is now making the"
-            f" {name} model worse; the best token count for this N at {name} is D_crit = {Dc}"
-            f" (post-PTQ loss {loss_dc:.4f} there vs {loss_d:.4f} at {D})"
-        )
-    if status == "near":
-        return (
-            f"{D} tokens is within a factor {NEAR_FACTOR:g} of D_crit = {Dc} ({dc / tokens:.3g}x below it):"
-            f" more data barely helps the {name} model now, and past {Dc} it makes it worse"
-        )
-    if status == "below":
-        return f"{D} tokens is {dc / tokens:.3g}x below D_crit = {Dc}: more pretraining data still improves the {name} model"
-    return (
-        f"no critical data size at {name}: the robustness term (eq. 9) is 0 (a training precision at or"
-        f" below {name}, or a zero C_x), so the law predicts no PTQ degradation and more data never hurts"
-        f" the {name} model"
-    )
-
-
 def _serving_rows(law: Law, params: float, s: _Setup, tokens: float | None) -> list[ServingRow]:
     b = s.bits
     bits = np.array([p.bits for p in s.posts])
@@ -225,7 +194,7 @@ def _serving_rows(law: Law, params: float, s: _Setup, tokens: float | None) -> l
                 degradation=deg,
                 degradation_share=deg / (before - law.c("E")),
                 tokens_over_d_crit=tokens / dc if np.isfinite(dc) else 0.0,
-                status=_status(tokens, dc),
+                status=data_status(tokens, dc),
             )
         rows.append(ServingRow(p.bits, p.name, _finite(dc), float(at_dc[i]) if np.isfinite(dc) else None, **extra))
     return rows
@@ -274,12 +243,12 @@ def ptq_risk(
     delta = float(law.ptq_degradation(params, tokens, p, b.weights, b.activations, b.kv))
     dc = float(d_crit(law, params, p, b.weights, b.activations, b.kv))
     at_dc = float(law.loss(params, dc, b.weights, b.activations, b.kv, post=p)) if np.isfinite(dc) else None
-    status = _status(tokens, dc)
-    verdict = _verdict(status, tokens, dc, s.post.name, after, at_dc if at_dc is not None else after)
+    status = data_status(tokens, dc)
+    said = verdict(status, tokens, dc, s.post.name, after, at_dc if at_dc is not None else after)
     assumed, notes = _assumed_notes(law, s)
     warnings = law.extrapolation_warnings(params, tokens, [b.weights, b.activations, b.kv, p])
     if status == "near":
-        warnings.append(verdict)
+        warnings.append(said)
     return PtqRisk(
         law=law.id,
         params=float(params),
@@ -295,7 +264,7 @@ def ptq_risk(
         loss_at_d_crit=at_dc,
         tokens_over_d_crit=float(tokens) / dc if np.isfinite(dc) else 0.0,
         status=status,
-        verdict=verdict,
+        verdict=said,
         robustness=float(law.robustness(p, b.weights, b.activations, b.kv)),
         irreducible=law.c("E"),
         effective_params=float(law.effective_params(params, b.weights, b.activations, b.kv)),
@@ -327,7 +296,7 @@ def ptq_sweep(
     dc = float(d_crit(law, params, p, b.weights, b.activations, b.kv))
     E = law.c("E")
     curve = [
-        CurvePoint(float(d), float(lb), float(la), float(dl), float(dl / (lb - E)), bool(d > dc))
+        CurvePoint(float(d), float(lb), float(la), float(dl), float(dl / (lb - E)), bool(d > dc), data_status(d, dc))
         for d, lb, la, dl in zip(tokens, before, after, delta)
     ]
     assumed, notes = _assumed_notes(law, s)

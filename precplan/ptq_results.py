@@ -54,6 +54,7 @@ class CurvePoint:
     degradation: float
     degradation_share: float
     past_d_crit: bool
+    status: str  # "past", "near", "below" or "none": the rule of the single-D result (ptq_verdict.data_status)
 
 
 @dataclass(frozen=True)

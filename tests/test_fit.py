@@ -24,7 +24,7 @@ def assert_recovers(result, law, names, rel=1e-6):
 
 
 def test_noise_free_runs_recover_the_law_exactly_from_the_full_grid():
-    result = fit_law(chinchilla_records(HOFFMANN))
+    result = fit_law(chinchilla_records(HOFFMANN), budget=1e18)  # N*, D* inside the 30M-440M x 1.5B-26B runs
     assert result.form == "chinchilla" and result.stages["base"]["starts"] == 4500
     assert_recovers(result, HOFFMANN, BASE)
     assert result.converged == {"base": True}
@@ -128,6 +128,25 @@ def test_compute_optimal_point_matches_brute_force():
         f *= (1 - np.exp(-P / g + n)) / (1 - np.exp(-16 / g + n))
     assert prec.optimum["P_opt"] == pytest.approx(P[np.argmax(f / P)], abs=2e-4)
     assert prec.optimum["P_opt"] == pytest.approx(7.00, abs=0.01)  # the paper's headline with Table 2
+
+
+def test_compute_optimal_point_outside_the_runs_is_a_warning_saying_by_how_much():
+    records = chinchilla_records(HOFFMANN)  # N 30M..440M, D 1.5B..26B
+    inside = fit_law(records, grid="coarse", budget=1e18)
+    assert 30e6 <= inside.optimum["N_opt"] <= 440e6 and 1.5e9 <= inside.optimum["D_opt"] <= 26e9
+    assert inside.optimum_warnings == [] and not inside.warnings
+    far = fit_law(records, grid="coarse", budget=1e21)
+    n, d = far.optimum["N_opt"], far.optimum["D_opt"]
+    assert n > 440e6 and d > 26e9  # Chinchilla at 1e21 FLOPs: a few billion parameters, ~100B tokens
+    [w] = far.optimum_warnings
+    assert w in far.warnings and w in far.to_json()["warnings"] and far.to_json()["optimum_warnings"] == [w]
+    assert f"{n / 440e6:.3g}x the largest fitted model" in w and f"{d / 26e9:.3g}x the largest fitted token count" in w
+    flops = 6 * np.array([30e6 * 1.5e9, 440e6 * 26e9])
+    assert f"6ND = {flops[0]:.3g}..{flops[1]:.3g} FLOPs" in w
+    assert not any("compute-optimal" in n for n in far.law.notes)  # about the budget, not the law file
+    tiny = fit_law(records, grid="coarse", budget=1e15)
+    [w] = tiny.optimum_warnings
+    assert f"{30e6 / tiny.optimum['N_opt']:.3g}x below the smallest fitted model" in w
 
 
 def test_holdout_reports_error_on_the_held_out_runs():

@@ -55,6 +55,8 @@ def test_table_output_with_bootstrap_and_holdout(tmp_path):
     for text in ("coefficients, ", "95% interval", "fit quality", "held out (largest model size)",
                  "compute-optimal at 1e+21 FLOPs", "N* (parameters)"):
         assert text in res.stdout, text
+    assert "held out (largest model size): 1 target " in res.stdout  # Sardana's largest model: one run
+    assert "1 targets" not in res.stdout
 
 
 def test_precision_fit_says_what_it_took_from_kumar(tmp_path):

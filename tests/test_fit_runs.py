@@ -77,6 +77,29 @@ def test_validate_store_records_expand_ptq_and_skip_diverged(tmp_path):
     np.testing.assert_array_equal(again.post_loss[:2], runs.post_loss[:2])
 
 
+def test_counts_in_millions_are_flagged_and_real_stores_are_not():
+    grid = [(n, d) for n in (30, 60, 110, 220) for d in (1500, 3000, 6000, 13000, 26000)]  # Kumar's grid in millions
+    runs = load_runs([{"params": n, "tokens": d, "loss": 3 + 1 / n + 1 / d} for n, d in grid])
+    [w] = [w for w in runs.warnings if "millions" in w]
+    assert "largest model has 220" in w and "most tokens any run saw is 2.6e+04" in w and "220M = 2.2e8" in w
+    only_params = load_runs([{"params": n, "tokens": d * 1e6, "loss": 3.0 + 1 / n} for n, d in grid])
+    [w] = only_params.warnings
+    assert "largest model has 220 params" in w and "any run saw" not in w
+    only_tokens = load_runs([{"P": n * 1e6, "D": 1.5 * n / 30, "L": 3.0 + 1 / n} for n in (30, 60)],
+                            columns={"params": "P", "tokens": "D", "loss": "L"})  # tokens in billions
+    assert list(only_tokens.warnings) == [
+        "counts look like millions? the most D any run saw is 3; laws use raw counts (220M = 2.2e8)"]
+    # raw counts, however small, from precplan validate: the smallest preset and the shipped store
+    from precplan.validate.presets import get_preset
+
+    for name in ("smoke", "quick"):
+        specs = get_preset(name).specs
+        runs = load_runs([{"params": s.params, "tokens": s.tokens, "loss": 3.0 + i * 1e-3} for i, s in enumerate(specs)])
+        assert not runs.warnings, name
+    store = Path(__file__).resolve().parents[1] / "docs" / "validate-quick" / "runs.jsonl"
+    assert not [w for w in load_runs(store).warnings if "millions" in w]
+
+
 @pytest.mark.parametrize(
     "text, message",
     [

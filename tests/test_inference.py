@@ -115,3 +115,20 @@ def test_plan_reports_gpu_cost_consistent_with_its_flops():
     # at 16 bits the 16-bit-equivalent FLOPs are the raw FLOPs
     assert plan.gpu.train_gpu_hours == pytest.approx(plan.train_flops / (3600 * 3.12e14 * 0.5), rel=1e-12)
     assert plan.gpu.total_dollars == pytest.approx(1.5 * plan.gpu.total_gpu_hours, rel=1e-12)
+
+
+def test_8_to_16_bit_training_is_costed_at_bf16_with_a_note():
+    spec = GpuSpec("h100", mfu=0.5)
+    N, D, P = 7e9, 1e12, 12.0
+    (c,) = gpu_costs(spec, N, D, P, 0.0, P)
+    assert c.train_peak_flops == 9.89e14  # no native 12-bit format: the BF16 peak
+    implied = (6 / 16) * N * D * P / (3600 * 9.89e14 * 0.5)  # 16-bit-equivalent FLOPs at the BF16 rate
+    assert c.train_gpu_hours / implied == pytest.approx(16 / P, rel=1e-12)  # what the note says
+    (note,) = [n for n in c.notes if "between 8 and 16 bits" in n]
+    assert "BF16 rate" in note and "16 / P" in note
+    for bits in (8.0, 16.0):  # native formats: no note
+        assert not any("between 8 and 16" in n for n in gpu_costs(spec, N, D, bits, 0.0, bits)[0].notes)
+    (low,) = gpu_costs(spec, N, D, 4.0, 0.0, 4.0)
+    implied4 = (6 / 16) * N * D * 4 / (3600 * 9.89e14 * 0.5)
+    assert low.train_gpu_hours / implied4 == pytest.approx(8 / 4, rel=1e-12)
+    assert any("8 / P" in n for n in low.notes)

@@ -129,3 +129,48 @@ def test_optimize_does_not_import_scipy_or_matplotlib():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def table_cells(text: str, label: str) -> list[str]:
+    """The cells of the table row whose first cell starts with ``label``."""
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if cells and cells[0].startswith(label):
+            return cells[1:]
+    raise AssertionError(f"no row {label!r} in:\n{text}")
+
+
+def test_gpu_hours_use_one_style_matching_the_json():
+    args = ["--budget", "1e22", "--gpu", "h100", "--inference-tokens", "2T"]
+    plan = as_json(*args)
+    out = run(*args).stdout
+    for label, key in (("NVIDIA H100 GPU-hours: training", "train_gpu_hours"), ("GPU-hours: inference", "inference_gpu_hours"), ("GPU-hours: total", "total_gpu_hours")):
+        (cell,) = table_cells(out, label)
+        assert "e+" not in cell and cell == f"{plan['gpu'][key]:,.0f}"  # thousands separators, no exponent
+
+
+def test_continuous_bits_memory_and_ratios_are_shown_alike():
+    args = ["--budget", "1e22", "--continuous", "--memory", "1.5GiB"]
+    plan = as_json(*args)
+    out = run(*args).stdout + run(*args).stderr
+    w = plan["bits"]["weights"]
+    assert abs(w - round(w)) > 1e-6  # a real-valued optimum
+    assert f"weights memory at {w:.2f} bits" in out and f"{w:.2f}-bit" in out
+    assert f"{w:.5f}" not in out
+    assert "--memory 1.5GiB" in out and "1.61GB counts" not in out
+    assert plan["weights_memory_bytes"] <= 1.5 * 2**30 * (1 + 1e-9)
+    ratios = [cells[2] for cells in (table_cells(out, p) for p in ("4-bit", "8-bit", "16-bit"))]
+    rows = {r["label"]: r for r in plan["comparison"]}
+    assert ratios == [f"{rows[k]['tokens_per_param']:,.0f}" for k in ("4-bit", "8-bit", "16-bit")]  # e.g. 1,285, not 1.28e+03
+
+
+def test_plain_and_memory_formatters():
+    from precplan.cli.optimize_render import bits_num, plain
+    from precplan.optimize_memory import format_memory
+    from precplan.units import parse_bytes
+
+    assert [plain(x) for x in (0.0672, 13.4, 1903.4, 33370.2, 2325.0)] == ["0.0672", "13.4", "1,903", "33,370", "2,325"]
+    assert (bits_num(7.0), bits_num(7.00211), bits_num(4.5)) == ("7", "7.00", "4.50")
+    assert (format_memory(1.5 * 2**30), format_memory(880e6), format_memory(8e9), format_memory(512 * 2**20)) == ("1.5GiB", "880MB", "8GB", "512MiB")
+    for text in ("1.5GiB", "880MB", "24GiB", "80GB"):
+        assert parse_bytes(format_memory(parse_bytes(text))) == pytest.approx(parse_bytes(text), rel=1e-12)

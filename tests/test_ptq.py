@@ -169,3 +169,29 @@ def test_sweep_flags_points_past_d_crit(law):
     assert len(s.curve) == 20
     assert [p.past_d_crit for p in s.curve] == [t > s.d_crit for t in tokens]
     assert s.table and all(row.loss_after is None for row in s.table)
+
+
+def test_sweep_status_is_the_single_point_status(law, c):
+    # One rule for both modes: a sweep point and a single-D run at the same D agree.
+    dc = numerical_argmin(c, 7e9, 4.0, 16.0, 16.0, 16.0)
+    tokens = np.array([0.2, 0.45, 0.55, 0.9, 1.2, 30.0]) * dc
+    s = ptq_sweep(law, 7e9, np.append(tokens, 100e9), 4)
+    expected = ["below", "below", "near", "near", "past", "past", "near"]  # 100B: 1.87x below D_crit
+    assert [p.status for p in s.curve] == expected
+    for p in s.curve:
+        assert p.status == ptq_risk(law, 7e9, p.tokens, 4).status
+    none = ptq_sweep(law.with_coefficients(C_w=0.0), 7e9, tokens, 4)
+    assert {p.status for p in none.curve} == {"none"}
+
+
+def test_b_post_offset_reading_is_noted_once(law, c):
+    gd_beta = c["gamma_D"] + c["beta"]
+    deg, dc = np.exp(c["b_post"]), np.exp(c["b_post"] / gd_beta)
+    for result in (ptq_risk(law, 7e9, 2e12, 4), ptq_sweep(law, 7e9, np.array([1e11, 1e12]), 4)):
+        said = [n for n in result.notes if "b_post" in n]
+        assert len(said) == 1 and "exponent offset" in said[0] and "interpretation" in said[0]
+        assert f"{deg:.3g}x smaller" in said[0] and f"D_crit {dc:.3g}x larger" in said[0]
+    # the factors are what dropping b does to the law's own numbers
+    no_b = law.with_coefficients(b_post=0.0)
+    assert float(d_crit(no_b, 7e9, 4)) / float(d_crit(law, 7e9, 4)) == pytest.approx(dc, rel=1e-9)
+    assert not any("b_post" in n for n in ptq_risk(no_b, 7e9, 2e12, 4).notes)

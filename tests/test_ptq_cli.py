@@ -70,6 +70,25 @@ def test_token_sweep_gives_the_degradation_curve():
     assert np.all(np.diff(deg) > 0)
     np.testing.assert_allclose(deg, loss_after(C, 7e9, D, 4.0) - loss_before(C, 7e9, D), rtol=1e-9)
     assert [p["past_d_crit"] for p in curve] == list(D > out["d_crit"])
+    dc = out["d_crit"]
+    assert [p["status"] for p in curve] == ["past" if d > dc else "near" if d >= dc / 2 else "below" for d in D]
+    assert sum("b_post" in n for n in out["notes"]) == 1
+
+
+def test_sweep_and_single_point_say_the_same_status():
+    # D_crit(7B, 4 bits) is about 188B: 100B is within a factor 2 of it in both modes
+    single = run_json("--params", "7B", "--tokens", "100B")
+    sweep = run_json("--params", "7B", "--tokens", "100B:10T:5")
+    assert single["status"] == sweep["curve"][0]["status"] == "near"
+    text = run("--params", "7B", "--tokens", "100B:10T:5").stdout
+    first = next(line for line in text.splitlines() if "100B" in line and "│" in line)
+    assert "near" in first and "below" not in first
+
+
+def test_help_documents_post_list():
+    res = runner.invoke(app, ["ptq-risk", "--help"], env={"COLUMNS": "200"})
+    text = " ".join(res.stdout.replace("│", " ").split())  # help panels wrap inside box borders
+    assert "first entry (3) is the headline" in text and "--post 3 --posts 3,4,8" in text
 
 
 def test_human_output_has_verdict_and_assumption():

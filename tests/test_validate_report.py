@@ -10,8 +10,8 @@ import pytest
 
 from precplan.errors import PrecplanError
 from precplan.lawfile import load_law
-from precplan.validate.report import analyze
-from precplan.validate.report_text import markdown, report_json
+from precplan.validate.report import _claim_optimal_precision, analyze
+from precplan.validate.report_text import markdown, print_report, report_json, tables
 
 # A made-up base law and kumar2024's published precision constants (laws.md section 2).
 E, A, B, ALPHA, BETA = 1.2, 60.0, 900.0, 0.35, 0.45
@@ -137,7 +137,81 @@ def test_report_json_and_markdown(exact):
     assert doc["law"] == "kumar2024" and doc["refit"]["law"]["coefficients"]["gamma_w"]["source"] == "fitted"
     assert {"comparisons", "quality", "constants", "claims", "assumed"} <= set(doc)
     assert doc["assumed"] == ["C_w", "C_a", "C_kv"]  # PTQ predictions use the assumed robustness constants
+    # validate shows no N*, D* at a budget: the fits' warnings about theirs stay out of the report
+    assert not any("compute-optimal point" in w for w in exact.warnings + exact.base["warnings"])
     md = markdown(exact, command="precplan validate --report x")
     assert "| gamma_w | 2.6745 |" in md and "## The paper's claims on this data" in md
     assert md.count("\n| ptq |") == 64
     np.testing.assert_allclose([c.measured for c in exact.comparisons][:1], [loss(1e5, 1e6)])
+
+
+def brute_force_p_star(law) -> float:
+    """argmax_P f_w f_a f_kv / P on a fine grid (Kumar et al. eq. 3 with offsets, normalized at 16)."""
+    P = np.linspace(2.0, 16.0, 140001)
+    f = np.ones_like(P)
+    for op in ("w", "a", "kv"):
+        g, n = law.c(f"gamma_{op}"), law.c(f"n_{op}")
+        x = 1 - np.exp(-P / g + n)
+        f *= np.where(x > 0, x, -np.inf) / (1 - np.exp(-16 / g + n))
+    return float(P[np.argmax(np.where(np.isfinite(f), f / P, -np.inf))])
+
+
+@pytest.mark.parametrize("scale", [0.80, 0.86, 0.95, 1.05, 1.10, 1.16])
+def test_optimal_precision_claim_agrees_only_within_one_bit(scale):
+    law = load_law("kumar2024")
+    refit = law.with_coefficients(**{f"gamma_{op}": law.c(f"gamma_{op}") * scale for op in ("w", "a", "kv")})
+    p_law, p_fit = brute_force_p_star(law), brute_force_p_star(refit)
+    claim = _claim_optimal_precision(law, {"law": refit, "fitted": ["gamma_w", "gamma_a", "gamma_kv"]})
+    assert claim.details[0]["fitted"] == pytest.approx(p_fit, abs=2e-4)
+    assert claim.details[0]["law"] == pytest.approx(p_law, abs=2e-4)
+    assert claim.verdict == ("agrees" if abs(p_fit - p_law) <= 1.0 else "differs")
+    assert f"P* = {p_fit:.2f} bits" in claim.evidence and f"{p_law:.2f} bits" in claim.evidence
+    assert f"{abs(p_fit - p_law):.2f} bits apart" in claim.evidence and "within +-1 bit" in claim.evidence
+
+
+def test_optimal_precision_claim_covers_the_gap_the_old_rule_let_through():
+    law = load_law("kumar2024")
+    refit = law.with_coefficients(**{f"gamma_{op}": law.c(f"gamma_{op}") * 0.84 for op in ("w", "a", "kv")})
+    gap = abs(brute_force_p_star(refit) - brute_force_p_star(law))
+    assert 1.0 < gap < 1.5  # like the quick preset's 5.94 vs 7.00 bits
+    assert _claim_optimal_precision(law, {"law": refit, "fitted": ["gamma_w"]}).verdict == "differs"
+
+
+def test_terminal_table_title_says_what_it_shows(exact):
+    n_train, n_ptq = 16 + 16, 16 * 4  # grid_records: 16-bit and weight-quantized runs; 4 PTQ bits per 16-bit run
+    assert len(exact.comparisons) == n_train + n_ptq
+
+    def per_run(**kw):
+        return next(t for t in tables(exact, **kw) if t[0].startswith("Every run"))
+
+    title, _, rows, _ = per_run(max_rows=20, ptq_rows=False)
+    assert len(rows) == 20 and all(row[0] != "ptq" for row in rows)
+    assert title.endswith(f"(first 20 of {n_train} training-loss rows, none of the {n_ptq} PTQ rows;"
+                          f" all {n_train + n_ptq} in report.md)")
+    title, _, rows, _ = per_run(max_rows=40, ptq_rows=False)
+    assert len(rows) == n_train and f"(all {n_train} training-loss rows, none of the {n_ptq} PTQ rows;" in title
+    title, _, rows, _ = per_run(max_rows=50)
+    assert len(rows) == 50 and title.endswith(f"(first 50 of {n_train + n_ptq} rows; all {n_train + n_ptq} in report.md)")
+    title, _, rows, _ = per_run()
+    assert len(rows) == n_train + n_ptq and title == "Every run: measured vs predicted loss (nats/token)"
+
+
+def test_rtn_ptq_against_a_gptq_law_is_flagged_next_to_the_ptq_numbers(exact, capsys):
+    assert exact.ptq_note is None  # no ptq_method recorded: nothing claimed
+    recs = [dict(r, ptq_method="rtn-per-channel") for r in grid_records()]
+    rep = analyze(recs, load_law("kumar2024"), grid="coarse")
+    note = rep.ptq_note
+    assert "rtn-per-channel" in note and "GPTQ" in note and "biased" in note
+    assert report_json(rep)["ptq_note"] == note
+    md = markdown(rep)
+    quality, per_run = md.split("## Measured vs predicted")[1], md.split("## Every run")[1]
+    assert quality.index(note) < quality.index("## Every run")  # under the R^2 table, before the next one
+    assert per_run.index(note) < per_run.index("## Precision and PTQ constants")
+    assert "| post-training quantization * |" in md
+    print_report(rep)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "quantization *" in out and "round-to-nearest typically degrades more than GPTQ" in out
+    # GPTQ runs, or a law whose PTQ constants were fitted (on whatever the data used): no note
+    assert analyze([dict(r, ptq_method="gptq") for r in recs], load_law("kumar2024"), grid="coarse").ptq_note is None
+    fitted = rep.refit["law"]
+    assert fitted.coefficients["C_T"].source == "fitted" and analyze(recs, fitted, grid="coarse").ptq_note is None

@@ -65,6 +65,10 @@ def fit(
         render_fit(result, written, drawn)
 
 
+def _targets(n: int) -> str:
+    return f"{n} target{'' if n == 1 else 's'}"
+
+
 def render_fit(r, written: str | None, drawn: str | None) -> None:
     """Coefficients with intervals and sources, fit quality, the compute-optimal point, notes."""
     from precplan.render import console, fmt, print_notes, print_warnings, table
@@ -101,8 +105,8 @@ def render_fit(r, written: str | None, drawn: str | None) -> None:
     if r.holdout:
         h = r.holdout
         if h.get("n"):
-            qrows.append((f"held out ({h['selection']}): {h['n']} targets", f"MARE {h['mean_abs_rel_error']:.2%}, R^2 {fmt(h['r2'])}"))
-    out.print(table(f"fit quality ({q['n']} targets)", ["measure", "value"], qrows))
+            qrows.append((f"held out ({h['selection']}): {_targets(h['n'])}", f"MARE {h['mean_abs_rel_error']:.2%}, R^2 {fmt(h['r2'])}"))
+    out.print(table(f"fit quality ({_targets(q['n'])})", ["measure", "value"], qrows))
 
     o = r.optimum
     orow = []
@@ -111,7 +115,8 @@ def render_fit(r, written: str | None, drawn: str | None) -> None:
         if key in o:
             iv = r.intervals.get(key)
             orow.append((label, f(o[key])) + ((f"[{f(iv[0])}, {f(iv[1])}]" if iv else "-",) if level else ()))
-    out.print(table(f"compute-optimal at {o['budget']:.3g} FLOPs", ["quantity", "value"] + ([level] if level else []), orow))
+    where = " [bold red](outside the fitted runs: see the warning)[/bold red]" if r.optimum_warnings else ""
+    out.print(table(f"compute-optimal at {o['budget']:.3g} FLOPs{where}", ["quantity", "value"] + ([level] if level else []), orow))
     notes = list(r.notes)
     if r.assumed:
         notes.append(f"the law carries ASSUMED constants ({', '.join(r.assumed)}): no paper reports them and the data did not fit them")

@@ -38,7 +38,7 @@ def optimize(
     inference_precision: Optional[str] = Opt(None, "--inference-precision", help="Quantize the weights to this after training (PTQ): the loss includes the degradation."),
     inference_tokens: Optional[str] = Opt(None, "--inference-tokens", help="Tokens served over the model's life (input + output), e.g. 2T: adds (2/16) N T P_serve FLOPs."),
     target_loss: Optional[str] = Opt(None, "--target-loss", help="Instead of minimizing loss, minimize (lifetime) compute to reach this loss."),
-    compare: Optional[str] = Opt(None, "--compare", help="Precisions for the comparison table (default 4,8,16; memory mode 4,6,8,16,32)."),
+    compare: Optional[str] = Opt(None, "--compare", help="Precisions (bits or formats) for the comparison table. Default: the --precisions list when one is given, else 4,8,16 (memory mode 4,6,8,16,32), predicted by the plan's law (float formats by its float variant)."),
     gpu: Optional[str] = Opt(None, "--gpu", help="h100 or a100: report GPU-hours (and dollars with --price)."),
     price: Optional[str] = Opt(None, "--price", help="Dollars per GPU-hour."),
     mfu: Optional[str] = Opt(None, "--mfu", help="Training model-FLOPs utilization (default 0.5)."),

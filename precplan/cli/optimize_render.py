@@ -10,13 +10,27 @@ from precplan.render import console, fmt, print_notes, print_warnings, table
 from precplan.units import format_bytes, format_count
 
 
+def bits_num(x: float) -> str:
+    """One bit count, everywhere alike: ``7`` when whole, else 2 decimals (``7.00``)."""
+    return f"{x:g}" if abs(x - round(x)) < 1e-9 else f"{x:.2f}"
+
+
 def bits_text(b) -> str:
-    """``7`` for 7/7/7, ``w/a/kv 4/8/8`` when untied; reals with 2 decimals."""
+    """``7-bit`` for 7/7/7, ``w/a/kv 4/8/8`` when untied; reals with 2 decimals."""
     vals = (b.weights, b.activations, b.kv)
-    one = lambda x: f"{x:g}" if abs(x - round(x)) < 1e-9 else f"{x:.2f}"  # noqa: E731
     if vals[0] == vals[1] == vals[2]:
-        return f"{one(vals[0])}-bit"
-    return "w/a/kv " + "/".join(one(v) for v in vals)
+        return f"{bits_num(vals[0])}-bit"
+    return "w/a/kv " + "/".join(bits_num(v) for v in vals)
+
+
+def plain(x: float | None) -> str:
+    """Ratios and hours, one style: 3 significant digits, thousands separators, never an exponent
+    (``0.0672``, ``13.4``, ``1,903``, ``33,370``)."""
+    if x is None:
+        return "-"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.3g}" if abs(x) >= 1e-4 or x == 0 else f"{x:.2e}"
 
 
 def _flops(x: float | None) -> str:
@@ -39,7 +53,7 @@ def render_plan(p: Plan) -> None:
     rows = [
         ("parameters N*", format_count(p.params)),
         ("training tokens D*", format_count(p.tokens)),
-        ("tokens per parameter", f"{p.tokens_per_param:.3g}"),
+        ("tokens per parameter", plain(p.tokens_per_param)),
         ("training precision P*", bits_text(p.bits) + (f" ({p.format})" if p.format else "")),
         ("[bold]predicted loss[/bold]", f"[bold]{fmt(p.loss)}[/bold]"),
         ("  irreducible E", fmt(d.irreducible)),
@@ -47,21 +61,21 @@ def render_plan(p: Plan) -> None:
         ("  data term", fmt(d.data_term)),
     ]
     if p.inference_precision is not None:
-        rows.append((f"  PTQ degradation at {p.inference_precision:g} bits", fmt(d.ptq_degradation)))
+        rows.append((f"  PTQ degradation at {bits_num(p.inference_precision)} bits", fmt(d.ptq_degradation)))
     rows.append(("training FLOPs (16-bit equiv.)", _flops(p.train_flops)))
     if p.inference_tokens:
         rows += [
-            (f"inference FLOPs ({format_count(p.inference_tokens)} tokens at {p.serve_bits:g} bits)", _flops(p.inference_flops)),
+            (f"inference FLOPs ({format_count(p.inference_tokens)} tokens at {bits_num(p.serve_bits)} bits)", _flops(p.inference_flops)),
             ("lifetime FLOPs", _flops(p.total_flops)),
         ]
-    rows.append((f"weights memory at {p.bits.weights:g} bits", format_bytes(p.weights_memory_bytes)))
+    rows.append((f"weights memory at {bits_num(p.bits.weights)} bits", format_bytes(p.weights_memory_bytes)))
     if p.inference_precision is not None:
-        rows.append((f"served weights at {p.inference_precision:g} bits", format_bytes(p.serve_memory_bytes)))
+        rows.append((f"served weights at {bits_num(p.inference_precision)} bits", format_bytes(p.serve_memory_bytes)))
     if p.gpu is not None:
         g = p.gpu
-        rows.append((f"{g.gpu} GPU-hours: training", f"{g.train_gpu_hours:.4g}"))
+        rows.append((f"{g.gpu} GPU-hours: training", plain(g.train_gpu_hours)))
         if p.inference_tokens:
-            rows += [("GPU-hours: inference", f"{g.inference_gpu_hours:.4g}"), ("GPU-hours: total", f"{g.total_gpu_hours:.4g}")]
+            rows += [("GPU-hours: inference", plain(g.inference_gpu_hours)), ("GPU-hours: total", plain(g.total_gpu_hours))]
         if g.total_dollars is not None:
             rows.append(("cost in dollars", f"${g.total_dollars:,.0f}" + (f" (training ${g.train_dollars:,.0f})" if p.inference_tokens else "")))
     out.print(f"[bold]{_title(p)}[/bold]")
@@ -72,18 +86,18 @@ def render_plan(p: Plan) -> None:
         rows = [
             ("parameters", format_count(s.params), format_count(p.params)),
             ("tokens", format_count(s.tokens), format_count(p.tokens)),
-            ("tokens per parameter", f"{s.tokens_per_param:.3g}", f"{p.tokens_per_param:.3g}"),
+            ("tokens per parameter", plain(s.tokens_per_param), plain(p.tokens_per_param)),
             ("training precision", bits_text(s.bits), bits_text(p.bits)),
-            (f"loss after PTQ to {p.inference_precision:g} bits", fmt(s.loss_after_ptq), fmt(p.loss)),
+            (f"loss after PTQ to {bits_num(p.inference_precision)} bits", fmt(s.loss_after_ptq), fmt(p.loss)),
         ]
-        out.print(f"How the optimum moves when PTQ to {p.inference_precision:g} bits is planned for:")
+        out.print(f"How the optimum moves when PTQ to {bits_num(p.inference_precision)} bits is planned for:")
         out.print(table("", ["", "ignoring PTQ", "PTQ-aware"], rows))
     if p.reference is not None:
         r = p.reference
         rows = [
             ("parameters", format_count(r.params), format_count(p.params)),
             ("tokens", format_count(r.tokens), format_count(p.tokens)),
-            ("tokens per parameter", f"{r.tokens_per_param:.3g}", f"{p.tokens_per_param:.3g}"),
+            ("tokens per parameter", plain(r.tokens_per_param), plain(p.tokens_per_param)),
             ("training FLOPs", _flops(r.train_flops), _flops(p.train_flops)),
             ("inference FLOPs", _flops(r.inference_flops), _flops(p.inference_flops)),
             ("lifetime FLOPs", _flops(r.total_flops), _flops(p.total_flops)),
@@ -98,17 +112,22 @@ def _comparison(p: Plan) -> None:
     if len({a.bits for a in p.comparison}) < 2:
         return  # nothing to compare (e.g. a law without precision terms)
     target = p.mode == "target-loss"
+    laws = {a.law for a in p.comparison if a.law is not None}
+    show_law = bool(len(laws) > 1 or laws - {p.law})  # say which law predicts a row once they differ
     rows = []
     for a in p.comparison:
+        label = a.label
+        if a.label.startswith("optimum"):
+            label += f" ({p.format or bits_text(a.bits)})"
+        row = [label] + ([a.law or "-"] if show_law else [])
         if not a.feasible:
-            rows.append((a.label + f" ({bits_text(a.bits)})" if a.label.startswith("optimum") else a.label, "infeasible", "-", "-", "-", "-"))
+            rows.append(row + ["infeasible", "-", "-", "-", "-"])
             continue
-        label = a.label + (f" ({bits_text(a.bits)})" if a.label.startswith("optimum") else "")
         last = f"{a.flops_ratio:.3f}x" if target else (f"+{a.loss_gap:.4f}" if a.loss_gap >= 0 else f"{a.loss_gap:.4f}")
-        rows.append((label, format_count(a.params), format_count(a.tokens), f"{a.tokens_per_param:.3g}", fmt(a.loss) if not target else _flops(a.total_flops), last))
+        rows.append(row + [format_count(a.params), format_count(a.tokens), plain(a.tokens_per_param), fmt(a.loss) if not target else _flops(a.total_flops), last])
     what = "same target loss" if target else ("same budget" if p.mode == "budget" else "same limits")
     how = "the largest N that fits" if p.mode == "fixed" else "its own optimal N, D"
-    cols = ["precision", "N", "D", "D/N", "lifetime FLOPs" if target else "loss", "FLOPs vs P*" if target else "loss gap to P*"]
+    cols = ["precision"] + (["law"] if show_law else []) + ["N", "D", "D/N", "lifetime FLOPs" if target else "loss", "FLOPs vs P*" if target else "loss gap to P*"]
     console().print(f"The {what} at other training precisions, each with {how}:")
     console().print(table("", cols, rows))
 
@@ -125,11 +144,13 @@ def render_sweep(plans: list[Plan], warnings: list[str]) -> None:
     """One row per budget; ``warnings`` cover the whole sweep (composition, extrapolation)."""
     p0 = plans[0]
     lifetime = bool(p0.inference_tokens)
-    i16 = next((i for i, a in enumerate(p0.comparison) if a.label == "16-bit"), None)
-    cols = ["budget", "N*", "D*", "D/N", "P*", "loss"] + (["lifetime FLOPs"] if lifetime else []) + (["16-bit loss gap"] if i16 is not None else [])
+    # the 16-bit row (bf16, fp16 when formats were listed) is the baseline the gap is shown to
+    i16 = next((i for i, a in enumerate(p0.comparison[:-1]) if a.bits.weights == a.bits.activations == a.bits.kv == 16), None)
+    gap_col = [f"{p0.comparison[i16].label} loss gap"] if i16 is not None else []
+    cols = ["budget", "N*", "D*", "D/N", "P*", "loss"] + (["lifetime FLOPs"] if lifetime else []) + gap_col
     rows = []
     for p in plans:
-        row = [f"{p.budget:.3g}", format_count(p.params), format_count(p.tokens), f"{p.tokens_per_param:.3g}", bits_text(p.bits), fmt(p.loss)]
+        row = [f"{p.budget:.3g}", format_count(p.params), format_count(p.tokens), plain(p.tokens_per_param), bits_text(p.bits) + (f" ({p.format})" if p.format else ""), fmt(p.loss)]
         if lifetime:
             row.append(_flops(p.total_flops))
         if i16 is not None:

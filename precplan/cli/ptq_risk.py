@@ -31,10 +31,12 @@ def ptq_risk(
         ..., "--tokens", "-D", help="Training tokens, e.g. 2T; or a sweep START:STOP:COUNT (100B:10T:20) for the degradation curve."
     ),
     post: str = typer.Option(
-        "4", "--post", help="Serving precision after PTQ (the headline): bits or a format (int4). A list (3,4,8) also sets the table; its first entry is the headline."
+        "4", "--post", help="Serving precision after PTQ (the headline): bits or a format (int4). A list, e.g. 3,4,8, also sets"
+        " the table's precisions and its first entry (3) is the headline: the same as --post 3 --posts 3,4,8."
     ),
     posts: Optional[str] = typer.Option(
-        None, "--posts", help="Serving precisions for the table, e.g. 3,4,8 (default: 2..8 bits below the training precision)."
+        None, "--posts", help="Serving precisions for the table, e.g. 3,4,8 (default: 2..8 bits below the training precision;"
+        " or give the list to --post)."
     ),
     precision: Optional[str] = typer.Option(
         None, "--train-precision", "--precision", "-P", help="Training precision of weights, activations and KV (default 16)."
@@ -97,6 +99,9 @@ def _save_plot(law, weights, result, tokens, path: str) -> None:
         planned_tokens=float(tokens[0]) if tokens.size == 1 else None,
     )
     save_figure(plot_ptq_curves(curves, highlight=result.post_bits), path)
+
+
+_STYLE = {"past": "bold red", "near": "yellow", "below": "green", "none": "green"}
 
 
 def _count(x) -> str:
@@ -170,7 +175,7 @@ def render_risk(r) -> None:
         ("robustness factor R (eq. 9)", _num(r.robustness)),
     ]
     out.print(table(title, ["quantity", "value"], rows))
-    style = {"past": "bold red", "near": "yellow", "below": "green", "none": "green"}[r.status]
+    style = _STYLE[r.status]
     prefix = "warning: " if r.status == "near" else ""
     out.print(f"[{style}]{prefix}{r.verdict}[/{style}]")
     out.print(_serving_table(r, True))
@@ -207,7 +212,7 @@ def render_sweep(r) -> None:
             _num(p.loss_after),
             _num(p.degradation),
             _pct(p.degradation_share),
-            "[red]past[/red]" if p.past_d_crit else "below",
+            f"[{_STYLE[p.status]}]{p.status}[/{_STYLE[p.status]}]",
         )
         for p in r.curve
     ]

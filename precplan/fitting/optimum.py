@@ -46,3 +46,27 @@ def compute_optimal(law: Law, budget: float) -> dict[str, float]:
     nd = 16.0 * budget / (6.0 * p)
     n_opt = float(hoffmann_params(law, law.precision_factor(p, p, p), nd))
     return {"N_opt": n_opt, "D_opt": nd / n_opt, "P_opt": p}
+
+
+def outside_data(optimum: dict[str, float], params: np.ndarray, tokens: np.ndarray) -> list[str]:
+    """A warning when the compute-optimal N* or D* lies outside the fitted runs' N or D, saying
+    by how much and which budgets the runs span (C = 6 N D): the law extrapolates there."""
+    from precplan.units import format_count
+
+    params, tokens = np.asarray(params, dtype=float), np.asarray(tokens, dtype=float)
+    parts = []
+    for key, label, values, what in (("N_opt", "N*", params, ("model", "parameters")),
+                                     ("D_opt", "D*", tokens, ("token count", "tokens"))):
+        v, lo, hi = optimum[key], float(values.min()), float(values.max())
+        if v > hi:
+            parts.append(f"{label} = {format_count(v)} is {v / hi:.3g}x the largest fitted {what[0]} ({format_count(hi)} {what[1]})")
+        elif v < lo:
+            parts.append(f"{label} = {format_count(v)} is {lo / v:.3g}x below the smallest fitted {what[0]} ({format_count(lo)} {what[1]})")
+    if not parts:
+        return []
+    flops = 6.0 * params * tokens
+    return [
+        f"the compute-optimal point at {optimum['budget']:.3g} FLOPs lies outside the fitted runs: {'; '.join(parts)}:"
+        f" it extrapolates (the runs span 6ND = {flops.min():.3g}..{flops.max():.3g} FLOPs; an --at-budget there stays"
+        " nearer the data)"
+    ]

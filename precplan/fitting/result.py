@@ -35,6 +35,7 @@ class FitResult:
     intervals: dict[str, tuple[float, float]]
     stderr: dict[str, float]
     optimum: dict[str, float]
+    optimum_warnings: list[str]  # N* or D* outside the fitted runs (also in ``warnings``)
     r2: float
     stage_r2: dict[str, float]
     quality: dict[str, float]
@@ -63,7 +64,8 @@ class FitResult:
         out = {
             "law_id": self.law.id, "form": self.form, "coefficients": self.coefficients, "fitted": self.fitted,
             "sources": self.sources, "assumed": self.assumed, "r2": self.r2, "stage_r2": self.stage_r2,
-            "quality": self.quality, "optimum": self.optimum, "n_runs": self.n_runs, "n_rows": self.n_rows,
+            "quality": self.quality, "optimum": self.optimum, "optimum_warnings": self.optimum_warnings,
+            "n_runs": self.n_runs, "n_rows": self.n_rows,
             "converged": self.converged, "stages": self.stages, "residuals": self.residuals,
             "holdout": self.holdout, "warnings": self.warnings, "notes": self.notes,
             "settings": self.settings, "source": self.source, "law": self.law.to_dict(),

@@ -285,6 +285,7 @@ def _build(records: list[dict[str, Any]], lines: list[int], header: Iterable[str
     if not out_lines:
         raise PrecplanError(f"{where}: no usable runs (all {len(records)} diverged)")
     arrays = {c: np.asarray(v, dtype=float) for c, v in rows.items()}
+    warnings += _scale_warnings(arrays["params"], arrays["tokens"], names)
     keep_post = "post_bits" in present or store_ptq
     runs = Runs(
         params=arrays["params"], tokens=arrays["tokens"], loss=arrays["loss"],
@@ -296,6 +297,23 @@ def _build(records: list[dict[str, Any]], lines: list[int], header: Iterable[str
     )
     _check_duplicates(runs, where)
     return runs
+
+
+MIN_LARGEST_PARAMS = 1e4  # the smallest validate model has 25K parameters
+MIN_MOST_TOKENS = 1e5  # validate's smoke runs see up to 262K tokens
+
+
+def _scale_warnings(params: np.ndarray, tokens: np.ndarray, names: Mapping[str, str]) -> list[str]:
+    """Counts far too small for any language model are likely given in millions (or billions):
+    the laws need raw counts, and a fit on scaled counts looks fine while meaning nothing."""
+    small = []
+    if params.max() < MIN_LARGEST_PARAMS:
+        small.append(f"the largest model has {params.max():.4g} {names['params']}")
+    if tokens.max() < MIN_MOST_TOKENS:
+        small.append(f"the most {names['tokens']} any run saw is {tokens.max():.4g}")
+    if not small:
+        return []
+    return [f"counts look like millions? {' and '.join(small)}; laws use raw counts (220M = 2.2e8)"]
 
 
 def _truthy(value: Any) -> bool:
