@@ -49,17 +49,20 @@ def console(stderr: bool = False):  # -> rich.console.Console
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], caption: str | None = None):
-    """A rich table with right-aligned numeric columns (all but the first)."""
+    """A rich table with right-aligned numeric columns, its title on a line of its own above it
+    (a title inside a rich table would wrap at the table's width)."""
+    from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
     rows = [[str(c) for c in row] for row in rows]
-    t = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+    t = Table(caption=caption, caption_justify="left")
     for i, col in enumerate(columns):
         numeric = i > 0 and all(_looks_numeric(r[i]) for r in rows if i < len(r))
         t.add_column(col, justify="right" if numeric else "left")
     for row in rows:
         t.add_row(*row)
-    return t
+    return Group(Text.from_markup(title, style="italic"), t) if title else t
 
 
 def _looks_numeric(cell: str) -> bool:
