@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "docs" / "gallery"
+OUT = Path("docs") / "gallery"  # relative to ROOT
 SARDANA = Path("..") / "shared" / "data" / "external" / "sardana2024_training_runs.csv"  # relative to ROOT
 
 COMMANDS: list[tuple[str, list[str]]] = [
@@ -27,13 +27,13 @@ if (ROOT / SARDANA).exists():
     COMMANDS.append(("fit-sardana.png", ["fit", str(SARDANA), "--columns",
                                          'params=Parameters,tokens=Tokens,loss=Smoothed Loss',
                                          "--bootstrap", "200"]))
-VALIDATE = ROOT / "docs" / "validate-quick"
-if (VALIDATE / "runs.jsonl").exists():
+VALIDATE = Path("docs") / "validate-quick"  # relative to ROOT, as recorded in its report.md
+if (ROOT / VALIDATE / "runs.jsonl").exists():
     COMMANDS.append(("validate-quick.png", ["validate", "--report", str(VALIDATE)]))
 
 
 def main() -> int:
-    OUT.mkdir(parents=True, exist_ok=True)
+    (ROOT / OUT).mkdir(parents=True, exist_ok=True)
     failed = 0
     for name, args in COMMANDS:
         cmd = [sys.executable, "-m", "precplan", *args, "--plot", str(OUT / name)]
