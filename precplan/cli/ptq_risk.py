@@ -49,8 +49,10 @@ def ptq_risk(
     json_out: bool = JsonOpt,
     plot: Optional[str] = PlotOpt,
 ) -> None:
-    """Loss before and after post-training quantization, and the critical data size D_crit past
-    which more pretraining data makes the quantized model worse (Kumar et al. 2024)."""
+    """Loss before and after post-training quantization, and D_crit, past which more data hurts.
+
+    The critical data size D_crit (Kumar et al. 2024, eq. 13) is the token count past which more
+    pretraining data makes the quantized model worse."""
     from precplan.ptq import ptq_risk as run_risk, ptq_sweep
     from precplan.render import print_json
     from precplan.units import parse_count, parse_count_or_sweep
