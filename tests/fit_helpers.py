@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import itertools
-import os
 from pathlib import Path
 
 import numpy as np
 
 from precplan.laws import Law
 
-
-def _sardana() -> Path:
-    candidates = [
-        os.environ.get("PRECPLAN_EXTERNAL_DATA", ""),
-        Path(__file__).resolve().parents[1] / "shared" / "data" / "external",
-        Path(__file__).resolve().parents[2] / "shared" / "data" / "external",
-        "/work/shared/data/external",
-    ]
-    for folder in candidates:
-        if folder and (Path(folder) / "sardana2024_training_runs.csv").is_file():
-            return Path(folder) / "sardana2024_training_runs.csv"
-    # not found: tests that need it fail (no silent skip); set PRECPLAN_EXTERNAL_DATA to its folder
-    return Path(candidates[2]) / "sardana2024_training_runs.csv"
+from conftest import EXTERNAL
 
 
-SARDANA = _sardana()
+SARDANA = EXTERNAL / "sardana2024_training_runs.csv"
 SARDANA_COLUMNS = {"params": "Parameters", "tokens": "Tokens", "loss": "Smoothed Loss"}
 SARDANA_COLUMNS_ARG = 'params=Parameters,tokens=Tokens,loss="Smoothed Loss"'
 
