@@ -20,14 +20,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from precplan.errors import PrecplanError
-from precplan.laws import Law
+from precplan.laws import ROBUSTNESS, Law
 from precplan.precision import Precision, parse_precision
 from precplan.prediction import Bits, law_for_weights
 from precplan.ptq_results import CurvePoint, PtqCurves, PtqRisk, PtqSweep, ServingRow, TrainingOption
 from precplan.ptq_verdict import NEAR_FACTOR, data_status, offset_note, verdict  # noqa: F401 (NEAR_FACTOR re-exported)
 
 DEFAULT_POSTS = (2, 3, 4, 5, 6, 7, 8)
-ROBUSTNESS_CONSTANTS = ("C_w", "C_a", "C_kv")
 
 
 # ------------------------------------------------------------------------------------ math
@@ -153,7 +152,7 @@ def _assumed_notes(law: Law, s: _Setup) -> tuple[list[str], list[str]]:
     """Which robustness constants are assumed, and how much they move the headline numbers."""
     b = s.bits
     used = law.robustness_constants_used(s.post.bits, b.weights, b.activations, b.kv)
-    options = [name for name in ROBUSTNESS_CONSTANTS if name in law.assumed]  # the lower-precision rows
+    options = [name for name in ROBUSTNESS if name in law.assumed]  # the lower-precision rows
     assumed = [name for name in used if name in law.assumed]
     if not options:
         return [], []
@@ -337,7 +336,8 @@ def degradation_curves(
     after = law.loss(params, t[None, :], weights, activations, kv, post=bits[:, None])
     dcs = d_crit(law, params, bits, weights, activations, kv)
     at_dc = law.loss(params, np.where(np.isfinite(dcs), dcs, 1.0), weights, activations, kv, post=bits)
-    assumed = [name for name in ROBUSTNESS_CONSTANTS if name in law.assumed]
+    used = {c for p in bits for c in law.robustness_constants_used(float(p), weights, activations, kv)}
+    assumed = [name for name in ROBUSTNESS if name in used and name in law.assumed]
     return PtqCurves(
         law=law.id,
         params=float(params),

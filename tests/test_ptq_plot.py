@@ -63,8 +63,24 @@ def test_figure_holds_expected_series():
     for i, line in enumerate(ax.lines[1:4]):
         y = np.asarray(line.get_ydata())
         assert np.asarray(stars)[i, 1] <= y.min() + 1e-12
+    # a 16-bit model follows eq. 2 (robustness 1): its footer names the law and no assumption;
+    # trained at 8 bits the robustness term uses the assumed C_x, and the footer says so
+    assert "kumar2024" in fig.texts[0].get_text() and "ASSUMED" not in fig.texts[0].get_text()
+    fig = plot_ptq_curves(degradation_curves(law, 7e9, grid, posts, 8, 8, 8, planned_tokens=2e12), highlight=4.0)
     assert "kumar2024" in " ".join(t.get_text() for t in fig.texts) and "ASSUMED" in fig.texts[0].get_text()
     assert ax.get_xscale() == "log" and ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
     from precplan.plots.common import pyplot
 
     pyplot().close(fig)
+
+
+def test_curves_name_assumed_constants_only_when_they_are_used():
+    """A 16-bit model's curves follow eq. 2 (robustness 1): no assumed constant; trained at 8 bits, the
+    robustness term uses C_w, C_a, C_kv, and the plot's footer must say so."""
+    from precplan import load_law
+    from precplan.ptq import degradation_curves
+
+    law = load_law("kumar2024")
+    grid = np.logspace(10, 13, 5)
+    assert degradation_curves(law, 7e9, grid, [3, 4]).assumed == []
+    assert degradation_curves(law, 7e9, grid, [3, 4], 8, 8, 8).assumed == ["C_w", "C_a", "C_kv"]

@@ -83,10 +83,7 @@ def render_plan(p: Plan) -> None:
     _comparison(p)
     if p.without_ptq is not None:
         s = p.without_ptq
-        rows = [
-            ("parameters", format_count(s.params), format_count(p.params)),
-            ("tokens", format_count(s.tokens), format_count(p.tokens)),
-            ("tokens per parameter", plain(s.tokens_per_param), plain(p.tokens_per_param)),
+        rows = _size_rows(s, p) + [
             ("training precision", bits_text(s.bits), bits_text(p.bits)),
             (f"loss after PTQ to {bits_num(p.inference_precision)} bits", fmt(s.loss_after_ptq), fmt(p.loss)),
         ]
@@ -94,10 +91,7 @@ def render_plan(p: Plan) -> None:
         out.print(table("", ["", "ignoring PTQ", "PTQ-aware"], rows))
     if p.reference is not None:
         r = p.reference
-        rows = [
-            ("parameters", format_count(r.params), format_count(p.params)),
-            ("tokens", format_count(r.tokens), format_count(p.tokens)),
-            ("tokens per parameter", plain(r.tokens_per_param), plain(p.tokens_per_param)),
+        rows = _size_rows(r, p) + [
             ("training FLOPs", _flops(r.train_flops), _flops(p.train_flops)),
             ("inference FLOPs", _flops(r.inference_flops), _flops(p.inference_flops)),
             ("lifetime FLOPs", _flops(r.total_flops), _flops(p.total_flops)),
@@ -106,6 +100,15 @@ def render_plan(p: Plan) -> None:
         out.print("Same loss, training-optimal (inference-blind) vs inference-aware:")
         out.print(table("", ["", "training-optimal", "inference-aware"], rows, caption))
     _tail(p)
+
+
+def _size_rows(before, after) -> list[tuple[str, str, str]]:
+    """Parameters, tokens and tokens per parameter of two plans, side by side."""
+    return [
+        ("parameters", format_count(before.params), format_count(after.params)),
+        ("tokens", format_count(before.tokens), format_count(after.tokens)),
+        ("tokens per parameter", plain(before.tokens_per_param), plain(after.tokens_per_param)),
+    ]
 
 
 def _comparison(p: Plan) -> None:
