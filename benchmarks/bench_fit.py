@@ -17,7 +17,7 @@ TARGET_S = 10.0
 
 def synthetic_runs(n: int, seed: int = 0) -> list[dict]:
     """n runs of Hoffmann et al.'s law over 30M-10B parameters and 1B-1T tokens, 1% noise."""
-    from precplan.lawfile import load_law
+    from precplan.laws._file import load_law
 
     law = load_law("hoffmann2022")
     rng = np.random.default_rng(seed)
@@ -31,9 +31,9 @@ def scipy_per_start(records: list[dict], sample: int) -> float:
     """Seconds per start of scipy L-BFGS-B on the same objective, one start at a time."""
     from scipy.optimize import minimize
 
-    from precplan.fitting.grids import base_grid
-    from precplan.fitting.models import ChinchillaModel
-    from precplan.fitting.objective import Objective
+    from precplan.fit._grids import base_grid
+    from precplan.fit._models import ChinchillaModel
+    from precplan.fit._objective import Objective
 
     N = np.array([r["params"] for r in records])
     D = np.array([r["tokens"] for r in records])
@@ -56,7 +56,7 @@ def main() -> None:
     ap.add_argument("--scipy-sample", type=int, default=300, help="starts timed for the scipy baseline (0: skip)")
     args = ap.parse_args()
 
-    from precplan.fit import fit_law
+    from precplan.fit._fit import fit_law
 
     records = synthetic_runs(args.runs)
     fit_law(records[:20], grid="coarse")  # warm imports

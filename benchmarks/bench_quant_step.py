@@ -20,8 +20,8 @@ def step_times(shape_name: str, bits: tuple[int, int, int], where, batch: int, s
     import torch
     import torch.nn.functional as F
 
-    from precplan.validate.model import SHAPES, Decoder, QuantConfig
-    from precplan.validate.train import RunSpec, build_optimizer
+    from precplan.validate._model import SHAPES, Decoder, QuantConfig
+    from precplan.validate._train import RunSpec, build_optimizer
 
     torch.manual_seed(0)
     model = Decoder(SHAPES[shape_name], 256, seq, QuantConfig(*bits)).to(where.device)
@@ -47,7 +47,7 @@ def step_times(shape_name: str, bits: tuple[int, int, int], where, batch: int, s
 
 
 def main() -> None:
-    from precplan.validate.train import placement
+    from precplan.validate._train import placement
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="auto")

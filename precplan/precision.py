@@ -14,6 +14,22 @@ from precplan.errors import PrecplanError
 
 MIN_BITS = 1.0
 MAX_BITS = 64.0
+REFERENCE_BITS = 16.0
+"""The precision the base laws' runs trained in (bf16/fp16): the effective-parameter factors and
+the robustness term are taken relative to it, and FLOPs are "16-bit equivalent" (docs/science.md)."""
+
+OPERANDS = ("w", "a", "kv")
+"""The three operands a precision-aware law tracks: weights, activations, attention (K, V)."""
+OPERAND_LABEL = {"w": "weights", "a": "activations", "kv": "KV"}
+
+
+@dataclass(frozen=True)
+class Bits:
+    """Training precision of each operand, in bits."""
+
+    weights: float
+    activations: float
+    kv: float
 
 
 @dataclass(frozen=True)
@@ -106,6 +122,13 @@ def parse_precision(text: str | float) -> Precision:
         f"unknown precision {raw!r} (valid: a bit count from 1 to 64 like 8, or int4, fp8-e4m3,"
         " fp8-e5m2, fp6-e3m2, fp4-e2m1, bf16, fp16, fp32)"
     )
+
+
+def is_named_format(p: "Precision | str") -> bool:
+    """Whether a precision (or its name) is a named format (``int4``, ``fp8-e4m3``, ``bf16``)
+    rather than a plain bit count (``8`` -> ``8-bit``)."""
+    name = p.name if isinstance(p, Precision) else str(p)
+    return not name.endswith("-bit")
 
 
 def parse_precision_list(text: str) -> list[Precision]:

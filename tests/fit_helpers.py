@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 
-from precplan.laws import Law
+from precplan.laws._law import Law
 
 from conftest import EXTERNAL
 

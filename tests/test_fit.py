@@ -8,9 +8,9 @@ import pytest
 from scipy.optimize import minimize
 
 from precplan.errors import PrecplanError
-from precplan.fit import fit_law, load_runs
-from precplan.lawfile import load_law, save_law
-from precplan.laws import BASE
+from precplan.fit._fit import fit_law, load_runs
+from precplan.laws._file import load_law, save_law
+from precplan.laws._law import BASE
 
 from fit_helpers import SARDANA, SARDANA_COLUMNS, chinchilla_records, precision_records
 

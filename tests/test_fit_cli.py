@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from precplan.cli import app
-from precplan.lawfile import load_law
+from precplan.laws._file import load_law
 
 from fit_helpers import SARDANA, SARDANA_COLUMNS_ARG, chinchilla_records, precision_records
 
@@ -132,9 +132,9 @@ def test_plot_file_is_a_valid_image(tmp_path, suffix):
 
 
 def test_plot_holds_the_expected_series(tmp_path):
-    from precplan.fit import fit_law
-    from precplan.plots.common import series_labels
-    from precplan.plots.fit import fit_figure
+    from precplan.fit._fit import fit_law
+    from precplan.plots._common import series_labels
+    from precplan.plots._fit import fit_figure
 
     records = chinchilla_records(load_law("hoffmann2022"), noise=0.01, seed=2)
     result = fit_law(records, grid="coarse", bootstrap=10, holdout="params>=440M")

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from precplan.fitting.lbfgs import batched_lbfgs, distinct_best
-from precplan.fitting.models import ChinchillaModel, PrecisionModel, PtqModel
-from precplan.fitting.objective import Objective, robust_loss
-from precplan.lawfile import load_law
+from precplan.fit._lbfgs import batched_lbfgs, distinct_best
+from precplan.fit._models import ChinchillaModel, PrecisionModel, PtqModel
+from precplan.fit._objective import Objective, robust_loss
+from precplan.laws._file import load_law
 
 RNG = np.random.default_rng(7)
 N = np.exp(RNG.uniform(np.log(3e7), np.log(3e9), 40))

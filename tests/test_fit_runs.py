@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from precplan.errors import PrecplanError
-from precplan.fit import load_runs
-from precplan.fitting.holdout import holdout_mask, parse_holdout
-from precplan.fitting.runs import parse_columns
+from precplan.fit._fit import load_runs
+from precplan.fit._holdout import holdout_mask, parse_holdout
+from precplan.fit._runs import parse_columns
 
 from fit_helpers import SARDANA, SARDANA_COLUMNS
 
@@ -90,7 +90,7 @@ def test_counts_in_millions_are_flagged_and_real_stores_are_not():
     assert list(only_tokens.warnings) == [
         "counts look like millions? the most D any run saw is 3; laws use raw counts (220M = 2.2e8)"]
     # raw counts, however small, from precplan validate: the smallest preset and the shipped store
-    from precplan.validate.presets import get_preset
+    from precplan.validate._presets import get_preset
 
     for name in ("smoke", "quick"):
         specs = get_preset(name).specs

@@ -8,8 +8,8 @@ import pytest
 from optimize_helpers import bisect, zoom_min
 
 from precplan import load_law
-from precplan.inference import GpuSpec, gpu_costs, lagrange_tokens, peak_rate
-from precplan.optimize import optimize
+from precplan.costs import GpuSpec, gpu_costs, lagrange_tokens, peak_rate
+from precplan.optimize._planner import optimize
 
 
 @pytest.fixture(scope="module")

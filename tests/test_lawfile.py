@@ -9,7 +9,7 @@ import yaml
 
 from precplan import load_law, save_law
 from precplan.errors import LawFileError, PrecplanError
-from precplan.lawfile import laws_dir, read_law_file
+from precplan.laws._file import laws_dir, read_law_file
 
 
 def write(tmp_path: Path, data: object, name: str = "my.yaml") -> Path:

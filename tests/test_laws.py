@@ -9,7 +9,7 @@ import pytest
 
 from precplan import load_law
 from precplan.errors import PrecplanError
-from precplan.lawfile import bundled_names
+from precplan.laws._file import bundled_names
 
 from conftest import KUMAR, kumar_factor
 

@@ -9,7 +9,7 @@ from optimize_helpers import budget_line_min, zoom_min
 
 from precplan import load_law
 from precplan.errors import PrecplanError
-from precplan.optimize import optimize, optimize_sweep
+from precplan.optimize._planner import optimize, optimize_sweep
 
 # Kumar et al. 2024, App. K Table 2 (laws.md sec. 2), typed in independently of the law file.
 GAMMA = {"w": 2.6745, "a": 2.2102, "kv": 0.9578}

@@ -165,8 +165,8 @@ def test_continuous_bits_memory_and_ratios_are_shown_alike():
 
 
 def test_plain_and_memory_formatters():
-    from precplan.cli.optimize_render import bits_num, plain
-    from precplan.optimize_memory import format_memory
+    from precplan.cli._optimize_render import bits_num, plain
+    from precplan.optimize._memory import format_memory
     from precplan.units import parse_bytes
 
     assert [plain(x) for x in (0.0672, 13.4, 1903.4, 33370.2, 2325.0)] == ["0.0672", "13.4", "1,903", "33,370", "2,325"]

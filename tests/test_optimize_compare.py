@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from precplan import load_law
 from precplan.cli import app
-from precplan.optimize import make_planner, optimize
-from precplan.optimize_curves import plan_curves
+from precplan.optimize._planner import make_planner, optimize
+from precplan.optimize._curves import plan_curves
 
 BUDGET = 1e22
 

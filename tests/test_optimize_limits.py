@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from precplan import load_law
 from precplan.cli import app
 from precplan.errors import PrecplanError
-from precplan.optimize import optimize, optimize_sweep
+from precplan.optimize._planner import optimize, optimize_sweep
 
 A, ALPHA, E = 4299.0, 0.4965, 2.7648  # Kumar et al. 2024, App. K (laws.md sec. 2)
 
@@ -29,7 +29,7 @@ def meaningless(plan) -> list[str]:
 
 
 def test_uniform_guessing_threshold_is_ln_32000():
-    from precplan.optimize_limits import UNIFORM_LOSS
+    from precplan.optimize._limits import UNIFORM_LOSS
 
     assert UNIFORM_LOSS == pytest.approx(10.3735, abs=1e-4)
 
@@ -59,7 +59,7 @@ def test_each_reason_alone_triggers_the_warning(law):
 
 def test_sweep_warning_names_the_flagged_budgets(law):
     plans = optimize_sweep(law, np.logspace(9, 21, 7))
-    from precplan.optimize import make_planner
+    from precplan.optimize._planner import make_planner
 
     planner = make_planner(law)
     (w,) = [w for w in planner.range_warnings(plans) if "meaningless" in w]

@@ -8,13 +8,13 @@ from typer.testing import CliRunner
 
 from precplan import load_law
 from precplan.cli import app
-from precplan.optimize import make_planner
-from precplan.optimize_curves import plan_curves
+from precplan.optimize._planner import make_planner
+from precplan.optimize._curves import plan_curves
 
 pytest.importorskip("matplotlib")
 
-from precplan.plots.common import series_labels  # noqa: E402
-from precplan.plots.optimize import plot_optimize  # noqa: E402
+from precplan.plots._common import series_labels  # noqa: E402
+from precplan.plots._optimize import plot_optimize  # noqa: E402
 
 MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF-"}
 

@@ -1,4 +1,4 @@
-"""precplan.ptq against an independent write-out of Kumar et al. 2024 (tests/test_ptq_reference.py)."""
+"""precplan.ptq._risk against an independent write-out of Kumar et al. 2024 (tests/test_ptq_reference.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from precplan.errors import PrecplanError
-from precplan.lawfile import load_law
-from precplan.ptq import d_crit, degradation_curves, ptq_risk, ptq_sweep
+from precplan.laws._file import load_law
+from precplan.ptq._risk import d_crit, degradation_curves, ptq_risk, ptq_sweep
 from test_ptq_reference import TABLE2, loss_after, loss_before, numerical_argmin, robustness
 
 

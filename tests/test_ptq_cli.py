@@ -131,7 +131,7 @@ def test_bad_input_exits_2_with_one_line(args, message):
 def test_cli_import_stays_light():
     code = (
         "import sys, precplan.cli;"
-        "print(sorted(m for m in ('numpy', 'scipy', 'matplotlib', 'precplan.ptq') if m in sys.modules))"
+        "print(sorted(m for m in ('numpy', 'scipy', 'matplotlib', 'precplan.ptq._risk') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -9,10 +9,10 @@ from typer.testing import CliRunner
 pytest.importorskip("matplotlib")
 
 from precplan.cli import app  # noqa: E402
-from precplan.lawfile import load_law  # noqa: E402
-from precplan.plots.common import series_labels  # noqa: E402
-from precplan.plots.ptq import BEFORE_LABEL, D_CRIT_LABEL, curve_label, plot_ptq_curves  # noqa: E402
-from precplan.ptq import degradation_curves, plot_token_grid  # noqa: E402
+from precplan.laws._file import load_law  # noqa: E402
+from precplan.plots._common import series_labels  # noqa: E402
+from precplan.plots._ptq import BEFORE_LABEL, D_CRIT_LABEL, curve_label, plot_ptq_curves  # noqa: E402
+from precplan.ptq._risk import degradation_curves, plot_token_grid  # noqa: E402
 from test_ptq_reference import TABLE2, numerical_argmin  # noqa: E402
 
 MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-"}
@@ -69,7 +69,7 @@ def test_figure_holds_expected_series():
     fig = plot_ptq_curves(degradation_curves(law, 7e9, grid, posts, 8, 8, 8, planned_tokens=2e12), highlight=4.0)
     assert "kumar2024" in " ".join(t.get_text() for t in fig.texts) and "ASSUMED" in fig.texts[0].get_text()
     assert ax.get_xscale() == "log" and ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
-    from precplan.plots.common import pyplot
+    from precplan.plots._common import pyplot
 
     pyplot().close(fig)
 
@@ -78,7 +78,7 @@ def test_curves_name_assumed_constants_only_when_they_are_used():
     """A 16-bit model's curves follow eq. 2 (robustness 1): no assumed constant; trained at 8 bits, the
     robustness term uses C_w, C_a, C_kv, and the plot's footer must say so."""
     from precplan import load_law
-    from precplan.ptq import degradation_curves
+    from precplan.ptq._risk import degradation_curves
 
     law = load_law("kumar2024")
     grid = np.logspace(10, 13, 5)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from precplan.errors import PrecplanError
-from precplan.validate.data import ArraySource, ZipfFacts, load_source
+from precplan.validate._data import ArraySource, ZipfFacts, load_source
 
 
 def phrases(src: ZipfFacts, n: int, seed: int = 0) -> np.ndarray:

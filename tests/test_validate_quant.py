@@ -8,8 +8,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from precplan.validate.model import SHAPES, Decoder, QuantConfig, Shape  # noqa: E402
-from precplan.validate.quant import absmax_scale, fake_quant, levels, quantize_weight_rtn  # noqa: E402
+from precplan.validate._model import SHAPES, Decoder, QuantConfig, Shape  # noqa: E402
+from precplan.validate._quant import absmax_scale, fake_quant, levels, quantize_weight_rtn  # noqa: E402
 
 
 @pytest.mark.parametrize("bits", [2, 3, 4, 6, 8])

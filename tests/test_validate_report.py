@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from precplan.errors import PrecplanError
-from precplan.lawfile import load_law
-from precplan.validate.report import _claim_optimal_precision, analyze
-from precplan.validate.report_text import markdown, print_report, report_json, tables
+from precplan.laws._file import load_law
+from precplan.validate._report import _claim_optimal_precision, analyze
+from precplan.cli._validate_report import markdown, print_report, report_json, tables
 
 # A made-up base law and kumar2024's published precision constants (laws.md section 2).
 E, A, B, ALPHA, BETA = 1.2, 60.0, 900.0, 0.35, 0.45

@@ -93,11 +93,11 @@ def test_report_files_and_plot(smoke):
 
 def test_plot_series_by_label(smoke):
     pytest.importorskip("matplotlib")
-    from precplan.lawfile import load_law
-    from precplan.plots.common import series_labels
-    from precplan.plots.validate import validate_figure
-    from precplan.validate.report import analyze
-    from precplan.validate.store import read_folders
+    from precplan.laws._file import load_law
+    from precplan.plots._common import series_labels
+    from precplan.plots._validate import validate_figure
+    from precplan.validate._report import analyze
+    from precplan.validate._store import read_folders
 
     records, _ = read_folders([smoke[0]])
     fig = validate_figure(analyze(records, load_law("kumar2024"), grid="coarse"))
@@ -158,10 +158,10 @@ def test_shards_are_disjoint_and_cover_the_preset():
 
 
 def test_diverged_run_is_recorded_as_diverged(tmp_path):
-    from precplan.validate.data import ZipfFacts
-    from precplan.validate.store import read_store
-    from precplan.validate.sweep import run_sweep
-    from precplan.validate.train import RunSpec, placement
+    from precplan.validate._data import ZipfFacts
+    from precplan.validate._store import read_store
+    from precplan.validate._sweep import run_sweep
+    from precplan.validate._train import RunSpec, placement
 
     spec = RunSpec("25K", 16 * 128 * 30, lr=100.0, val_tokens=1024, ptq_bits=(4,))
     summary = run_sweep([spec], ZipfFacts(), placement("cpu"), tmp_path, "test")
@@ -175,9 +175,9 @@ def test_diverged_run_is_recorded_as_diverged(tmp_path):
 
 
 def test_file_data_warns_when_a_run_repeats_it(tmp_path):
-    from precplan.validate.data import load_source
-    from precplan.validate.sweep import run_sweep
-    from precplan.validate.train import RunSpec, placement
+    from precplan.validate._data import load_source
+    from precplan.validate._sweep import run_sweep
+    from precplan.validate._train import RunSpec, placement
 
     (tmp_path / "corpus.txt").write_text("the quick brown fox jumps over the lazy dog. " * 400)
     source = load_source(str(tmp_path / "corpus.txt"))

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from precplan.errors import PrecplanError
-from precplan.validate.store import (
+from precplan.validate._store import (
     append_record, finished_ids, parse_shard, read_folders, read_store, shard_slice, store_path,
 )
 
@@ -58,7 +58,7 @@ def test_sigkilled_writer_leaves_a_valid_store(tmp_path):
     # Big records make each write take long enough to be killed in the middle of some.
     script = textwrap.dedent(f"""
         import sys
-        from precplan.validate.store import append_record
+        from precplan.validate._store import append_record
         pad = "x" * (4 << 20)
         i = 0
         while True:

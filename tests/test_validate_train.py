@@ -9,10 +9,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from precplan.errors import PrecplanError  # noqa: E402
-from precplan.validate.data import ZipfFacts  # noqa: E402
-from precplan.validate.presets import PRESETS, get_preset, lr_small_batch  # noqa: E402
-from precplan.validate.quant import fake_quant  # noqa: E402
-from precplan.validate.train import Placement, RunSpec, lr_at, placement, train_run  # noqa: E402
+from precplan.validate._data import ZipfFacts  # noqa: E402
+from precplan.validate._presets import PRESETS, get_preset, lr_small_batch  # noqa: E402
+from precplan.validate._quant import fake_quant  # noqa: E402
+from precplan.validate._train import Placement, RunSpec, lr_at, placement, train_run  # noqa: E402
 
 TINY = dict(shape="25K", tokens=16 * 64 * 40, batch_size=16, seq_len=64, val_tokens=2048, ptq_bits=(4,))
 

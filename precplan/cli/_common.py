@@ -1,0 +1,80 @@
+"""What every command shares: the law options, number parsing and the exit-2 error path."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any, Callable, TypeVar
+
+import typer
+
+from precplan.errors import PrecplanError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+LAW_HELP = "Law: a bundled name (precplan laws list) or a path to a law YAML file."
+BASE_HELP = (
+    "Take the base terms (E, A, B, alpha, beta) from this law and the precision/PTQ terms from --law"
+    " (an assumption; the output says so)."
+)
+LawOpt = typer.Option("kumar2024", "--law", help=LAW_HELP)
+BaseOpt = typer.Option(None, "--base", help=BASE_HELP)
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON (the scripting interface) instead of tables.")
+PlotOpt = typer.Option(None, "--plot", help="Also draw the result to FILE (.png, .svg or .pdf; needs the plot extra).")
+WeightsOpt = typer.Option(None, "--weights", help="Training precision of the weights.")
+ActivationsOpt = typer.Option(None, "--activations", help="Training precision of the activations.")
+KvOpt = typer.Option(None, "--kv", help="Training precision of attention (K, V).")
+
+
+def fail(message: str) -> None:
+    """One line on stderr, exit code 2."""
+    sys.stderr.write(f"error: {message}\n")
+    raise typer.Exit(2)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn a :class:`PrecplanError` (bad input, unknown law, out of domain) into one line and exit 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except PrecplanError as exc:
+            fail(str(exc))
+        except FileNotFoundError as exc:
+            fail(f"{exc.filename}: no such file")
+        except KeyboardInterrupt:
+            sys.stderr.write("interrupted\n")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load_cli_law(law: str, base: str | None):
+    """The law a command runs with (``--law``, optionally composed with ``--base``)."""
+    from precplan.laws._file import load_law
+
+    return load_law(law, base)
+
+
+def law_warnings(law) -> list[str]:
+    """Warnings every command prints about its law: composition and assumed constants in use."""
+    out: list[str] = []
+    if law.composed_from:
+        p, b = law.composed_from
+        out.append(
+            f"law {law.id}: base terms from {b}, precision terms from {p}. This composition is an"
+            " assumption: the precision factors were fit against another base law."
+        )
+    return out
+
+
+def resolve_precisions(precision: str | None, weights: str | None, activations: str | None, kv: str | None):
+    """``--precision P`` sets all three; ``--weights/--activations/--kv`` override one each (default 16)."""
+    from precplan.errors import PrecplanError
+    from precplan.precision import parse_precision
+
+    if precision is not None and any(x is not None for x in (weights, activations, kv)):
+        raise PrecplanError("give either --precision (all operands) or --weights/--activations/--kv, not both")
+    default = parse_precision(precision if precision is not None else 16)
+    return tuple(default if x is None else parse_precision(x) for x in (weights, activations, kv))

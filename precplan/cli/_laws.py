@@ -1,0 +1,68 @@
+"""``precplan laws list`` and ``precplan laws show NAME``."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from precplan.cli._common import BaseOpt, JsonOpt, handle_errors, law_warnings, load_cli_law
+
+app = typer.Typer(help="The bundled law library: list the laws, show one's coefficients and sources.", no_args_is_help=True)
+
+
+@app.command("list")
+@handle_errors
+def list_laws(json_out: bool = JsonOpt) -> None:
+    """List the bundled laws."""
+    from precplan.laws._file import bundled_names, load_law
+    from precplan.cli._render import console, print_json, table
+
+    laws = [load_law(name) for name in bundled_names()]
+    if json_out:
+        print_json([{"id": l.id, "title": l.title, "form": l.form, "assumed": l.assumed, "path": l.origin} for l in laws])
+        return
+    rows = [(l.id, l.form, l.title, ", ".join(l.assumed) or "-") for l in laws]
+    console().print(table("Bundled laws (use with --law NAME)", ["id", "form", "title", "assumed constants"], rows))
+
+
+@app.command("show")
+@handle_errors
+def show_law(
+    name: str = typer.Argument(..., help="A bundled law name or a path to a law YAML file."),
+    base: Optional[str] = BaseOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """Show one law: coefficients with sources, assumptions, validity ranges."""
+    from precplan.cli._render import console, fmt, print_json, print_notes, print_warnings, table
+    from precplan.laws import law_to_mapping
+
+    law = load_cli_law(name, base)
+    if json_out:
+        data = law_to_mapping(law)
+        data["assumed"] = law.assumed
+        data["origin"] = law.origin
+        print_json(data)
+        return
+    out = console()
+    out.print(f"[bold]{law.id}[/bold]: {law.title}")
+    out.print(f"[dim]{law.citation}[/dim]")
+    out.print(f"form: {law.form}    reference bits: {law.reference_bits}    weights: {law.weight_format}"
+              + (f"    float variant: {law.float_variant}" if law.float_variant else ""))
+    if law.description:
+        out.print(law.description)
+    rows = []
+    for cname, c in law.coefficients.items():
+        source = "[bold red]ASSUMED[/bold red]" if c.source == "assumed" else c.source
+        err = "" if c.stderr is None else f" ± {fmt(c.stderr)}"
+        rows.append((cname, fmt(c.value) + err, source, c.ref, c.note))
+    out.print(table("coefficients", ["name", "value", "source", "reference", "note"], rows))
+    rng = [(k, f"{lo:.3g}", f"{hi:.3g}") for k, (lo, hi) in law.fit_range.items()]
+    out.print(table("fitted range (outside it, predictions extrapolate)", ["quantity", "low", "high"], rng))
+    print_notes(law.notes)
+    print_warnings(law_warnings(law))
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``laws`` command group to the app."""
+    root.add_typer(app, name="laws")

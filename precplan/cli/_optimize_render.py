@@ -1,0 +1,207 @@
+"""Renderers for ``precplan optimize``: rich tables for people, CSV for spreadsheets."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from precplan.optimize._result import Plan
+from precplan.cli._render import console, fmt, print_notes, print_warnings, table
+from precplan.units import format_bytes, format_count
+
+
+def bits_num(x: float) -> str:
+    """One bit count, everywhere alike: ``7`` when whole, else 2 decimals (``7.00``)."""
+    return f"{x:g}" if abs(x - round(x)) < 1e-9 else f"{x:.2f}"
+
+
+def bits_text(b) -> str:
+    """``7-bit`` for 7/7/7, ``w/a/kv 4/8/8`` when untied; reals with 2 decimals."""
+    vals = (b.weights, b.activations, b.kv)
+    if vals[0] == vals[1] == vals[2]:
+        return f"{bits_num(vals[0])}-bit"
+    return "w/a/kv " + "/".join(bits_num(v) for v in vals)
+
+
+def plain(x: float | None) -> str:
+    """Ratios and hours, one style: 3 significant digits, thousands separators, never an exponent
+    (``0.0672``, ``13.4``, ``1,903``, ``33,370``)."""
+    if x is None:
+        return "-"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.3g}" if abs(x) >= 1e-4 or x == 0 else f"{x:.2e}"
+
+
+def _flops(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3g}"
+
+
+def _title(p: Plan) -> str:
+    if p.mode == "target-loss":
+        what = "lifetime compute" if p.inference_tokens else "training compute"
+        return f"{p.law}: least {what} reaching loss {p.target_loss:g}"
+    if p.mode == "budget":
+        return f"{p.law}: lowest-loss plan for {p.budget:.3g} FLOPs (16-bit equivalent)"
+    return f"{p.law}: best training precision for the given size and tokens"
+
+
+def render_plan(p: Plan) -> None:
+    """Headline (N*, D*, tokens/param, P*, loss and its decomposition), then comparisons."""
+    out = console()
+    d = p.decomposition
+    rows = [
+        ("parameters N*", format_count(p.params)),
+        ("training tokens D*", format_count(p.tokens)),
+        ("tokens per parameter", plain(p.tokens_per_param)),
+        ("training precision P*", bits_text(p.bits) + (f" ({p.format})" if p.format else "")),
+        ("[bold]predicted loss[/bold]", f"[bold]{fmt(p.loss)}[/bold]"),
+        ("  irreducible E", fmt(d.irreducible)),
+        (f"  parameter term (N_eff = {d.effective_fraction:.1%} of N)", fmt(d.param_term)),
+        ("  data term", fmt(d.data_term)),
+    ]
+    if p.inference_precision is not None:
+        rows.append((f"  PTQ degradation at {bits_num(p.inference_precision)} bits", fmt(d.ptq_degradation)))
+    rows.append(("training FLOPs (16-bit equiv.)", _flops(p.train_flops)))
+    if p.inference_tokens:
+        rows += [
+            (f"inference FLOPs ({format_count(p.inference_tokens)} tokens at {bits_num(p.serve_bits)} bits)", _flops(p.inference_flops)),
+            ("lifetime FLOPs", _flops(p.total_flops)),
+        ]
+    rows.append((f"weights memory at {bits_num(p.bits.weights)} bits", format_bytes(p.weights_memory_bytes)))
+    if p.inference_precision is not None:
+        rows.append((f"served weights at {bits_num(p.inference_precision)} bits", format_bytes(p.serve_memory_bytes)))
+    if p.gpu is not None:
+        g = p.gpu
+        rows.append((f"{g.gpu} GPU-hours: training", plain(g.train_gpu_hours)))
+        if p.inference_tokens:
+            rows += [("GPU-hours: inference", plain(g.inference_gpu_hours)), ("GPU-hours: total", plain(g.total_gpu_hours))]
+        if g.total_dollars is not None:
+            rows.append(("cost in dollars", f"${g.total_dollars:,.0f}" + (f" (training ${g.train_dollars:,.0f})" if p.inference_tokens else "")))
+    out.print(f"[bold]{_title(p)}[/bold]")
+    out.print(table("", ["", "plan"], rows))
+    _comparison(p)
+    if p.without_ptq is not None:
+        s = p.without_ptq
+        rows = _size_rows(s, p) + [
+            ("training precision", bits_text(s.bits), bits_text(p.bits)),
+            (f"loss after PTQ to {bits_num(p.inference_precision)} bits", fmt(s.loss_after_ptq), fmt(p.loss)),
+        ]
+        out.print(f"How the optimum moves when PTQ to {bits_num(p.inference_precision)} bits is planned for:")
+        out.print(table("", ["", "ignoring PTQ", "PTQ-aware"], rows))
+    if p.reference is not None:
+        r = p.reference
+        rows = _size_rows(r, p) + [
+            ("training FLOPs", _flops(r.train_flops), _flops(p.train_flops)),
+            ("inference FLOPs", _flops(r.inference_flops), _flops(p.inference_flops)),
+            ("lifetime FLOPs", _flops(r.total_flops), _flops(p.total_flops)),
+        ]
+        caption = f"inference-aware sizing saves {r.saved_flops:.3g} FLOPs ({r.saved_fraction:.1%}) over the model's life"
+        out.print("Same loss, training-optimal (inference-blind) vs inference-aware:")
+        out.print(table("", ["", "training-optimal", "inference-aware"], rows, caption))
+    _tail(p)
+
+
+def _size_rows(before, after) -> list[tuple[str, str, str]]:
+    """Parameters, tokens and tokens per parameter of two plans, side by side."""
+    return [
+        ("parameters", format_count(before.params), format_count(after.params)),
+        ("tokens", format_count(before.tokens), format_count(after.tokens)),
+        ("tokens per parameter", plain(before.tokens_per_param), plain(after.tokens_per_param)),
+    ]
+
+
+def _comparison(p: Plan) -> None:
+    if len({a.bits for a in p.comparison}) < 2:
+        return  # nothing to compare (e.g. a law without precision terms)
+    target = p.mode == "target-loss"
+    laws = {a.law for a in p.comparison if a.law is not None}
+    show_law = bool(len(laws) > 1 or laws - {p.law})  # say which law predicts a row once they differ
+    rows = []
+    for a in p.comparison:
+        label = a.label
+        if a.label.startswith("optimum"):
+            label += f" ({p.format or bits_text(a.bits)})"
+        row = [label] + ([a.law or "-"] if show_law else [])
+        if not a.feasible:
+            rows.append(row + ["infeasible", "-", "-", "-", "-"])
+            continue
+        last = f"{a.flops_ratio:.3f}x" if target else (f"+{a.loss_gap:.4f}" if a.loss_gap >= 0 else f"{a.loss_gap:.4f}")
+        rows.append(row + [format_count(a.params), format_count(a.tokens), plain(a.tokens_per_param), fmt(a.loss) if not target else _flops(a.total_flops), last])
+    what = "same target loss" if target else ("same budget" if p.mode == "budget" else "same limits")
+    how = "the largest N that fits" if p.mode == "fixed" else "its own optimal N, D"
+    cols = ["precision"] + (["law"] if show_law else []) + ["N", "D", "D/N", "lifetime FLOPs" if target else "loss", "FLOPs vs P*" if target else "loss gap to P*"]
+    console().print(f"The {what} at other training precisions, each with {how}:")
+    console().print(table("", cols, rows))
+
+
+def _tail(p: Plan) -> None:
+    notes = list(p.notes)
+    if p.assumed:
+        notes.append(f"this plan depends on ASSUMED constants no paper reports: {', '.join(p.assumed)} (see precplan laws show {p.law})")
+    print_notes(notes)
+    print_warnings(p.warnings)
+
+
+def render_sweep(plans: list[Plan], warnings: list[str]) -> None:
+    """One row per budget; ``warnings`` cover the whole sweep (composition, extrapolation)."""
+    p0 = plans[0]
+    lifetime = bool(p0.inference_tokens)
+    # the 16-bit row (bf16, fp16 when formats were listed) is the baseline the gap is shown to
+    i16 = next((i for i, a in enumerate(p0.comparison[:-1]) if a.bits.weights == a.bits.activations == a.bits.kv == 16), None)
+    gap_col = [f"{p0.comparison[i16].label} loss gap"] if i16 is not None else []
+    cols = ["budget", "N*", "D*", "D/N", "P*", "loss"] + (["lifetime FLOPs"] if lifetime else []) + gap_col
+    rows = []
+    for p in plans:
+        row = [f"{p.budget:.3g}", format_count(p.params), format_count(p.tokens), plain(p.tokens_per_param), bits_text(p.bits) + (f" ({p.format})" if p.format else ""), fmt(p.loss)]
+        if lifetime:
+            row.append(_flops(p.total_flops))
+        if i16 is not None:
+            gap = p.comparison[i16].loss_gap
+            row.append("-" if gap is None else f"+{gap:.4f}")
+        rows.append(row)
+    console().print(f"[bold]{p0.law}: lowest-loss plan per budget (16-bit-equivalent FLOPs)[/bold]")
+    console().print(table("", cols, rows))
+    notes = list(dict.fromkeys(n for p in plans for n in p.notes))
+    if p0.assumed:
+        notes.append(f"these plans depend on ASSUMED constants no paper reports: {', '.join(p0.assumed)}")
+    print_notes(notes)
+    print_warnings(warnings)
+
+
+CSV_COLUMNS = (
+    "budget", "target_loss", "params", "tokens", "tokens_per_param", "bits_weights", "bits_activations", "bits_kv",
+    "cost_bits", "loss", "irreducible", "param_term", "data_term", "ptq_degradation", "inference_precision",
+    "inference_tokens", "train_flops", "inference_flops", "total_flops", "weights_memory_bytes", "gpu_hours", "dollars",
+)
+
+
+def csv_text(plans: list[Plan]) -> str:
+    """The plans as CSV, one row per plan."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for p in plans:
+        d = p.decomposition
+        writer.writerow([
+            "" if p.budget is None else repr(p.budget), "" if p.target_loss is None else repr(p.target_loss),
+            repr(p.params), repr(p.tokens), repr(p.tokens_per_param), repr(p.bits.weights), repr(p.bits.activations), repr(p.bits.kv),
+            repr(p.cost_bits), repr(p.loss), repr(d.irreducible), repr(d.param_term), repr(d.data_term), repr(d.ptq_degradation),
+            "" if p.inference_precision is None else repr(p.inference_precision), repr(p.inference_tokens),
+            repr(p.train_flops), repr(p.inference_flops), repr(p.total_flops), repr(p.weights_memory_bytes),
+            "" if p.gpu is None else repr(p.gpu.total_gpu_hours), "" if p.gpu is None or p.gpu.total_dollars is None else repr(p.gpu.total_dollars),
+        ])
+    return buf.getvalue()
+
+
+def write_csv(plans: list[Plan], path: str) -> None:
+    """CSV to stdout (``-``) or atomically to a file."""
+    import sys
+
+    from precplan.io import atomic_write_text
+
+    text = csv_text(plans)
+    if path == "-":
+        sys.stdout.write(text)
+    else:
+        atomic_write_text(path, text)

@@ -1,0 +1,233 @@
+"""``precplan ptq-risk``: how much post-training quantization hurts, and when more data starts to hurt."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from precplan.cli._common import (
+    ActivationsOpt, BaseOpt, JsonOpt, KvOpt, LawOpt, PlotOpt, WeightsOpt, handle_errors, law_warnings, load_cli_law,
+    resolve_precisions,
+)
+
+
+def resolve_posts(post: str, posts: str | None):
+    """``--post P`` is the headline precision; ``--post 3,4,8`` is shorthand for ``--post 3 --posts 3,4,8``."""
+    from precplan.errors import PrecplanError
+    from precplan.precision import parse_precision_list
+
+    heads = parse_precision_list(post)
+    if len(heads) > 1 and posts is not None:
+        raise PrecplanError("give the table's precisions either as a list in --post or with --posts, not both")
+    table = heads if len(heads) > 1 else (None if posts is None else parse_precision_list(posts))
+    return heads[0], table
+
+
+@handle_errors
+def ptq_risk(
+    params: str = typer.Option(..., "--params", "-N", help="Non-embedding parameters, e.g. 7B."),
+    tokens: str = typer.Option(
+        ..., "--tokens", "-D", help="Training tokens, e.g. 2T; or a sweep START:STOP:COUNT (100B:10T:20) for the degradation curve."
+    ),
+    post: str = typer.Option(
+        "4", "--post", help="Serving precision after PTQ (the headline): bits or a format (int4). A list, e.g. 3,4,8, also sets"
+        " the table's precisions and its first entry (3) is the headline: the same as --post 3 --posts 3,4,8."
+    ),
+    posts: Optional[str] = typer.Option(
+        None, "--posts", help="Serving precisions for the table, e.g. 3,4,8 (default: 2..8 bits below the training precision;"
+        " or give the list to --post)."
+    ),
+    precision: Optional[str] = typer.Option(
+        None, "--train-precision", "--precision", "-P", help="Training precision of weights, activations and KV (default 16)."
+    ),
+    weights: Optional[str] = WeightsOpt,
+    activations: Optional[str] = ActivationsOpt,
+    kv: Optional[str] = KvOpt,
+    law: str = LawOpt,
+    base: Optional[str] = BaseOpt,
+    json_out: bool = JsonOpt,
+    plot: Optional[str] = PlotOpt,
+) -> None:
+    """Loss before and after post-training quantization, and D_crit, past which more data hurts.
+
+    The critical data size D_crit (Kumar et al. 2024, eq. 13) is the token count past which more
+    pretraining data makes the quantized model worse."""
+    from precplan.ptq._risk import ptq_risk as run_risk, ptq_sweep
+    from precplan.cli._render import print_json
+    from precplan.units import parse_count, parse_count_or_sweep
+
+    if plot is not None:
+        from precplan.plots._common import check_plot_path
+
+        check_plot_path(plot)
+    the_law = load_cli_law(law, base)
+    pw, pa, pkv = resolve_precisions(precision, weights, activations, kv)
+    head, table = resolve_posts(post, posts)
+    n = parse_count(params, "--params")
+    d = parse_count_or_sweep(tokens, "--tokens")
+    if d.size == 1:
+        result = run_risk(the_law, n, float(d[0]), head, table, pw, pa, pkv)
+    else:
+        result = ptq_sweep(the_law, n, d, head, table, pw, pa, pkv)
+    result.warnings[:0] = law_warnings(the_law)
+    if plot is not None:
+        _save_plot(the_law, pw, result, d, plot)
+    if json_out:
+        print_json(result)
+    elif d.size == 1:
+        render_risk(result)
+    else:
+        render_sweep(result)
+    if plot is not None and not json_out:
+        from precplan.cli._render import print_notes
+
+        print_notes([f"plot written to {plot}"])
+
+
+def _save_plot(law, weights, result, tokens, path: str) -> None:
+    """Post-PTQ loss vs tokens for every serving precision of the table, D_crit marked."""
+    from precplan.plots._common import save_figure
+    from precplan.plots._ptq import plot_ptq_curves
+    from precplan.laws import law_for_weights
+    from precplan.ptq._risk import degradation_curves, plot_token_grid
+
+    law = law_for_weights(law, weights)[0]  # the variant the result used (float weights)
+    dcs = [r.d_crit for r in result.table if r.d_crit is not None]
+    grid = plot_token_grid(tokens, dcs)  # dense: a sweep keeps its range
+    b = result.bits
+    curves = degradation_curves(
+        law, result.params, grid, [r.post_name for r in result.table], b.weights, b.activations, b.kv,
+        planned_tokens=float(tokens[0]) if tokens.size == 1 else None,
+    )
+    save_figure(plot_ptq_curves(curves, highlight=result.post_bits), path)
+
+
+_STYLE = {"past": "bold red", "near": "yellow", "below": "green", "none": "green"}
+
+
+def _count(x) -> str:
+    from precplan.units import format_count
+
+    return "none" if x is None else format_count(x)
+
+
+def _num(x) -> str:
+    from precplan.cli._render import fmt
+
+    return "-" if x is None else fmt(x)
+
+
+def _bits(b) -> str:
+    return f"{b.weights:g}/{b.activations:g}/{b.kv:g}"
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def _serving_table(r, with_planned: bool):
+    from precplan.cli._render import table
+
+    if with_planned:
+        cols = ["PTQ to", "loss after", "degradation", "% of reducible", "D_crit", "D/D_crit", "status"]
+        rows = [
+            (
+                ("[bold]" + row.post_name + "[/bold]") if row.post_bits == r.post_bits else row.post_name,
+                _num(row.loss_after),
+                _num(row.degradation),
+                _pct(row.degradation_share),
+                _count(row.d_crit),
+                "-" if row.d_crit is None else f"{row.tokens_over_d_crit:.3g}",
+                row.status,
+            )
+            for row in r.table
+        ]
+        title = f"Each serving precision at D = {_count(r.tokens)}"
+    else:
+        cols = ["PTQ to", "D_crit", "best post-PTQ loss (at D_crit)"]
+        rows = [(row.post_name, _count(row.d_crit), _num(row.loss_at_d_crit)) for row in r.table]
+        title = "Critical data size for this N at each serving precision"
+    return table(title, cols, rows)
+
+
+def _print_footer(r) -> None:
+    from precplan.cli._render import print_notes, print_warnings
+
+    print_notes(r.notes)
+    print_warnings(w for w in r.warnings if w != getattr(r, "verdict", None))  # the verdict is on stdout
+
+
+def render_risk(r) -> None:
+    """Headline, verdict, table over serving precisions, training alternatives, notes, warnings."""
+    from precplan.cli._render import console, table
+
+    out = console()
+    title = (
+        f"{r.law}: N = {_count(r.params)}, D = {_count(r.tokens)}, trained at {_bits(r.bits)} bits"
+        f" (weights/activations/KV), served at {r.post_name}"
+    )
+    rows = [
+        ("loss before PTQ", _num(r.loss_before)),
+        (f"[bold]loss after PTQ to {r.post_name}[/bold]", f"[bold]{_num(r.loss_after)}[/bold]"),
+        ("degradation  delta_PTQ", _num(r.degradation)),
+        ("degradation / reducible loss (loss before - E)", _pct(r.degradation_share)),
+        (f"critical data size D_crit at {r.post_name}", _count(r.d_crit)),
+        ("post-PTQ loss at D_crit (best for this N)", _num(r.loss_at_d_crit)),
+        ("robustness factor R (eq. 9)", _num(r.robustness)),
+    ]
+    out.print(table(title, ["quantity", "value"], rows))
+    style = _STYLE[r.status]
+    prefix = "warning: " if r.status == "near" else ""
+    out.print(f"[{style}]{prefix}{r.verdict}[/{style}]")
+    out.print(_serving_table(r, True))
+    trows = [
+        (
+            o.label,
+            _num(o.loss_before),
+            _num(o.degradation),
+            _num(o.loss_after),
+            _num(o.robustness),
+            _count(o.d_crit) if o.feasible else "infeasible",
+        )
+        for o in r.training
+    ]
+    out.print(
+        table(
+            f"Training precision vs PTQ to {r.post_name} (eq. 9: lower-precision training is more robust)",
+            ["training (w/a/KV bits)", "loss before", "degradation", f"loss at {r.post_name}", "R", "D_crit"],
+            trows,
+        )
+    )
+    _print_footer(r)
+
+
+def render_sweep(r) -> None:
+    """The degradation curve over D at the headline precision, then D_crit per precision."""
+    from precplan.cli._render import console, table
+
+    out = console()
+    rows = [
+        (
+            _count(p.tokens),
+            _num(p.loss_before),
+            _num(p.loss_after),
+            _num(p.degradation),
+            _pct(p.degradation_share),
+            f"[{_STYLE[p.status]}]{p.status}[/{_STYLE[p.status]}]",
+        )
+        for p in r.curve
+    ]
+    title = (
+        f"{r.law}: degradation curve, N = {_count(r.params)}, trained at {_bits(r.bits)} bits, served at"
+        f" {r.post_name} (D_crit = {_count(r.d_crit)})"
+    )
+    cols = ["tokens", "loss before PTQ", f"loss at {r.post_name}", "degradation", "% of reducible", "vs D_crit"]
+    out.print(table(title, cols, rows))
+    out.print(_serving_table(r, False))
+    _print_footer(r)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this command to the app."""
+    app.command("ptq-risk")(ptq_risk)

@@ -1,0 +1,73 @@
+"""Renderers shared by every command: JSON for scripts, rich tables for people, and the
+table-cell formatters. Result objects are plain dataclasses (:func:`precplan.io.to_jsonable`
+turns them into JSON-ready data). Nothing here computes law math."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any, Iterable, Sequence
+
+from precplan.io import to_jsonable
+
+
+def print_json(obj: Any) -> None:
+    """Write ``obj`` as indented JSON to stdout."""
+    sys.stdout.write(json.dumps(to_jsonable(obj), indent=2) + "\n")
+
+
+def console(stderr: bool = False):  # -> rich.console.Console
+    """A rich console (imported lazily: rich costs start-up time)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], caption: str | None = None):
+    """A rich table with right-aligned numeric columns, its title on a line of its own above it
+    (a title inside a rich table would wrap at the table's width)."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    rows = [[str(c) for c in row] for row in rows]
+    t = Table(caption=caption, caption_justify="left")
+    for i, col in enumerate(columns):
+        numeric = i > 0 and all(_looks_numeric(r[i]) for r in rows if i < len(r))
+        t.add_column(col, justify="right" if numeric else "left")
+    for row in rows:
+        t.add_row(*row)
+    return Group(Text.from_markup(title, style="italic"), t) if title else t
+
+
+def _looks_numeric(cell: str) -> bool:
+    """A table cell that reads as a number (possibly marked up, suffixed or signed)."""
+    import re
+
+    plain = re.sub(r"\[/?[a-z ]*\]", "", cell).strip()
+    return plain in ("", "-") or re.fullmatch(r"[-+]?[\d.,]+(e[-+]?\d+)?\s*[%KMBTPEx]?[A-Za-z]{0,3}( ± .*)?", plain) is not None
+
+
+def print_warnings(warnings: Iterable[str]) -> None:
+    """Warnings in yellow on stderr (so stdout stays clean for scripts)."""
+    out = console(stderr=True)
+    for w in warnings:
+        out.print(f"[yellow]warning:[/yellow] {w}", markup=True, highlight=False)
+
+
+def print_notes(notes: Iterable[str]) -> None:
+    """Notes (assumptions, format mappings) dimmed, on stdout after the result."""
+    out = console()
+    for n in notes:
+        out.print(f"[dim]note: {n}[/dim]")
+
+
+def fmt(value: float, digits: int = 4) -> str:
+    """A number for a table cell: fixed for ordinary magnitudes, scientific otherwise."""
+    v = float(value)
+    if not math.isfinite(v):
+        return "-" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if v == 0 or 1e-3 <= abs(v) < 1e5:
+        return f"{v:.{digits}f}"
+    return f"{v:.{max(digits - 1, 2)}e}"

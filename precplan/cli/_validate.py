@@ -1,0 +1,156 @@
+"""``precplan validate``: train small quantized language models and check the law against them.
+
+torch (the ``validate`` extra) is imported only inside the command, and only to train:
+``--report`` analyses existing stores without it.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+from precplan.cli._common import JsonOpt, LawOpt, PlotOpt, handle_errors, load_cli_law
+
+TORCH_MISSING = "precplan validate trains models with torch, which is not installed: pip install 'precplan[validate]'"
+
+
+def require_torch():
+    """torch, or a one-line error saying how to install it."""
+    from precplan.errors import PrecplanError
+
+    try:
+        import torch
+    except ImportError:
+        raise PrecplanError(TORCH_MISSING) from None
+    return torch
+
+
+@handle_errors
+def validate(
+    dirs: Optional[List[str]] = typer.Argument(None, help="With --report: result folders (or store files) to merge and analyse."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="smoke, quick, gpu or paper (default: gpu when CUDA is present, else quick)."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cuda or cpu."),
+    data: Optional[str] = typer.Option(None, "--data", help="Text file or folder (as bytes), a nanoGPT .bin of uint16 ids, or a folder with train.bin/val.bin. Default: the built-in synthetic language."),
+    out: Optional[str] = typer.Option(None, "--out", help="Results folder: the store (runs*.jsonl), report.md, report.json (default: validate-<preset>)."),
+    law: str = LawOpt,
+    shard: Optional[str] = typer.Option(None, "--shard", help="Run slice i of n of the sweep (0 <= i < n), e.g. 0/4 .. 3/4 on four GPUs."),
+    report: bool = typer.Option(False, "--report", help="Do not train: merge the stores of the given folders (default --out) and report."),
+    list_only: bool = typer.Option(False, "--list", help="Do not train: list the preset's runs, what is done and a time estimate."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every run (model init and training data order)."),
+    act_granularity: str = typer.Option("tensor", "--act-granularity", help="Activation quantization scale: tensor (the paper's) or token."),
+    fit_grid: str = typer.Option("full", "--fit-grid", help="Start grid of the base-law fit: full (4,500 starts) or coarse."),
+    plot: Optional[str] = PlotOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """Train a sweep of small quantized decoders, fit the law to them, and report where it holds."""
+    from precplan.errors import PrecplanError
+    from precplan.validate._store import parse_shard, read_folders
+
+    if plot:
+        from precplan.plots._common import check_plot_path
+
+        check_plot_path(plot)
+    the_law = load_cli_law(law, None)
+    shard_t = parse_shard(shard)
+    if report:
+        folders = list(dirs or ([out] if out else []))
+        if not folders:
+            raise PrecplanError("--report needs result folders: precplan validate --report DIR [DIR ...]")
+        records, notes = read_folders(folders)
+        return _analyse(records, notes, the_law, fit_grid, out or folders[0], None, plot, json_out)
+    if dirs:
+        raise PrecplanError(f"unexpected argument {dirs[0]!r}: folders are only taken with --report (use --out DIR to train)")
+
+    torch = require_torch()
+    from precplan.validate._data import load_source
+    from precplan.validate._presets import get_preset, with_overrides
+
+    name = preset or ("gpu" if torch.cuda.is_available() else "quick")
+    the_preset = get_preset(name)
+    if act_granularity not in ("tensor", "token"):
+        raise PrecplanError(f"--act-granularity must be tensor or token; got {act_granularity!r}")
+    if seed or act_granularity != "tensor":
+        the_preset = with_overrides(the_preset, seed=seed, activation_granularity=act_granularity)
+    out_dir = out or f"validate-{name}"
+    source = load_source(data)
+    if list_only:
+        return _list(the_preset, source, out_dir, shard_t, json_out)
+
+    from precplan.cli._render import console
+    from precplan.validate._sweep import run_sweep
+    from precplan.validate._train import placement
+
+    where = placement(device)
+    summary = run_sweep(the_preset.specs, source, where, out_dir, name, shard_t, console=console(stderr=True))
+    records, notes = read_folders([out_dir])
+    _analyse(records, notes + summary.warnings, the_law, fit_grid, out_dir, summary, plot, json_out)
+
+
+def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out) -> None:
+    """Analyse, write report.md/report.json (and the plot), then print."""
+    import shlex
+    import sys
+
+    from precplan.cli._render import print_json
+    from precplan.validate._report import analyze
+    from precplan.cli._validate_report import print_report, report_json, write_report
+
+    rep = analyze(records, law, grid=grid)
+    rep.warnings[:0] = notes
+    command = "precplan " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
+    files = [str(p) for p in write_report(out_dir, rep, command, summary)]
+    if plot:
+        from precplan.plots._common import save_figure
+        from precplan.plots._validate import validate_figure
+
+        files.append(str(save_figure(validate_figure(rep), plot)))
+    if json_out:
+        doc = report_json(rep, summary)
+        doc["files"] = files
+        print_json(doc)
+        return
+    print_report(rep)
+    from precplan.cli._render import console
+
+    if summary is not None:
+        console().print(f"sweep: ran {summary.ran}, skipped {summary.skipped} already finished, {summary.diverged} diverged,"
+                        f" {summary.wall_s:.0f} s on {summary.device}; store {summary.store}")
+    console().print("wrote " + ", ".join(files))
+
+
+def _list(preset, source, out_dir, shard, json_out) -> None:
+    from pathlib import Path
+
+    from precplan.cli._render import console, fmt, print_json, table
+    from precplan.units import format_count
+    from precplan.validate._store import finished_ids, shard_slice
+
+    done = finished_ids(out_dir) if Path(out_dir).exists() else set()
+    mine = shard_slice(preset.specs, *shard)
+    rows = []
+    for s in mine:
+        rid = s.run_id(source.fingerprint)
+        d = s.steps * s.batch_size * s.seq_len
+        rows.append({"run_id": rid, "params": s.params, "tokens": d, "weight_bits": s.weight_bits,
+                     "activation_bits": s.activation_bits, "kv_bits": s.kv_bits, "lr": s.lr, "steps": s.steps,
+                     "done": rid in done, "repeats_data": bool(source.repeat_warning(d))})
+    estimate = preset.estimate_seconds(source.vocab_size, mine)
+    doc = {"preset": preset.name, "description": preset.description, "shard": list(shard), "data": source.name,
+           "runs": rows, "estimated_seconds": estimate, "estimate_device": preset.device_hint}
+    if json_out:
+        print_json(doc)
+        return
+    cols = ["run id", "N", "D", "w/a/kv", "lr", "steps", "status"]
+    body = [[r["run_id"], format_count(r["params"]), format_count(r["tokens"]),
+             f"{r['weight_bits']}/{r['activation_bits']}/{r['kv_bits']}", fmt(r["lr"]), str(r["steps"]),
+             "done" if r["done"] else ("pending, repeats data" if r["repeats_data"] else "pending")] for r in rows]
+    out = console()
+    out.print(table(f"{preset.name}: {preset.description} (shard {shard[0]}/{shard[1]}: {len(rows)} runs)", cols, body))
+    out.print(f"data: {source.name}; estimated time on {preset.device_hint} for this shard: {estimate / 60:.0f} min"
+              f" (rough); {sum(r['done'] for r in rows)} done in {out_dir}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this command to the app."""
+    app.command("validate")(validate)

@@ -1,0 +1,216 @@
+"""``precplan fit``: fit a (precision-aware) scaling law to your own runs.
+
+    from precplan.fit._fit import load_runs, fit_law
+    result = fit_law(load_runs("runs.csv"), bootstrap=200)
+    save_law(result.law, "my-law.yaml")
+
+The procedure (laws.md section 5): Hoffmann et al. 2022's objective (Huber, delta 1e-3, on log
+loss, log-sum-exp parametrization, L-BFGS from a 4,500-point start grid) for the base law on
+high-precision runs; then, as Kumar et al. 2024 did, the precision factors on quantized-training
+runs with the base law fixed; then the PTQ term. Bootstrap intervals as Besiroglu et al. 2024;
+held-out error as Choshen et al. 2024. The machinery lives in :mod:`precplan.fit`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from precplan.errors import PrecplanError
+from precplan.fit._bootstrap import Bootstrap, run_bootstrap
+from precplan.fit._grids import base_grid, check_grid, edge_report
+from precplan.fit._holdout import holdout_mask
+from precplan.fit._models import readable
+from precplan.fit._optimum import compute_optimal, outside_data
+from precplan.fit._plan import Data, Plan, make_plan
+from precplan.fit._quality import points, ptq_r2, r_squared, summary
+from precplan.fit._result import FitResult, build_law, source_labels
+from precplan.fit._runs import Runs, load_runs, parse_columns
+from precplan.fit._solve import Settings
+from precplan.fit._stages import (
+    StageResult, base_values, coefficient_values, math_law, run_base, run_precision, run_ptq,
+)
+from precplan.laws._law import Law
+
+__all__ = ["FitResult", "Runs", "fit_law", "load_runs", "parse_columns"]
+
+def fit_law(
+    runs: Runs | str | Path | Sequence[Mapping[str, Any]],
+    form: str = "auto",
+    base_law: Law | str | None = None,
+    tie_exponents: bool = False,
+    delta: float = 1e-3,
+    objective: str = "huber",
+    grid: str = "full",
+    bootstrap: int = 0,
+    holdout: str | None = None,
+    holdout_largest: bool = False,
+    budget: float = 1e21,
+    level: float = 0.95,
+    seed: int = 0,
+    progress: bool = False,
+    columns: Mapping[str, str] | str | None = None,
+    law_id: str | None = None,
+) -> FitResult:
+    """Fit a law to ``runs`` (a :class:`Runs`, a CSV/JSONL path, or a list of records).
+
+    ``form``: ``auto`` (stages the columns allow), ``chinchilla``, ``precision`` or ``ptq``.
+    ``base_law``: take the base terms from this law instead of fitting them; it (else kumar2024)
+    also supplies every coefficient the data cannot identify, labelled "taken from ...".
+    ``bootstrap``: resamples for percentile intervals (``level``) of the fitted coefficients
+    and of the compute-optimal N*, D* (P*) at ``budget`` FLOPs. ``holdout``/``holdout_largest``:
+    fit on the rest and report the error on the held-out runs.
+    """
+    from precplan.laws._file import load_law
+
+    if not isinstance(runs, Runs):
+        runs = load_runs(runs, columns)
+    if isinstance(base_law, str):
+        base_law = load_law(base_law)
+    settings = Settings(objective, float(delta), check_grid(grid), progress)
+    if objective not in ("huber", "lsq"):
+        raise PrecplanError(f"--objective must be huber or lsq; got {objective!r}")
+    if not (np.isfinite(delta) and delta > 0):
+        raise PrecplanError(f"--delta must be a positive number; got {delta!r}")
+    if int(bootstrap) < 0 or int(bootstrap) == 1:
+        raise PrecplanError(f"--bootstrap must be 0 (off) or at least 2 resamples; got {bootstrap}")
+    if not (np.isfinite(budget) and budget > 0):
+        raise PrecplanError(f"--at-budget must be a positive number of FLOPs; got {budget!r}")
+
+    mask = holdout_mask(runs, holdout, holdout_largest)
+    fit_runs = runs if mask is None else runs.subset(~mask)
+    data = Data.from_runs(fit_runs)
+    plan = make_plan(data, form, base_law, tie_exponents)
+    warnings = list(runs.warnings) + plan.warnings
+
+    stages = _fit_stages(data, plan, settings, tie_exponents)
+    warnings += _diagnostics(stages, settings, tie_exponents)
+    values = coefficient_values(plan, stages)
+    fitted = [k for s in stages.values() for k in s.fitted]
+    law = math_law(plan, values)
+    if plan.fit_base:
+        warnings += _flat_terms(law, data)
+    pts = points(law, data)
+    quality = summary(pts)
+    stage_r2 = _stage_r2(law, data, pts, stages)
+    optimum = {"budget": float(budget), **compute_optimal(law, budget)}
+
+    boot: Bootstrap | None = None
+    if bootstrap:
+        boot = run_bootstrap(data, plan, settings, stages, tie_exponents, int(bootstrap), budget, level, seed)
+        warnings += boot.warnings
+
+    held, held_pts = None, None
+    if mask is not None:
+        held_pts = points(law, Data.from_runs(runs.subset(mask)))
+        held = {"selection": holdout or "largest model size", **summary(held_pts)}
+        if held_pts.measured.size == 0:
+            warnings.append("no held-out run can be predicted by this law form (held-out runs are all quantized)")
+
+    fit_settings = {
+        "form": form, "objective": objective, "delta": float(delta), "grid": grid,
+        "starts": int(base_grid(grid, tie_exponents).shape[0]) if plan.fit_base else 0,
+        "tie_exponents": bool(tie_exponents), "base_law": plan.base_law.id if plan.base_law else None,
+        "bootstrap": int(bootstrap), "level": float(level), "seed": int(seed), "holdout": held and held["selection"],
+        "budget": float(budget), "columns": dict(runs.columns or {}),
+    }
+    law_quality = {"r2": quality.get("r2"), "mean_abs_rel_error": quality.get("mean_abs_rel_error"), "runs": len(pts)}
+    if held:
+        law_quality["holdout"] = {k: held[k] for k in ("selection", "n", "r2", "mean_abs_rel_error") if k in held}
+    file_notes = [f"fit warning: {w}" for w in warnings]
+    out_law = build_law(plan, values, fitted, pts, runs.source, fit_settings, law_quality, law_id, boot, file_notes)
+    optimum_warnings = outside_data(optimum, pts.params, pts.tokens)  # about the budget, not the law: not in its file
+    warnings += optimum_warnings
+    return FitResult(
+        law=out_law, form=plan.form, coefficients={k: c.value for k, c in out_law.coefficients.items()},
+        fitted=fitted, sources=source_labels(plan, fitted),
+        intervals=dict(boot.intervals) if boot else {}, stderr=dict(boot.stderr) if boot else {},
+        optimum=optimum, optimum_warnings=optimum_warnings, r2=float(quality.get("r2", float("nan"))),
+        stage_r2=stage_r2, quality=quality,
+        residuals=pts.relative_error, n_runs=data.n_training, n_rows=fit_runs.n,
+        converged={k: bool(s.solved.converged[0]) for k, s in stages.items()},
+        stages={k: _stage_info(s) for k, s in stages.items()}, points=pts, holdout=held, holdout_points=held_pts,
+        bootstrap=boot, warnings=warnings, notes=list(plan.notes), settings=fit_settings, source=runs.source,
+    )
+
+
+def _fit_stages(data: Data, plan: Plan, settings: Settings, tie: bool) -> dict[str, StageResult]:
+    """Kumar et al. 2024's staged fit: base, then precision factors, then the PTQ term."""
+    ones = np.ones((1, data.n_training))
+    stages: dict[str, StageResult] = {}
+    if plan.fit_base:
+        stages["base"] = run_base(data, settings, ones, tie)
+    if plan.prec_ops:
+        base = stages["base"].values if "base" in stages else base_values(plan.base_law)
+        stages["precision"] = run_precision(data, plan, settings, base, ones)
+    if plan.ptq_free:
+        law = math_law(plan, coefficient_values(plan, stages))
+        stages["ptq"] = run_ptq(data, plan, settings, [law], ones)
+    return stages
+
+
+def _diagnostics(stages: dict[str, StageResult], settings: Settings, tie: bool) -> list[str]:
+    """Non-convergence, coefficients pinned at an optimizer bound, a best base fit beyond the
+    start grid: warnings (never silent); a degenerate base law is an error."""
+    out: list[str] = []
+    for name, stage in stages.items():
+        s = stage.solved
+        if not s.converged[0]:
+            out.append(f"the {name} fit did not converge ({s.message}); treat its coefficients with caution")
+        theta, lower, upper = s.theta[0], s.lower, s.upper
+        for i, pname in enumerate(s.names):
+            if not s.free[i]:
+                continue
+            at_lo = abs(theta[i] - lower[i]) <= 1e-9 * (1 + abs(lower[i]))
+            at_hi = abs(theta[i] - upper[i]) <= 1e-9 * (1 + abs(upper[i]))
+            if not (at_lo or at_hi):
+                continue
+            if name == "base" and pname in ("alpha", "beta") and at_lo:
+                raise PrecplanError(
+                    f"the fit puts {pname} at 0: the loss does not fall with {'model size' if pname == 'alpha' else 'tokens'}"
+                    " in these runs, so no scaling law can be fitted (check the data and the column mapping)"
+                )
+            label = readable(pname)
+            out.append(f"{label} = {theta[i]:.4g} is pinned at the optimizer's {'lower' if at_lo else 'upper'} bound in the"
+                       f" {name} fit: the data do not determine it")
+    if "base" in stages:
+        edges = edge_report(stages["base"].solved.names, stages["base"].solved.theta[0], settings.grid, tie)
+        if edges:
+            out.append("best base fit on the edge of the start grid: " + "; ".join(edges)
+                       + " (the grid may not bracket the optimum; check the fit or the data)")
+    return out
+
+
+def _flat_terms(law: Law, data: Data) -> list[str]:
+    """A fitted term too small to matter anywhere in the data means the runs show no dependence
+    on that quantity: the law's extrapolation in it is not supported."""
+    base = data.train(data.base)
+    out = []
+    for term, values, what in ((law.param_term, base.params, "model size"), (law.data_term, base.tokens, "tokens")):
+        share = float(np.max(term(values.min()) / base.loss))
+        if share < 1e-3:
+            out.append(f"the fitted {what} term is below 0.1% of the loss on every run: these runs show no dependence"
+                       f" on {what}, and the law's {what} exponent is not determined")
+    return out
+
+
+def _stage_r2(law: Law, data: Data, pts, stages: dict[str, StageResult]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    loss = np.array([k == "loss" for k in pts.kind])
+    if law.has_precision:
+        for name, idx in (("base", data.base), ("precision", data.quant)):
+            if idx.size >= 2:
+                out[name] = r_squared(pts.measured[loss][idx], pts.predicted[loss][idx])
+    else:
+        out["base"] = r_squared(pts.measured[loss], pts.predicted[loss])
+    if "ptq" in stages:
+        out["ptq"] = ptq_r2(law, data)
+    return out
+
+
+def _stage_info(stage: StageResult) -> dict[str, Any]:
+    s = stage.solved
+    return {"rows": stage.n_rows, "starts": s.n_starts, "starts_at_best": s.n_at_best, "objective": float(s.fun[0]),
+            "converged": bool(s.converged[0]), "message": s.message, "fitted": stage.fitted}

@@ -1,0 +1,307 @@
+"""Reading, validating, composing and writing law files (YAML).
+
+The format is documented in ``laws/README.md``. Every error names the file and the key.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import yaml
+
+from precplan.errors import LawFileError, PrecplanError
+from precplan.io import atomic_write_text
+from precplan.laws._law import BASE, FORMS, SOURCES, Coefficient, Law
+
+TOP_KEYS = {
+    "id", "title", "citation", "form", "description", "reference_bits", "weight_format",
+    "float_variant", "coefficients", "fit_range", "notes", "provenance",
+}
+REQUIRED_TOP = ("id", "title", "citation", "form", "coefficients", "fit_range")
+COEF_KEYS = {"value", "source", "ref", "note", "stderr"}
+RANGE_KEYS = ("params", "tokens", "bits")
+# Coefficients that must be positive (the rest, the offsets n_x and b_post, may take any sign).
+POSITIVE = {"A", "B", "alpha", "beta", "gamma_w", "gamma_a", "gamma_kv", "gamma_post", "C_w", "C_a", "C_kv"}
+NON_NEGATIVE = {"E", "C_T", "gamma_D", "gamma_N"}
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise LawFileError(f"{where}: {value!r} is not a number") from None
+        else:
+            raise LawFileError(f"{where}: {value!r} is not a number")
+    v = float(value)
+    if not math.isfinite(v):
+        raise LawFileError(f"{where}: {value!r} is not a finite number")
+    return v
+
+
+def law_from_mapping(data: Mapping[str, Any], origin: str = "<memory>") -> Law:
+    """Validate a parsed law file and build a :class:`Law`. Errors name ``origin`` and the key."""
+    if not isinstance(data, Mapping):
+        raise LawFileError(f"{origin}: a law file must be a mapping of keys (id, title, citation, form, ...)")
+    unknown = sorted(set(data) - TOP_KEYS)
+    if unknown:
+        raise LawFileError(f"{origin}: unknown key {unknown[0]!r} (valid keys: {', '.join(sorted(TOP_KEYS))})")
+    for key in REQUIRED_TOP:
+        if key not in data or data[key] is None:
+            raise LawFileError(f"{origin}: missing key {key!r}")
+    form = data["form"]
+    if form not in FORMS:
+        raise LawFileError(f"{origin}: form: {form!r} is not a known form (valid: {', '.join(FORMS)})")
+    coefs_in = data["coefficients"]
+    if not isinstance(coefs_in, Mapping):
+        raise LawFileError(f"{origin}: coefficients: must be a mapping from coefficient name to value")
+    expected = FORMS[form]
+    for name in coefs_in:
+        if name not in expected:
+            raise LawFileError(
+                f"{origin}: coefficients.{name}: unknown key for form {form!r} (valid: {', '.join(expected)})"
+            )
+    coefs: dict[str, Coefficient] = {}
+    for name in expected:
+        if name not in coefs_in:
+            raise LawFileError(f"{origin}: coefficients.{name}: missing key (form {form!r} needs {', '.join(expected)})")
+        coefs[name] = _coefficient(coefs_in[name], f"{origin}: coefficients.{name}", name)
+    return Law(
+        id=_text(data, "id", origin),
+        title=_text(data, "title", origin),
+        citation=_text(data, "citation", origin),
+        form=form,
+        coefficients=MappingProxyType(coefs),
+        fit_range=MappingProxyType(_fit_range(data["fit_range"], form, origin)),
+        reference_bits=_reference_bits(data.get("reference_bits", 16), origin),
+        weight_format=_weight_format(data.get("weight_format", "int"), origin),
+        float_variant=_optional_text(data, "float_variant", origin),
+        description=str(data.get("description") or "").strip(),
+        notes=_notes(data.get("notes"), origin),
+        provenance=MappingProxyType(dict(data.get("provenance") or {})),
+        origin=origin,
+    )
+
+
+def _text(data: Mapping[str, Any], key: str, origin: str) -> str:
+    value = data[key]
+    if not isinstance(value, str) or not value.strip():
+        raise LawFileError(f"{origin}: {key}: must be non-empty text")
+    return value.strip()
+
+
+def _optional_text(data: Mapping[str, Any], key: str, origin: str) -> str | None:
+    return None if data.get(key) is None else _text(data, key, origin)
+
+
+def _coefficient(entry: Any, where: str, name: str) -> Coefficient:
+    if not isinstance(entry, Mapping):
+        entry = {"value": entry, "source": None}
+    unknown = sorted(set(entry) - COEF_KEYS)
+    if unknown:
+        raise LawFileError(f"{where}.{unknown[0]}: unknown key (valid: {', '.join(sorted(COEF_KEYS))})")
+    if "value" not in entry:
+        raise LawFileError(f"{where}.value: missing key")
+    value = _number(entry["value"], f"{where}.value")
+    if name in POSITIVE and value <= 0:
+        raise LawFileError(f"{where}.value: must be positive, got {value:g}")
+    if name in NON_NEGATIVE and value < 0:
+        raise LawFileError(f"{where}.value: must be non-negative, got {value:g}")
+    source = entry.get("source")
+    if source not in SOURCES:
+        raise LawFileError(f"{where}.source: {source!r} must be one of {', '.join(SOURCES)}")
+    stderr = entry.get("stderr")
+    return Coefficient(
+        value=value,
+        source=source,
+        ref=str(entry.get("ref") or ""),
+        note=str(entry.get("note") or "").strip(),
+        stderr=None if stderr is None else _number(stderr, f"{where}.stderr"),
+    )
+
+
+def _fit_range(value: Any, form: str, origin: str) -> dict[str, tuple[float, float]]:
+    if not isinstance(value, Mapping):
+        raise LawFileError(f"{origin}: fit_range: must map params, tokens (and bits) to [low, high]")
+    unknown = sorted(set(value) - set(RANGE_KEYS))
+    if unknown:
+        raise LawFileError(f"{origin}: fit_range.{unknown[0]}: unknown key (valid: {', '.join(RANGE_KEYS)})")
+    needed = RANGE_KEYS if form != "chinchilla" else RANGE_KEYS[:2]
+    out: dict[str, tuple[float, float]] = {}
+    for key in RANGE_KEYS:
+        if key not in value:
+            if key in needed:
+                raise LawFileError(f"{origin}: fit_range.{key}: missing key")
+            continue
+        pair = value[key]
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise LawFileError(f"{origin}: fit_range.{key}: must be a [low, high] pair")
+        lo, hi = (_number(v, f"{origin}: fit_range.{key}") for v in pair)
+        if not 0 < lo <= hi:
+            raise LawFileError(f"{origin}: fit_range.{key}: needs 0 < low <= high, got [{lo:g}, {hi:g}]")
+        out[key] = (lo, hi)
+    return out
+
+
+def _reference_bits(value: Any, origin: str) -> float | None:
+    if value is None:
+        return None
+    bits = _number(value, f"{origin}: reference_bits")
+    if not 1 <= bits <= 64:
+        raise LawFileError(f"{origin}: reference_bits: must be from 1 to 64 bits, got {bits:g}")
+    return bits
+
+
+def _weight_format(value: Any, origin: str) -> str:
+    if value not in ("int", "float"):
+        raise LawFileError(f"{origin}: weight_format: {value!r} must be 'int' or 'float'")
+    return str(value)
+
+
+def _notes(value: Any, origin: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value.strip(),)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise LawFileError(f"{origin}: notes: must be a list of text lines")
+    return tuple(v.strip() for v in value)
+
+
+def law_to_mapping(law: Law) -> dict[str, Any]:
+    """A :class:`Law` as plain data, ready for YAML (round-trips through :func:`law_from_mapping`)."""
+    coefs: dict[str, Any] = {}
+    for name, c in law.coefficients.items():
+        entry: dict[str, Any] = {"value": float(c.value), "source": c.source}
+        if c.ref:
+            entry["ref"] = c.ref
+        if c.note:
+            entry["note"] = c.note
+        if c.stderr is not None:
+            entry["stderr"] = float(c.stderr)
+        coefs[name] = entry
+    out: dict[str, Any] = {
+        "id": law.id,
+        "title": law.title,
+        "citation": law.citation,
+        "form": law.form,
+        "reference_bits": law.reference_bits,
+        "weight_format": law.weight_format,
+    }
+    if law.float_variant:
+        out["float_variant"] = law.float_variant
+    if law.description:
+        out["description"] = law.description
+    out["coefficients"] = coefs
+    out["fit_range"] = {k: [float(lo), float(hi)] for k, (lo, hi) in law.fit_range.items()}
+    if law.notes:
+        out["notes"] = list(law.notes)
+    if law.provenance:
+        out["provenance"] = dict(law.provenance)
+    return out
+
+
+def dump_law(law: Law) -> str:
+    """The YAML text of a law file."""
+    return yaml.safe_dump(law_to_mapping(law), sort_keys=False, allow_unicode=True, width=100)
+
+
+def save_law(law: Law, path: str | Path) -> Path:
+    """Write a law file atomically (validated by reading it back first)."""
+    text = dump_law(law)
+    law_from_mapping(yaml.safe_load(text), str(path))
+    return atomic_write_text(path, text)
+
+
+# ------------------------------------------------------------------------ bundled laws
+def laws_dir() -> Path:
+    """Where the bundled law files live: inside the wheel, or ``laws/`` in a source checkout."""
+    packaged = resources.files("precplan") / "_laws"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "laws"
+
+
+def bundled_names() -> list[str]:
+    """Names of the bundled laws (file stems)."""
+    return sorted(p.stem for p in laws_dir().glob("*.yaml"))
+
+
+def read_law_file(path: str | Path) -> Law:
+    """Parse and validate one law file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LawFileError(f"{p}: no such law file") from None
+    except OSError as exc:
+        raise LawFileError(f"{p}: cannot read law file ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise LawFileError(f"{p}: malformed YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return law_from_mapping(data, str(p))
+
+
+@lru_cache(maxsize=64)
+def _load_cached(name_or_path: str) -> Law:
+    looks_like_path = name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path or "\\" in name_or_path
+    if looks_like_path or Path(name_or_path).is_file():
+        return read_law_file(name_or_path)
+    path = laws_dir() / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise PrecplanError(
+            f"unknown law {name_or_path!r} (bundled: {', '.join(bundled_names())}; or pass a path to a .yaml law file)"
+        )
+    return read_law_file(path)
+
+
+def load_law(name_or_path: str | Law = "kumar2024", base: str | Law | None = None) -> Law:
+    """Load a bundled law by name or a law file by path; with ``base``, compose (see :func:`compose`)."""
+    law = name_or_path if isinstance(name_or_path, Law) else _load_cached(str(name_or_path))
+    if base is None:
+        return law
+    return compose(law, base if isinstance(base, Law) else _load_cached(str(base)))
+
+
+def as_law(law: "Law | str") -> Law:
+    """A :class:`Law` given as itself, a bundled name or a path to a law file."""
+    return law if isinstance(law, Law) else load_law(law)
+
+
+def compose(precision_law: Law, base_law: Law) -> Law:
+    """``base_law``'s base terms (E, A, B, alpha, beta) with ``precision_law``'s precision and PTQ
+    terms. An assumption (the precision factors were fit against another base): say so in output."""
+    coefs = dict(precision_law.coefficients)
+    for name in BASE:
+        coefs[name] = base_law.coefficients[name]
+    fit_range = dict(precision_law.fit_range)
+    fit_range["params"] = base_law.fit_range["params"]
+    fit_range["tokens"] = base_law.fit_range["tokens"]
+    base_id = base_law.composed_from[1] if base_law.composed_from else base_law.id
+    note = (
+        f"Composed: base terms (E, A, B, alpha, beta) from {base_id}, precision and PTQ terms from"
+        f" {precision_law.id}. The composition is an assumption: the precision factors were fit against"
+        f" {precision_law.id}'s base law."
+    )
+    return replace(
+        precision_law,
+        id=f"{precision_law.id}+{base_id}",
+        title=f"{precision_law.title} on the base of {base_law.title.split(' on the base of ')[-1]}",
+        citation=f"{precision_law.citation}; {base_law.citation}",
+        coefficients=MappingProxyType(coefs),
+        fit_range=MappingProxyType(fit_range),
+        reference_bits=base_law.reference_bits if base_law.reference_bits is not None else precision_law.reference_bits,
+        notes=(note,) + precision_law.notes,
+        origin=f"{precision_law.origin} + {base_law.origin}",
+        composed_from=(precision_law.id, base_id),
+    )

@@ -1,0 +1,86 @@
+"""``predict``: the loss one configuration reaches, with its decomposition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from precplan.errors import PrecplanError
+from precplan.laws._law import ASSUMED_LABEL, Decomposition, Law
+from precplan.laws._variant import law_for_weights
+from precplan.precision import Bits, Precision, is_named_format, parse_precision
+
+
+@dataclass(frozen=True)
+class Prediction(Decomposition):
+    """A predicted loss and where it comes from (Kumar et al. 2024, eq. 10): the
+    :class:`~precplan.laws.Decomposition` fields plus the request and its notes."""
+
+    law: str
+    params: float
+    tokens: float
+    bits: Bits
+    post_bits: float | None
+    loss: float
+    loss_before_ptq: float
+    formats: list[str] = field(default_factory=list)
+    assumed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def predict(
+    law: Law,
+    params: float,
+    tokens: float,
+    weights: Precision | float | str = 16,
+    activations: Precision | float | str = 16,
+    kv: Precision | float | str = 16,
+    post: Precision | float | str | None = None,
+) -> Prediction:
+    """Predict the loss of an ``params``-parameter model trained on ``tokens`` tokens at the given
+    precisions, optionally quantized to ``post`` bits after training."""
+    if not (np.isfinite(params) and params > 0 and np.isfinite(tokens) and tokens > 0):
+        raise PrecplanError("params and tokens must be positive numbers")
+    pw, pa, pkv = (parse_precision(p) for p in (weights, activations, kv))
+    pp = None if post is None else parse_precision(post)
+    law, variant_note = law_for_weights(law, pw)
+    law.check_domain(params, tokens, pw.bits, pa.bits, pkv.bits)
+
+    dec = law.decompose(params, tokens, pw.bits, pa.bits, pkv.bits, None if pp is None else pp.bits)
+    before = dec.irreducible + dec.param_term + dec.data_term
+    delta = dec.ptq_degradation
+
+    formats = []
+    for label, p in (("weights", pw), ("activations", pa), ("kv", pkv)) + ((("post", pp),) if pp else ()):
+        if is_named_format(p):
+            formats.append(f"{label}: {p.describe()}")
+    notes = [variant_note] if variant_note else []
+    used_bits = [pw.bits, pa.bits, pkv.bits] if law.has_precision else None
+    warnings = law.extrapolation_warnings(params, tokens, used_bits)
+    assumed: list[str] = []
+    if pp is not None:
+        if pp.bits >= min(pw.bits, pa.bits, pkv.bits) and delta == 0.0:
+            notes.append(f"post-training quantization to {pp.bits:g} bits is at or above a training precision: no degradation")
+        assumed = law.assumed_robustness_constants(pp.bits, pw.bits, pa.bits, pkv.bits)
+        if assumed:
+            factor = float(law.robustness(pp.bits, pw.bits, pa.bits, pkv.bits))
+            notes.append(
+                f"the PTQ degradation is scaled by the training-precision robustness term (eq. 9) = {factor:.4f},"
+                f" which uses {', '.join(assumed)}: {ASSUMED_LABEL}"
+            )
+    return Prediction(
+        law=law.id,
+        params=float(params),
+        tokens=float(tokens),
+        bits=Bits(pw.bits, pa.bits, pkv.bits),
+        post_bits=None if pp is None else pp.bits,
+        loss=before + delta,
+        loss_before_ptq=before,
+        **{f.name: getattr(dec, f.name) for f in fields(Decomposition)},
+        formats=formats,
+        assumed=assumed,
+        warnings=warnings,
+        notes=notes,
+    )

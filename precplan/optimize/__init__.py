@@ -1,0 +1,16 @@
+"""``optimize``: the model size N, training tokens D and training precision that minimize the
+predicted loss under a budget (or the lifetime compute that reaches a target loss).
+
+:func:`plan` answers one budget, :func:`plan_sweep` many at once (vectorized); both return
+:class:`Plan` objects. :func:`make_planner` validates a request once for repeated solving,
+and :func:`plan_curves` computes the data behind the ``--plot`` figures.
+"""
+
+from precplan.optimize._curves import Curves, plan_curves
+from precplan.optimize._planner import Planner, make_planner, optimize, optimize_sweep, plan, plan_sweep
+from precplan.optimize._result import Alternative, Plan, Reference, Shift
+
+__all__ = [
+    "Alternative", "Curves", "Plan", "Planner", "Reference", "Shift",
+    "make_planner", "optimize", "optimize_sweep", "plan", "plan_curves", "plan_sweep",
+]

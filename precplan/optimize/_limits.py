@@ -1,0 +1,154 @@
+"""Where ``optimize`` stops answering, and where its answers stop meaning anything.
+
+The rule (documented in the README):
+
+- **Unreachable -> error (exit 2).** A plan needs at least one parameter and one training
+  token within the budget and memory limits (:func:`precplan.optimize._split.solve_bits` marks
+  anything less infeasible). When no candidate precision gives such a plan, or no model
+  reaches a target loss, the error says what the limit is: the smallest budget that has a
+  feasible plan, or the lowest loss the fixed model size / token count can reach.
+- **Meaningless -> warning.** A feasible plan whose N* is below 1M parameters, or whose
+  predicted loss is above ln(32000) = 10.37 nats (worse than guessing uniformly over a
+  typical 32K-token vocabulary), is still returned, with a warning that the law is
+  meaningless this far outside its data (kumar2024 was fit on 30M-220M parameters).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from precplan.costs import infer_coef
+from precplan.laws._law import Law
+from precplan.optimize._memory import params_cap
+from precplan.optimize._split import LOG_MAX, Problem, _loss
+from precplan.numerics import golden_min
+
+Array = NDArray[np.float64]
+VOCAB = 32_000  # a typical LLM vocabulary: ln(VOCAB) nats is the loss of uniform guessing
+UNIFORM_LOSS = math.log(VOCAB)  # 10.37 nats
+MIN_PARAMS = 1e6  # below a million parameters the laws (fit on 30M+) say nothing
+
+
+def meaningless_warnings(params: Array, loss: Array, budgets: Array | None = None) -> list[str]:
+    """One warning covering every plan with N* < 1M or predicted loss > ln(32000) (empty if none)."""
+    from precplan.units import format_count
+
+    N, L = np.atleast_1d(np.asarray(params, dtype=float)), np.atleast_1d(np.asarray(loss, dtype=float))
+    bad = (N < MIN_PARAMS) | (L > UNIFORM_LOSS)
+    if not np.any(bad):
+        return []
+    tail = "the law is meaningless this far outside its data: read it as 'far too small a budget', not as a prediction"
+    if N.size == 1:
+        why = []
+        if L[0] > UNIFORM_LOSS:
+            why.append(f"its predicted loss {L[0]:.4g} nats is above ln({VOCAB}) = {UNIFORM_LOSS:.2f}, worse than guessing uniformly over a {format_count(VOCAB)}-token vocabulary")
+        if N[0] < MIN_PARAMS:
+            why.append(f"N* = {format_count(N[0])} parameters is below {format_count(MIN_PARAMS)}")
+        return [f"this plan is outside any meaningful range: {'; '.join(why)}; {tail}"]
+    where = ""
+    if budgets is not None:
+        b = np.atleast_1d(np.asarray(budgets, dtype=float))[bad]
+        where = f" (budgets {b.min():.3g}..{b.max():.3g})" if b.min() != b.max() else f" (budget {b.min():.3g})"
+    return [
+        f"{int(bad.sum())} of {N.size} plans{where} have N* below {format_count(MIN_PARAMS)} parameters or a predicted"
+        f" loss above ln({VOCAB}) = {UNIFORM_LOSS:.2f} nats (uniform guessing); {tail}"
+    ]
+
+
+def loss_floor(groups: Sequence[tuple[Law, Array]], pb: Problem) -> tuple[float, float]:
+    """The lowest loss any candidate reaches with N fixed (--params, else the memory cap) and D
+    free, or with D fixed (--tokens) and N up to the memory cap; returns (loss, tokens there).
+
+    Without PTQ the loss falls with D, so the floor is the D -> infinity limit E + A / N_eff^alpha.
+    With PTQ the degradation grows like D^gamma_D (Kumar et al. 2024, eq. 2), so the loss has an
+    interior minimum over D: found by golden-section search in log D."""
+    best, at = math.inf, math.nan
+    for law, cand in groups:
+        w, a, kv = (cand[:, i] for i in range(3))
+        cap = params_cap(w, pb.memory, pb.serve_memory, pb.post)
+        if pb.tokens is not None:  # the loss falls with N: the floor is at the largest N allowed
+            tokens = np.full(w.shape, float(pb.tokens))
+            unlimited = law.c("E") + law.data_term(tokens)  # N -> infinity: the PTQ term vanishes too
+            floor = np.where(np.isfinite(cap), _loss(law, np.where(np.isfinite(cap), cap, 1.0), tokens, w, a, kv, pb.post), unlimited)
+        else:
+            N = np.minimum(cap, np.inf if pb.params is None else float(pb.params))
+            if pb.params is not None:
+                N = np.where(pb.params <= cap * (1 + 1e-12), N, np.nan)
+            if pb.post is None:
+                n_eff = law.effective_params(np.where(np.isfinite(N), N, 1.0), w, a, kv)
+                floor = np.where(np.isfinite(N) & (n_eff > 0), law.c("E") + law.param_term(np.where(n_eff > 0, n_eff, 1.0)), np.inf)
+                tokens = np.full(w.shape, np.inf)
+            else:
+                ex = [x[:, None] for x in (N, w, a, kv)]
+                x, floor = golden_min(lambda u: _loss(law, ex[0], np.exp(u), ex[1], ex[2], ex[3], pb.post),
+                                      np.zeros(w.shape), np.full(w.shape, LOG_MAX), grid=64, iters=60)
+                tokens = np.exp(x)
+        j = int(np.argmin(floor))
+        if floor[j] < best:
+            best, at = float(floor[j]), float(tokens[j])
+    return best, at
+
+
+def unreachable_message(
+    law: Law,
+    groups: Sequence[tuple[Law, Array]],
+    pb: Problem,
+    min_bits: float,
+    budget: float | None,
+    feasible: Callable[[Array], Array],
+) -> str:
+    """Why no candidate precision gives a feasible plan, and what the limit is."""
+    from precplan.units import format_count
+
+    if pb.mode == "target-loss":
+        what = f"--target-loss {pb.target_loss:g} is out of reach"
+        if pb.params is None and pb.tokens is None and pb.memory is None and pb.serve_memory is None:
+            return f"{what} at the candidate precisions (irreducible loss E = {law.c('E'):g})"
+        floor, tokens = loss_floor(groups, pb)
+        if pb.tokens is not None:
+            who = f"training on {format_count(pb.tokens)} tokens"
+            how = "even with unlimited parameters" if pb.memory is None and pb.serve_memory is None else "with the largest model the memory limit allows"
+            return f"{what}: {who} cannot go below {floor:.4f} {how}"
+        who = f"a {format_count(pb.params)}-parameter model" if pb.params is not None else "the largest model the memory limit allows"
+        if pb.post is None or not tokens < 1e-3 * math.exp(LOG_MAX):  # no PTQ, or a candidate it spares
+            return f"{what}: {who} cannot go below {floor:.4f} even with unlimited data"
+        return (
+            f"{what}: {who} served at {pb.post:g} bits cannot go below {floor:.4f}, its lowest loss after"
+            f" post-training quantization (at about {format_count(tokens)} tokens; more data raises the PTQ degradation)"
+        )
+    if pb.mode == "budget" and budget is not None:
+        if pb.params is not None and pb.inference_tokens > 0:
+            need = float(infer_coef(min_bits) * pb.params * pb.inference_tokens)
+            return (
+                f"--budget {budget:.3g} is too small: serving {format_count(pb.inference_tokens)} tokens with a"
+                f" {format_count(pb.params)}-parameter model alone costs at least {need:.3g} FLOPs"
+            )
+        least = min_feasible_budget(feasible, budget)
+        limit = "" if math.isnan(least) else f"; the smallest budget whose optimal plan has both is about {least:.3g} FLOPs"
+        return (
+            f"--budget {budget:.3g} is too small: at every candidate precision its optimal plan has fewer than one"
+            f" parameter or one training token (within the memory limits), and a plan needs at least one of each{limit}"
+        )
+    return "no feasible plan at any candidate precision (check --params, --memory and --tokens)"
+
+
+def min_feasible_budget(feasible: Callable[[Array], Array], budget: float, decades: int = 40) -> float:
+    """The smallest budget above ``budget`` with a feasible plan (bisection in log C; NaN if none
+    within ``decades`` decades). Feasibility grows with the budget: more compute only adds plans."""
+    ups = budget * 10.0 ** np.arange(1, decades + 1, dtype=float)
+    ok = np.asarray(feasible(ups), dtype=bool)
+    if not np.any(ok):
+        return math.nan
+    k = int(np.argmax(ok))
+    lo, hi = math.log(budget if k == 0 else ups[k - 1]), math.log(ups[k])
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if bool(np.asarray(feasible(np.array([math.exp(mid)])))[0]):
+            hi = mid
+        else:
+            lo = mid
+    return math.exp(hi)

@@ -1,0 +1,442 @@
+"""``optimize``: the model size N, training tokens D and training precision that minimize the
+predicted loss under a budget (or the lifetime compute that reaches a target loss).
+
+Pipeline: :func:`make_planner` validates the request into a :class:`Planner` (a Problem, the
+candidate precisions, what to compare); :meth:`Planner.solve` picks the bits per budget
+(:mod:`precplan.optimize._precision`) with N and D from :mod:`precplan.optimize._split`;
+:meth:`Planner.plans` turns that into :class:`~precplan.optimize._result.Plan` objects.
+Everything is vectorized over budgets, so a sweep of 1,000 budgets is one pass.
+
+Cost model (Kumar et al. 2024, sec. 4.3): C = (6/16) N D P in 16-bit-equivalent FLOPs, with
+P = max(P_w, P_a, P_kv) when untied (a matmul runs at its widest operand).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from precplan.errors import PrecplanError
+from precplan.costs import GpuSpec, cost_bits, gpu_costs, infer_coef
+from precplan.laws._law import BASE, PRECISION, PTQ, ROBUSTNESS, Law
+from precplan.optimize._compare import CompareRow, compare_rows, comparison
+from precplan.optimize._limits import meaningless_warnings, unreachable_message
+from precplan.optimize._memory import check_fixed_params_fit, memory_notes, params_cap, weight_bytes
+from precplan.optimize._result import Plan, Reference, Shift
+from precplan.optimize._precision import Choice, choose, integer_candidates, point, refine
+from precplan.optimize._split import Problem
+from precplan.precision import OPERAND_LABEL, OPERANDS, Bits, Precision, is_named_format, parse_precision
+from precplan.laws._variant import law_for_weights
+
+Array = NDArray[np.float64]
+DEFAULT_RANGE = (3.0, 16.0)
+DEFAULT_COMPARE = (4.0, 8.0, 16.0)
+MEMORY_COMPARE = (4.0, 6.0, 8.0, 16.0, 32.0)  # the paper's memory-matched runs (FP4 ... FP32)
+
+
+@dataclass(frozen=True)
+class Planner:
+    """A validated request: solve it for any array of budgets."""
+
+    law: Law
+    problem: Problem
+    groups: tuple[tuple[Law, Array], ...]  # candidate bits (k, 3) per law variant
+    bits_range: tuple[float, float]
+    continuous: bool
+    untied: bool
+    compare: tuple[CompareRow, ...]  # the comparison table's rows (precplan.optimize._compare)
+    gpu: GpuSpec | None
+    notes: tuple[str, ...]
+    formats: tuple[str, ...] | None = None  # format names of the candidates, when given as a list
+
+    @property
+    def family(self) -> Law:
+        """The law variant that predicts the plan: the candidates' one variant (e.g. kumar2024-fp
+        when every candidate is a float format), else the requested law."""
+        return _family(self.law, self.groups)
+
+    # ------------------------------------------------------------------ solving
+    def solve(self, budget: ArrayLike | None = None) -> Choice:
+        """Best bits and split per budget (a single pseudo-budget without --budget)."""
+        b = None if budget is None else np.atleast_1d(np.asarray(budget, dtype=float))
+        n = 1 if b is None else b.size
+        choice = choose(list(self.groups), self.problem, b, n)
+        if self.continuous:
+            lo, hi = self.bits_range
+            bits = refine(self.law, self.problem, b, choice.bits, lo, hi, self.untied)
+            split = point(self.law, self.problem, b, bits)
+            better = split.objective(self.problem.mode) < choice.split.objective(self.problem.mode)
+            bits = np.where(better[:, None], bits, choice.bits)
+            split = point(self.law, self.problem, b, bits)
+            choice = Choice(bits, split, choice.group, choice.index)
+        bad = ~choice.split.feasible
+        if np.any(bad):
+            budget_bad = None if b is None else float(b[np.argmax(bad)])
+            min_bits = min(float(c.min()) for _, c in self.groups)
+            raise PrecplanError(unreachable_message(self.law, self.groups, self.problem, min_bits, budget_bad, self._feasible))
+        return choice
+
+    def _feasible(self, budget: Array) -> Array:
+        """Whether any candidate precision has a feasible plan at each budget."""
+        return choose(list(self.groups), self.problem, budget, budget.size).split.feasible
+
+    def plans(self, budget: ArrayLike | None = None) -> list[Plan]:
+        """Plans, one per budget (one plan without --budget)."""
+        b = None if budget is None else np.atleast_1d(np.asarray(budget, dtype=float))
+        pb = self.problem
+        choice = self.solve(b)
+        n = choice.bits.shape[0]
+        s, bits = choice.split, choice.bits
+        laws = [self.groups[int(g)][0] for g in choice.group]
+        w, a, kv = bits[:, 0], bits[:, 1], bits[:, 2]
+        pc = cost_bits(w, a, kv)
+        ps = pc if pb.post is None else np.full(n, pb.post)
+        dec = [laws[i].decompose(s.params[i], s.tokens[i], *bits[i], post=pb.post) for i in range(n)]
+        star_label = "optimum P*" if not self.untied else "optimum (untied)"
+        rows = comparison(self.compare, pb, b, s, bits, [law.id for law in laws], star_label)
+        shift = self._without_ptq(b) if pb.post is not None else [None] * n
+        reference = self._reference(b, choice) if pb.target_loss is not None and pb.inference_tokens > 0 else [None] * n
+        gpu = gpu_costs(self.gpu, s.params, s.tokens, pc, pb.inference_tokens, ps) if self.gpu else [None] * n
+        assumed = self._assumed()
+        binding = self._binding_notes(b, s, w)
+        out = []
+        for i in range(n):
+            law = laws[i]
+            warnings = law.extrapolation_warnings(s.params[i], s.tokens[i], list(bits[i]) if law.has_precision else None)
+            warnings += meaningless_warnings(s.params[i], s.loss[i])
+            if pb.post is not None and self.untied and dec[i].ptq_degradation == 0 and np.any(bits[i] <= pb.post):
+                warnings.append(_zero_ptq_warning(bits[i], pb.post))
+            out.append(
+                Plan(
+                    law=law.id,
+                    mode=pb.mode,
+                    budget=None if b is None else float(b[i]),
+                    target_loss=pb.target_loss,
+                    params=float(s.params[i]),
+                    tokens=float(s.tokens[i]),
+                    tokens_per_param=float(s.tokens[i] / s.params[i]),
+                    loss=float(s.loss[i]),
+                    bits=Bits(*(float(x) for x in bits[i])),
+                    format=None if self.formats is None else self.formats[int(choice.index[i])],
+                    cost_bits=float(pc[i]),
+                    inference_precision=pb.post,
+                    serve_bits=float(ps[i]),
+                    inference_tokens=pb.inference_tokens,
+                    train_flops=float(s.train_flops[i]),
+                    inference_flops=float(s.inference_flops[i]),
+                    total_flops=float(s.total_flops[i]),
+                    weights_memory_bytes=float(weight_bytes(s.params[i], w[i])),
+                    serve_memory_bytes=float(weight_bytes(s.params[i], w[i] if pb.post is None else pb.post)),
+                    decomposition=dec[i],
+                    comparison=rows[i],
+                    without_ptq=shift[i],
+                    reference=reference[i],
+                    gpu=gpu[i],
+                    assumed=list(assumed),
+                    warnings=warnings,
+                    notes=list(self.notes) + binding[i] + (list(gpu[i].notes) if gpu[i] else []),
+                )
+            )
+        return out
+
+    def range_warnings(self, plans: list[Plan]) -> list[str]:
+        """Extrapolation warnings for a whole sweep at once (one line per quantity)."""
+        N = np.array([p.params for p in plans])
+        D = np.array([p.tokens for p in plans])
+        bits = np.array([[p.bits.weights, p.bits.activations, p.bits.kv] for p in plans]) if self.law.has_precision else None
+        budgets = None if plans[0].budget is None else np.array([p.budget for p in plans])
+        return self.family.extrapolation_warnings(N, D, bits) + meaningless_warnings(N, np.array([p.loss for p in plans]), budgets)
+
+    # ------------------------------------------------------------------ pieces of a plan
+    def _binding_notes(self, b: Array | None, s, w: Array) -> list[list[str]]:
+        """Say when a memory limit caps the model, and when that leaves budget unspent."""
+        pb = self.problem
+        cap = params_cap(w, pb.memory, pb.serve_memory, pb.post)
+        out: list[list[str]] = []
+        for i in range(w.size):
+            notes = []
+            if pb.params is None and np.isfinite(cap[i]) and s.params[i] >= cap[i] * (1 - 1e-9):
+                notes.append("the memory limit binds: N is the largest model that fits")
+                if b is not None and s.total_flops[i] < b[i] * (1 - 1e-9):
+                    notes.append(f"with --tokens fixed, the plan spends only {s.total_flops[i] / b[i]:.1%} of the budget")
+            searched = sum(len(c) for _, c in self.groups) > 1
+            lo, hi = self.bits_range
+            if searched and self.formats is None and (np.isclose(w[i], lo) or np.isclose(w[i], hi)):
+                edge = "bottom" if np.isclose(w[i], lo) else "top"
+                notes.append(f"the chosen weight precision is at the {edge} of the search range {lo:g}..{hi:g} bits: widen --precisions (e.g. 3:32) to look further")
+            out.append(notes)
+        return out
+
+    def _without_ptq(self, b: Array | None) -> list[Shift]:
+        pb = self.problem
+        other = replace(self, problem=replace(pb, post=None))
+        ch = other.solve(b)
+        out = []
+        for i in range(ch.bits.shape[0]):
+            law = self.groups[int(ch.group[i])][0]
+            N, D = float(ch.split.params[i]), float(ch.split.tokens[i])
+            after = float(law.loss(N, D, *ch.bits[i], post=pb.post))
+            out.append(Shift(N, D, D / N, Bits(*(float(x) for x in ch.bits[i])), float(ch.split.loss[i]), after))
+        return out
+
+    def _reference(self, b: Array | None, choice: Choice) -> list[Reference]:
+        pb = self.problem
+        ch = replace(self, problem=replace(pb, inference_tokens=0.0)).solve(b)
+        pc = cost_bits(*ch.bits.T)
+        serve = pc if pb.post is None else np.full(pc.shape, pb.post)
+        infer = infer_coef(serve) * ch.split.params * pb.inference_tokens
+        out = []
+        for i in range(ch.bits.shape[0]):
+            total = float(ch.split.train_flops[i] + infer[i])
+            saved = total - float(choice.split.total_flops[i])
+            N, D = float(ch.split.params[i]), float(ch.split.tokens[i])
+            out.append(Reference(N, D, D / N, Bits(*(float(x) for x in ch.bits[i])), float(ch.split.train_flops[i]), float(infer[i]), total, saved, saved / total))
+        return out
+
+    def _assumed(self) -> list[str]:
+        """Assumed constants the plan depends on (robustness constants only matter with PTQ)."""
+        used = set(BASE) | (set(PRECISION) if self.law.has_precision else set())
+        if self.problem.post is not None:
+            used |= set(PTQ) | set(ROBUSTNESS)
+        names = []
+        for law, _ in self.groups:
+            names += [k for k in law.assumed if k in used and k not in names]
+        return names
+
+
+def _family(law: Law, groups: Sequence[tuple[Law, Array]]) -> Law:
+    """The candidates' one law variant (e.g. kumar2024-fp when every candidate is a float format),
+    else the requested law."""
+    return groups[0][0] if len(groups) == 1 else law
+
+
+def _zero_ptq_warning(bits: Array, post: float) -> str:
+    """Why an untied plan has no PTQ degradation, and what that rests on."""
+    low = [f"{OPERAND_LABEL[op]} ({b:g} bits)" for op, b in zip(OPERANDS, bits) if b <= post]
+    verb = "trains" if len(low) == 1 else "train"
+    return (
+        f"the PTQ degradation is zero because {' and '.join(low)} {verb} at or below the inference precision"
+        f" ({post:g} bits): eq. 9's factor 1 - exp(-C_x (P_x - P_post)) is 0 there (clipped at P_x <= P_post)"
+        " whatever C_x is, and eq. 9 multiplies the operands' factors, so one such operand cancels the whole"
+        " term, the weights' own quantization loss included. This comes from eq. 9's product form and the"
+        " clipping, not from the assumed C values or from data: treat it with caution"
+    )
+
+
+# ---------------------------------------------------------------------------- building a planner
+def make_planner(
+    law: Law,
+    *,
+    has_budget: bool = True,
+    params: float | None = None,
+    tokens: float | None = None,
+    precision: Precision | float | str | None = None,
+    precisions: Sequence[Precision | float | str] | None = None,
+    bits_range: tuple[float, float] | None = None,
+    continuous: bool = False,
+    untied: bool = False,
+    memory: float | None = None,
+    serve_memory: float | None = None,
+    inference_precision: Precision | float | str | None = None,
+    inference_tokens: float | None = None,
+    target_loss: float | None = None,
+    compare: Sequence[float | str | Precision] | None = None,
+    gpu: GpuSpec | None = None,
+) -> Planner:
+    """Validate a request (every inconsistency is a :class:`PrecplanError` saying what is valid)."""
+    from precplan.optimize._checks import check_request
+
+    post = None if inference_precision is None else parse_precision(inference_precision).bits
+    check_request(law, has_budget, params, tokens, precision, precisions, continuous, untied, memory, serve_memory, post, inference_tokens, target_loss)
+    notes: list[str] = ["cost model: training C = (6/16) N D P in 16-bit-equivalent FLOPs (Kumar et al. 2024, sec. 4.3)"]
+    lo, hi = bits_range or DEFAULT_RANGE
+    formats = None
+    chosen: list[Precision] | None = None
+    if not law.has_precision:
+        groups: list[tuple[Law, Array]] = [(law, np.array([[16.0, 16.0, 16.0]]))]
+        notes.append(f"law {law.id} has no precision terms: planned at 16 bits only (compose with --law kumar2024 --base {law.id} for other precisions)")
+        lo = hi = 16.0
+    elif precision is not None or precisions is not None:
+        chosen = [parse_precision(precision)] if precision is not None else [parse_precision(p) for p in precisions or ()]
+        groups, group_notes, formats = _format_groups(law, chosen, untied)
+        notes += group_notes
+        lo, hi = min(p.bits for p in chosen), max(p.bits for p in chosen)
+    else:
+        cand, skip_notes = integer_candidates(law, lo, hi, untied)
+        if cand.size == 0:
+            raise PrecplanError(f"no precision from {lo:g} to {hi:g} bits is inside the domain of law {law.id!r}")
+        groups, notes = [(law, cand)], notes + skip_notes
+    if untied:
+        notes.append("untied search: weights, activations and KV bits chosen separately; training is paid at the widest operand, max(P_w, P_a, P_kv)")
+    if continuous:
+        notes.append(f"continuous search: real-valued bits in [{lo:g}, {hi:g}] (golden-section refinement of the best integer)")
+    notes += memory_notes(memory, serve_memory, post)
+    if post is not None:
+        notes.append(f"inference at {post:g} bits: the loss includes the post-training-quantization degradation (Kumar et al. 2024, eqs. 2, 8-9)")
+    if inference_tokens:
+        notes.append("lifetime compute adds (2/16) N T P_serve for the tokens served (Sardana et al. 2024's 2 N T, bit-scaled like training)")
+    pb = Problem(has_budget, params, tokens, memory, serve_memory, post, float(inference_tokens or 0.0), target_loss)
+    if params is not None and (memory is not None or serve_memory is not None):
+        check_fixed_params_fit(params, min(float(c[:, 0].min()) for _, c in groups), memory, serve_memory, post)
+    default = MEMORY_COMPARE if pb.mode == "fixed" and params is None else DEFAULT_COMPARE
+    rows = compare_rows(law, _family(law, groups), compare, chosen, default)
+    if formats is not None and not any(is_named_format(f) for f in formats):
+        formats = None
+    return Planner(law, pb, tuple(groups), (lo, hi), continuous, untied, rows, gpu, tuple(dict.fromkeys(notes)), formats)
+
+
+def _format_groups(law: Law, chosen: list[Precision], untied: bool) -> tuple[list[tuple[Law, Array]], list[str], tuple[str, ...] | None]:
+    """Candidates grouped by the law variant that predicts them (float weights -> the float law),
+    with the format names of the candidates (tied search) in the planner's candidate order."""
+    by_law: dict[str, tuple[Law, dict[float, list[str]]]] = {}
+    notes = []
+    for p in chosen:
+        variant, note = law_for_weights(law, p)
+        if note:
+            notes.append(note)
+        if float(variant.precision_factor(p.bits, p.bits, p.bits)) <= 0:
+            notes.append(f"skipped {p.name}: outside the domain of law {variant.id} (effective-parameter factor <= 0)")
+            continue
+        by_law.setdefault(variant.id, (variant, {}))[1].setdefault(p.bits, []).append(p.name)
+    if not by_law:
+        raise PrecplanError(f"every requested precision is outside the domain of law {law.id!r} (activations and KV need more than ~3.1 bits)")
+    groups, names = [], []
+    for variant, by_bits in by_law.values():
+        v = np.array(sorted(by_bits))
+        if untied:
+            v = np.stack(np.meshgrid(v, v, v, indexing="ij"), -1).reshape(-1, 3)
+            v = v[variant.precision_factor(v[:, 0], v[:, 1], v[:, 2]) > 0]
+        else:
+            names += ["/".join(dict.fromkeys(by_bits[x])) for x in v]
+            v = np.repeat(v[:, None], 3, axis=1)
+        groups.append((variant, v))
+    return groups, notes, None if untied else tuple(names)
+
+
+def optimize(law: Law, budget: float | str | None = None, **options) -> Plan:
+    """The optimal plan for one budget (or, with ``target_loss``/``tokens`` and no budget, the one plan).
+
+    Options: see :func:`make_planner` (params, tokens, precision, precisions, bits_range,
+    continuous, untied, memory, serve_memory, inference_precision, inference_tokens,
+    target_loss, compare, gpu). Example::
+
+        plan = optimize(load_law("kumar2024"), 1e23)
+        plan.params, plan.tokens, plan.bits.weights, plan.loss
+    """
+    from precplan.units import parse_count
+
+    b = None if budget is None else parse_count(budget, "budget")
+    return make_planner(law, has_budget=b is not None, **options).plans(b)[0]
+
+
+def optimize_sweep(law: Law, budgets: ArrayLike, **options) -> list[Plan]:
+    """One plan per budget, vectorized (1,000 budgets in well under a second)."""
+    b = np.atleast_1d(np.asarray(budgets, dtype=float))
+    if not np.all(np.isfinite(b) & (b > 0)):
+        raise PrecplanError("budgets must be positive numbers of FLOPs")
+    return make_planner(law, has_budget=True, **options).plans(b)
+
+
+def plan(
+    budget: float | str | None = None,
+    *,
+    law: Law | str = "kumar2024",
+    base: Law | str | None = None,
+    params: float | str | None = None,
+    tokens: float | str | None = None,
+    precision: Precision | float | str | None = None,
+    precisions: Sequence[Precision | float | str] | None = None,
+    bits_range: tuple[float, float] | None = None,
+    continuous: bool = False,
+    untied: bool = False,
+    memory: float | str | None = None,
+    serve_memory: float | str | None = None,
+    inference_precision: Precision | float | str | None = None,
+    inference_tokens: float | str | None = None,
+    target_loss: float | None = None,
+    compare: Sequence[float | str | Precision] | None = None,
+    gpu: GpuSpec | None = None,
+) -> Plan:
+    """The optimal plan for one compute budget: N*, D*, training bits and predicted loss.
+
+    Parameters
+    ----------
+    budget : float or str, optional
+        Training (plus inference) compute in 16-bit-equivalent FLOPs, e.g. ``1e23`` or ``"1e23"``.
+        Leave it out with ``target_loss`` (inference-aware sizing) or with ``params`` and ``tokens``.
+    law : Law or str
+        A :class:`~precplan.laws.Law`, a bundled law name or a path to a law file.
+    base : Law or str, optional
+        Take the base terms (E, A, B, alpha, beta) from this law (an assumption the plan notes).
+    params, tokens : float or str, optional
+        Fix N or D (``"7B"``, ``"1.5T"``).
+    precision, precisions : optional
+        One training precision, or candidates to choose from (``8``, ``"fp8-e4m3"``, ``"int4"``).
+    bits_range : (float, float), optional
+        Integer bits searched when no candidates are given (default 3..16).
+    continuous, untied : bool
+        Real-valued bits; separate weight/activation/KV bits.
+    memory, serve_memory : float or str, optional
+        Bytes the weights may take in training / serving (``"24GiB"``, ``"880MB"``).
+    inference_precision : optional
+        Serve at this precision after post-training quantization (adds its degradation).
+    inference_tokens : float or str, optional
+        Tokens served over the model's lifetime (Sardana et al. 2024).
+    target_loss : float, optional
+        Minimize lifetime compute that reaches this loss instead of a budget.
+    compare : sequence, optional
+        Training precisions for the comparison rows.
+    gpu : GpuSpec, optional
+        Price the plan in GPU-hours and dollars.
+
+    Returns
+    -------
+    Plan
+        The plan (``params``, ``tokens``, ``bits``, ``loss``, costs, comparison rows, warnings, notes).
+
+    Examples
+    --------
+    >>> import precplan
+    >>> p = precplan.plan(budget=1e21)
+    >>> round(p.bits.weights)
+    7
+    """
+    from precplan.laws import load_law
+    from precplan.units import parse_bytes, parse_count
+
+    the_law = load_law(law, base)
+    b = None if budget is None else parse_count(budget, "budget")
+    count = lambda v, what: None if v is None else parse_count(v, what)  # noqa: E731
+    size = lambda v, what: None if v is None else parse_bytes(v, what)  # noqa: E731
+    return make_planner(
+        the_law, has_budget=b is not None, params=count(params, "params"), tokens=count(tokens, "tokens"),
+        precision=precision, precisions=precisions, bits_range=bits_range, continuous=continuous, untied=untied,
+        memory=size(memory, "memory"), serve_memory=size(serve_memory, "serve_memory"),
+        inference_precision=inference_precision, inference_tokens=count(inference_tokens, "inference_tokens"),
+        target_loss=target_loss, compare=compare, gpu=gpu,
+    ).plans(b)[0]
+
+
+def plan_sweep(budgets: ArrayLike, *, law: Law | str = "kumar2024", base: Law | str | None = None, **options) -> list[Plan]:
+    """One plan per budget, solved together (vectorized: 1,000 budgets in well under a second).
+
+    Parameters
+    ----------
+    budgets : array_like
+        Compute budgets in 16-bit-equivalent FLOPs.
+    law, base :
+        As in :func:`plan`.
+    **options :
+        Any keyword of :func:`make_planner` (``params``, ``precisions``, ``memory``, ...).
+
+    Returns
+    -------
+    list of Plan
+        One plan per budget, in order.
+    """
+    from precplan.laws import load_law
+
+    return optimize_sweep(load_law(law, base), budgets, **options)

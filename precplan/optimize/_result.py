@@ -1,0 +1,87 @@
+"""The plan a user reads: result dataclasses (plain data, JSON-ready through precplan.io.to_jsonable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from precplan.costs import GpuCost
+from precplan.laws._law import Decomposition
+from precplan.precision import Bits
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """The same budget (or target) spent at another training precision, each with its own optimal N, D."""
+
+    label: str
+    bits: Bits
+    feasible: bool
+    params: float | None
+    tokens: float | None
+    tokens_per_param: float | None
+    loss: float | None
+    total_flops: float | None
+    loss_gap: float | None  # loss minus the plan's loss (> 0: worse)
+    flops_ratio: float | None  # total FLOPs over the plan's (target-loss mode: > 1 costs more)
+    law: str | None = None  # the law variant that predicts this row (float formats: the float variant)
+
+
+@dataclass(frozen=True)
+class Shift:
+    """The optimum when post-training quantization is ignored, to show how it moves."""
+
+    params: float
+    tokens: float
+    tokens_per_param: float
+    bits: Bits
+    loss_before_ptq: float
+    loss_after_ptq: float
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The training-compute-optimal (inference-blind, Chinchilla-style) plan at the same loss,
+    charged for the same inference demand: what inference-aware sizing saves (Sardana et al. 2024)."""
+
+    params: float
+    tokens: float
+    tokens_per_param: float
+    bits: Bits
+    train_flops: float
+    inference_flops: float
+    total_flops: float
+    saved_flops: float
+    saved_fraction: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One optimal plan: N*, D*, bits, predicted loss, costs, and the alternatives."""
+
+    law: str
+    mode: str  # "budget", "target-loss" or "fixed"
+    budget: float | None
+    target_loss: float | None
+    params: float
+    tokens: float
+    tokens_per_param: float
+    loss: float
+    bits: Bits
+    format: str | None  # the chosen format's name when candidates were given as formats (e.g. fp8-e4m3)
+    cost_bits: float  # bits training is paid at: max(weights, activations, kv)
+    inference_precision: float | None
+    serve_bits: float  # bits inference compute is paid at
+    inference_tokens: float
+    train_flops: float
+    inference_flops: float
+    total_flops: float
+    weights_memory_bytes: float
+    serve_memory_bytes: float
+    decomposition: Decomposition
+    comparison: list[Alternative] = field(default_factory=list)
+    without_ptq: Shift | None = None
+    reference: Reference | None = None
+    gpu: GpuCost | None = None
+    assumed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)

@@ -1,0 +1,123 @@
+"""Result dataclasses of ``ptq-risk`` (:mod:`precplan.ptq._risk`): plain data that
+:mod:`precplan.cli._render` turns into JSON, ``precplan.cli._ptq_risk`` into tables and
+:mod:`precplan.plots._ptq` into a figure. Token counts that do not exist (no critical data
+size: +inf) are ``None``, i.e. JSON ``null``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from precplan.precision import Bits
+
+__all__ = ["Bits", "CurvePoint", "PtqCurves", "PtqRisk", "PtqSweep", "ServingRow", "TrainingOption"]
+
+
+@dataclass(frozen=True)
+class ServingRow:
+    """One serving (PTQ) precision for the planned N (and D, when one D was given)."""
+
+    post_bits: float
+    post_name: str
+    d_crit: float | None  # tokens; None (JSON null) when there is none (+inf)
+    loss_at_d_crit: float | None  # the best post-PTQ loss reachable at this N and precision
+    loss_after: float | None = None  # at the planned D (single-D mode)
+    degradation: float | None = None
+    degradation_share: float | None = None  # degradation / (loss before PTQ - E)
+    tokens_over_d_crit: float | None = None
+    status: str | None = None  # "past", "near", "below" or "none"
+
+
+@dataclass(frozen=True)
+class TrainingOption:
+    """Post-PTQ loss if the model were trained at other precisions (eq. 9's robustness term)."""
+
+    label: str
+    bits: Bits
+    feasible: bool
+    loss_before: float | None
+    degradation: float | None
+    loss_after: float | None
+    robustness: float | None
+    d_crit: float | None
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One token count of the degradation curve (Kumar et al. 2024, fig. 3)."""
+
+    tokens: float
+    loss_before: float
+    loss_after: float
+    degradation: float
+    degradation_share: float
+    past_d_crit: bool
+    status: str  # "past", "near", "below" or "none": the rule of the single-D result (ptq_verdict.data_status)
+
+
+@dataclass(frozen=True)
+class PtqRisk:
+    """``ptq-risk`` for one (N, D): the headline numbers are for serving precision ``post``."""
+
+    law: str
+    params: float
+    tokens: float
+    bits: Bits
+    post_bits: float
+    post_name: str
+    loss_before: float
+    loss_after: float
+    degradation: float
+    degradation_share: float
+    d_crit: float | None
+    loss_at_d_crit: float | None
+    tokens_over_d_crit: float | None
+    status: str
+    verdict: str
+    robustness: float
+    irreducible: float
+    effective_params: float
+    table: list[ServingRow]
+    training: list[TrainingOption]
+    assumed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PtqSweep:
+    """``ptq-risk`` over a token sweep: the degradation curve at ``post`` and D_crit per precision."""
+
+    law: str
+    params: float
+    bits: Bits
+    post_bits: float
+    post_name: str
+    d_crit: float | None
+    loss_at_d_crit: float | None
+    curve: list[CurvePoint]
+    table: list[ServingRow]
+    assumed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PtqCurves:
+    """Post-PTQ loss over a token grid for several serving precisions (what the plot draws)."""
+
+    law: str
+    params: float
+    bits: Bits
+    tokens: np.ndarray  # (n_tokens,)
+    post_bits: np.ndarray  # (n_posts,)
+    post_names: list[str]
+    loss_before: np.ndarray  # (n_tokens,)
+    loss_after: np.ndarray  # (n_posts, n_tokens)
+    degradation: np.ndarray  # (n_posts, n_tokens)
+    d_crit: np.ndarray  # (n_posts,), +inf where none
+    loss_at_d_crit: np.ndarray  # (n_posts,)
+    planned_tokens: float | None = None
+    assumed: list[str] = field(default_factory=list)

@@ -1,0 +1,358 @@
+"""``ptq-risk``: how much post-training quantization (PTQ) hurts, and when more data starts to hurt.
+
+Kumar et al. 2024 ("Scaling Laws for Precision") found that PTQ degrades a model more the
+longer it was trained (eq. 2): at fixed N and serving precision P_post the post-PTQ loss
+
+    L(D) = E + A N_eff^-alpha + B D^-beta + K D^gamma_D,
+    K    = C_T exp(-P_post / gamma_post + b) / N_eff^gamma_N * R            (eqs. 2, 8-9)
+
+falls and then rises in D. Its minimum is the critical data size D_crit (eq. 13; the printed
+eq. 12 drops a beta). All loss values here come from :class:`precplan.laws._law.Law` methods; the
+only new math is the closed form of D_crit (:func:`d_crit`). Results are plain dataclasses
+that :mod:`precplan.cli._render` turns into JSON and ``precplan.cli._ptq_risk`` into tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from precplan.errors import PrecplanError
+from precplan.laws._law import ASSUMED_LABEL, ROBUSTNESS, Law
+from precplan.precision import Bits, Precision, parse_precision
+from precplan.laws._variant import law_for_weights
+from precplan.ptq._results import CurvePoint, PtqCurves, PtqRisk, PtqSweep, ServingRow, TrainingOption
+from precplan.ptq._verdict import NEAR_FACTOR, data_status, offset_note, verdict  # noqa: F401 (NEAR_FACTOR re-exported)
+
+DEFAULT_POSTS = (2, 3, 4, 5, 6, 7, 8)
+
+
+# ------------------------------------------------------------------------------------ math
+def d_crit(
+    law: Law,
+    N: ArrayLike,
+    post: ArrayLike,
+    weights: ArrayLike = 16,
+    activations: ArrayLike = 16,
+    kv: ArrayLike = 16,
+) -> np.ndarray:
+    """Critical data size: the D that minimizes the post-PTQ loss at fixed N and P_post.
+
+    Kumar et al. 2024, eq. 13 (printed eq. 12 drops a beta; -b is the offset reading of b),
+    for a model trained in high precision:
+
+        D_crit = (beta B N^gamma_N exp(P_post/gamma_post - b) / (gamma_D C_T))^(1/(gamma_D+beta))
+
+    Generalized to low-precision training (eqs. 8-9): N becomes N_eff and the robustness
+    product R = prod_x [1 - exp(-C_x (P_x - P_post))], which does not depend on D, divides
+    C_T. Setting dL/dD = -beta B D^(-beta-1) + gamma_D K D^(gamma_D-1) = 0 with K as in the
+    module docstring gives
+
+        D_crit = (beta B N_eff^gamma_N exp(P_post/gamma_post - b) / (gamma_D C_T R))^(1/(gamma_D+beta))
+
+    (a minimum: the loss tends to +inf at both ends). Vectorized; computed in logs. Returns
+    +inf where R = 0 (the law predicts no degradation, so more data never hurts) and NaN
+    where N_eff <= 0 (training precision outside the law's domain).
+    """
+    law.require_ptq()
+    n_eff = np.asarray(law.effective_params(N, weights, activations, kv), dtype=float)
+    post = np.asarray(post, dtype=float)
+    r = np.asarray(law.robustness(post, weights, activations, kv), dtype=float)
+    beta, gamma_d = law.c("beta"), law.c("gamma_D")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_d = (
+            np.log(beta * law.c("B"))
+            + law.c("gamma_N") * np.log(np.where(n_eff > 0, n_eff, np.nan))
+            + post / law.c("gamma_post")
+            - law.c("b_post")
+            - np.log(gamma_d * law.c("C_T"))
+            - np.log(r)
+        ) / (gamma_d + beta)
+        out = np.exp(log_d)
+    out = np.where(r <= 0, np.inf, out)
+    return np.where(n_eff > 0, out, np.nan)
+
+
+# ------------------------------------------------------------------------------------ setup
+@dataclass(frozen=True)
+class _Setup:
+    law: Law
+    bits: Bits
+    post: Precision
+    posts: list[Precision]
+    notes: list[str]
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def _setup(law, params, tokens, post, posts, weights, activations, kv) -> _Setup:
+    """Validate the request; pick the law variant for the weight format; settle the precisions."""
+    law.require_ptq()
+    tokens = np.atleast_1d(np.asarray(tokens, dtype=float))
+    if not (np.isfinite(params) and params > 0) or not np.all(np.isfinite(tokens) & (tokens > 0)):
+        raise PrecplanError("--params and --tokens must be positive numbers")
+    pw, pa, pkv = (parse_precision(p) for p in (weights, activations, kv))
+    law, variant_note = law_for_weights(law, pw)
+    law.require_ptq()
+    law.check_domain(params, tokens, pw.bits, pa.bits, pkv.bits)
+    head = parse_precision(post)
+
+    def check(p: Precision, option: str) -> None:
+        if p.bits >= pw.bits:
+            example = 4 if pw.bits > 4 else max(np.ceil(pw.bits) - 1, 1)
+            raise PrecplanError(
+                f"{option} {p.name} is at or above the weights' training precision ({pw.bits:g} bits):"
+                f" post-training quantization must go below it (e.g. --post {example:g})"
+            )
+
+    check(head, "--post")
+    if posts is None:
+        chosen = [parse_precision(b) for b in DEFAULT_POSTS if b < pw.bits]
+    else:
+        chosen = [parse_precision(p) for p in posts]
+        for p in chosen:
+            check(p, "--posts")
+    chosen = [p for p in chosen if p.bits != head.bits] + [head]  # the headline's name wins
+    unique = {p.bits: p for p in reversed(chosen)}  # otherwise the first mention of a bit count
+    ordered = sorted(unique.values(), key=lambda p: p.bits)
+    notes = [variant_note] if variant_note else []
+    floats = [p.name for p in ordered if p.is_float]
+    if floats and law.weight_format != "float":
+        notes.append(
+            f"the PTQ terms were fit on integer quantization (GPTQ); {', '.join(floats)} is predicted as an"
+            " integer format of the same bit count"
+        )
+    if "bits" in law.fit_range:
+        lo, hi = law.fit_range["bits"]
+        outside = [p.name for p in ordered if not lo <= p.bits <= hi]
+        if outside:
+            notes.append(
+                f"serving precision {', '.join(outside)} lies outside the bits law {law.id!r} was fit on"
+                f" ({lo:g}..{hi:g}): those rows extrapolate"
+            )
+    notes += offset_note(law)  # D_crit and the degradation depend on how b_post is read
+    return _Setup(law, Bits(pw.bits, pa.bits, pkv.bits), head, ordered, notes)
+
+
+def _assumed_notes(law: Law, s: _Setup) -> tuple[list[str], list[str]]:
+    """Which robustness constants are assumed, and how much they move the headline numbers."""
+    b = s.bits
+    options = [name for name in ROBUSTNESS if name in law.assumed]  # the lower-precision rows
+    assumed = law.assumed_robustness_constants(s.post.bits, b.weights, b.activations, b.kv)
+    if not options:
+        return [], []
+    if not assumed:
+        return options, [
+            f"the headline numbers do not depend on assumed constants (trained at the law's reference"
+            f" precision, the robustness term is 1); the 'trained at lower precision' rows use"
+            f" {', '.join(options)}: {ASSUMED_LABEL}"
+        ]
+    r = float(law.robustness(s.post.bits, b.weights, b.activations, b.kv))
+    shift = r ** (-1.0 / (law.c("gamma_D") + law.c("beta"))) if r > 0 else float("inf")
+    note = (
+        f"the PTQ degradation is scaled by the training-precision robustness term (Kumar et al. eq. 9)"
+        f" R = {r:.4f} at {s.post.name}, which uses {', '.join(assumed)}: {ASSUMED_LABEL};"
+        f" R moves D_crit by a factor R^(-1/(gamma_D+beta)) = {shift:.4g}. The 'trained at lower"
+        " precision' rows depend on these assumptions most."
+    )
+    return assumed, [note]
+
+
+def _serving_rows(law: Law, params: float, s: _Setup, tokens: float | None) -> list[ServingRow]:
+    b = s.bits
+    bits = np.array([p.bits for p in s.posts])
+    dcs = d_crit(law, params, bits, b.weights, b.activations, b.kv)
+    at_dc = law.loss(params, np.where(np.isfinite(dcs), dcs, 1.0), b.weights, b.activations, b.kv, post=bits)
+    rows = []
+    if tokens is not None:
+        before = float(law.loss(params, tokens, b.weights, b.activations, b.kv))
+        after = law.loss(params, tokens, b.weights, b.activations, b.kv, post=bits)
+        deltas = law.ptq_degradation(params, tokens, bits, b.weights, b.activations, b.kv)
+    for i, p in enumerate(s.posts):
+        dc = float(dcs[i])
+        extra = {}
+        if tokens is not None:
+            deg = float(deltas[i])
+            extra = dict(
+                loss_after=float(after[i]),
+                degradation=deg,
+                degradation_share=deg / (before - law.c("E")),
+                tokens_over_d_crit=tokens / dc if np.isfinite(dc) else 0.0,
+                status=data_status(tokens, dc),
+            )
+        rows.append(ServingRow(p.bits, p.name, _finite(dc), float(at_dc[i]) if np.isfinite(dc) else None, **extra))
+    return rows
+
+
+def _training_options(law: Law, params: float, tokens: float, s: _Setup) -> list[TrainingOption]:
+    """The planned training precisions, 8-bit training of every operand, and weights trained
+    natively at the serving precision (no PTQ needed), each served at ``s.post``."""
+    b, post = s.bits, s.post.bits
+    options = [(f"as planned: {b.weights:g}/{b.activations:g}/{b.kv:g}", b)]
+    if post < 8 < min(b.weights, b.activations, b.kv):
+        options.append(("all at 8 bits: 8/8/8", Bits(8.0, 8.0, 8.0)))
+    options.append((f"weights natively at {s.post.name} (no PTQ): {post:g}/{b.activations:g}/{b.kv:g}", Bits(post, b.activations, b.kv)))
+    out = []
+    for label, o in options:
+        n_eff = float(law.effective_params(params, o.weights, o.activations, o.kv))
+        if n_eff <= 0:
+            out.append(TrainingOption(label, o, False, None, None, None, None, None))
+            continue
+        before = float(law.loss(params, tokens, o.weights, o.activations, o.kv))
+        after = float(law.loss(params, tokens, o.weights, o.activations, o.kv, post=post))
+        delta = float(law.ptq_degradation(params, tokens, post, o.weights, o.activations, o.kv))
+        r = float(law.robustness(post, o.weights, o.activations, o.kv))
+        dc = float(d_crit(law, params, post, o.weights, o.activations, o.kv))
+        out.append(TrainingOption(label, o, True, before, delta, after, r, _finite(dc)))
+    return out
+
+
+# ------------------------------------------------------------------------------------ API
+def ptq_risk(
+    law: Law,
+    params: float,
+    tokens: float,
+    post: Precision | float | str = 4,
+    posts: list | None = None,
+    weights: Precision | float | str = 16,
+    activations: Precision | float | str = 16,
+    kv: Precision | float | str = 16,
+) -> PtqRisk:
+    """PTQ risk of an ``params``-parameter model trained on ``tokens`` tokens, served at ``post``
+    (the headline), with a table over ``posts`` (default 2..8 bits below the training precision)."""
+    s = _setup(law, params, tokens, post, posts, weights, activations, kv)
+    law, b, p = s.law, s.bits, s.post.bits
+    before = float(law.loss(params, tokens, b.weights, b.activations, b.kv))
+    after = float(law.loss(params, tokens, b.weights, b.activations, b.kv, post=p))
+    delta = float(law.ptq_degradation(params, tokens, p, b.weights, b.activations, b.kv))
+    dc = float(d_crit(law, params, p, b.weights, b.activations, b.kv))
+    at_dc = float(law.loss(params, dc, b.weights, b.activations, b.kv, post=p)) if np.isfinite(dc) else None
+    status = data_status(tokens, dc)
+    said = verdict(status, tokens, dc, s.post.name, after, at_dc if at_dc is not None else after)
+    assumed, notes = _assumed_notes(law, s)
+    warnings = law.extrapolation_warnings(params, tokens, [b.weights, b.activations, b.kv, p])
+    if status == "near":
+        warnings.append(said)
+    return PtqRisk(
+        law=law.id,
+        params=float(params),
+        tokens=float(tokens),
+        bits=b,
+        post_bits=p,
+        post_name=s.post.name,
+        loss_before=before,
+        loss_after=after,
+        degradation=delta,
+        degradation_share=delta / (before - law.c("E")),
+        d_crit=_finite(dc),
+        loss_at_d_crit=at_dc,
+        tokens_over_d_crit=float(tokens) / dc if np.isfinite(dc) else 0.0,
+        status=status,
+        verdict=said,
+        robustness=float(law.robustness(p, b.weights, b.activations, b.kv)),
+        irreducible=law.c("E"),
+        effective_params=float(law.effective_params(params, b.weights, b.activations, b.kv)),
+        table=_serving_rows(law, params, s, float(tokens)),
+        training=_training_options(law, params, float(tokens), s),
+        assumed=assumed,
+        warnings=warnings,
+        notes=s.notes + notes,
+    )
+
+
+def ptq_sweep(
+    law: Law,
+    params: float,
+    tokens: ArrayLike,
+    post: Precision | float | str = 4,
+    posts: list | None = None,
+    weights: Precision | float | str = 16,
+    activations: Precision | float | str = 16,
+    kv: Precision | float | str = 16,
+) -> PtqSweep:
+    """The degradation curve over a token sweep at ``post`` (Kumar et al. 2024, fig. 3)."""
+    tokens = np.atleast_1d(np.asarray(tokens, dtype=float))
+    s = _setup(law, params, tokens, post, posts, weights, activations, kv)
+    law, b, p = s.law, s.bits, s.post.bits
+    before = law.loss(params, tokens, b.weights, b.activations, b.kv)
+    after = law.loss(params, tokens, b.weights, b.activations, b.kv, post=p)
+    delta = law.ptq_degradation(params, tokens, p, b.weights, b.activations, b.kv)
+    dc = float(d_crit(law, params, p, b.weights, b.activations, b.kv))
+    E = law.c("E")
+    curve = [
+        CurvePoint(float(d), float(lb), float(la), float(dl), float(dl / (lb - E)), bool(d > dc), data_status(d, dc))
+        for d, lb, la, dl in zip(tokens, before, after, delta)
+    ]
+    assumed, notes = _assumed_notes(law, s)
+    at_dc = float(law.loss(params, dc, b.weights, b.activations, b.kv, post=p)) if np.isfinite(dc) else None
+    return PtqSweep(
+        law=law.id,
+        params=float(params),
+        bits=b,
+        post_bits=p,
+        post_name=s.post.name,
+        d_crit=_finite(dc),
+        loss_at_d_crit=at_dc,
+        curve=curve,
+        table=_serving_rows(law, params, s, None),
+        assumed=assumed,
+        warnings=law.extrapolation_warnings(params, tokens, [b.weights, b.activations, b.kv, p]),
+        notes=s.notes + notes,
+    )
+
+
+def degradation_curves(
+    law: Law,
+    params: float,
+    tokens: ArrayLike,
+    posts: ArrayLike,
+    weights: float = 16,
+    activations: float = 16,
+    kv: float = 16,
+    planned_tokens: float | None = None,
+) -> PtqCurves:
+    """Post-PTQ loss and degradation on a token grid for each serving precision (for plots).
+    Precisions are bit counts here (the caller validated them); the law is used as given."""
+    law.require_ptq()
+    t = np.asarray(tokens, dtype=float)
+    bits = np.asarray([parse_precision(p).bits for p in np.atleast_1d(posts)], dtype=float)
+    names = [parse_precision(p).name for p in np.atleast_1d(posts)]
+    before = law.loss(params, t, weights, activations, kv)
+    after = law.loss(params, t[None, :], weights, activations, kv, post=bits[:, None])
+    dcs = d_crit(law, params, bits, weights, activations, kv)
+    at_dc = law.loss(params, np.where(np.isfinite(dcs), dcs, 1.0), weights, activations, kv, post=bits)
+    used = {c for p in bits for c in law.robustness_constants_used(float(p), weights, activations, kv)}
+    assumed = [name for name in ROBUSTNESS if name in used and name in law.assumed]
+    return PtqCurves(
+        law=law.id,
+        params=float(params),
+        bits=Bits(float(weights), float(activations), float(kv)),
+        tokens=t,
+        post_bits=bits,
+        post_names=names,
+        loss_before=before,
+        loss_after=after,
+        degradation=law.ptq_degradation(params, t[None, :], bits[:, None], weights, activations, kv),
+        d_crit=dcs,
+        loss_at_d_crit=np.where(np.isfinite(dcs), at_dc, np.nan),
+        planned_tokens=planned_tokens,
+        assumed=assumed,
+    )
+
+
+def plot_token_grid(tokens: ArrayLike, d_crits: ArrayLike, points: int = 200, span: float = 1e3) -> np.ndarray:
+    """A log-spaced token grid covering the planned tokens and the finite D_crits, at most
+    ``span`` times beyond the planned range on either side."""
+    t = np.atleast_1d(np.asarray(tokens, dtype=float))
+    dc = np.asarray(d_crits, dtype=float)
+    dc = dc[np.isfinite(dc)]
+    lo, hi = float(t.min()), float(t.max())
+    if t.size == 1:
+        lo_all = min([lo] + list(dc)) / 3.0
+        hi_all = max([hi] + list(dc)) * 3.0
+        lo, hi = max(lo_all, lo / span), min(hi_all, hi * span)
+    return np.logspace(np.log10(lo), np.log10(hi), points)

@@ -1,0 +1,34 @@
+"""``validate``: train small quantized decoders (PyTorch, the ``validate`` extra), store the runs,
+fit the law to them and report how well it holds.
+
+torch is imported only when a name that needs it is used, so ``import precplan.validate`` and
+the store/report functions stay light (``fit`` reads the store without torch).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "analyze": "_report", "ValidationReport": "_report",
+    "read_store": "_store", "read_folders": "_store", "append_record": "_store", "store_path": "_store",
+    "finished_ids": "_store", "parse_shard": "_store",
+    "get_preset": "_presets", "Preset": "_presets", "PRESETS": "_presets",
+    "run_sweep": "_sweep", "SweepSummary": "_sweep",
+    "RunSpec": "_train", "train_run": "_train",
+    "load_source": "_data", "Source": "_data",
+    "Decoder": "_model", "QuantConfig": "_model",
+    "fake_quant": "_quant",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"precplan.validate.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'precplan.validate' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,146 @@
+"""Run a sweep: skip finished runs, train the rest, append each result to the store.
+
+Progress: one bar for the sweep (measured in estimated FLOPs, so its ETA weighs big runs
+properly) and one for the current run (tokens, tokens/s, training loss, ETA).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from precplan.units import format_count
+from precplan.validate._data import Source
+from precplan.validate._model import SHAPES
+from precplan.validate._store import append_record, finished_ids, shard_slice, store_path
+from precplan.validate._train import Outcome, Placement, RunSpec, train_run
+
+
+@dataclass
+class SweepSummary:
+    """What a sweep did."""
+
+    preset: str
+    store: str
+    shard: tuple[int, int]
+    planned: int
+    skipped: int
+    ran: int
+    diverged: int
+    wall_s: float
+    device: str
+    data: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def make_record(spec: RunSpec, run_id: str, outcome: Outcome, source: Source, where: Placement, preset: str) -> dict[str, Any]:
+    """One store line. The keys the fit code reads (run_id, params, tokens, loss, weight_bits,
+    activation_bits, kv_bits, ptq, diverged) stay fixed; the rest documents the run."""
+    import torch
+
+    from precplan import __version__
+
+    shape = SHAPES[spec.shape]
+    return {
+        "run_id": run_id,
+        "params": shape.params,
+        "tokens": spec.steps * spec.batch_size * spec.seq_len,
+        "loss": outcome.loss,
+        "weight_bits": spec.weight_bits,
+        "activation_bits": spec.activation_bits,
+        "kv_bits": spec.kv_bits,
+        "ptq": outcome.ptq,
+        "ptq_method": "rtn-per-channel",
+        "diverged": outcome.diverged,
+        "diverged_at_tokens": outcome.diverged_at_tokens,
+        "seed": spec.seed,
+        "config": {
+            "shape": spec.shape, "d_model": shape.d_model, "n_layers": shape.n_layers, "n_heads": shape.n_heads,
+            "d_ff": shape.d_ff, "vocab": source.vocab_size, "seq_len": spec.seq_len, "batch_size": spec.batch_size,
+            "steps": spec.steps, "lr": spec.lr, "weight_decay": spec.weight_decay, "warmup_frac": spec.warmup_frac,
+            "min_lr_frac": spec.min_lr_frac, "activation_granularity": spec.activation_granularity,
+            "val_tokens": spec.val_tokens, "ptq_bits": list(spec.ptq_bits),
+        },
+        "initial_train_loss": outcome.initial_train_loss,
+        "final_train_loss": outcome.final_train_loss,
+        "curve": outcome.curve,
+        "tokens_per_s": round(outcome.tokens_per_s, 1),
+        "wall_s": round(outcome.wall_s, 2),
+        "device": where.label,
+        "data": source.name,
+        "data_fingerprint": source.fingerprint,
+        "preset": preset,
+        "precplan_version": __version__,
+        "torch_version": torch.__version__,
+        "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def run_cost(spec: RunSpec, vocab: int) -> float:
+    """Training FLOPs of a run (the sweep bar's unit)."""
+    return SHAPES[spec.shape].flops_per_token(vocab, spec.seq_len) * spec.steps * spec.batch_size * spec.seq_len
+
+
+def pending(specs: Sequence[RunSpec], source: Source, out_dir: str | Path, shard: tuple[int, int]) -> tuple[list[RunSpec], int]:
+    """This shard's runs not yet in any store of ``out_dir``, and how many were skipped."""
+    mine = shard_slice(specs, *shard)
+    done = finished_ids(out_dir) if Path(out_dir).exists() else set()
+    todo = [s for s in mine if s.run_id(source.fingerprint) not in done]
+    return todo, len(mine) - len(todo)
+
+
+def run_sweep(
+    specs: Sequence[RunSpec],
+    source: Source,
+    where: Placement,
+    out_dir: str | Path,
+    preset: str,
+    shard: tuple[int, int] = (0, 1),
+    console: Any = None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> SweepSummary:
+    """Train this shard's unfinished runs in grid order, appending one record per run."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    t0 = time.perf_counter()
+    todo, skipped = pending(specs, source, out_dir, shard)
+    path = store_path(out_dir, shard)
+    warnings = sorted({w for s in todo if (w := source.repeat_warning(s.steps * s.batch_size * s.seq_len))})
+    diverged = 0
+    columns = (
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+    )
+    if console is not None:
+        for w in warnings:
+            console.print(f"[yellow]warning:[/yellow] {w}")
+    with Progress(*columns, console=console, transient=False) as progress:
+        total = sum(run_cost(s, source.vocab_size) for s in todo)
+        sweep = progress.add_task(f"sweep {preset}", total=max(total, 1.0), info=f"0/{len(todo)} runs")
+        for k, spec in enumerate(todo):
+            cost, base = run_cost(spec, source.vocab_size), progress.tasks[sweep].completed
+            run_tokens = spec.steps * spec.batch_size * spec.seq_len
+            task = progress.add_task(f"  N={spec.shape} D={format_count(run_tokens)} {spec.bits_label}", total=run_tokens, info="")
+            started = time.perf_counter()
+
+            def update(done: int, total_tokens: int, loss: float, task=task, base=base, cost=cost, started=started) -> None:
+                rate = done / max(time.perf_counter() - started, 1e-9)
+                progress.update(task, completed=done, info=f"{rate:,.0f} tok/s  loss {loss:.3f}")
+                progress.update(sweep, completed=base + cost * done / total_tokens)
+
+            outcome = train_run(spec, source, where, on_progress=update)
+            record = make_record(spec, spec.run_id(source.fingerprint), outcome, source, where, preset)
+            append_record(path, record)
+            diverged += outcome.diverged
+            if on_record:
+                on_record(record)
+            progress.remove_task(task)
+            progress.update(sweep, completed=base + cost, info=f"{k + 1}/{len(todo)} runs")
+    return SweepSummary(
+        preset=preset, store=str(path), shard=shard, planned=len(todo) + skipped, skipped=skipped,
+        ran=len(todo), diverged=diverged, wall_s=time.perf_counter() - t0, device=where.label,
+        data=source.name, warnings=warnings,
+    )
