@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from importlib import resources
 import math
 import os
 import tempfile
@@ -65,3 +66,12 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, np.bool_):
         return bool(obj)
     return obj
+
+
+def bundled_dir(name: str) -> Path:
+    """A folder of files shipped with precplan (``laws``, ``data``): inside the wheel
+    (``precplan/_<name>``), or ``<name>/`` at the top of a source checkout."""
+    packaged = resources.files("precplan") / f"_{name}"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / name

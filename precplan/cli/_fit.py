@@ -16,7 +16,8 @@ FIT_LAW_HELP = (
 
 @handle_errors
 def fit(
-    runs: str = typer.Argument(..., help="Runs: a CSV or JSONL file (the validate results store is accepted as is)."),
+    runs: Optional[str] = typer.Argument(None, help="Runs: a CSV or JSONL file (the validate results store is accepted as is)."),
+    example: Optional[str] = typer.Option(None, "--example", help="Fit a bundled example data set instead: sardana2024 (47 runs, Sardana et al. 2024; Apache-2.0)."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the fitted law to this YAML file (use it with --law)."),
     columns: Optional[str] = typer.Option(
         None, "--columns", help='Map standard columns to yours, e.g. params=Parameters,tokens=Tokens,loss="Smoothed Loss".'),
@@ -37,6 +38,7 @@ def fit(
     json_out: bool = JsonOpt,
 ) -> None:
     """Fit a scaling law to your runs (Hoffmann's procedure, Kumar's stages) and write it as a law file."""
+    from precplan.errors import PrecplanError
     from precplan.fit._fit import fit_law
     from precplan.laws._file import save_law
     from precplan.cli._render import print_json
@@ -46,6 +48,13 @@ def fit(
         from precplan.plots._common import check_plot_path
 
         check_plot_path(plot)
+    if (runs is None) == (example is None):
+        raise PrecplanError("give a runs file or --example NAME (bundled: sardana2024), not both or neither")
+    if example is not None:
+        from precplan.fit._runs import example_runs
+
+        path, example_columns = example_runs(example)
+        runs, columns = str(path), columns or example_columns
     budget = parse_count(at_budget, "--at-budget")
     result = fit_law(runs, form=form, base_law=law, tie_exponents=tie_exponents, delta=delta, objective=objective,
                      grid=grid, bootstrap=bootstrap, holdout=holdout, holdout_largest=holdout_largest, budget=budget,

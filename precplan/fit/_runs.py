@@ -26,6 +26,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from precplan.errors import PrecplanError
+from precplan.io import bundled_dir
 from precplan.precision import REFERENCE_BITS
 
 REQUIRED = ("params", "tokens", "loss")
@@ -135,6 +136,20 @@ def parse_columns(text: str | None) -> dict[str, str]:
             raise PrecplanError(f"--columns: {key!r} is not a standard column (valid: {', '.join(COLUMNS)})")
         out[key] = value
     return out
+
+
+EXAMPLES: Mapping[str, tuple[str, str]] = {
+    # name: (file under data/, column mapping); sources and licenses in data/README.md
+    "sardana2024": ("sardana2024_training_runs.csv", 'params=Parameters,tokens=Tokens,loss="Smoothed Loss"'),
+}
+
+
+def example_runs(name: str) -> tuple[Path, str]:
+    """A bundled example data set: its file and its column mapping (``data/README.md``)."""
+    if name not in EXAMPLES:
+        raise PrecplanError(f"unknown example {name!r} (bundled: {', '.join(EXAMPLES)})")
+    file, columns = EXAMPLES[name]
+    return bundled_dir("data") / file, columns
 
 
 def load_runs(path_or_records: str | Path | Sequence[Mapping[str, Any]], columns: Mapping[str, str] | str | None = None) -> Runs:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -16,7 +15,7 @@ from typing import Any, Mapping
 import yaml
 
 from precplan.errors import LawFileError, PrecplanError
-from precplan.io import atomic_write_text
+from precplan.io import atomic_write_text, bundled_dir
 from precplan.laws._law import BASE, FORMS, SOURCES, Coefficient, Law
 
 TOP_KEYS = {
@@ -223,10 +222,7 @@ def save_law(law: Law, path: str | Path) -> Path:
 # ------------------------------------------------------------------------ bundled laws
 def laws_dir() -> Path:
     """Where the bundled law files live: inside the wheel, or ``laws/`` in a source checkout."""
-    packaged = resources.files("precplan") / "_laws"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "laws"
+    return bundled_dir("laws")
 
 
 def bundled_names() -> list[str]:
