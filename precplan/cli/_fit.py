@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -85,7 +86,7 @@ def render_fit(r, written: str | None, drawn: str | None) -> None:
 
     out = console()
     src = r.source
-    out.print(f"[bold]{r.law.id}[/bold]: {r.form} law fitted to {src['path']} ({r.n_rows} rows, {r.n_runs} training runs)")
+    out.print(f"[bold]{r.law.id}[/bold]: {r.form} law fitted to {Path(src['path']).name} ({r.n_rows} rows, {r.n_runs} training runs)")
     level = f"{r.bootstrap.level:.0%} interval" if r.bootstrap else None
     rows = []
     for name, value in r.coefficients.items():

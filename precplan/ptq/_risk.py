@@ -211,6 +211,32 @@ def _training_options(law: Law, params: float, tokens: float, s: _Setup) -> list
     return out
 
 
+@dataclass(frozen=True)
+class _Point:
+    """The PTQ quantities at one or many token counts (arrays), shared by the single point and
+    the sweep so that both compute them the same way."""
+
+    before: np.ndarray
+    after: np.ndarray
+    delta: np.ndarray
+    d_crit: float
+    loss_at_d_crit: float | None
+
+
+def _evaluate(law: Law, params: float, tokens: np.ndarray, s: _Setup) -> _Point:
+    """Loss before and after PTQ (Kumar et al. 2024, eq. 10), the degradation (eqs. 2, 8-9) and
+    D_crit with the loss there (eq. 13), for ``tokens`` at the setup's precisions."""
+    b, p = s.bits, s.post.bits
+    dc = float(d_crit(law, params, p, b.weights, b.activations, b.kv))
+    return _Point(
+        before=law.loss(params, tokens, b.weights, b.activations, b.kv),
+        after=law.loss(params, tokens, b.weights, b.activations, b.kv, post=p),
+        delta=law.ptq_degradation(params, tokens, p, b.weights, b.activations, b.kv),
+        d_crit=dc,
+        loss_at_d_crit=float(law.loss(params, dc, b.weights, b.activations, b.kv, post=p)) if np.isfinite(dc) else None,
+    )
+
+
 # ------------------------------------------------------------------------------------ API
 def ptq_risk(
     law: Law,
@@ -226,11 +252,9 @@ def ptq_risk(
     (the headline), with a table over ``posts`` (default 2..8 bits below the training precision)."""
     s = _setup(law, params, tokens, post, posts, weights, activations, kv)
     law, b, p = s.law, s.bits, s.post.bits
-    before = float(law.loss(params, tokens, b.weights, b.activations, b.kv))
-    after = float(law.loss(params, tokens, b.weights, b.activations, b.kv, post=p))
-    delta = float(law.ptq_degradation(params, tokens, p, b.weights, b.activations, b.kv))
-    dc = float(d_crit(law, params, p, b.weights, b.activations, b.kv))
-    at_dc = float(law.loss(params, dc, b.weights, b.activations, b.kv, post=p)) if np.isfinite(dc) else None
+    pt = _evaluate(law, params, np.array([float(tokens)]), s)
+    before, after, delta = float(pt.before[0]), float(pt.after[0]), float(pt.delta[0])
+    dc, at_dc = pt.d_crit, pt.loss_at_d_crit
     status = data_status(tokens, dc)
     said = verdict(status, tokens, dc, s.post.name, after, at_dc if at_dc is not None else after)
     assumed, notes = _assumed_notes(law, s)
@@ -278,17 +302,14 @@ def ptq_sweep(
     tokens = np.atleast_1d(np.asarray(tokens, dtype=float))
     s = _setup(law, params, tokens, post, posts, weights, activations, kv)
     law, b, p = s.law, s.bits, s.post.bits
-    before = law.loss(params, tokens, b.weights, b.activations, b.kv)
-    after = law.loss(params, tokens, b.weights, b.activations, b.kv, post=p)
-    delta = law.ptq_degradation(params, tokens, p, b.weights, b.activations, b.kv)
-    dc = float(d_crit(law, params, p, b.weights, b.activations, b.kv))
+    pt = _evaluate(law, params, tokens, s)
+    before, after, delta, dc, at_dc = pt.before, pt.after, pt.delta, pt.d_crit, pt.loss_at_d_crit
     E = law.c("E")
     curve = [
         CurvePoint(float(d), float(lb), float(la), float(dl), float(dl / (lb - E)), bool(d > dc), data_status(d, dc))
         for d, lb, la, dl in zip(tokens, before, after, delta)
     ]
     assumed, notes = _assumed_notes(law, s)
-    at_dc = float(law.loss(params, dc, b.weights, b.activations, b.kv, post=p)) if np.isfinite(dc) else None
     return PtqSweep(
         law=law.id,
         params=float(params),
