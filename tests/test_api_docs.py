@@ -1,6 +1,7 @@
-"""The examples of docs/api.md run, and print what the document says they print.
+"""The examples of docs/api.md (and the checks of docs/science.md) run, and print what the
+documents say they print.
 
-Every ```python block of docs/api.md is executed in order in one namespace (as in a notebook),
+Every ```python block of a document is executed in order in one namespace (as in a notebook),
 from the repository root. A ```text block right after a python block is that block's expected
 standard output, compared line by line (trailing spaces ignored). After a deliberate change,
 rewrite the expected outputs with ``python tests/test_api_docs.py --write`` and read the diff.
@@ -20,6 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "api.md"
+DOCS = (DOC, ROOT / "docs" / "science.md")
 FENCE = re.compile(r"^```(\w*)\s*$")
 
 
@@ -58,10 +60,10 @@ def examples(text: str) -> list[dict]:
     return out
 
 
-def run(example: dict, namespace: dict) -> str:
+def run(example: dict, namespace: dict, doc: Path = DOC) -> str:
     """Execute one example; its standard output."""
     buf = io.StringIO()
-    code = compile(example["body"], f"{DOC.name}:{example['start'] + 1}", "exec")
+    code = compile(example["body"], f"{doc.name}:{example['start'] + 1}", "exec")
     with contextlib.redirect_stdout(buf):
         exec(code, namespace)
     return buf.getvalue()
@@ -71,12 +73,12 @@ def _norm(text: str) -> list[str]:
     return [line.rstrip() for line in text.strip("\n").splitlines()]
 
 
-def _run_all() -> list[tuple[dict, str]]:
+def _run_all(doc: Path = DOC) -> list[tuple[dict, str]]:
     namespace: dict = {"__name__": "__api_docs__"}
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
-        return [(ex, run(ex, namespace)) for ex in examples(DOC.read_text(encoding="utf-8"))]
+        return [(ex, run(ex, namespace, doc)) for ex in examples(doc.read_text(encoding="utf-8"))]
     finally:
         os.chdir(cwd)
 
@@ -90,10 +92,11 @@ def test_every_public_function_has_an_example():
         assert name in code, f"docs/api.md has no example using {name}"
 
 
-def test_python_blocks_have_their_output_and_output_blocks_their_python():
-    text = DOC.read_text(encoding="utf-8")
+@pytest.mark.parametrize("doc", DOCS, ids=lambda d: d.name)
+def test_python_blocks_have_their_output_and_output_blocks_their_python(doc):
+    text = doc.read_text(encoding="utf-8")
     exs = examples(text)
-    assert len(exs) >= 15
+    assert len(exs) >= (15 if doc == DOC else 1)
     owned = {ex["expected"]["start"] for ex in exs if ex["expected"]}
     for b in blocks(text):
         assert b["lang"] in ("python", "text", "bash"), f"line {b['start']}: unexpected block language {b['lang']!r}"
@@ -101,26 +104,43 @@ def test_python_blocks_have_their_output_and_output_blocks_their_python():
             assert b["start"] in owned, f"line {b['start']}: a text block not right after a python block"
 
 
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda d: d.name)
+def test_links_between_the_documents_resolve(doc):
+    text = doc.read_text(encoding="utf-8")
+    for target, frag in re.findall(r"\]\(([\w./-]*?)#([\w-]+)\)", text):
+        path = doc.parent / target if target else doc
+        heads = [line.lstrip("#") for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("#")]
+        assert frag in {_anchor(h) for h in heads}, f"{doc.name}: link {target}#{frag} has no heading"
+    for target in re.findall(r"\]\(([\w./-]+\.md)\)", text):
+        assert (doc.parent / target).exists(), f"{doc.name}: link to missing {target}"
+
+
 @pytest.mark.slow
-def test_api_examples_run_and_print_what_the_document_shows():
+@pytest.mark.parametrize("doc", DOCS, ids=lambda d: d.name)
+def test_examples_run_and_print_what_the_document_shows(doc):
     t0 = time.perf_counter()
-    for ex, out in _run_all():
+    for ex, out in _run_all(doc):
         if ex["expected"] is None:
-            assert out == "", f"{DOC.name} line {ex['start']} ({ex['heading']}) prints but shows no output block"
+            assert out == "", f"{doc.name} line {ex['start']} ({ex['heading']}) prints but shows no output block"
             continue
         assert _norm(out) == _norm(ex["expected"]["body"]), (
-            f"{DOC.name} line {ex['start']} ({ex['heading']}): the example's output changed;"
+            f"{doc.name} line {ex['start']} ({ex['heading']}): the example's output changed;"
             " check it, then run `python tests/test_api_docs.py --write`"
         )
     assert time.perf_counter() - t0 < 300
 
 
-def write() -> None:
-    """Rewrite every expected-output block from a fresh run (adds missing ones)."""
-    text = DOC.read_text(encoding="utf-8")
+def write(doc: Path = DOC) -> None:
+    """Rewrite every expected-output block of ``doc`` from a fresh run (adds missing ones)."""
+    text = doc.read_text(encoding="utf-8")
     lines = text.splitlines()
     edits = []  # (first line index, end line index exclusive, replacement lines)
-    for ex, out in _run_all():
+    for ex, out in _run_all(doc):
         body = _norm(out) if out.strip() else []
         new = ["```text", *body, "```"] if body else []
         if ex["expected"]:
@@ -131,11 +151,12 @@ def write() -> None:
         if not new and start > 0 and not lines[start - 1].strip():
             start -= 1
         lines[start:end] = new
-    DOC.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    doc.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--write"]:
-        write()
+        for d in DOCS:
+            write(d)
     else:
         sys.exit(pytest.main([__file__, "-q", "-p", "no:cacheprovider"]))
