@@ -5,7 +5,7 @@ a matmul costs in proportion to its bits, so training costs C = (6/16) N D P (= 
 bits) and serving T tokens costs (2/16) N T P_serve (Sardana et al. 2024's 2 N T, scaled the
 same way). With untied precisions a matmul runs at its widest operand: P = max(P_w, P_a, P_kv).
 
-Inference-aware sizing (Sardana et al. 2024, sec. 3 and shared/reference/laws.md sec. 4):
+Inference-aware sizing (Sardana et al. 2024, sec. 3; docs/science.md section 9):
 minimize training plus inference compute subject to a target loss. The Lagrange conditions
 reduce to one equation in D (:func:`lagrange_tokens`).
 
@@ -50,7 +50,7 @@ def lagrange_tokens(law: Law, target: ArrayLike, ratio_tokens: ArrayLike) -> Arr
     """Training tokens of the cheapest model reaching ``target`` loss with inference demand.
 
     Minimizing c_tr N D + c_inf N T subject to E + A' N^-alpha + B D^-beta = L gives
-    (Sardana et al. 2024, App. A; laws.md sec. 4, here with r = c_inf / c_tr):
+    (Sardana et al. 2024, App. A; docs/science.md section 9, here with r = c_inf / c_tr):
 
         (B + beta B / alpha) D^-beta + (beta B r T / alpha) D^(-beta-1) + (E - L) = 0
 
@@ -70,7 +70,7 @@ def lagrange_tokens(law: Law, target: ArrayLike, ratio_tokens: ArrayLike) -> Arr
 
 
 # ---------------------------------------------------------------------------- GPUs
-# Peak dense FLOP/s by native format width (shared/reference/laws.md sec. 4).
+# Peak dense FLOP/s by native format width (as Sardana et al. 2024 use them; docs/science.md section 9).
 GPUS: dict[str, dict[str, object]] = {
     "h100": {"name": "NVIDIA H100", "peak": {16.0: 9.89e14, 8.0: 1.978e15}, "formats": {16.0: "BF16", 8.0: "FP8"}},
     "a100": {"name": "NVIDIA A100", "peak": {16.0: 3.12e14, 8.0: 6.24e14}, "formats": {16.0: "BF16", 8.0: "INT8"}},

@@ -1,4 +1,4 @@
-"""Shared fixtures: a CLI runner and the published constants typed in from laws.md (independent
+"""Shared fixtures: a CLI runner and the published constants typed in from the papers (independent
 of the bundled YAML files, so tests check the files as well as the math)."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ EXTERNAL = Path(__file__).resolve().parents[1] / "data"
 
 
 def kumar_factor(bits: float, operand: str) -> float:
-    """1 - exp(-P/gamma_x + n_x), written out from laws.md (not from precplan)."""
+    """1 - exp(-P/gamma_x + n_x), written out from docs/science.md section 4 (not from precplan)."""
     return 1.0 - math.exp(-bits / KUMAR[f"gamma_{operand}"] + KUMAR[f"n_{operand}"])
 
 

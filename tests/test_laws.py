@@ -1,4 +1,4 @@
-"""The bundled laws against laws.md's equations and figures, derived here independently."""
+"""The bundled laws against the equations and figures of docs/science.md, derived here independently."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from conftest import KUMAR, kumar_factor
 
 
 def kumar_loss(N: float, D: float, pw: float = 16, pa: float = 16, pkv: float = 16) -> float:
-    """Kumar et al. eq. 10 with factors relative to 16 bits (the base law's runs), from laws.md."""
+    """Kumar et al. eq. 10 with factors relative to 16 bits (the base law's runs), written out from docs/science.md section 4."""
     rel = 1.0
     for bits, op in ((pw, "w"), (pa, "a"), (pkv, "kv")):
         rel *= kumar_factor(bits, op) / kumar_factor(16, op)
@@ -38,14 +38,14 @@ def test_kumar_coefficients_match_table_2() -> None:
 
 
 def test_220m_16b_loss_is_3_2298() -> None:
-    """laws.md: L(220M, 16B, 16-bit) = 3.2298 with raw counts."""
+    """docs/science.md section 4: L(220M, 16B, 16-bit) = 3.2298 with raw counts."""
     law = load_law("kumar2024")
     assert float(law.loss(220e6, 16e9)) == pytest.approx(3.2298, abs=5e-5)
     assert float(law.loss(220e6, 16e9)) == pytest.approx(kumar_loss(220e6, 16e9), rel=1e-12)
 
 
 def test_effective_parameter_ratio_16_to_4_bits_is_5_2() -> None:
-    """laws.md: N_eff(16 bits) / N_eff(4 bits) = 5.2 (paper: more than 4x)."""
+    """docs/science.md section 4: N_eff(16 bits) / N_eff(4 bits) = 5.2 (paper: more than 4x)."""
     law = load_law("kumar2024")
     ratio = float(law.effective_params(1e9, 16, 16, 16) / law.effective_params(1e9, 4, 4, 4))
     expected = math.prod(kumar_factor(16, op) / kumar_factor(4, op) for op in ("w", "a", "kv"))
@@ -54,7 +54,7 @@ def test_effective_parameter_ratio_16_to_4_bits_is_5_2() -> None:
 
 
 def test_compute_optimal_precision_is_7_bits() -> None:
-    """laws.md sec. 3: P* maximizes f(P)/P; with Table 2 it is 7.00 bits."""
+    """docs/science.md section 8: P* maximizes f(P)/P; with Table 2 it is 7.00 bits."""
     law = load_law("kumar2024")
     P = np.linspace(3.5, 16, 125_001)
     p_star = P[np.argmax(law.precision_factor(P, P, P) / P)]

@@ -1,5 +1,5 @@
 """optimize (Python API): optimal N, D and precision against independent derivations and
-dense brute-force searches (tests/optimize_helpers.py), for kumar2024 (laws.md sec. 3)."""
+dense brute-force searches (tests/optimize_helpers.py), for kumar2024 (docs/science.md section 8)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from precplan import load_law
 from precplan.errors import PrecplanError
 from precplan.optimize._planner import optimize, optimize_sweep
 
-# Kumar et al. 2024, App. K Table 2 (laws.md sec. 2), typed in independently of the law file.
+# Kumar et al. 2024, App. K Table 2 (docs/science.md section 4), typed in independently of the law file.
 GAMMA = {"w": 2.6745, "a": 2.2102, "kv": 0.9578}
 OFFSET = {"w": 0.3037, "a": 1.4072, "kv": 2.4185}
 A, B, ALPHA, BETA, E = 4299.0, 18060.0, 0.4965, 0.4965, 2.7648
@@ -23,13 +23,13 @@ def law():
 
 
 def tied_factor(P):
-    """N_eff / N with every operand at P bits, relative to 16 bits (laws.md sec. 2)."""
+    """N_eff / N with every operand at P bits, relative to 16 bits (docs/science.md section 4)."""
     raw = lambda p: np.prod([1 - np.exp(-p / GAMMA[x] + OFFSET[x]) for x in GAMMA], axis=0)  # noqa: E731
     return raw(np.asarray(P, dtype=float)) / raw(16.0)
 
 
 def test_continuous_optimum_is_7_bits_and_independent_of_budget(law):
-    # Independent: P* maximizes f(P)/P (laws.md sec. 3), found here on a dense grid.
+    # Independent: P* maximizes f(P)/P (docs/science.md section 8), found here on a dense grid.
     P = np.linspace(3.5, 16, 2_000_001)
     expected = P[np.argmax(tied_factor(P) / P)]
     assert expected == pytest.approx(7.00, abs=0.005)

@@ -16,7 +16,7 @@ from precplan.cli import app
 from precplan.errors import PrecplanError
 from precplan.optimize._planner import optimize, optimize_sweep
 
-A, ALPHA, E = 4299.0, 0.4965, 2.7648  # Kumar et al. 2024, App. K (laws.md sec. 2)
+A, ALPHA, E = 4299.0, 0.4965, 2.7648  # Kumar et al. 2024, App. K Table 2 (docs/science.md section 4)
 
 
 @pytest.fixture(scope="module")

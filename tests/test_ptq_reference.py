@@ -1,7 +1,7 @@
 """An independent, written-out reference of Kumar et al. 2024's post-PTQ loss, for the ptq tests.
 
 Nothing here calls precplan's law math: the published constants (Appendix K, Table 2, as
-listed in shared/reference/laws.md, from tests/conftest.py) and the formulas are typed out again, so the tests
+listed in docs/science.md, from tests/conftest.py) and the formulas are typed out again, so the tests
 compare precplan against a second implementation, not against itself.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from conftest import KUMAR  # Kumar et al. 2024, Appendix K Table 2, typed in from laws.md
+from conftest import KUMAR  # Kumar et al. 2024, Appendix K Table 2, typed in from the paper
 
 TABLE2 = dict(KUMAR)
 
@@ -73,12 +73,12 @@ def numerical_argmin(c, N, post, w=16.0, a=16.0, kv=16.0):
 
 # ---------------------------------------------------------------- the reference checks itself
 def test_reference_reproduces_published_loss():
-    # laws.md: L(220M, 16B, 16-bit) = 3.2298 with raw counts.
+    # docs/science.md section 4: L(220M, 16B, 16-bit) = 3.2298 with raw counts.
     assert abs(loss_before(TABLE2, 220e6, 16e9) - 3.2298) < 5e-5
 
 
 def test_reference_four_bit_size_penalty():
-    # laws.md: N_eff(16 bits) / N_eff(4 bits) = 5.2 (all three operands at 4 bits).
+    # docs/science.md section 4: N_eff(16 bits) / N_eff(4 bits) = 5.2 (all three operands at 4 bits).
     ratio = n_eff(TABLE2, 1.0) / n_eff(TABLE2, 1.0, 4.0, 4.0, 4.0)
     assert abs(ratio - 5.2) < 0.05
 

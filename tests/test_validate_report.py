@@ -13,7 +13,7 @@ from precplan.laws._file import load_law
 from precplan.validate._report import _claim_optimal_precision, analyze
 from precplan.cli._validate_report import markdown, print_report, report_json, tables
 
-# A made-up base law and kumar2024's published precision constants (laws.md section 2).
+# A made-up base law and kumar2024's published precision constants (docs/science.md section 4).
 E, A, B, ALPHA, BETA = 1.2, 60.0, 900.0, 0.35, 0.45
 GAMMA_W, N_W = 2.6745, 0.3037
 C_T, G_D, G_N, G_POST, B_POST, C_X = 0.0598, 0.5068, 0.3439, 0.5907, 1.1277, 0.5

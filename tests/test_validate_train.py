@@ -89,7 +89,7 @@ def test_presets():
     # quick: weight precisions at several N to fit gamma_w
     wq = {(s.shape, s.weight_bits) for s in quick.specs if s.weight_bits < 16}
     assert len({b for _, b in wq}) >= 4 and len({n for n, _ in wq}) >= 2
-    # paper: the paper's grid (laws.md section 6)
+    # paper: the paper's grid (docs/science.md section 11)
     assert {s.params for s in paper.specs} == {s.params for s in paper.specs if s.shape in ("30M", "60M", "110M", "220M")}
     assert sorted({round(s.tokens / 1e9, 1) for s in paper.specs}) == [1.5, 3.0, 6.0, 13.0, 26.0]
     assert {s.seq_len for s in paper.specs} == {1024} and {s.batch_size for s in paper.specs} == {256}

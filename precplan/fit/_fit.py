@@ -4,7 +4,7 @@
     result = fit_law(load_runs("runs.csv"), bootstrap=200)
     save_law(result.law, "my-law.yaml")
 
-The procedure (laws.md section 5): Hoffmann et al. 2022's objective (Huber, delta 1e-3, on log
+The procedure (docs/science.md section 10): Hoffmann et al. 2022's objective (Huber, delta 1e-3, on log
 loss, log-sum-exp parametrization, L-BFGS from a 4,500-point start grid) for the base law on
 high-precision runs; then, as Kumar et al. 2024 did, the precision factors on quantized-training
 runs with the base law fixed; then the PTQ term. Bootstrap intervals as Besiroglu et al. 2024;

@@ -1,6 +1,6 @@
 """Start grids for the multi-start search.
 
-``full`` is Hoffmann et al. 2022's grid (App. D.2; laws.md section 5): alpha, beta in
+``full`` is Hoffmann et al. 2022's grid (App. D.2; docs/science.md section 10): alpha, beta in
 {0, 0.5, ..., 2}, e in {-1, -0.5, ..., 1}, a, b in {0, 5, ..., 25}: 4,500 starts (900 with
 tied exponents). ``coarse`` (432 starts) is for quick fits and tests. The precision and PTQ
 stages have small grids of their own (their parameters have natural scales).
@@ -69,7 +69,7 @@ def stage_grid(stage: str, grid: str, names: tuple[str, ...], free: np.ndarray) 
 
 def edge_report(names: tuple[str, ...], theta: np.ndarray, grid: str, tie: bool) -> list[str]:
     """Coefficients of the best base fit lying beyond the start grid by more than half a step:
-    the grid may not have bracketed the optimum (laws.md section 5)."""
+    the grid may not have bracketed the optimum (docs/science.md section 10)."""
     out = []
     labels = {"a": "log A", "b": "log B", "e": "log E", "alpha": "alpha", "beta": "beta"}
     for name, value, axis in zip(names, theta, base_axes(grid, tie)):

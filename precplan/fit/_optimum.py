@@ -1,4 +1,4 @@
-"""Compute-optimal allocation of a fitted law at one budget (laws.md sections 1 and 3), used to
+"""Compute-optimal allocation of a fitted law at one budget (docs/science.md sections 3 and 8), used to
 put bootstrap intervals on what the fit implies, not only on its coefficients.
 
 - Chinchilla form (Hoffmann et al. 2022, eq. 4, C = 6 N D):

@@ -1,4 +1,4 @@
-"""The three stages of Kumar et al. 2024's fitting procedure (laws.md section 5), each run for
+"""The three stages of Kumar et al. 2024's fitting procedure (docs/science.md section 10), each run for
 R sets of run weights at once (R = 1 for the fit itself, R = B for the bootstrap):
 
 1. base: E, A, B, alpha, beta on the high-precision runs (Hoffmann et al. 2022's objective);

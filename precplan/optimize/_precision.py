@@ -2,7 +2,7 @@
 tied or untied (weights, activations and KV searched separately).
 
 With N, D and P free under a compute budget the best P maximizes f(P) / P, effective parameters
-per bit (Kumar et al. 2024, sec. 4.3; shared/reference/laws.md sec. 3), so it does not depend
+per bit (Kumar et al. 2024, sec. 4.3; docs/science.md section 8), so it does not depend
 on the budget: 7.00 bits for kumar2024. Untied, a matmul is paid at its widest operand
 (cost bits = max(P_w, P_a, P_kv)); since each factor f_x grows with its bits, a pure compute
 budget then still picks equal bits. Untied choices differ once memory (weights only) or

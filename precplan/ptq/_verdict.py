@@ -52,7 +52,7 @@ def offset_note(law: Law) -> list[str]:
     """Say (once) that a published ``b_post`` is read as an exponent offset, and what it moves.
 
     Kumar et al. 2024, eq. 2: delta_PTQ ~ exp(-P_post/gamma_post + b), D_crit ~ exp(-b/(gamma_D+beta))
-    (eq. 13). Table 2 prints b without saying how it enters (laws.md section 2), so a
+    (eq. 13). Table 2 prints b without saying how it enters (docs/science.md section 5), so a
     published value is an interpretation; a fitted one was fit with this same reading.
     """
     coef = law.coefficients.get("b_post")

@@ -2,7 +2,7 @@
 
 RMSNorm, SwiGLU MLP, rotary position embeddings, causal multi-head attention, tied input
 and output embeddings, no biases: the architecture of Kumar et al. 2024 (OLMo-style).
-Quantization (laws.md section 6): the weight of every Linear in the blocks per output
+Quantization (docs/science.md section 11): the weight of every Linear in the blocks per output
 channel, the input of every Linear per tensor (or per token), and Q, K, V inside attention
 (after RoPE) for the "KV" setting; embeddings and the output head stay unquantized.
 N (the law's parameter count) = non-embedding parameters: everything but the embedding.

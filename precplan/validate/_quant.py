@@ -1,7 +1,7 @@
 """Symmetric absmax integer fake quantization with a straight-through estimator.
 
 This is the quantizer of Kumar et al. 2024 ("Scaling Laws for Precision", section 2 and
-appendix; shared/reference/laws.md section 6):
+appendix; docs/science.md section 11):
 
 - a b-bit grid of 2^b integer levels -2^(b-1) .. 2^(b-1)-1 times a scale s;
 - the scale comes from the absolute maximum: s = max|x| / (2^(b-1) - 1), so the largest

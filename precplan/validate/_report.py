@@ -146,7 +146,7 @@ def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie
 
 
 def _ptq_method_note(good: Sequence[dict[str, Any]], law: Law) -> str | None:
-    """Kumar et al. 2024 fit the PTQ constants on GPTQ (laws.md section 6); the validate runs
+    """Kumar et al. 2024 fit the PTQ constants on GPTQ (docs/science.md section 11); the validate runs
     quantize by round-to-nearest (store field ``ptq_method``), which typically degrades more."""
     if law.coefficients.get("C_T") is None or law.coefficients["C_T"].source != "published":
         return None  # a fitted law: its PTQ method is whatever its data used

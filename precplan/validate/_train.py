@@ -1,6 +1,6 @@
 """One training run: a quantized decoder on D tokens, then its validation and post-PTQ losses.
 
-Recipe (Kumar et al. 2024, laws.md section 6): AdamW (0.9, 0.95), weight decay 0.1 on
+Recipe (Kumar et al. 2024; docs/science.md section 11): AdamW (0.9, 0.95), weight decay 0.1 on
 matrices, cosine schedule with 10% linear warmup decaying to 10% of the peak, gradient
 clipping at 1.0, bf16 autocast on CUDA (fp32 master weights). After training, the weights
 are quantized post hoc to each of ``ptq_bits`` (round-to-nearest per output channel) and
