@@ -7,9 +7,18 @@ trained in 16 bit) to the measured one, ln(ppl_after) - ln(ppl_before) on WikiTe
 Llama-3-8B int4 GPTQ row (per-channel if present, else g128). Caveats: data/README.md.
 
     python docs/real_ptq_check.py
+    python docs/real_ptq_check.py --runs-csv runs.csv    # also write the runs that laws/kumar2024-ptq-real.yaml was fit on
+
+The runs CSV holds the GPTQ per-channel rows with 0 <= delta_loss <= 1 as ``params, tokens, loss,
+post_bits, post_loss`` with loss = ln(ppl_before) and post_loss = ln(ppl_after) (nats/token), the
+columns ``precplan fit --form ptq --law kumar2024`` reads.
 """
 
 from __future__ import annotations
+
+import argparse
+import csv
+import math
 
 import numpy as np
 
@@ -28,7 +37,24 @@ def _spread(x: np.ndarray) -> str:
     return f"{np.percentile(x, 10):6.2g}-{np.percentile(x, 90):<6.2g}" if x.size > 1 else "     -       "
 
 
+def write_runs(path: str) -> int:
+    """The GPTQ per-channel rows (not collapsed) as a ``precplan fit`` runs CSV; returns the row count."""
+    rows = [m for m in measurements() if m.method == "gptq" and m.group == "per-channel" and m.delta_loss <= COLLAPSED]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["params", "tokens", "loss", "post_bits", "post_loss"])
+        for m in rows:
+            w.writerow([f"{m.params:g}", f"{m.tokens:g}", f"{math.log(m.ppl_before):.6f}", f"{m.bits:g}",
+                        f"{math.log(m.ppl_after):.6f}"])
+    return len(rows)
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs-csv", help="also write the GPTQ per-channel rows as a precplan fit runs CSV here")
+    args = parser.parse_args()
+    if args.runs_csv:
+        print(f"wrote {write_runs(args.runs_csv)} GPTQ per-channel rows to {args.runs_csv}")
     rows = measurements()
     measured = np.array([m.delta_loss for m in rows])
     method = np.array([m.method for m in rows])

@@ -114,3 +114,27 @@ def test_ptq_risk_table_shows_measured_models():
     assert res.exit_code == 0, res.output
     assert "Nearest measured real models" in res.output
     assert "Llama-3-8B" in res.output
+
+
+def test_refit_law_reproduces_from_the_data_and_predicts_llama3_within_2x():
+    """laws/kumar2024-ptq-real.yaml: refit the PTQ terms on the GPTQ per-channel rows (the runs its
+    provenance names, rebuilt here from the CSV) with kumar2024's base held; the shipped values must
+    be that fit's, and Llama-3-8B int4 GPTQ (Huang et al. Table 1: 6.1 -> 7.0) within 2x."""
+    from precplan.fit import fit_law
+    from precplan.laws import load_law
+
+    records = [
+        dict(params=m.params, tokens=m.tokens, loss=math.log(m.ppl_before), post_bits=m.bits, post_loss=math.log(m.ppl_after))
+        for m in measurements()
+        if m.method == "gptq" and m.group == "per-channel" and m.delta_loss <= 1.0
+    ]
+    assert len(records) == 55
+    shipped = load_law("kumar2024-ptq-real")
+    fitted = fit_law(records, form="ptq", base_law="kumar2024").law
+    for name in ("C_T", "gamma_D", "gamma_N", "gamma_post"):
+        assert fitted.c(name) == pytest.approx(shipped.c(name), rel=2e-3), name
+    for name in ("E", "A", "B", "alpha", "beta", "b_post"):
+        assert shipped.c(name) == load_law("kumar2024").c(name)
+    measured = math.log(7.0 / 6.1)
+    predicted = float(shipped.ptq_degradation(8.03e9, 15e12, 4))
+    assert 0.5 < predicted / measured < 2.0
