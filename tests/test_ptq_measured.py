@@ -38,7 +38,7 @@ def test_loads_enough_rows_and_families():
     # several training lengths: OPT ~180B tokens up to Llama-3's 15T
     assert min(m.tokens for m in rows) == pytest.approx(1.8e11)
     assert max(m.tokens for m in rows) == pytest.approx(1.5e13)
-    assert all(m.locator and "arXiv" in m.source or "README" in m.source for m in rows)
+    assert all(m.locator and ("arXiv" in m.source or "README" in m.source) for m in rows)
 
 
 @pytest.mark.parametrize(
