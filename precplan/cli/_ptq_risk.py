@@ -199,7 +199,28 @@ def render_risk(r) -> None:
             trows,
         )
     )
+    if r.measured:
+        out.print(_measured_table(r))
     _print_footer(r)
+
+
+def _measured_table(r):
+    """The nearest published real-model PTQ measurements beside the law's prediction for each."""
+    from precplan.cli._render import table
+
+    rows = [
+        (
+            m.model, _count(m.params), _count(m.tokens), m.method, f"{m.bits:g}", m.group, _num(m.measured),
+            _num(m.predicted), "-" if m.ratio is None else f"{m.ratio:.3g}", m.source,
+        )
+        for m in r.measured
+    ]
+    cols = ["model", "N", "D", "method", "bits", "group", "measured", f"{r.law} predicts", "ratio", "source"]
+    title = (
+        "Nearest measured real models (WikiText-2; measured = ln(ppl after) - ln(ppl before), nats/token;"
+        " N is the total parameter count; data/ptq_measurements.csv)"
+    )
+    return table(title, cols, rows)
 
 
 def render_sweep(r) -> None:

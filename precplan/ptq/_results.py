@@ -12,7 +12,7 @@ import numpy as np
 
 from precplan.precision import Bits
 
-__all__ = ["Bits", "CurvePoint", "PtqCurves", "PtqRisk", "PtqSweep", "ServingRow", "TrainingOption"]
+__all__ = ["Bits", "CurvePoint", "MeasuredRow", "PtqCurves", "PtqRisk", "PtqSweep", "ServingRow", "TrainingOption"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,24 @@ class TrainingOption:
     loss_after: float | None
     robustness: float | None
     d_crit: float | None
+
+
+@dataclass(frozen=True)
+class MeasuredRow:
+    """A published PTQ measurement on a real model near the request, beside the law's prediction
+    for that model's N, D and bits (trained in 16 bit). ``ratio`` = predicted / measured
+    (None when the measured degradation is 0)."""
+
+    model: str
+    params: float  # total parameters
+    tokens: float
+    method: str
+    bits: float
+    group: str
+    measured: float  # ln(ppl_after) - ln(ppl_before), nats/token
+    predicted: float
+    ratio: float | None
+    source: str  # short citation and table
 
 
 @dataclass(frozen=True)
@@ -84,6 +102,7 @@ class PtqRisk:
     assumed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    measured: list[MeasuredRow] = field(default_factory=list)  # nearest published real-model measurements
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from precplan.errors import PrecplanError
 from precplan.laws._law import ASSUMED_LABEL, ROBUSTNESS, Law
 from precplan.precision import Bits, Precision, parse_precision
 from precplan.laws._variant import law_for_weights
+from precplan.ptq._measured import measured_rows
 from precplan.ptq._results import CurvePoint, PtqCurves, PtqRisk, PtqSweep, ServingRow, TrainingOption
 from precplan.ptq._verdict import NEAR_FACTOR, data_status, offset_note, verdict  # noqa: F401 (NEAR_FACTOR re-exported)
 
@@ -285,6 +286,7 @@ def ptq_risk(
         assumed=assumed,
         warnings=warnings,
         notes=s.notes + notes,
+        measured=measured_rows(law, params, tokens, p),  # nearest real models, as a check on the law
     )
 
 
