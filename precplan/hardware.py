@@ -117,7 +117,12 @@ class Gpu:
             f = self.formats.get(key)
             if f is not None and f.native and _same_format(parse_precision(FORMAT_PRECISION[key]), p):
                 return f
-        why = next((self.unsupported[k] for k in self.unsupported if _same_format(parse_precision(FORMAT_PRECISION.get(k, k)), p)), "")
+        why = next((self.unsupported[k] for k in self.unsupported if k in FORMAT_PRECISION and _same_format(parse_precision(FORMAT_PRECISION[k]), p)), "")
+        slow = [k for k, f in self.formats.items() if not f.native and _same_format(f.precision, p)]
+        if slow:
+            why = f"its {slow[0]} runs no faster than a wider format (native: false in the catalog)"
+        if p.kind == "int" and purpose == "training":
+            why = "integer formats are serving formats here; training candidates are the float tensor-core formats"
         valid = ", ".join(f.name for f in (self.training_formats() if purpose == "training" else self.serving_formats()))
         raise PrecplanError(
             f"{self.id} has no native {p.name} for {purpose}{f' ({why})' if why else ''}: its native {purpose} formats are"

@@ -77,6 +77,8 @@ def optimize(
         raise PrecplanError("--csv - and --json both write to stdout; pick one (or give --csv a file name)")
     the_law = load_cli_law(law, base)
     budgets = None if budget is None else parse_count_or_sweep(budget, "--budget")
+    if gpu is not None:  # on a GPU, fp8/fp6/fp4 name its format (e4m3, e3m2, e2m1)
+        precision, precisions, compare = (_gpu_names(x) for x in (precision, precisions, compare))
     bits_range, listed = parse_bits_spec(precisions) if precisions is not None else (None, None)
     hw = _hardware_request(gpu, gpus, days, gpu_hours, dollars, price, mfu, prefill_mfu, input_tokens, output_tokens, batch, context, gqa, hardware, budgets)
     serve_bytes, card = _serve_memory(serve_memory, hardware)
@@ -163,6 +165,15 @@ def _tokens(text: str) -> float:
     if str(text).strip() in ("0", "0.0"):
         return 0.0
     return parse_count(text, "--inference-tokens")
+
+
+def _gpu_names(text: str | None) -> str | None:
+    """``fp8,bf16`` -> ``fp8-e4m3,bf16``: the catalog's format names as precplan precisions."""
+    from precplan.hardware import FORMAT_PRECISION
+
+    if text is None or ":" in text:
+        return text
+    return ",".join(FORMAT_PRECISION.get(t.strip().lower(), t) if t.strip().lower() in ("fp8", "fp6", "fp4") else t for t in text.split(","))
 
 
 class _Hardware:
