@@ -213,19 +213,33 @@ class GpuSpec:
     def context_tokens(self) -> float:
         return float(self.input_tokens + self.output_tokens) if self.context is None else float(self.context)
 
+    def infer_terms(self, tokens: float, bits: ArrayLike, weight_bits: ArrayLike, kv_bits: ArrayLike) -> tuple[Array, Array, Array]:
+        """GPU-seconds of serving ``tokens`` as three coefficients (c, w, k), per candidate:
+        seconds(N) = tokens x (s_in c N + s_out max(c N, w N + k N^(2/3))), s_in/s_out the input
+        and output shares. c N = 2 N / (peak_serve x MFU_prefill) is a token's compute (prefill;
+        decode when compute-bound); w N = N P_w / 8 / batch / bandwidth its share of one decode
+        step's weight read; k N^(2/3) = its KV cache's bytes / bandwidth (KV bytes grow as
+        n_layer d_model, i.e. as N^(2/3) under the shape rule)."""
+        c = INFER_FLOPS / (self.serve_peak(bits) * self.prefill_mfu)
+        w = np.asarray(weight_bits, dtype=float) / 8.0 / self.batch / self.device.bandwidth
+        k = kv_bytes_per_token(1.0, kv_bits, self.gqa) * self.context_tokens / self.device.bandwidth
+        return c, w, k
+
     def infer_seconds(self, params: ArrayLike, tokens: float, bits: ArrayLike, weight_bits: ArrayLike, kv_bits: ArrayLike) -> Array:
         """GPU-seconds to serve ``tokens`` (input + output) with an N-parameter model.
 
         Prefill (the input share of tokens): compute, 2 N / (peak_serve x MFU_prefill) a token.
         Decode (the output share): memory traffic, (N P_w / 8 / batch + KV bytes per sequence) /
         bandwidth a token, or its compute time when longer (roofline)."""
+        return self.seconds_of(self.infer_terms(tokens, bits, weight_bits, kv_bits), params, tokens)
+
+    def seconds_of(self, terms: tuple[Array, Array, Array], params: ArrayLike, tokens: float) -> Array:
+        """:meth:`infer_seconds` from precomputed :meth:`infer_terms` (fast inside searches)."""
+        c, w, k = terms
         N = np.asarray(params, dtype=float)
-        peak = self.serve_peak(bits)
         share_in = self.input_tokens / (self.input_tokens + self.output_tokens)
-        compute = INFER_FLOPS * N / (peak * self.prefill_mfu)
-        traffic = (N * np.asarray(weight_bits, dtype=float) / 8.0 / self.batch
-                   + kv_bytes_per_token(N, kv_bits, self.gqa) * self.context_tokens) / self.device.bandwidth
-        return tokens * (share_in * compute + (1.0 - share_in) * np.maximum(compute, traffic))
+        compute = c * N
+        return tokens * (share_in * compute + (1.0 - share_in) * np.maximum(compute, w * N + k * np.cbrt(N * N)))
 
     def infer_units(self, params: ArrayLike, tokens: float, bits: ArrayLike, weight_bits: ArrayLike, kv_bits: ArrayLike) -> Array:
         """:meth:`infer_seconds` in 16-bit-equivalent FLOPs (the planner's unit)."""

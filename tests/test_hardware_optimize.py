@@ -161,3 +161,23 @@ def test_bad_hardware_input_exits_2_with_one_line(args, message):
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_plot_curves_cost_per_native_format_with_the_plan_on_its_curve(tmp_path):
+    import numpy as np
+
+    from precplan import load_law
+    from precplan.costs import GpuSpec
+    from precplan.optimize import make_planner, plan_curves
+
+    spec = GpuSpec("b200", mfu=0.4, gpus=512)
+    planner = make_planner(load_law("kumar2024"), gpu=spec, budget_inference=False)
+    (plan,) = planner.plans(spec.budget_units(368_640))
+    c = plan_curves(planner, [plan])
+    assert c.kind == "hardware" and list(c.series) == ["fp4-e2m1", "fp6-e3m2", "fp8-e4m3", "bf16"]
+    on_curve = np.interp(np.log(c.optimum_y[0]), np.log(c.x), c.series[plan.train_format])
+    assert on_curve == pytest.approx(plan.loss, abs=1e-4)
+    for label, loss in c.series.items():  # no format beats the chosen one at the plan's GPU-hours
+        assert np.interp(np.log(c.optimum_y[0]), np.log(c.x), loss) >= plan.loss - 1e-4
+    result = run("--gpu", "h100", "--gpus", "64", "--days", "7", "--plot", str(tmp_path / "hw.png"))
+    assert result.exit_code == 0 and (tmp_path / "hw.png").stat().st_size > 0

@@ -77,6 +77,20 @@ class Problem:
             return infer_coef(ps) * N * T
         return self.hardware.infer_units(N, T, ps, ws, ks)
 
+    def infer_fn(self, ps: Array, ws: Array, ks: Array, budget: bool = False):
+        """:meth:`infer` as a function of N alone, with the per-candidate constants computed once
+        (for searches over N; the arrays may carry a trailing axis the N values broadcast with)."""
+        T = 0.0 if budget and not self.budget_inference else float(self.inference_tokens)
+        if T == 0:
+            return lambda N: np.zeros(np.broadcast(np.asarray(N, dtype=float), ps).shape)
+        if self.hardware is None:
+            coef = infer_coef(ps) * T
+            return lambda N: coef * N
+        hw = self.hardware
+        terms = hw.infer_terms(T, ps, ws, ks)
+        ups = hw.units_per_second
+        return lambda N: hw.seconds_of(terms, N, T) * ups
+
     def infer_floor(self, ps: ArrayLike, budget: bool = False) -> Array:
         """A lower bound on :meth:`infer` per parameter (exact for the idealized model)."""
         T = 0.0 if budget and not self.budget_inference else float(self.inference_tokens)
@@ -206,7 +220,7 @@ def _budget(law, pb, w, a, kv, f, c, cst, cap) -> tuple[Array, Array]:
     """Minimize loss on the budget line c_tr N D + inference(N) = C, N <= cap."""
     c_tr, ps, ws, ks = cst
     T = pb.inference_tokens if pb.budget_inference else 0.0
-    infer = lambda N, ps=ps, ws=ws, ks=ks: pb.infer(N, ps, ws, ks, budget=True)  # noqa: E731
+    infer = pb.infer_fn(ps, ws, ks, budget=True)
     if pb.params is not None:
         N = np.full(c.shape, float(pb.params))
         D = (c - infer(N)) / (c_tr * N)
@@ -226,12 +240,13 @@ def _budget(law, pb, w, a, kv, f, c, cst, cap) -> tuple[Array, Array]:
     top = np.minimum(cap, c / pb.infer_floor(ps, budget=True)) if T > 0 else cap
     hi = np.minimum(np.log(guess) + SEARCH_DECADES * LN10, np.log(top))
     lo = np.minimum(np.log(guess) - SEARCH_DECADES * LN10, hi - 4 * LN10)
-    ex = [x[..., None] for x in (w, a, kv, c, c_tr, ps, ws, ks)]
+    ex = [x[..., None] for x in (w, a, kv, c, c_tr)]
+    infer_ex = pb.infer_fn(*(x[..., None] for x in (ps, ws, ks)), budget=True)
 
     def loss_of_logn(u: Array) -> Array:
-        ww, aa, kk, cc, ctr, pps, wws, kks = ex
+        ww, aa, kk, cc, ctr = ex
         N = np.exp(u)
-        return _loss(law, N, (cc - pb.infer(N, pps, wws, kks, budget=True)) / (ctr * N), ww, aa, kk, pb.post)
+        return _loss(law, N, (cc - infer_ex(N)) / (ctr * N), ww, aa, kk, pb.post)
 
     valid = np.isfinite(lo) & np.isfinite(hi)
     u, _ = golden_min(loss_of_logn, np.where(valid, lo, 0.0), np.where(valid, hi, 1.0), grid=32, iters=52)
@@ -265,13 +280,20 @@ def _target(law, pb, w, a, kv, f, cst, cap) -> tuple[Array, Array]:
         floor = np.power(law.c("A") / (L - law.c("E")), 1.0 / law.c("alpha")) / np.where(f > 0, f, np.nan)
     hi = np.minimum(np.log(floor) + 10 * LN10, np.log(cap))
     lo = np.minimum(np.log(floor), hi)
-    ex = [x[..., None] for x in (w, a, kv, c_tr, ps, ws, ks)]
+    ex = [x[..., None] for x in (w, a, kv, c_tr, f)]
+    infer_ex = pb.infer_fn(*(x[..., None] for x in (ps, ws, ks)))
+    E, A, B, alpha, beta = (law.c(k) for k in ("E", "A", "B", "alpha", "beta"))
 
     def cost_of_logn(u: Array) -> Array:
-        ww, aa, kk, ctr, pps, wws, kks = ex
+        ww, aa, kk, ctr, ff = ex
         N = np.exp(u)
-        D = tokens_for_loss(law, N, ww, aa, kk, pb.post, L)
-        return np.where(np.isfinite(D), ctr * N * D + pb.infer(N, pps, wws, kks), np.inf)
+        if pb.post is None:  # Hoffmann eq. 2 solved for D at N_eff = f N (tokens_for_loss, inlined)
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                room = L - E - A * np.power(N * ff, -alpha)
+                D = np.where(room > 0, np.power(B / np.where(room > 0, room, 1.0), 1.0 / beta), np.nan)
+        else:
+            D = tokens_for_loss(law, N, ww, aa, kk, pb.post, L)
+        return np.where(np.isfinite(D), ctr * N * D + infer_ex(N), np.inf)
 
     valid = np.isfinite(lo) & np.isfinite(hi) & (hi >= lo)
     u, _ = golden_min(cost_of_logn, np.where(valid, lo, 0.0), np.where(valid, hi, 1.0), grid=32, iters=50)
