@@ -109,6 +109,14 @@ def render_plan(p: Plan) -> None:
             ("lifetime FLOPs", _flops(r.total_flops), _flops(p.total_flops)),
         ]
         caption = f"inference-aware sizing saves {r.saved_flops:.3g} FLOPs ({r.saved_fraction:.1%}) over the model's life"
+        if r.total_gpu_hours is not None and p.gpu_cost is not None:
+            g = p.gpu_cost
+            rows += [
+                ("training GPU-hours", plain(r.train_gpu_hours), plain(g.train_gpu_hours)),
+                ("inference GPU-hours", plain(r.inference_gpu_hours), plain(g.inference_gpu_hours)),
+                ("lifetime GPU-hours", plain(r.total_gpu_hours), plain(g.total_gpu_hours)),
+            ]
+            caption = f"inference-aware sizing saves {plain(r.saved_gpu_hours)} {p.gpu.upper()} GPU-hours ({r.saved_fraction:.1%}) over the model's life"
         out.print("Same loss, training-optimal (inference-blind) vs inference-aware:")
         out.print(table("", ["", "training-optimal", "inference-aware"], rows, caption))
     _tail(p)

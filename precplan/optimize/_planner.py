@@ -107,7 +107,7 @@ class Planner:
         kv_at = pb.kv_memory or ((self.gpu.context_tokens, self.gpu.batch, self.gpu.gqa) if self.gpu else None)
         kv_bytes = kv_cache_bytes(s.params, ks, kv_at) if kv_at is not None else [None] * n
         assumed = self._assumed()
-        binding = self._binding_notes(b, s, w)
+        binding = self._binding_notes(b, s, w, ks)
         out = []
         for i in range(n):
             law = laws[i]
@@ -168,10 +168,10 @@ class Planner:
         return self.family.extrapolation_warnings(N, D, bits) + meaningless_warnings(N, np.array([p.loss for p in plans]), budgets)
 
     # ------------------------------------------------------------------ pieces of a plan
-    def _binding_notes(self, b: Array | None, s, w: Array) -> list[list[str]]:
+    def _binding_notes(self, b: Array | None, s, w: Array, ks: Array) -> list[list[str]]:
         """Say when a memory limit caps the model, and when that leaves budget unspent."""
         pb = self.problem
-        cap = params_cap(w, pb.memory, pb.serve_memory, pb.post, pb.kv_memory, pb.costs(w, w, w)[3] if pb.serve_kv is None else np.full(w.shape, pb.serve_kv))
+        cap = params_cap(w, pb.memory, pb.serve_memory, pb.post, pb.kv_memory, ks)
         out: list[list[str]] = []
         for i in range(w.size):
             notes = []
@@ -203,13 +203,24 @@ class Planner:
         pb = self.problem
         ch = replace(self, problem=replace(pb, inference_tokens=0.0)).solve(b)
         _, ps, ws, ks = pb.costs(*ch.bits.T)
-        infer = pb.infer(ch.split.params, ps, ws, ks)
+        N, D = ch.split.params, ch.split.tokens
+        cost_train, cost_infer = ch.split.train_flops, pb.infer(N, ps, ws, ks)  # in the cost model's units
+        saved_cost = cost_train + cost_infer - choice.split.total_flops
+        train_flops = train_coef(cost_bits(*ch.bits.T)) * N * D  # FLOPs: the idealized count, as in the plan
+        infer_flops = infer_coef(ps) * N * pb.inference_tokens
+        _, ps_star, _, _ = pb.costs(*choice.bits.T)
+        star_flops = train_coef(cost_bits(*choice.bits.T)) * choice.split.params * choice.split.tokens + infer_coef(ps_star) * choice.split.params * pb.inference_tokens
+        hours = (lambda u: u / self.gpu.units_per_second / 3600.0) if self.gpu else None  # noqa: E731
         out = []
         for i in range(ch.bits.shape[0]):
-            total = float(ch.split.train_flops[i] + infer[i])
-            saved = total - float(choice.split.total_flops[i])
-            N, D = float(ch.split.params[i]), float(ch.split.tokens[i])
-            out.append(Reference(N, D, D / N, Bits(*(float(x) for x in ch.bits[i])), float(ch.split.train_flops[i]), float(infer[i]), total, saved, saved / total))
+            total = float(train_flops[i] + infer_flops[i])
+            frac = float(saved_cost[i] / (cost_train[i] + cost_infer[i]))
+            out.append(Reference(
+                float(N[i]), float(D[i]), float(D[i] / N[i]), Bits(*(float(x) for x in ch.bits[i])), float(train_flops[i]), float(infer_flops[i]),
+                total, total - float(star_flops[i]), frac,
+                None if hours is None else float(hours(cost_train[i])), None if hours is None else float(hours(cost_infer[i])),
+                None if hours is None else float(hours(cost_train[i] + cost_infer[i])), None if hours is None else float(hours(saved_cost[i])),
+            ))
         return out
 
     def _assumed(self) -> list[str]:
@@ -418,7 +429,10 @@ def plan(
     inference_tokens: float | str | None = None,
     target_loss: float | None = None,
     compare: Sequence[float | str | Precision] | None = None,
-    gpu: GpuSpec | None = None,
+    gpu: GpuSpec | str | None = None,
+    gpu_hours: float | str | None = None,
+    serve_activations: Precision | float | str | None = None,
+    serve_kv: Precision | float | str | None = None,
 ) -> Plan:
     """The optimal plan for one compute budget: N*, D*, training bits and predicted loss.
 
@@ -449,8 +463,16 @@ def plan(
         Minimize lifetime compute that reaches this loss instead of a budget.
     compare : sequence, optional
         Training precisions for the comparison rows.
-    gpu : GpuSpec, optional
-        Price the plan in GPU-hours and dollars.
+    gpu : GpuSpec or str, optional
+        Plan on this GPU (``"h100"`` or a :class:`~precplan.costs.GpuSpec` with MFU, price, GPU
+        count, serving setup): its native formats are the candidates, each priced at its dense
+        peak, and the plan reports GPU-hours, wall-clock days and dollars (cost model ``hardware``).
+    gpu_hours : float or str, optional
+        The budget in GPU-hours on ``gpu`` (training, plus inference with ``inference_tokens``),
+        instead of ``budget``.
+    serve_activations, serve_kv : optional
+        Serve activations / the KV cache at these precisions (default: their training precision);
+        a served token is charged at its widest operand.
 
     Returns
     -------
@@ -469,6 +491,12 @@ def plan(
 
     the_law = load_law(law, base)
     b = None if budget is None else parse_count(budget, "budget")
+    if isinstance(gpu, str):
+        gpu = GpuSpec(gpu)
+    if gpu_hours is not None:
+        if gpu is None or b is not None:
+            raise PrecplanError("gpu_hours needs gpu and replaces budget: give one of them")
+        b = float(gpu.budget_units(parse_count(gpu_hours, "gpu_hours")))
     count = lambda v, what: None if v is None else parse_count(v, what)  # noqa: E731
     size = lambda v, what: None if v is None else parse_bytes(v, what)  # noqa: E731
     return make_planner(
@@ -476,7 +504,7 @@ def plan(
         precision=precision, precisions=precisions, bits_range=bits_range, continuous=continuous, untied=untied,
         memory=size(memory, "memory"), serve_memory=size(serve_memory, "serve_memory"),
         inference_precision=inference_precision, inference_tokens=count(inference_tokens, "inference_tokens"),
-        target_loss=target_loss, compare=compare, gpu=gpu,
+        target_loss=target_loss, compare=compare, gpu=gpu, serve_activations=serve_activations, serve_kv=serve_kv,
     ).plans(b)[0]
 
 

@@ -51,7 +51,11 @@ class Reference:
     inference_flops: float
     total_flops: float
     saved_flops: float
-    saved_fraction: float
+    saved_fraction: float  # of the lifetime cost (GPU-hours on a GPU, else FLOPs)
+    train_gpu_hours: float | None = None  # with a GPU
+    inference_gpu_hours: float | None = None
+    total_gpu_hours: float | None = None
+    saved_gpu_hours: float | None = None
 
 
 @dataclass(frozen=True)
