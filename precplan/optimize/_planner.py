@@ -8,7 +8,10 @@ candidate precisions, what to compare); :meth:`Planner.solve` picks the bits per
 Everything is vectorized over budgets, so a sweep of 1,000 budgets is one pass.
 
 Cost model (Kumar et al. 2024, sec. 4.3): C = (6/16) N D P in 16-bit-equivalent FLOPs, with
-P = max(P_w, P_a, P_kv) when untied (a matmul runs at its widest operand).
+P = max(P_w, P_a, P_kv) when untied (a matmul runs at its widest operand). With a GPU
+(:class:`precplan.costs.GpuSpec`) the cost model is ``hardware``: the same solver, with each
+width priced at the dense peak of the native format it runs in and serving priced by compute
+(prefill) and memory traffic (decode); the budget is GPU-seconds x peak_bf16 x MFU.
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@
   with D solved from the loss equation when a PTQ term is present.
 - fixed mode (no budget): N from --params or the memory limit, D from --tokens.
 
+With a GPU (``Problem.hardware``) the training coefficient is the format's real price
+(6 peak_bf16 / peak_format) and the inference cost is not linear in N (the KV cache grows as
+N^(2/3)): budget and target-loss modes then search log N numerically.
+
 Memory limits cap N (:mod:`precplan.optimize._memory`); the objective along each constraint
 is unimodal in log N, so a capped optimum sits on the cap.
 """
