@@ -152,7 +152,7 @@ class GpuSpec:
 
         dev = get_gpu(self.gpu, None if self.hardware is None else load_catalog(self.hardware))
         if dev.count != 1:
-            raise PrecplanError(f"--gpu {self.gpu!r}: name one kind of card; give the number of cards with --gpus")
+            raise PrecplanError(f"--gpu {dev.count}x{dev.id}: name one kind of card (--gpu {dev.id}) and give the number of cards with --gpus")
         object.__setattr__(self, "device", dev)
         for name in ("mfu", "prefill_mfu"):
             v = getattr(self, name)

@@ -69,6 +69,23 @@ def test_dollar_and_gpu_hour_budgets_are_never_exceeded():
                 assert plan["dollars"] <= 2e6 and plan["dollars"] == pytest.approx(2.5 * plan["gpu_hours"], rel=1e-12)
 
 
+def test_csv_carries_the_hardware_columns():
+    import csv
+    import io
+
+    out = run("--gpu", "h100", "--gpus", "512", "--days", "30", "--mfu", "0.4", "--csv", "-")
+    (row,) = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert row["cost_model"] == "hardware" and row["train_format"] == "fp8-e4m3" and row["gpus"] == "512"
+    assert float(row["gpu_hours"]) <= 368_640 and float(row["wall_days"]) <= 30
+
+
+def test_python_api_takes_a_gpu_hour_budget():
+    import precplan
+
+    p = precplan.plan(gpu="h100", gpu_hours=368_640)
+    assert p.cost_model == "hardware" and p.train_format == "fp8-e4m3" and p.gpu_hours <= 368_640
+
+
 def test_idealized_is_the_default_and_says_so():
     plan = as_json("--budget", "1e21")
     assert plan["cost_model"] == "idealized" and plan["gpu"] is None and plan["gpu_hours"] is None
@@ -154,6 +171,8 @@ def test_cheapest_gpu_is_picked_with_the_others_shown():
         (["--gpus", "8", "--days", "3"], "needs --gpu"),
         (["--gpu", "h100", "--gpus", "8", "--days", "1", "--gpu-hours", "10"], "give one budget"),
         (["--budget", "1e21", "--serve-memory", "3xfoo"], "or a card name"),
+        (["--gpu", "2xh100", "--gpu-hours", "10"], "name one kind of card"),
+        (["--gpu", "h100", "--gpu-hours", "10", "--price", "-2"], "--price must be a positive number"),
     ],
 )
 def test_bad_hardware_input_exits_2_with_one_line(args, message):

@@ -219,6 +219,7 @@ CSV_COLUMNS = (
     "budget", "target_loss", "params", "tokens", "tokens_per_param", "bits_weights", "bits_activations", "bits_kv",
     "cost_bits", "loss", "irreducible", "param_term", "data_term", "ptq_degradation", "inference_precision",
     "inference_tokens", "train_flops", "inference_flops", "total_flops", "weights_memory_bytes", "gpu_hours", "dollars",
+    "cost_model", "gpu", "gpus", "train_format", "emulated", "wall_days", "serve_format", "kv_cache_bytes",
 )
 
 
@@ -236,6 +237,8 @@ def csv_text(plans: list[Plan]) -> str:
             "" if p.inference_precision is None else repr(p.inference_precision), repr(p.inference_tokens),
             repr(p.train_flops), repr(p.inference_flops), repr(p.total_flops), repr(p.weights_memory_bytes),
             "" if p.gpu_hours is None else repr(p.gpu_hours), "" if p.dollars is None else repr(p.dollars),
+            p.cost_model, p.gpu or "", "" if p.gpus is None else p.gpus, p.train_format or "", "true" if p.emulated else "false",
+            "" if p.wall_days is None else repr(p.wall_days), p.serve_format or "", "" if p.kv_cache_bytes is None else repr(p.kv_cache_bytes),
         ])
     return buf.getvalue()
 
