@@ -60,7 +60,7 @@ class Format:
     @property
     def precision(self) -> Precision:
         """The precplan precision this format trains or serves as (fp8 -> fp8-e4m3)."""
-        return parse_precision(FORMAT_PRECISION[self.name])
+        return _precision(FORMAT_PRECISION[self.name])
 
 
 @dataclass(frozen=True)
@@ -95,12 +95,22 @@ class Gpu:
 
     def training_formats(self) -> list[Format]:
         """Native float training formats, one per width (bf16 over fp16), narrowest first."""
-        by_bits: dict[float, Format] = {}
-        for key in TRAINING_FORMATS:
-            f = self.formats.get(key)
-            if f is not None and f.native and f.bits not in by_bits:
-                by_bits[f.bits] = f
-        return [by_bits[b] for b in sorted(by_bits)]
+        return list(self._table("training")[0])
+
+    def _table(self, purpose: str) -> tuple[tuple[Format, ...], NDArray[np.float64]]:
+        """The formats for ``purpose`` (narrowest first) and their widths, computed once per GPU."""
+        cache = self.__dict__.setdefault("_tables", {})  # frozen dataclass: a private cache in __dict__
+        if purpose not in cache:
+            keys = TRAINING_FORMATS if purpose == "training" else SERVING_FORMATS
+            by_bits: dict[float, Format] = {}
+            for key in keys:
+                f = self.formats.get(key)
+                if f is not None and f.native and (f.bits not in by_bits or f.flops > by_bits[f.bits].flops):
+                    by_bits[f.bits] = f
+            fmts = tuple(by_bits[b] for b in sorted(by_bits))
+            cache[purpose] = (fmts, np.array([f.bits for f in fmts]), np.array([f.flops for f in fmts]))
+        fmts, bits, _ = cache[purpose]
+        return fmts, bits
 
     @property
     def reference(self) -> Format:
@@ -131,27 +141,23 @@ class Gpu:
 
     def serving_formats(self) -> list[Format]:
         """Native formats weights can be served in (floats and integers), one per width, narrowest first."""
-        by_bits: dict[float, Format] = {}
-        for key in SERVING_FORMATS:
-            f = self.formats.get(key)
-            if f is not None and f.native and (f.bits not in by_bits or f.flops > by_bits[f.bits].flops):
-                by_bits[f.bits] = f
-        return [by_bits[b] for b in sorted(by_bits)]
+        return list(self._table("serving")[0])
 
-    def runs_in(self, bits: ArrayLike, purpose: str = "training") -> tuple[Array, Array, list[Format]]:
+    def runs_in(self, bits: ArrayLike, purpose: str = "training") -> tuple[Array, NDArray[np.int64], list[Format]]:
         """For each width: the peak FLOP/s it runs at, which format (index into the returned list)
         and that list. A width runs in the narrowest native format at least as wide; wider than every
         format it runs at the widest format's rate x its bits / bits (an assumption, noted by callers)."""
-        fmts = self.training_formats() if purpose == "training" else self.serving_formats()
+        fmts, widths = self._table(purpose)
+        flops = self.__dict__["_tables"][purpose][2]
         b = np.asarray(bits, dtype=float)
-        widest = fmts[-1]
-        peak = widest.flops * widest.bits / np.maximum(b, widest.bits)
-        index = np.full(b.shape, len(fmts) - 1)
-        for i in range(len(fmts) - 1, -1, -1):
-            inside = b <= fmts[i].bits + 1e-9
-            peak = np.where(inside, fmts[i].flops, peak)
-            index = np.where(inside, i, index)
-        return peak, index, fmts
+        index = np.minimum(np.searchsorted(widths, b - 1e-9, side="left"), len(fmts) - 1)
+        peak = flops[index] * np.where(b > widths[-1] + 1e-9, widths[-1] / np.maximum(b, 1e-300), 1.0)
+        return peak, index, list(fmts)
+
+
+@lru_cache(maxsize=None)
+def _precision(name: str) -> Precision:
+    return parse_precision(name)
 
 
 def _same_format(a: Precision, b: Precision) -> bool:

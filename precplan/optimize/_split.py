@@ -292,14 +292,14 @@ def _target(law, pb, w, a, kv, f, cst, cap) -> tuple[Array, Array]:
         ww, aa, kk, ctr, ff = ex
         N = np.exp(u)
         if pb.post is None:  # Hoffmann eq. 2 solved for D at N_eff = f N (tokens_for_loss, inlined)
-            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-                room = L - E - A * np.power(N * ff, -alpha)
-                D = np.where(room > 0, np.power(B / np.where(room > 0, room, 1.0), 1.0 / beta), np.nan)
+            room = L - E - A * np.power(N * ff, -alpha)
+            D = np.where(room > 0, np.power(B / np.where(room > 0, room, 1.0), 1.0 / beta), np.nan)
         else:
             D = tokens_for_loss(law, N, ww, aa, kk, pb.post, L)
         return np.where(np.isfinite(D), ctr * N * D + infer_ex(N), np.inf)
 
     valid = np.isfinite(lo) & np.isfinite(hi) & (hi >= lo)
-    u, _ = golden_min(cost_of_logn, np.where(valid, lo, 0.0), np.where(valid, hi, 1.0), grid=32, iters=50)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # once, not per evaluation
+        u, _ = golden_min(cost_of_logn, np.where(valid, lo, 0.0), np.where(valid, hi, 1.0), grid=32, iters=50)
     N = np.where(valid, np.exp(u), np.nan)
     return N, tokens_for_loss(law, N, w, a, kv, pb.post, L)
