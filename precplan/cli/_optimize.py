@@ -77,26 +77,15 @@ def optimize(
         raise PrecplanError("--csv - and --json both write to stdout; pick one (or give --csv a file name)")
     the_law = load_cli_law(law, base)
     budgets = None if budget is None else parse_count_or_sweep(budget, "--budget")
+    from precplan.optimize._hardware import gpu_format_names, hardware_request, serving_memory
+
     if gpu is not None:  # on a GPU, fp8/fp6/fp4 name its format (e4m3, e3m2, e2m1)
-        precision, precisions, compare = (_gpu_names(x) for x in (precision, precisions, compare))
+        precision, precisions, compare = (gpu_format_names(x) for x in (precision, precisions, compare))
     bits_range, listed = parse_bits_spec(precisions) if precisions is not None else (None, None)
-    hw = _hardware_request(gpu, gpus, days, gpu_hours, dollars, price, mfu, prefill_mfu, input_tokens, output_tokens, batch, context, gqa, hardware, budgets)
-    serve_bytes, card = _serve_memory(serve_memory, hardware)
-    kv_memory = None
-    if context is not None or batch is not None:
-        if serve_memory is None and not hw.specs:
-            raise PrecplanError("--context and --batch describe serving: give --serve-memory (a size or a card, e.g. h100) or --gpu")
-        if serve_memory is not None:
-            d = hw.specs[0] if hw.specs else None
-            kv_memory = (
-                _number(context, "--context") if context is not None else (d.context_tokens if d else 285.0),
-                _number(batch, "--batch") if batch is not None else (d.batch if d else 64.0),
-                _number(gqa, "--gqa") if gqa is not None else 1.0,
-            )
-            if not all(v >= 1 for v in kv_memory):
-                raise PrecplanError("--context, --batch and --gqa must be numbers >= 1")
-    elif gqa is not None and not hw.specs:
-        raise PrecplanError("--gqa needs --gpu or --serve-memory with --context/--batch")
+    hw = hardware_request(gpu, gpus=gpus, days=days, gpu_hours=gpu_hours, dollars=dollars, price=price, mfu=mfu, prefill_mfu=prefill_mfu,
+                          input_tokens=input_tokens, output_tokens=output_tokens, batch=batch, context=context, gqa=gqa,
+                          hardware=hardware, budgets=budgets)
+    serve_bytes, card, kv_memory = serving_memory(serve_memory, hardware, hw.specs, context, batch, gqa)
     common = dict(
         has_budget=budgets is not None or hw.hours is not None,
         params=None if params is None else parse_count(params, "--params"),
@@ -165,113 +154,6 @@ def _tokens(text: str) -> float:
     if str(text).strip() in ("0", "0.0"):
         return 0.0
     return parse_count(text, "--inference-tokens")
-
-
-def _gpu_names(text: str | None) -> str | None:
-    """``fp8,bf16`` -> ``fp8-e4m3,bf16``: the catalog's format names as precplan precisions."""
-    from precplan.hardware import FORMAT_PRECISION
-
-    if text is None or ":" in text:
-        return text
-    return ",".join(FORMAT_PRECISION.get(t.strip().lower(), t) if t.strip().lower() in ("fp8", "fp6", "fp4") else t for t in text.split(","))
-
-
-class _Hardware:
-    """The GPUs asked for and the hardware budget in GPU-hours per GPU (None without one)."""
-
-    def __init__(self, specs: list, hours: list[float] | None, days: float | None):
-        self.specs, self.hours, self.days = specs, hours, days
-
-
-def _hardware_request(gpu, gpus, days, gpu_hours, dollars, price, mfu, prefill_mfu, input_tokens, output_tokens, batch, context, gqa, hardware, budgets) -> _Hardware:
-    """GpuSpecs from the options and the hardware budget; every inconsistency is one line."""
-    from precplan.errors import PrecplanError
-    from precplan.costs import GpuSpec
-    from precplan.hardware import gpu_list, load_catalog
-
-    given = {"--price": price, "--mfu": mfu, "--prefill-mfu": prefill_mfu, "--input-tokens": input_tokens,
-             "--output-tokens": output_tokens, "--gpus": gpus, "--days": days, "--gpu-hours": gpu_hours, "--dollars": dollars}
-    if gpu is None:
-        extra = [k for k, v in given.items() if v is not None]
-        if extra:
-            raise PrecplanError(f"{extra[0]} needs --gpu (e.g. --gpu h100; precplan hardware list)")
-        return _Hardware([], None, None)
-    devices = gpu_list(gpu, None if hardware is None else load_catalog(hardware))
-    prices: list[float | None] = [None] * len(devices)
-    if price is not None:
-        items = [t for t in price.split(",") if t.strip()]
-        if len(items) != len(devices):
-            raise PrecplanError(f"--price gives {len(items)} price(s) for {len(devices)} GPU(s) in --gpu {gpu}: give one dollars-per-GPU-hour per GPU, in the same order")
-        prices = [_positive(t, "--price") for t in items]
-    count = None
-    if gpus is not None:
-        try:
-            count = int(str(gpus).strip())
-        except ValueError:
-            raise PrecplanError(f"--gpus must be a whole number of GPUs >= 1, got {gpus!r}") from None
-        if count < 1:
-            raise PrecplanError(f"--gpus must be a whole number of GPUs >= 1, got {gpus!r}")
-    n_days = None if days is None else _positive(days, "--days")
-    if n_days is not None and count is None:
-        raise PrecplanError("--days needs --gpus (the budget is GPUs x days)")
-    budgets_given = [k for k, v in (("--budget", budgets), ("--gpus/--days", n_days), ("--gpu-hours", gpu_hours), ("--dollars", dollars)) if v is not None]
-    if len(budgets_given) > 1:
-        raise PrecplanError(f"give one budget: {' and '.join(budgets_given)} were both given")
-    if budgets is not None and budgets.size > 1 and len(devices) > 1:
-        raise PrecplanError("a --budget sweep plans one GPU at a time: give one --gpu")
-    d = GpuSpec(devices[0])
-    specs = [
-        GpuSpec(
-            gpu=dev, price=p, mfu=_number(mfu, "--mfu", d.mfu), prefill_mfu=_number(prefill_mfu, "--prefill-mfu", d.prefill_mfu),
-            input_tokens=_number(input_tokens, "--input-tokens", d.input_tokens), output_tokens=_number(output_tokens, "--output-tokens", d.output_tokens),
-            batch=_number(batch, "--batch", d.batch), context=_number(context, "--context"), gqa=_number(gqa, "--gqa", d.gqa), gpus=count,
-        )
-        for dev, p in zip(devices, prices)
-    ]
-    hours = None
-    if n_days is not None:
-        hours = [count * 24.0 * n_days] * len(specs)
-    elif gpu_hours is not None:
-        from precplan.units import parse_count
-
-        hours = [parse_count(gpu_hours, "--gpu-hours")] * len(specs)
-    elif dollars is not None:
-        money = _positive(dollars, "--dollars")
-        if price is None:
-            raise PrecplanError("--dollars needs --price (dollars per GPU-hour)")
-        hours = [money / p for p in prices]
-    return _Hardware(specs, hours, n_days)
-
-
-def _positive(text: str, what: str) -> float:
-    from precplan.errors import PrecplanError
-    from precplan.units import parse_count
-
-    try:
-        return parse_count(text.strip(), what)
-    except PrecplanError:
-        raise PrecplanError(f"{what} must be a positive number, got {text!r}") from None
-
-
-def _serve_memory(text: str | None, hardware: str | None) -> tuple[float | None, str | None]:
-    """``--serve-memory``: a size (GB = 1e9 B, GiB = 2^30 B) or a card (h100, 2xh100)."""
-    from precplan.errors import PrecplanError
-    from precplan.units import parse_bytes
-
-    if text is None:
-        return None, None
-    try:
-        return parse_bytes(text, "--serve-memory"), None
-    except PrecplanError as size_error:
-        if not any(c.isalpha() for c in text.strip().lstrip("0123456789.").lstrip("xX*").strip()[:1]):
-            raise
-        from precplan.hardware import load_catalog
-
-        try:
-            card = load_catalog(hardware).get(text)
-        except PrecplanError:
-            raise PrecplanError(f"{size_error} or a card name (h100, 2xh100; precplan hardware list)") from None
-        return card.total_memory, card.label
 
 
 def register(app: typer.Typer) -> None:
