@@ -9,13 +9,28 @@ Inference-aware sizing (Sardana et al. 2024, sec. 3; docs/science.md section 9):
 minimize training plus inference compute subject to a target loss. The Lagrange conditions
 reduce to one equation in D (:func:`lagrange_tokens`).
 
-GPU cost (Sardana et al. 2024, sec. 4, "real-cost version"): seconds = FLOPs / (peak x MFU),
-with the peak of the narrowest format the GPU runs natively at or above the precision.
+GPU cost (Sardana et al. 2024, sec. 4, "real-cost version"), the ``hardware`` cost model
+(:class:`GpuSpec`): training seconds = 6 N D / (peak x MFU) with the peak of the narrowest native
+format at or above the training precision (a width with no native format runs emulated in the
+next wider one); serving prices prefill by compute, 2 N T_in / (peak_serve x MFU_prefill), and
+decode by memory traffic: each decode step at batch B reads the served weights once and every
+sequence's KV cache, so a token takes (N P_w / 8 / B + KV bytes per sequence) / bandwidth, or
+its compute time 2 N / (peak_serve x MFU_prefill) when that is longer (a roofline).
+
+Internally a hardware budget is still "16-bit-equivalent FLOPs": one unit is one FLOP at the
+GPU's bf16 rate and the training MFU, so C = GPU-seconds x peak_bf16 x MFU, and a format that
+runs r times faster than bf16 costs 16 / r effective bits (fp8 on an H100: 8.0; fp6 on a
+B200: 8, no faster than fp8; a 7-bit run emulated in fp8: 8).
+
+Model shape (for the KV cache): N = 12 n_layer d_model^2 (Kaplan et al. 2020, eq. 2.1, with
+d_attn = d_model, d_ff = 4 d_model) and d_model = 128 n_layer (the aspect ratio of GPT-3 175B,
+Brown et al. 2020, Table 2.1: 96 layers, d_model 12288). An ASSUMED shape rule: real models vary.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -24,6 +39,9 @@ from precplan.errors import PrecplanError
 from precplan.precision import REFERENCE_BITS
 from precplan.laws._law import Law
 from precplan.numerics import bisect_root
+
+if TYPE_CHECKING:  # pragma: no cover
+    from precplan.hardware import Gpu
 
 Array = NDArray[np.float64]
 
@@ -34,6 +52,20 @@ INFER_FLOPS = 2.0  # FLOPs per parameter per served token (forward; Sardana et a
 def cost_bits(weights: ArrayLike, activations: ArrayLike, kv: ArrayLike) -> Array:
     """The bits a training matmul is paid at: its widest operand, max(P_w, P_a, P_kv)."""
     return np.maximum(np.maximum(np.asarray(weights, dtype=float), activations), kv)
+
+
+def serve_bits(
+    weights: ArrayLike, activations: ArrayLike, kv: ArrayLike,
+    post: float | None = None, serve_activations: float | None = None, serve_kv: float | None = None,
+) -> Array:
+    """The bits a served token is paid at: its widest operand, max(P_serve_w, P_serve_a, P_serve_kv).
+
+    Post-training quantization (``post``) changes the weights only; activations and the KV cache
+    stay at their training precision unless ``serve_activations`` / ``serve_kv`` set them."""
+    w = np.asarray(weights, dtype=float) if post is None else np.full(np.shape(weights), float(post))
+    a = np.asarray(activations, dtype=float) if serve_activations is None else np.full(np.shape(activations), float(serve_activations))
+    k = np.asarray(kv, dtype=float) if serve_kv is None else np.full(np.shape(kv), float(serve_kv))
+    return cost_bits(w, a, k)
 
 
 def train_coef(bits: ArrayLike) -> Array:
@@ -69,66 +101,166 @@ def lagrange_tokens(law: Law, target: ArrayLike, ratio_tokens: ArrayLike) -> Arr
     return np.exp(bisect_root(g, np.zeros(shape), np.full(shape, 100.0), iters=90))
 
 
+# ---------------------------------------------------------------------------- model shape
+ASPECT = 128.0  # d_model / n_layer (GPT-3 175B: 12288 / 96; Brown et al. 2020, Table 2.1)
+PARAMS_PER_LAYER_D2 = 12.0  # N = 12 n_layer d_model^2 (Kaplan et al. 2020, eq. 2.1)
+SHAPE_RULE = (
+    "model shape ASSUMED from N: N = 12 n_layer d_model^2 (Kaplan et al. 2020, eq. 2.1) with d_model = 128 n_layer"
+    " (GPT-3 175B's aspect ratio, Brown et al. 2020, Table 2.1)"
+)
+
+
+def model_shape(params: ArrayLike) -> tuple[Array, Array]:
+    """(n_layer, d_model) of an N-parameter decoder under the assumed shape rule (real-valued)."""
+    N = np.asarray(params, dtype=float)
+    layers = np.cbrt(N / (PARAMS_PER_LAYER_D2 * ASPECT**2))
+    return layers, ASPECT * layers
+
+
+def kv_bytes_per_token(params: ArrayLike, kv_bits: ArrayLike, gqa: float = 1.0) -> Array:
+    """KV-cache bytes one token of context takes: 2 (K and V) n_layer (d_model / gqa) P_kv / 8."""
+    layers, d = model_shape(params)
+    return 2.0 * layers * d / gqa * np.asarray(kv_bits, dtype=float) / 8.0
+
+
 # ---------------------------------------------------------------------------- GPUs
-# Peak dense FLOP/s by native format width (as Sardana et al. 2024 use them; docs/science.md section 9).
-GPUS: dict[str, dict[str, object]] = {
-    "h100": {"name": "NVIDIA H100", "peak": {16.0: 9.89e14, 8.0: 1.978e15}, "formats": {16.0: "BF16", 8.0: "FP8"}},
-    "a100": {"name": "NVIDIA A100", "peak": {16.0: 3.12e14, 8.0: 6.24e14}, "formats": {16.0: "BF16", 8.0: "INT8"}},
-}
-
-
 @dataclass(frozen=True)
 class GpuSpec:
-    """Hardware, price and utilization for turning FLOPs into GPU-hours and dollars."""
+    """Hardware, price, utilization and serving setup: the ``hardware`` cost model.
 
-    gpu: str = "h100"
+    ``gpu`` is a catalog name (``h100``) or a :class:`precplan.hardware.Gpu`; ``hardware`` a
+    catalog file to read it from instead of the bundled one. ``gpus`` is the cluster size (for
+    wall-clock days). Serving: requests of ``input_tokens`` + ``output_tokens`` (Sardana et al.'s
+    example: 70 + 215), decode at ``batch`` sequences whose KV cache holds ``context`` tokens
+    (default: one request's tokens), ``gqa`` query heads per KV head."""
+
+    gpu: "str | Gpu" = "h100"
     price: float | None = None  # dollars per GPU-hour (training and inference)
     mfu: float = 0.5  # training model-FLOPs utilization
     prefill_mfu: float = 0.5
-    decode_mfu: float = 0.2
     input_tokens: float = 70.0  # per request (Sardana et al.'s example)
     output_tokens: float = 215.0
+    batch: float = 64.0  # decode batch: ASSUMED default
+    context: float | None = None  # KV-cache tokens per sequence (default input + output tokens)
+    gqa: float = 1.0  # query heads per KV head (1: multi-head attention, as in the shape rule's GPT-3)
+    gpus: int | None = None
+    hardware: str | None = None
+    device: "Gpu" = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.gpu not in GPUS:
-            raise PrecplanError(f"--gpu {self.gpu!r}: unknown GPU (valid: {', '.join(GPUS)})")
-        for name in ("mfu", "prefill_mfu", "decode_mfu"):
+        from precplan.hardware import get_gpu, load_catalog
+
+        dev = get_gpu(self.gpu, None if self.hardware is None else load_catalog(self.hardware))
+        if dev.count != 1:
+            raise PrecplanError(f"--gpu {dev.count}x{dev.id}: name one kind of card (--gpu {dev.id}) and give the number of cards with --gpus")
+        object.__setattr__(self, "device", dev)
+        for name in ("mfu", "prefill_mfu"):
             v = getattr(self, name)
             if not (np.isfinite(v) and 0 < v <= 1):
                 raise PrecplanError(f"--{name.replace('_', '-')} must be in (0, 1], got {v:g}")
-        if self.price is not None and not (np.isfinite(self.price) and self.price >= 0):
-            raise PrecplanError(f"--price must be a non-negative number of dollars per GPU-hour, got {self.price:g}")
+        if self.price is not None and not (np.isfinite(self.price) and self.price > 0):
+            raise PrecplanError(f"--price must be a positive number of dollars per GPU-hour, got {self.price:g}")
         if not (self.input_tokens >= 0 and self.output_tokens >= 0 and self.input_tokens + self.output_tokens > 0):
             raise PrecplanError("--input-tokens and --output-tokens must be non-negative and not both zero")
+        for name in ("batch", "gqa") + (("context",) if self.context is not None else ()):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v >= 1):
+                raise PrecplanError(f"--{name} must be a number >= 1, got {v:g}")
+        if self.gpus is not None and not (isinstance(self.gpus, (int, np.integer)) and self.gpus >= 1):
+            raise PrecplanError(f"--gpus must be a whole number of GPUs >= 1, got {self.gpus!r}")
 
+    # ------------------------------------------------------------------ rates
+    @property
+    def name(self) -> str:
+        return self.device.name
 
-def peak_rate(gpu: str, bits: ArrayLike) -> tuple[Array, list[str]]:
-    """Peak FLOP/s at ``bits``: the narrowest native format at or above it (8 < P < 16 runs at the
-    16-bit rate, P < 8 at the 8-bit rate; both noted). Wider than 16 bits is assumed to run at
-    the 16-bit rate scaled by 16 / bits (noted)."""
-    spec = GPUS[gpu]
-    peaks: dict[float, float] = spec["peak"]  # type: ignore[assignment]
-    b = np.asarray(bits, dtype=float)
-    out = np.full(b.shape, peaks[16.0] * 16.0) / np.maximum(b, 16.0)
-    for width in sorted(peaks, reverse=True):
-        out = np.where(b <= width, peaks[width], out)
-    formats: dict[float, str] = spec["formats"]  # type: ignore[assignment]
-    notes = []
-    if np.any(b > 16):
-        notes.append(f"{spec['name']}: precisions above 16 bits are assumed to run at the BF16 rate x 16 / bits")
-    if np.any((b > 8) & (b < 16)):
-        notes.append(
-            f"{spec['name']} has no native format between 8 and 16 bits: 8-16-bit precisions are costed at its"
-            f" {formats[16.0]} rate on the raw 6 N D FLOPs, so their GPU-hours exceed what the 16-bit-equivalent"
-            " FLOPs (6/16) N D P imply by 16 / P (the cost model assumes a speed-up no current GPU delivers)"
-        )
-    if np.any(b < 8):
-        notes.append(
-            f"{spec['name']} has no native format below 8 bits: sub-8-bit precisions are costed at its"
-            f" {formats[8.0]} rate on the raw 6 N D FLOPs, so their GPU-hours exceed what the 16-bit-equivalent"
-            " FLOPs (6/16) N D P imply by 8 / P (the cost model assumes a speed-up no current GPU delivers)"
-        )
-    return out, notes
+    @property
+    def reference_peak(self) -> float:
+        """The bf16 (or fp16) dense peak: one 16-bit-equivalent FLOP is one FLOP at this rate."""
+        return self.device.reference.flops
+
+    @property
+    def units_per_second(self) -> float:
+        """16-bit-equivalent FLOPs per GPU-second: peak_bf16 x MFU."""
+        return self.reference_peak * self.mfu
+
+    def seconds(self, units: ArrayLike) -> Array:
+        """GPU-seconds that ``units`` 16-bit-equivalent FLOPs take."""
+        return np.asarray(units, dtype=float) / self.units_per_second
+
+    def units(self, gpu_hours: ArrayLike) -> Array:
+        """16-bit-equivalent FLOPs in ``gpu_hours`` GPU-hours."""
+        return np.asarray(gpu_hours, dtype=float) * 3600.0 * self.units_per_second
+
+    def budget_units(self, gpu_hours: ArrayLike) -> Array:
+        """A GPU-hour budget as the planner's budget: :meth:`units`, a hair (1e-12) under, so that
+        floating-point rounding never puts a plan that spends it all over the hours given."""
+        return self.units(gpu_hours) * (1.0 - 1e-12)
+
+    def train_peak(self, bits: ArrayLike) -> Array:
+        """Peak FLOP/s a training run at ``bits`` gets (the narrowest native format at or above)."""
+        return self.device.runs_in(bits, "training")[0]
+
+    def serve_peak(self, bits: ArrayLike) -> Array:
+        """Peak FLOP/s serving at ``bits`` gets (native serving formats include integers)."""
+        return self.device.runs_in(bits, "serving")[0]
+
+    def train_coef(self, bits: ArrayLike) -> Array:
+        """Training cost per parameter-token in 16-bit-equivalent FLOPs: 6 peak_bf16 / peak(bits)."""
+        return TRAIN_FLOPS * self.reference_peak / self.train_peak(bits)
+
+    @property
+    def context_tokens(self) -> float:
+        return float(self.input_tokens + self.output_tokens) if self.context is None else float(self.context)
+
+    def infer_terms(self, tokens: float, bits: ArrayLike, weight_bits: ArrayLike, kv_bits: ArrayLike) -> tuple[Array, Array, Array]:
+        """GPU-seconds of serving ``tokens`` as three coefficients (c, w, k), per candidate:
+        seconds(N) = tokens x (s_in c N + s_out max(c N, w N + k N^(2/3))), s_in/s_out the input
+        and output shares. c N = 2 N / (peak_serve x MFU_prefill) is a token's compute (prefill;
+        decode when compute-bound); w N = N P_w / 8 / batch / bandwidth its share of one decode
+        step's weight read; k N^(2/3) = its KV cache's bytes / bandwidth (KV bytes grow as
+        n_layer d_model, i.e. as N^(2/3) under the shape rule)."""
+        c = INFER_FLOPS / (self.serve_peak(bits) * self.prefill_mfu)
+        w = np.asarray(weight_bits, dtype=float) / 8.0 / self.batch / self.device.bandwidth
+        k = kv_bytes_per_token(1.0, kv_bits, self.gqa) * self.context_tokens / self.device.bandwidth
+        return c, w, k
+
+    def infer_seconds(self, params: ArrayLike, tokens: float, bits: ArrayLike, weight_bits: ArrayLike, kv_bits: ArrayLike) -> Array:
+        """GPU-seconds to serve ``tokens`` (input + output) with an N-parameter model.
+
+        Prefill (the input share of tokens): compute, 2 N / (peak_serve x MFU_prefill) a token.
+        Decode (the output share): memory traffic, (N P_w / 8 / batch + KV bytes per sequence) /
+        bandwidth a token, or its compute time when longer (roofline)."""
+        return self.seconds_of(self.infer_terms(tokens, bits, weight_bits, kv_bits), params, tokens)
+
+    def seconds_of(self, terms: tuple[Array, Array, Array], params: ArrayLike, tokens: float) -> Array:
+        """:meth:`infer_seconds` from precomputed :meth:`infer_terms` (fast inside searches)."""
+        c, w, k = terms
+        N = np.asarray(params, dtype=float)
+        share_in = self.input_tokens / (self.input_tokens + self.output_tokens)
+        compute = c * N
+        return tokens * (share_in * compute + (1.0 - share_in) * np.maximum(compute, w * N + k * np.cbrt(N * N)))
+
+    def infer_units(self, params: ArrayLike, tokens: float, bits: ArrayLike, weight_bits: ArrayLike, kv_bits: ArrayLike) -> Array:
+        """:meth:`infer_seconds` in 16-bit-equivalent FLOPs (the planner's unit)."""
+        return self.infer_seconds(params, tokens, bits, weight_bits, kv_bits) * self.units_per_second
+
+    def infer_floor(self, bits: ArrayLike) -> Array:
+        """A lower bound on :meth:`infer_units` per parameter-token (compute only), for search bounds."""
+        return INFER_FLOPS / (self.serve_peak(bits) * self.prefill_mfu) * self.units_per_second
+
+    def notes(self, serving: bool = True) -> list[str]:
+        """The cost model in words (serving only when tokens are served)."""
+        train = (f"cost model: hardware ({self.name}, {self.device.id} in precplan hardware show): training GPU-seconds ="
+                 f" 6 N D / (dense peak of the native format it runs in x MFU {self.mfu:g})")
+        if not serving:
+            return [train]
+        return [
+            train + "; serving: prefill by compute (2 N FLOPs a token at the serving format's peak x prefill MFU"
+            f" {self.prefill_mfu:g}), decode by memory traffic ((N P_w / 8 / batch {self.batch:g} + the KV cache of"
+            f" {self.context_tokens:g} tokens) / {self.device.bandwidth / 1e12:.3g}TB/s a token, or its compute time when longer)"
+            f"; requests of {self.input_tokens:g} input + {self.output_tokens:g} output tokens",
+        ]
 
 
 @dataclass(frozen=True)
@@ -136,10 +268,16 @@ class GpuCost:
     """GPU-hours (and dollars when a price is given) of training and lifetime inference."""
 
     gpu: str
+    train_format: str  # the native format training runs in (fp8-e4m3, bf16, ...)
+    emulated: bool  # the training width has no native format: it runs in train_format's
     train_peak_flops: float
     train_gpu_hours: float
     inference_gpu_hours: float
     total_gpu_hours: float
+    gpus: int | None
+    wall_days: float | None  # training wall-clock days on ``gpus`` GPUs
+    serve_format: str
+    serve_peak_flops: float
     train_dollars: float | None
     inference_dollars: float | None
     total_dollars: float | None
@@ -147,34 +285,42 @@ class GpuCost:
 
 
 def gpu_costs(
-    spec: GpuSpec, params: ArrayLike, tokens: ArrayLike, train_bits: ArrayLike, inference_tokens: float, serve_bits: ArrayLike
+    spec: GpuSpec, params: ArrayLike, tokens: ArrayLike, train_bits: ArrayLike, inference_tokens: float,
+    serve: ArrayLike, serve_weights: ArrayLike | None = None, serve_kv: ArrayLike | None = None,
 ) -> list[GpuCost]:
-    """Sardana et al. 2024, sec. 4 (real cost): hours = 6 N D / (3600 peak MFU_train)
-    + 2 N (T_in / (3600 peak MFU_prefill) + T_out / (3600 peak MFU_decode)). Raw FLOPs here,
-    not 16-bit-equivalent: the precision enters through the peak rate. Vectorized over plans."""
+    """GPU-hours and dollars of plans (vectorized): training 6 N D / (3600 peak MFU) at the format
+    the training bits run in; inference :meth:`GpuSpec.infer_seconds` / 3600 (Sardana et al.
+    2024, sec. 4's real-cost version, with decode priced by memory traffic). ``serve`` is the
+    served token's widest operand; ``serve_weights`` / ``serve_kv`` the served weights' and KV
+    cache's bits (default ``serve``)."""
     N, D = np.atleast_1d(np.asarray(params, dtype=float)), np.atleast_1d(np.asarray(tokens, dtype=float))
-    peak_tr, notes = peak_rate(spec.gpu, np.broadcast_to(train_bits, N.shape))
-    peak_inf, notes_inf = peak_rate(spec.gpu, np.broadcast_to(serve_bits, N.shape))
+    tb = np.broadcast_to(np.asarray(train_bits, dtype=float), N.shape)
+    sb = np.broadcast_to(np.asarray(serve, dtype=float), N.shape)
+    sw = sb if serve_weights is None else np.broadcast_to(np.asarray(serve_weights, dtype=float), N.shape)
+    sk = sb if serve_kv is None else np.broadcast_to(np.asarray(serve_kv, dtype=float), N.shape)
+    dev = spec.device
+    peak_tr, idx_tr, fmts_tr = dev.runs_in(tb, "training")
+    peak_s, idx_s, fmts_s = dev.runs_in(sb, "serving")
     train_h = TRAIN_FLOPS * N * D / (3600.0 * peak_tr * spec.mfu)
-    share_in = spec.input_tokens / (spec.input_tokens + spec.output_tokens)
-    t_in, t_out = inference_tokens * share_in, inference_tokens * (1.0 - share_in)
-    infer_h = INFER_FLOPS * N * (t_in / (3600.0 * peak_inf * spec.prefill_mfu) + t_out / (3600.0 * peak_inf * spec.decode_mfu))
-    notes = list(dict.fromkeys(notes + (notes_inf if inference_tokens > 0 else [])))
+    infer_h = spec.infer_seconds(N, inference_tokens, sb, sw, sk) / 3600.0 if inference_tokens > 0 else np.zeros(N.shape)
+    notes = []
+    widest = fmts_tr[-1]
+    if np.any(tb > widest.bits + 1e-9):
+        notes.append(f"{dev.name}: precisions above {widest.bits:g} bits are assumed to run at the {widest.name} rate x {widest.bits:g} / bits")
     price = spec.price
     out = []
     for i in range(N.size):
+        ft, fs = fmts_tr[int(idx_tr[i])], fmts_s[int(idx_s[i])]
         tr, inf = float(train_h[i]), float(infer_h[i])
-        out.append(
-            GpuCost(
-                gpu=str(GPUS[spec.gpu]["name"]),
-                train_peak_flops=float(peak_tr[i]),
-                train_gpu_hours=tr,
-                inference_gpu_hours=inf,
-                total_gpu_hours=tr + inf,
-                train_dollars=None if price is None else tr * price,
-                inference_dollars=None if price is None else inf * price,
-                total_dollars=None if price is None else (tr + inf) * price,
-                notes=notes,
-            )
-        )
+        out.append(GpuCost(
+            gpu=dev.id, train_format=ft.precision.name, emulated=bool(abs(tb[i] - ft.bits) > 1e-9 and tb[i] < ft.bits),
+            train_peak_flops=float(peak_tr[i]), train_gpu_hours=tr, inference_gpu_hours=inf, total_gpu_hours=tr + inf,
+            gpus=spec.gpus, wall_days=None if spec.gpus is None else tr / spec.gpus / 24.0,
+            serve_format=fs.precision.name if abs(sb[i] - fs.bits) < 1e-9 else f"{sb[i]:g}-bit in {fs.precision.name}",
+            serve_peak_flops=float(peak_s[i]),
+            train_dollars=None if price is None else tr * price,
+            inference_dollars=None if price is None else inf * price,
+            total_dollars=None if price is None else (tr + inf) * price,
+            notes=list(notes),
+        ))
     return out

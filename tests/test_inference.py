@@ -8,7 +8,7 @@ import pytest
 from optimize_helpers import bisect, zoom_min
 
 from precplan import load_law
-from precplan.costs import GpuSpec, gpu_costs, lagrange_tokens, peak_rate
+from precplan.costs import GpuSpec, gpu_costs, lagrange_tokens
 from precplan.optimize._planner import optimize
 
 
@@ -89,23 +89,29 @@ def test_target_loss_with_ptq_matches_brute_force():
     assert plan.loss == pytest.approx(L, rel=1e-9)
 
 
+H100_BF16, H100_FP8, H100_BW = 989.4e12, 1978.9e12, 3.35e12  # NVIDIA H100 whitepaper dense peaks; datasheet 3,350 GB/s
+A100_BF16 = 312e12  # NVIDIA A100 datasheet (dense)
+
+
 def test_gpu_hours_and_dollars():
-    spec = GpuSpec("h100", price=2.0, mfu=0.5, prefill_mfu=0.4, decode_mfu=0.2, input_tokens=70, output_tokens=215)
+    spec = GpuSpec("h100", price=2.0, mfu=0.5, prefill_mfu=0.4, input_tokens=70, output_tokens=215, batch=64)
     N, D, T = 7e9, 1e12, 2e12
     (c16,) = gpu_costs(spec, N, D, 16, T, 16)
-    train_h = 6 * N * D / (3600 * 9.89e14 * 0.5)
-    infer_h = 2 * N * (T * 70 / 285 / (3600 * 9.89e14 * 0.4) + T * 215 / 285 / (3600 * 9.89e14 * 0.2))
+    train_h = 6 * N * D / (3600 * H100_BF16 * 0.5)
+    layers = (N / (12 * 128**2)) ** (1 / 3)  # N = 12 L d^2, d = 128 L
+    kv_token = 2 * layers * (128 * layers) * 2  # K and V, 16-bit
+    compute = 2 * N / (H100_BF16 * 0.4)
+    traffic = (N * 2 / 64 + kv_token * 285) / H100_BW
+    infer_h = T * (70 / 285 * compute + 215 / 285 * max(compute, traffic)) / 3600
     assert c16.train_gpu_hours == pytest.approx(train_h, rel=1e-12)
     assert c16.inference_gpu_hours == pytest.approx(infer_h, rel=1e-12)
     assert c16.total_dollars == pytest.approx(2.0 * (train_h + infer_h), rel=1e-12)
     (c8,) = gpu_costs(spec, N, D, 8, T, 8)
-    assert c8.train_gpu_hours == pytest.approx(train_h * 9.89e14 / 1.978e15, rel=1e-12)  # FP8 peak
+    assert c8.train_gpu_hours == pytest.approx(train_h * H100_BF16 / H100_FP8, rel=1e-12)  # FP8 peak
+    assert c8.train_format == "fp8-e4m3" and not c8.emulated
     (c7,) = gpu_costs(GpuSpec("a100"), N, D, 7, 0.0, 7)
-    assert c7.train_gpu_hours == pytest.approx(6 * N * D / (3600 * 6.24e14 * 0.5), rel=1e-12)
-    assert c7.total_dollars is None
-    assert any("below 8 bits" in n for n in c7.notes)
-    rates, _ = peak_rate("h100", np.array([4.0, 8.0, 12.0, 16.0, 32.0]))
-    assert list(rates) == [1.978e15, 1.978e15, 9.89e14, 9.89e14, 9.89e14 / 2]
+    assert c7.train_gpu_hours == pytest.approx(6 * N * D / (3600 * A100_BF16 * 0.5), rel=1e-12)  # no FP8 on Ampere
+    assert c7.total_dollars is None and c7.emulated and c7.train_format == "bf16"
 
 
 def test_plan_reports_gpu_cost_consistent_with_its_flops():
@@ -113,22 +119,16 @@ def test_plan_reports_gpu_cost_consistent_with_its_flops():
     spec = GpuSpec("a100", price=1.5)
     plan = optimize(law, 1e22, gpu=spec, inference_tokens=1e12)
     # at 16 bits the 16-bit-equivalent FLOPs are the raw FLOPs
-    assert plan.gpu.train_gpu_hours == pytest.approx(plan.train_flops / (3600 * 3.12e14 * 0.5), rel=1e-12)
-    assert plan.gpu.total_dollars == pytest.approx(1.5 * plan.gpu.total_gpu_hours, rel=1e-12)
+    assert plan.gpu_cost.train_gpu_hours == pytest.approx(plan.train_flops / (3600 * A100_BF16 * 0.5), rel=1e-12)
+    assert plan.dollars == pytest.approx(1.5 * plan.gpu_hours, rel=1e-12)
 
 
-def test_8_to_16_bit_training_is_costed_at_bf16_with_a_note():
+def test_widths_without_a_native_format_run_in_the_next_wider_one():
     spec = GpuSpec("h100", mfu=0.5)
-    N, D, P = 7e9, 1e12, 12.0
-    (c,) = gpu_costs(spec, N, D, P, 0.0, P)
-    assert c.train_peak_flops == 9.89e14  # no native 12-bit format: the BF16 peak
-    implied = (6 / 16) * N * D * P / (3600 * 9.89e14 * 0.5)  # 16-bit-equivalent FLOPs at the BF16 rate
-    assert c.train_gpu_hours / implied == pytest.approx(16 / P, rel=1e-12)  # what the note says
-    (note,) = [n for n in c.notes if "between 8 and 16 bits" in n]
-    assert "BF16 rate" in note and "16 / P" in note
-    for bits in (8.0, 16.0):  # native formats: no note
-        assert not any("between 8 and 16" in n for n in gpu_costs(spec, N, D, bits, 0.0, bits)[0].notes)
+    N, D = 7e9, 1e12
+    (c,) = gpu_costs(spec, N, D, 12.0, 0.0, 12.0)
+    assert c.train_peak_flops == H100_BF16 and c.emulated  # no native 12-bit format: the BF16 peak
+    for bits in (8.0, 16.0):  # native formats
+        assert not gpu_costs(spec, N, D, bits, 0.0, bits)[0].emulated
     (low,) = gpu_costs(spec, N, D, 4.0, 0.0, 4.0)
-    implied4 = (6 / 16) * N * D * 4 / (3600 * 9.89e14 * 0.5)
-    assert low.train_gpu_hours / implied4 == pytest.approx(8 / 4, rel=1e-12)
-    assert any("8 / P" in n for n in low.notes)
+    assert low.train_peak_flops == H100_FP8 and low.emulated and low.train_format == "fp8-e4m3"

@@ -83,9 +83,10 @@ def test_csv_to_file_and_stdout(tmp_path):
 
 def test_gpu_cost_is_reported():
     plan = as_json("--budget", "1e22", "--precision", "8", "--gpu", "h100", "--price", "2.0", "--mfu", "0.4")
-    hours = 6 * plan["params"] * plan["tokens"] / (3600 * 1.978e15 * 0.4)
-    assert plan["gpu"]["train_gpu_hours"] == pytest.approx(hours, rel=1e-12)
-    assert plan["gpu"]["total_dollars"] == pytest.approx(2.0 * hours, rel=1e-12)
+    hours = 6 * plan["params"] * plan["tokens"] / (3600 * 1978.9e12 * 0.4)  # H100 dense FP8 peak (whitepaper)
+    assert plan["gpu_cost"]["train_gpu_hours"] == pytest.approx(hours, rel=1e-12)
+    assert plan["dollars"] == pytest.approx(2.0 * hours, rel=1e-12)
+    assert plan["gpu"] == "h100" and plan["cost_model"] == "hardware" and plan["train_format"] == "fp8-e4m3"
 
 
 def test_composed_law_warns():
@@ -144,9 +145,9 @@ def test_gpu_hours_use_one_style_matching_the_json():
     args = ["--budget", "1e22", "--gpu", "h100", "--inference-tokens", "2T"]
     plan = as_json(*args)
     out = run(*args).stdout
-    for label, key in (("NVIDIA H100 GPU-hours: training", "train_gpu_hours"), ("GPU-hours: inference", "inference_gpu_hours"), ("GPU-hours: total", "total_gpu_hours")):
+    for label, key in (("H100 GPU-hours: training", "train_gpu_hours"), ("GPU-hours: inference", "inference_gpu_hours"), ("GPU-hours: total", "total_gpu_hours")):
         (cell,) = table_cells(out, label)
-        assert "e+" not in cell and cell == f"{plan['gpu'][key]:,.0f}"  # thousands separators, no exponent
+        assert "e+" not in cell and cell == f"{plan['gpu_cost'][key]:,.0f}"  # thousands separators, no exponent
 
 
 def test_continuous_bits_memory_and_ratios_are_shown_alike():

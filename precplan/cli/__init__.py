@@ -20,7 +20,7 @@ try:  # typer >= 0.24 carries its own copy of click
 except ImportError:  # pragma: no cover - older typer depends on click
     from click import exceptions as _click_errors
 
-from precplan.cli import _fit, _laws, _optimize, _predict, _ptq_risk, _validate
+from precplan.cli import _fit, _hardware, _laws, _optimize, _predict, _ptq_risk, _validate
 
 __all__ = ["app", "main"]
 
@@ -61,7 +61,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for _module in (_predict, _laws, _optimize, _ptq_risk, _fit, _validate):
+for _module in (_predict, _laws, _hardware, _optimize, _ptq_risk, _fit, _validate):
     _module.register(app)
 
 

@@ -34,18 +34,27 @@ def optimize(
     continuous: bool = Opt(False, "--continuous", help="Real-valued bits within the --precisions range (golden-section search)."),
     untied: bool = Opt(False, "--untied", help="Choose weights, activations and KV bits separately (training is paid at the widest)."),
     memory: Optional[str] = Opt(None, "--memory", help="Training weights must fit: N x P_w / 8 bytes, e.g. 880MB."),
-    serve_memory: Optional[str] = Opt(None, "--serve-memory", help="Served weights (at --inference-precision if given) must fit, e.g. 8GB."),
+    serve_memory: Optional[str] = Opt(None, "--serve-memory", help="Served weights (at --inference-precision if given) must fit: a size (8GB = 8e9 B, 8GiB = 8 x 2^30 B) or a card (h100, 2xh100). With --context/--batch the KV cache counts too."),
     inference_precision: Optional[str] = Opt(None, "--inference-precision", help="Quantize the weights to this after training (PTQ): the loss includes the degradation."),
     inference_tokens: Optional[str] = Opt(None, "--inference-tokens", help="Tokens served over the model's life (input + output), e.g. 2T: adds (2/16) N T P_serve FLOPs."),
     target_loss: Optional[str] = Opt(None, "--target-loss", help="Instead of minimizing loss, minimize (lifetime) compute to reach this loss."),
     compare: Optional[str] = Opt(None, "--compare", help="Precisions (bits or formats) for the comparison table. Default: the --precisions list when one is given, else 4,8,16 (memory mode 4,6,8,16,32), predicted by the plan's law (float formats by its float variant)."),
-    gpu: Optional[str] = Opt(None, "--gpu", help="h100 or a100: report GPU-hours (and dollars with --price)."),
-    price: Optional[str] = Opt(None, "--price", help="Dollars per GPU-hour."),
-    mfu: Optional[str] = Opt(None, "--mfu", help="Training model-FLOPs utilization (default 0.5)."),
+    serve_activations: Optional[str] = Opt(None, "--serve-activations", help="Serve activations at this precision (default: their training precision). Cost and memory only."),
+    serve_kv: Optional[str] = Opt(None, "--serve-kv", help="Serve the KV cache at this precision (default: its training precision). Cost and memory only."),
+    gpu: Optional[str] = Opt(None, "--gpu", help="Plan on this GPU (precplan hardware list): its native formats, priced at their real throughput, with GPU-hours, days and dollars. A list (h100,b200) picks the cheapest (target loss) or best (budget) GPU."),
+    gpus: Optional[str] = Opt(None, "--gpus", help="Number of GPUs: with --days, the training budget (GPUs x days); alone, the wall-clock days are reported."),
+    days: Optional[str] = Opt(None, "--days", help="Wall-clock days of training on --gpus GPUs (the budget covers training only)."),
+    gpu_hours: Optional[str] = Opt(None, "--gpu-hours", help="Budget in GPU-hours (training, plus inference with --inference-tokens), e.g. 368640."),
+    dollars: Optional[str] = Opt(None, "--dollars", help="Budget in dollars (with --price), e.g. 2e6."),
+    price: Optional[str] = Opt(None, "--price", help="Dollars per GPU-hour (one per --gpu, e.g. 2.5,5.0)."),
+    mfu: Optional[str] = Opt(None, "--mfu", help="Training model-FLOPs utilization, in (0, 1] (default 0.5)."),
     prefill_mfu: Optional[str] = Opt(None, "--prefill-mfu", help="Inference prefill MFU (default 0.5)."),
-    decode_mfu: Optional[str] = Opt(None, "--decode-mfu", help="Inference decode MFU (default 0.2)."),
     input_tokens: Optional[str] = Opt(None, "--input-tokens", help="Input (prompt) tokens per request (default 70)."),
     output_tokens: Optional[str] = Opt(None, "--output-tokens", help="Output tokens per request (default 215)."),
+    batch: Optional[str] = Opt(None, "--batch", help="Sequences decoded together (default 64, assumed): decode reads the weights once per step."),
+    context: Optional[str] = Opt(None, "--context", help="Tokens each sequence's KV cache holds (default: input + output tokens)."),
+    gqa: Optional[str] = Opt(None, "--gqa", help="Query heads per KV head (default 1: multi-head attention)."),
+    hardware: Optional[str] = Opt(None, "--hardware", help="A hardware catalog YAML file to use instead of the bundled one."),
     csv: Optional[str] = Opt(None, "--csv", help="Also write the plan(s) as CSV to FILE ('-' for stdout)."),
     plot: Optional[str] = PlotOpt,
     law: str = LawOpt,
@@ -53,6 +62,8 @@ def optimize(
     json_out: bool = JsonOpt,
 ) -> None:
     """Choose parameters, tokens and training precision that minimize predicted loss under a budget."""
+    import numpy as np
+
     from precplan.errors import PrecplanError
     from precplan.optimize._planner import make_planner
     from precplan.optimize._checks import parse_bits_spec
@@ -66,10 +77,17 @@ def optimize(
         raise PrecplanError("--csv - and --json both write to stdout; pick one (or give --csv a file name)")
     the_law = load_cli_law(law, base)
     budgets = None if budget is None else parse_count_or_sweep(budget, "--budget")
+    from precplan.optimize._hardware import gpu_format_names, hardware_request, serving_memory
+
+    if gpu is not None:  # on a GPU, fp8/fp6/fp4 name its format (e4m3, e3m2, e2m1)
+        precision, precisions, compare = (gpu_format_names(x) for x in (precision, precisions, compare))
     bits_range, listed = parse_bits_spec(precisions) if precisions is not None else (None, None)
-    planner = make_planner(
-        the_law,
-        has_budget=budgets is not None,
+    hw = hardware_request(gpu, gpus=gpus, days=days, gpu_hours=gpu_hours, dollars=dollars, price=price, mfu=mfu, prefill_mfu=prefill_mfu,
+                          input_tokens=input_tokens, output_tokens=output_tokens, batch=batch, context=context, gqa=gqa,
+                          hardware=hardware, budgets=budgets)
+    serve_bytes, card, kv_memory = serving_memory(serve_memory, hardware, hw.specs, context, batch, gqa)
+    common = dict(
+        has_budget=budgets is not None or hw.hours is not None,
         params=None if params is None else parse_count(params, "--params"),
         tokens=None if tokens is None else parse_count(tokens, "--tokens"),
         precision=precision,
@@ -78,17 +96,31 @@ def optimize(
         continuous=continuous,
         untied=untied,
         memory=None if memory is None else parse_bytes(memory, "--memory"),
-        serve_memory=None if serve_memory is None else parse_bytes(serve_memory, "--serve-memory"),
+        serve_memory=serve_bytes,
         inference_precision=inference_precision,
         inference_tokens=None if inference_tokens is None else _tokens(inference_tokens),
         target_loss=_number(target_loss, "--target-loss"),
         compare=None if compare is None else [c for c in compare.split(",") if c.strip()],
-        gpu=_gpu_spec(gpu, price, mfu, prefill_mfu, decode_mfu, input_tokens, output_tokens),
+        serve_activations=serve_activations,
+        serve_kv=serve_kv,
+        kv_memory=kv_memory,
+        budget_inference=hw.days is None,
     )
-    plans = planner.plans(budgets)
+    if len(hw.specs) > 1:
+        from precplan.optimize._hardware import plan_across
+
+        planner, plans = plan_across(the_law, hw.specs, hw.hours, budgets, common)
+    else:
+        spec = hw.specs[0] if hw.specs else None
+        planner = make_planner(the_law, gpu=spec, **common)
+        if hw.hours is not None:
+            budgets = np.atleast_1d(spec.budget_units(hw.hours[0]))
+        plans = planner.plans(budgets)
     extra = law_warnings(the_law)
     for p in plans:
         p.warnings[:0] = extra
+        if card is not None:
+            p.notes.insert(0, f"--serve-memory {serve_memory} = {card}: {serve_bytes:,.0f} B ({serve_bytes / 2**30:.2f}GiB, {serve_bytes / 1e9:.2f}GB)")
     if csv is not None:
         from precplan.cli._optimize_render import write_csv
 
@@ -96,7 +128,7 @@ def optimize(
     if json_out:
         from precplan.cli._render import print_json
 
-        print_json(plans if budgets is not None and budgets.size > 1 else plans[0])
+        print_json(plans if len(plans) > 1 else plans[0])
     elif csv != "-":
         from precplan.cli._optimize_render import render_plan, render_sweep
 
@@ -122,30 +154,6 @@ def _tokens(text: str) -> float:
     if str(text).strip() in ("0", "0.0"):
         return 0.0
     return parse_count(text, "--inference-tokens")
-
-
-def _gpu_spec(gpu, price, mfu, prefill_mfu, decode_mfu, input_tokens, output_tokens):
-    """A GpuSpec from the options, or None without --gpu (GPU options alone are an error)."""
-    from precplan.errors import PrecplanError
-    from precplan.costs import GpuSpec
-
-    given = {"--price": price, "--mfu": mfu, "--prefill-mfu": prefill_mfu, "--decode-mfu": decode_mfu,
-             "--input-tokens": input_tokens, "--output-tokens": output_tokens}
-    if gpu is None:
-        extra = [k for k, v in given.items() if v is not None]
-        if extra:
-            raise PrecplanError(f"{extra[0]} needs --gpu h100 or --gpu a100")
-        return None
-    d = GpuSpec()
-    return GpuSpec(
-        gpu=gpu.strip().lower(),
-        price=_number(price, "--price"),
-        mfu=_number(mfu, "--mfu", d.mfu),
-        prefill_mfu=_number(prefill_mfu, "--prefill-mfu", d.prefill_mfu),
-        decode_mfu=_number(decode_mfu, "--decode-mfu", d.decode_mfu),
-        input_tokens=_number(input_tokens, "--input-tokens", d.input_tokens),
-        output_tokens=_number(output_tokens, "--output-tokens", d.output_tokens),
-    )
 
 
 def register(app: typer.Typer) -> None:

@@ -40,7 +40,12 @@ def _flops(x: float | None) -> str:
 def _title(p: Plan) -> str:
     if p.mode == "target-loss":
         what = "lifetime compute" if p.inference_tokens else "training compute"
+        if p.gpu is not None:
+            what = "lifetime GPU-hours" if p.inference_tokens else "training GPU-hours"
         return f"{p.law}: least {what} reaching loss {p.target_loss:g}"
+    if p.mode == "budget" and p.budget_gpu_hours is not None:
+        cluster = f" ({p.gpus} GPUs x {p.budget_gpu_hours / p.gpus / 24:.3g} days)" if p.gpus and p.wall_days is not None else ""
+        return f"{p.law}: lowest-loss plan for {plain(p.budget_gpu_hours)} {(p.gpu or '').upper()} GPU-hours{cluster}"
     if p.mode == "budget":
         return f"{p.law}: lowest-loss plan for {p.budget:.3g} FLOPs (16-bit equivalent)"
     return f"{p.law}: best training precision for the given size and tokens"
@@ -54,7 +59,8 @@ def render_plan(p: Plan) -> None:
         ("parameters N*", format_count(p.params)),
         ("training tokens D*", format_count(p.tokens)),
         ("tokens per parameter", plain(p.tokens_per_param)),
-        ("training precision P*", bits_text(p.bits) + (f" ({p.format})" if p.format else "")),
+        ("cost model", "hardware (the GPU's native formats at their dense peak)" if p.cost_model == "hardware" else "idealized: C = (6/16) N D P"),
+        ("training precision P*", bits_text(p.bits) + _format_text(p)),
         ("[bold]predicted loss[/bold]", f"[bold]{fmt(p.loss)}[/bold]"),
         ("  irreducible E", fmt(d.irreducible)),
         (f"  parameter term (N_eff = {d.effective_fraction:.1%} of N)", fmt(d.param_term)),
@@ -71,15 +77,21 @@ def render_plan(p: Plan) -> None:
     rows.append((f"weights memory at {bits_num(p.bits.weights)} bits", format_bytes(p.weights_memory_bytes)))
     if p.inference_precision is not None:
         rows.append((f"served weights at {bits_num(p.inference_precision)} bits", format_bytes(p.serve_memory_bytes)))
-    if p.gpu is not None:
-        g = p.gpu
-        rows.append((f"{g.gpu} GPU-hours: training", plain(g.train_gpu_hours)))
+    if p.kv_cache_bytes is not None and (p.inference_tokens or p.gpu is None):
+        rows.append(("KV cache (assumed shape, see notes)", format_bytes(p.kv_cache_bytes)))
+    if p.gpu_cost is not None:
+        g = p.gpu_cost
+        rows.append((f"{g.gpu.upper()} GPU-hours: training", plain(g.train_gpu_hours)))
         if p.inference_tokens:
-            rows += [("GPU-hours: inference", plain(g.inference_gpu_hours)), ("GPU-hours: total", plain(g.total_gpu_hours))]
-        if g.total_dollars is not None:
-            rows.append(("cost in dollars", f"${g.total_dollars:,.0f}" + (f" (training ${g.train_dollars:,.0f})" if p.inference_tokens else "")))
+            rows += [(f"GPU-hours: inference (served in {g.serve_format})", plain(g.inference_gpu_hours)), ("GPU-hours: total", plain(g.total_gpu_hours))]
+        if p.budget_gpu_hours is not None:
+            rows.append(("GPU-hours budget", plain(p.budget_gpu_hours)))
+        if g.wall_days is not None:
+            rows.append((f"wall-clock days of training on {g.gpus} GPUs", f"{g.wall_days:.3g}"))
+        rows.append(("cost in dollars", "- (give --price)" if g.total_dollars is None else f"${g.total_dollars:,.0f}" + (f" (training ${g.train_dollars:,.0f})" if p.inference_tokens else "")))
     out.print(f"[bold]{_title(p)}[/bold]")
     out.print(table("", ["", "plan"], rows))
+    _hardware_options(p)
     _comparison(p)
     if p.without_ptq is not None:
         s = p.without_ptq
@@ -97,9 +109,38 @@ def render_plan(p: Plan) -> None:
             ("lifetime FLOPs", _flops(r.total_flops), _flops(p.total_flops)),
         ]
         caption = f"inference-aware sizing saves {r.saved_flops:.3g} FLOPs ({r.saved_fraction:.1%}) over the model's life"
+        if r.total_gpu_hours is not None and p.gpu_cost is not None:
+            g = p.gpu_cost
+            rows += [
+                ("training GPU-hours", plain(r.train_gpu_hours), plain(g.train_gpu_hours)),
+                ("inference GPU-hours", plain(r.inference_gpu_hours), plain(g.inference_gpu_hours)),
+                ("lifetime GPU-hours", plain(r.total_gpu_hours), plain(g.total_gpu_hours)),
+            ]
+            caption = f"inference-aware sizing saves {plain(r.saved_gpu_hours)} {p.gpu.upper()} GPU-hours ({r.saved_fraction:.1%}) over the model's life"
         out.print("Same loss, training-optimal (inference-blind) vs inference-aware:")
         out.print(table("", ["", "training-optimal", "inference-aware"], rows, caption))
     _tail(p)
+
+
+def _format_text(p: Plan) -> str:
+    """`` (fp8-e4m3)``, or `` (emulated in fp8-e4m3)`` when the width has no native format."""
+    if p.emulated and p.train_format:
+        return f" (emulated in {p.train_format})"
+    name = p.format or p.train_format
+    return f" ({name})" if name else ""
+
+
+def _hardware_options(p: Plan) -> None:
+    """The best plan on each GPU of a --gpu list, the chosen one marked."""
+    if not p.hardware_options:
+        return
+    rows = []
+    for o in p.hardware_options:
+        rows.append([("* " if o.chosen else "  ") + o.gpu, o.train_format or bits_text(o.bits), format_count(o.params), format_count(o.tokens),
+                     fmt(o.loss), plain(o.gpu_hours), "-" if o.wall_days is None else f"{o.wall_days:.3g}",
+                     "-" if o.dollars is None else f"${o.dollars:,.0f}"])
+    console().print("The best plan on each GPU (* = chosen):")
+    console().print(table("", ["GPU", "format", "N", "D", "loss", "GPU-hours", "days", "dollars"], rows))
 
 
 def _size_rows(before, after) -> list[tuple[str, str, str]]:
@@ -130,7 +171,9 @@ def _comparison(p: Plan) -> None:
         rows.append(row + [format_count(a.params), format_count(a.tokens), plain(a.tokens_per_param), fmt(a.loss) if not target else _flops(a.total_flops), last])
     what = "same target loss" if target else ("same budget" if p.mode == "budget" else "same limits")
     how = "the largest N that fits" if p.mode == "fixed" else "its own optimal N, D"
-    cols = ["precision"] + (["law"] if show_law else []) + ["N", "D", "D/N", "lifetime FLOPs" if target else "loss", "FLOPs vs P*" if target else "loss gap to P*"]
+    hw = p.cost_model == "hardware"
+    cost_col = "lifetime cost (bf16-rate FLOPs)" if hw else "lifetime FLOPs"
+    cols = ["precision"] + (["law"] if show_law else []) + ["N", "D", "D/N", cost_col if target else "loss", ("cost vs P*" if hw else "FLOPs vs P*") if target else "loss gap to P*"]
     console().print(f"The {what} at other training precisions, each with {how}:")
     console().print(table("", cols, rows))
 
@@ -150,12 +193,15 @@ def render_sweep(plans: list[Plan], warnings: list[str]) -> None:
     # the 16-bit row (bf16, fp16 when formats were listed) is the baseline the gap is shown to
     i16 = next((i for i, a in enumerate(p0.comparison[:-1]) if a.bits.weights == a.bits.activations == a.bits.kv == 16), None)
     gap_col = [f"{p0.comparison[i16].label} loss gap"] if i16 is not None else []
-    cols = ["budget", "N*", "D*", "D/N", "P*", "loss"] + (["lifetime FLOPs"] if lifetime else []) + gap_col
+    hours = p0.gpu_hours is not None
+    cols = ["budget", "N*", "D*", "D/N", "P*", "loss"] + (["lifetime FLOPs"] if lifetime else []) + (["GPU-hours"] if hours else []) + gap_col
     rows = []
     for p in plans:
-        row = [f"{p.budget:.3g}", format_count(p.params), format_count(p.tokens), plain(p.tokens_per_param), bits_text(p.bits) + (f" ({p.format})" if p.format else ""), fmt(p.loss)]
+        row = [f"{p.budget:.3g}", format_count(p.params), format_count(p.tokens), plain(p.tokens_per_param), bits_text(p.bits) + _format_text(p), fmt(p.loss)]
         if lifetime:
             row.append(_flops(p.total_flops))
+        if hours:
+            row.append(plain(p.gpu_hours))
         if i16 is not None:
             gap = p.comparison[i16].loss_gap
             row.append("-" if gap is None else f"+{gap:.4f}")
@@ -173,6 +219,7 @@ CSV_COLUMNS = (
     "budget", "target_loss", "params", "tokens", "tokens_per_param", "bits_weights", "bits_activations", "bits_kv",
     "cost_bits", "loss", "irreducible", "param_term", "data_term", "ptq_degradation", "inference_precision",
     "inference_tokens", "train_flops", "inference_flops", "total_flops", "weights_memory_bytes", "gpu_hours", "dollars",
+    "cost_model", "gpu", "gpus", "train_format", "emulated", "wall_days", "serve_format", "kv_cache_bytes",
 )
 
 
@@ -189,7 +236,9 @@ def csv_text(plans: list[Plan]) -> str:
             repr(p.cost_bits), repr(p.loss), repr(d.irreducible), repr(d.param_term), repr(d.data_term), repr(d.ptq_degradation),
             "" if p.inference_precision is None else repr(p.inference_precision), repr(p.inference_tokens),
             repr(p.train_flops), repr(p.inference_flops), repr(p.total_flops), repr(p.weights_memory_bytes),
-            "" if p.gpu is None else repr(p.gpu.total_gpu_hours), "" if p.gpu is None or p.gpu.total_dollars is None else repr(p.gpu.total_dollars),
+            "" if p.gpu_hours is None else repr(p.gpu_hours), "" if p.dollars is None else repr(p.dollars),
+            p.cost_model, p.gpu or "", "" if p.gpus is None else p.gpus, p.train_format or "", "true" if p.emulated else "false",
+            "" if p.wall_days is None else repr(p.wall_days), p.serve_format or "", "" if p.kv_cache_bytes is None else repr(p.kv_cache_bytes),
         ])
     return buf.getvalue()
 

@@ -6,7 +6,9 @@
 - ``--params``: the same, plus the continuous P* and its ln C trend (Kumar et al. 2024, sec.
   4.3.2: with N fixed, P* grows like ln C);
 - target-loss mode: lifetime FLOPs vs N along the iso-loss curve, for each compare precision;
-- fixed (memory) mode: loss vs training bits with N = 8 M / P (the memory-matched comparison).
+- fixed (memory) mode: loss vs training bits with N = 8 M / P (the memory-matched comparison);
+- with a GPU (budget or target-loss mode): GPU-hours (dollars with a price) against the predicted
+  loss, one curve per native training format of the GPU, each at its own optimal N, D.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class Curves:
 def plan_curves(planner: Planner, plans: list[Plan]) -> Curves:
     """The curves for ``plans`` (as returned by ``planner.plans``)."""
     mode = planner.problem.mode
+    if planner.gpu is not None and mode in ("budget", "target-loss") and len(plans) == 1:
+        return _hardware_curves(planner, plans[0])
     if mode == "target-loss":
         return _target_curves(planner, plans[0])
     if mode == "fixed":
@@ -98,6 +102,40 @@ def _budget_curves(planner: Planner, plans: list[Plan]) -> Curves:
         optimum_y=np.array([p.loss for p in plans]) - E,
         pstar=pstar,
         trend=trend,
+        y_log=True,
+    )
+
+
+def _hardware_curves(planner: Planner, plan: Plan) -> Curves:
+    """GPU-hours (or dollars) vs predicted loss on the plan's GPU, one curve per native training format."""
+    from precplan.laws._variant import law_for_weights
+
+    spec, pb = planner.gpu, planner.problem
+    g = plan.gpu_cost
+    spent = g.total_gpu_hours if pb.budget_inference else g.train_gpu_hours
+    hours = np.logspace(np.log10(spent) - 1.5, np.log10(spent) + 1.5, POINTS)
+    swept = replace(pb, has_budget=True, target_loss=None)
+    money = spec.price is not None
+    series = {}
+    for f in spec.device.training_formats():
+        p = f.precision
+        law = law_for_weights(planner.law, p)[0] if planner.law.has_precision else planner.law
+        bits = p.bits if planner.law.has_precision else 16.0
+        series[p.name] = solve_bits(law, swept, bits, bits, bits, spec.units(hours)).loss
+    scale = spec.price if money else 1.0
+    what = "dollars" if money else f"{spec.device.id.upper()} GPU-hours"
+    scope = "training + inference" if pb.inference_tokens > 0 and pb.budget_inference else "training"
+    return Curves(
+        kind="hardware",
+        law=plan.law,
+        assumed=plan.assumed,
+        title=f"{planner.family.id} on {spec.device.id.upper()}: cost of each native format's best plan",
+        x_label="predicted loss (nats/token)",
+        y_label=f"{what} ({scope})",
+        x=hours * scale,
+        series=series,
+        optimum_x=np.array([plan.loss]),
+        optimum_y=np.array([spent * scale]),
         y_log=True,
     )
 

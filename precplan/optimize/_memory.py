@@ -4,8 +4,11 @@ Training memory counts the weights at training precision, N P_w / 8 bytes (Kumar
 2024, sec. 4.3.1, "memory-matched" runs: FP4 1.76B, FP6 1.17B, FP8 880M, BF16 440M, FP32
 220M in the same bytes). Serving memory counts the weights at the precision they are served
 in: the inference (post-training-quantization) precision when one is given, else the
-training weight precision. Optimizer state, gradients, activations and the KV cache are not
-counted (they depend on the training setup, not on the law).
+training weight precision. With a serving context (``--context``/``--batch``), serving memory
+also counts the KV cache: batch x context x 2 n_layer (d_model / gqa) P_kv / 8 bytes, with the
+model's shape derived from N by an ASSUMED rule (:data:`precplan.costs.SHAPE_RULE`).
+Optimizer state, gradients and activations are not counted (they depend on the training setup,
+not on the law).
 """
 
 from __future__ import annotations
@@ -24,15 +27,43 @@ def weight_bytes(params: ArrayLike, bits: ArrayLike) -> Array:
     return np.asarray(params, dtype=float) * np.asarray(bits, dtype=float) / BITS_PER_BYTE
 
 
-def params_cap(weights: ArrayLike, memory: float | None, serve_memory: float | None, post: float | None) -> Array:
-    """The largest N the memory limits allow at weight precision ``weights`` (+inf without limits)."""
+def kv_cache_bytes(params: ArrayLike, kv_bits: ArrayLike, kv_memory: tuple[float, float, float]) -> Array:
+    """KV-cache bytes at (context, batch, gqa): batch x context x :func:`precplan.costs.kv_bytes_per_token`."""
+    from precplan.costs import kv_bytes_per_token
+
+    context, batch, gqa = kv_memory
+    return batch * context * kv_bytes_per_token(params, kv_bits, gqa)
+
+
+def serve_bytes(params: ArrayLike, serve_weights: ArrayLike, kv_bits: ArrayLike, kv_memory: tuple[float, float, float] | None) -> Array:
+    """Serving memory: the served weights, plus the KV cache when a serving context is given."""
+    out = weight_bytes(params, serve_weights)
+    return out if kv_memory is None else out + kv_cache_bytes(params, kv_bits, kv_memory)
+
+
+def params_cap(
+    weights: ArrayLike, memory: float | None, serve_memory: float | None, post: float | None,
+    kv_memory: tuple[float, float, float] | None = None, kv_bits: ArrayLike | None = None,
+) -> Array:
+    """The largest N the memory limits allow at weight precision ``weights`` (+inf without limits).
+
+    With ``kv_memory`` (context, batch, gqa) the served weights plus the KV cache at ``kv_bits``
+    must fit ``serve_memory``; both grow with N, so the cap is found by bisection in log N."""
+    from precplan.numerics import bisect_root
+
     w = np.asarray(weights, dtype=float)
     cap = np.full(w.shape, np.inf)
     if memory is not None:
         cap = np.minimum(cap, BITS_PER_BYTE * memory / w)
     if serve_memory is not None:
         serve = w if post is None else np.full(w.shape, float(post))
-        cap = np.minimum(cap, BITS_PER_BYTE * serve_memory / serve)
+        weights_only = BITS_PER_BYTE * serve_memory / serve
+        if kv_memory is None:
+            cap = np.minimum(cap, weights_only)
+        else:
+            kb = np.broadcast_to(w if kv_bits is None else np.asarray(kv_bits, dtype=float), w.shape)
+            u = bisect_root(lambda x: serve_memory - serve_bytes(np.exp(x), serve, kb, kv_memory), np.zeros(w.shape), np.log(weights_only), iters=80)
+            cap = np.minimum(cap, np.where(np.isfinite(u), np.exp(u), 0.0))
     return cap
 
 
@@ -53,7 +84,10 @@ def format_memory(value: float) -> str:
     return decimal
 
 
-def check_fixed_params_fit(params: float, min_bits: float, memory: float | None, serve_memory: float | None, post: float | None) -> None:
+def check_fixed_params_fit(
+    params: float, min_bits: float, memory: float | None, serve_memory: float | None, post: float | None,
+    kv_memory: tuple[float, float, float] | None = None, kv_bits: float | None = None,
+) -> None:
     """A fixed model size that cannot fit at any candidate precision is an error that says the limit."""
     from precplan.units import format_bytes, format_count
 
@@ -63,7 +97,15 @@ def check_fixed_params_fit(params: float, min_bits: float, memory: float | None,
             f" its weights need {format_bytes(float(weight_bytes(params, min_bits)))} even at {min_bits:g} bits"
             f" (at most {format_count(BITS_PER_BYTE * memory / min_bits)} parameters fit)"
         )
-    if serve_memory is not None:
+    if serve_memory is not None and kv_memory is not None:
+        bits = min_bits if post is None else post
+        need = float(serve_bytes(params, bits, min_bits if kv_bits is None else kv_bits, kv_memory))
+        if need > serve_memory * (1 + 1e-12):
+            raise PrecplanError(
+                f"--params {format_count(params)} does not fit --serve-memory {format_memory(serve_memory)}: served at"
+                f" {bits:g} bits its weights plus KV cache need {format_bytes(need)}"
+            )
+    elif serve_memory is not None:
         bits = min_bits if post is None else post
         if weight_bytes(params, bits) > serve_memory * (1 + 1e-12):
             raise PrecplanError(
@@ -73,7 +115,7 @@ def check_fixed_params_fit(params: float, min_bits: float, memory: float | None,
             )
 
 
-def memory_notes(memory: float | None, serve_memory: float | None, post: float | None) -> list[str]:
+def memory_notes(memory: float | None, serve_memory: float | None, post: float | None, kv_memory: tuple[float, float, float] | None = None, card: str | None = None) -> list[str]:
     """What the memory limits count, for the output."""
     notes = []
     if memory is not None:
@@ -83,5 +125,15 @@ def memory_notes(memory: float | None, serve_memory: float | None, post: float |
         )
     if serve_memory is not None:
         at = f"{post:g} bits (the inference precision)" if post is not None else "the training weight precision"
-        notes.append(f"--serve-memory {format_memory(serve_memory)} counts the weights served at {at}; the KV cache is not counted")
+        what = f"--serve-memory {format_memory(serve_memory)}" + (f" ({card})" if card else "")
+        if kv_memory is None:
+            notes.append(f"{what} counts the weights served at {at}; the KV cache is not counted (give --context and --batch to count it)")
+        else:
+            from precplan.costs import SHAPE_RULE
+
+            context, batch, gqa = kv_memory
+            notes.append(
+                f"{what} counts the weights served at {at} plus the KV cache of {batch:g} sequences x {context:g} tokens"
+                f" (GQA ratio {gqa:g}); {SHAPE_RULE}"
+            )
     return notes

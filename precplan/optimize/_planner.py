@@ -8,7 +8,10 @@ candidate precisions, what to compare); :meth:`Planner.solve` picks the bits per
 Everything is vectorized over budgets, so a sweep of 1,000 budgets is one pass.
 
 Cost model (Kumar et al. 2024, sec. 4.3): C = (6/16) N D P in 16-bit-equivalent FLOPs, with
-P = max(P_w, P_a, P_kv) when untied (a matmul runs at its widest operand).
+P = max(P_w, P_a, P_kv) when untied (a matmul runs at its widest operand). With a GPU
+(:class:`precplan.costs.GpuSpec`) the cost model is ``hardware``: the same solver, with each
+width priced at the dense peak of the native format it runs in and serving priced by compute
+(prefill) and memory traffic (decode); the budget is GPU-seconds x peak_bf16 x MFU.
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from precplan.errors import PrecplanError
-from precplan.costs import GpuSpec, cost_bits, gpu_costs, infer_coef
+from precplan.costs import SHAPE_RULE, GpuSpec, cost_bits, gpu_costs, infer_coef, train_coef
 from precplan.laws._law import BASE, PRECISION, PTQ, ROBUSTNESS, Law
 from precplan.optimize._compare import CompareRow, compare_rows, comparison
 from precplan.optimize._limits import meaningless_warnings, unreachable_message
-from precplan.optimize._memory import check_fixed_params_fit, memory_notes, params_cap, weight_bytes
+from precplan.optimize._memory import check_fixed_params_fit, kv_cache_bytes, memory_notes, params_cap, weight_bytes
 from precplan.optimize._result import Plan, Reference, Shift
 from precplan.optimize._precision import Choice, choose, integer_candidates, point, refine
 from precplan.optimize._split import Problem
@@ -93,15 +96,21 @@ class Planner:
         laws = [self.groups[int(g)][0] for g in choice.group]
         w, a, kv = bits[:, 0], bits[:, 1], bits[:, 2]
         pc = cost_bits(w, a, kv)
-        ps = pc if pb.post is None else np.full(n, pb.post)
+        _, ps, ws, ks = pb.costs(w, a, kv)
+        # FLOPs are always the idealized count (Kumar et al. 2024, sec. 4.3; Sardana et al.'s 2 N T
+        # bit-scaled at the served token's widest operand); a GPU's cost is in GPU-hours.
+        train_flops = train_coef(pc) * s.params * s.tokens
+        infer_flops = infer_coef(ps) * s.params * pb.inference_tokens
         dec = [laws[i].decompose(s.params[i], s.tokens[i], *bits[i], post=pb.post) for i in range(n)]
         star_label = "optimum P*" if not self.untied else "optimum (untied)"
         rows = comparison(self.compare, pb, b, s, bits, [law.id for law in laws], star_label)
         shift = self._without_ptq(b) if pb.post is not None else [None] * n
         reference = self._reference(b, choice) if pb.target_loss is not None and pb.inference_tokens > 0 else [None] * n
-        gpu = gpu_costs(self.gpu, s.params, s.tokens, pc, pb.inference_tokens, ps) if self.gpu else [None] * n
+        gpu = gpu_costs(self.gpu, s.params, s.tokens, pc, pb.inference_tokens, ps, ws, ks) if self.gpu else [None] * n
+        kv_at = pb.kv_memory or ((self.gpu.context_tokens, self.gpu.batch, self.gpu.gqa) if self.gpu else None)
+        kv_bytes = kv_cache_bytes(s.params, ks, kv_at) if kv_at is not None else [None] * n
         assumed = self._assumed()
-        binding = self._binding_notes(b, s, w)
+        binding = self._binding_notes(b, s, w, ks)
         out = []
         for i in range(n):
             law = laws[i]
@@ -125,19 +134,30 @@ class Planner:
                     inference_precision=pb.post,
                     serve_bits=float(ps[i]),
                     inference_tokens=pb.inference_tokens,
-                    train_flops=float(s.train_flops[i]),
-                    inference_flops=float(s.inference_flops[i]),
-                    total_flops=float(s.total_flops[i]),
+                    train_flops=float(train_flops[i]),
+                    inference_flops=float(infer_flops[i]),
+                    total_flops=float(train_flops[i] + infer_flops[i]),
                     weights_memory_bytes=float(weight_bytes(s.params[i], w[i])),
-                    serve_memory_bytes=float(weight_bytes(s.params[i], w[i] if pb.post is None else pb.post)),
+                    serve_memory_bytes=float(weight_bytes(s.params[i], ws[i])),
                     decomposition=dec[i],
                     comparison=rows[i],
                     without_ptq=shift[i],
                     reference=reference[i],
-                    gpu=gpu[i],
+                    cost_model="idealized" if self.gpu is None else "hardware",
+                    train_format=gpu[i].train_format if gpu[i] else (None if self.formats is None else self.formats[int(choice.index[i])]),
+                    emulated=bool(gpu[i].emulated) if gpu[i] else False,
+                    serve_format=gpu[i].serve_format if gpu[i] else None,
+                    kv_cache_bytes=None if kv_bytes[i] is None else float(kv_bytes[i]),
+                    gpu=None if gpu[i] is None else gpu[i].gpu,
+                    gpus=None if self.gpu is None else self.gpu.gpus,
+                    gpu_hours=None if gpu[i] is None else gpu[i].total_gpu_hours,
+                    wall_days=None if gpu[i] is None else gpu[i].wall_days,
+                    dollars=None if gpu[i] is None else gpu[i].total_dollars,
+                    budget_gpu_hours=None if self.gpu is None or b is None else float(self.gpu.seconds(b[i]) / 3600.0),
+                    gpu_cost=gpu[i],
                     assumed=list(assumed),
                     warnings=warnings,
-                    notes=list(self.notes) + binding[i] + (list(gpu[i].notes) if gpu[i] else []),
+                    notes=list(self.notes) + binding[i] + (list(gpu[i].notes) if gpu[i] else []) + _emulated_note(self.gpu, gpu[i], bits[i]),
                 )
             )
         return out
@@ -151,10 +171,10 @@ class Planner:
         return self.family.extrapolation_warnings(N, D, bits) + meaningless_warnings(N, np.array([p.loss for p in plans]), budgets)
 
     # ------------------------------------------------------------------ pieces of a plan
-    def _binding_notes(self, b: Array | None, s, w: Array) -> list[list[str]]:
+    def _binding_notes(self, b: Array | None, s, w: Array, ks: Array) -> list[list[str]]:
         """Say when a memory limit caps the model, and when that leaves budget unspent."""
         pb = self.problem
-        cap = params_cap(w, pb.memory, pb.serve_memory, pb.post)
+        cap = params_cap(w, pb.memory, pb.serve_memory, pb.post, pb.kv_memory, ks)
         out: list[list[str]] = []
         for i in range(w.size):
             notes = []
@@ -185,15 +205,25 @@ class Planner:
     def _reference(self, b: Array | None, choice: Choice) -> list[Reference]:
         pb = self.problem
         ch = replace(self, problem=replace(pb, inference_tokens=0.0)).solve(b)
-        pc = cost_bits(*ch.bits.T)
-        serve = pc if pb.post is None else np.full(pc.shape, pb.post)
-        infer = infer_coef(serve) * ch.split.params * pb.inference_tokens
+        _, ps, ws, ks = pb.costs(*ch.bits.T)
+        N, D = ch.split.params, ch.split.tokens
+        cost_train, cost_infer = ch.split.train_flops, pb.infer(N, ps, ws, ks)  # in the cost model's units
+        saved_cost = cost_train + cost_infer - choice.split.total_flops
+        train_flops = train_coef(cost_bits(*ch.bits.T)) * N * D  # FLOPs: the idealized count, as in the plan
+        infer_flops = infer_coef(ps) * N * pb.inference_tokens
+        _, ps_star, _, _ = pb.costs(*choice.bits.T)
+        star_flops = train_coef(cost_bits(*choice.bits.T)) * choice.split.params * choice.split.tokens + infer_coef(ps_star) * choice.split.params * pb.inference_tokens
+        hours = (lambda u: u / self.gpu.units_per_second / 3600.0) if self.gpu else None  # noqa: E731
         out = []
         for i in range(ch.bits.shape[0]):
-            total = float(ch.split.train_flops[i] + infer[i])
-            saved = total - float(choice.split.total_flops[i])
-            N, D = float(ch.split.params[i]), float(ch.split.tokens[i])
-            out.append(Reference(N, D, D / N, Bits(*(float(x) for x in ch.bits[i])), float(ch.split.train_flops[i]), float(infer[i]), total, saved, saved / total))
+            total = float(train_flops[i] + infer_flops[i])
+            frac = float(saved_cost[i] / (cost_train[i] + cost_infer[i]))
+            out.append(Reference(
+                float(N[i]), float(D[i]), float(D[i] / N[i]), Bits(*(float(x) for x in ch.bits[i])), float(train_flops[i]), float(infer_flops[i]),
+                total, total - float(star_flops[i]), frac,
+                None if hours is None else float(hours(cost_train[i])), None if hours is None else float(hours(cost_infer[i])),
+                None if hours is None else float(hours(cost_train[i] + cost_infer[i])), None if hours is None else float(hours(saved_cost[i])),
+            ))
         return out
 
     def _assumed(self) -> list[str]:
@@ -211,6 +241,14 @@ def _family(law: Law, groups: Sequence[tuple[Law, Array]]) -> Law:
     """The candidates' one law variant (e.g. kumar2024-fp when every candidate is a float format),
     else the requested law."""
     return groups[0][0] if len(groups) == 1 else law
+
+
+def _emulated_note(spec: GpuSpec | None, cost, bits: Array) -> list[str]:
+    """Say when the training width has no native format on the GPU."""
+    if spec is None or cost is None or not cost.emulated:
+        return []
+    b = float(cost_bits(*bits))
+    return [f"{b:g}-bit training has no native format on the {spec.name}: it runs emulated in {cost.train_format} and costs what {cost.train_format} costs"]
 
 
 def _zero_ptq_warning(bits: Array, post: float) -> str:
@@ -245,16 +283,40 @@ def make_planner(
     target_loss: float | None = None,
     compare: Sequence[float | str | Precision] | None = None,
     gpu: GpuSpec | None = None,
+    serve_activations: Precision | float | str | None = None,
+    serve_kv: Precision | float | str | None = None,
+    kv_memory: tuple[float, float, float] | None = None,
+    budget_inference: bool = True,
 ) -> Planner:
-    """Validate a request (every inconsistency is a :class:`PrecplanError` saying what is valid)."""
+    """Validate a request (every inconsistency is a :class:`PrecplanError` saying what is valid).
+
+    With ``gpu`` the cost model is the GPU's (``hardware``): the candidates are its native
+    training formats unless precisions are given (a named format it lacks is an error; a plain
+    bit count runs emulated in the next wider native format), and budgets are 16-bit-equivalent
+    FLOPs at its bf16 rate and ``gpu.mfu`` (:meth:`GpuSpec.units` converts GPU-hours).
+    ``serve_activations`` / ``serve_kv``: served widths (default: the training widths).
+    ``kv_memory`` (context, batch, gqa): ``serve_memory`` also counts the KV cache.
+    ``budget_inference=False``: the budget covers training only (a cluster's days)."""
     from precplan.optimize._checks import check_request
 
     post = None if inference_precision is None else parse_precision(inference_precision).bits
+    sa = None if serve_activations is None else parse_precision(serve_activations).bits
+    skv = None if serve_kv is None else parse_precision(serve_kv).bits
     check_request(law, has_budget, params, tokens, precision, precisions, continuous, untied, memory, serve_memory, post, inference_tokens, target_loss)
-    notes: list[str] = ["cost model: training C = (6/16) N D P in 16-bit-equivalent FLOPs (Kumar et al. 2024, sec. 4.3)"]
+    if gpu is None:
+        notes: list[str] = ["cost model: idealized: training C = (6/16) N D P in 16-bit-equivalent FLOPs (Kumar et al. 2024, sec. 4.3); give --gpu to price a GPU's native formats"]
+    else:
+        notes = gpu.notes(serving=bool(inference_tokens))
     lo, hi = bits_range or DEFAULT_RANGE
     formats = None
     chosen: list[Precision] | None = None
+    if gpu is not None and law.has_precision:
+        if precision is None and precisions is None and bits_range is None:
+            precisions = [f.precision for f in gpu.device.training_formats()]
+            notes.append(f"candidates: the {gpu.name}'s native training formats ({', '.join(p.name for p in precisions)}), each priced at its own dense peak")
+        for p in [parse_precision(x) for x in ([precision] if precision is not None else list(precisions or ()))]:
+            if is_named_format(p):
+                gpu.device.format_for(p)  # a named format the GPU lacks is an error
     if not law.has_precision:
         groups: list[tuple[Law, Array]] = [(law, np.array([[16.0, 16.0, 16.0]]))]
         notes.append(f"law {law.id} has no precision terms: planned at 16 bits only (compose with --law kumar2024 --base {law.id} for other precisions)")
@@ -273,14 +335,26 @@ def make_planner(
         notes.append("untied search: weights, activations and KV bits chosen separately; training is paid at the widest operand, max(P_w, P_a, P_kv)")
     if continuous:
         notes.append(f"continuous search: real-valued bits in [{lo:g}, {hi:g}] (golden-section refinement of the best integer)")
-    notes += memory_notes(memory, serve_memory, post)
+    notes += memory_notes(memory, serve_memory, post, kv_memory)
     if post is not None:
         notes.append(f"inference at {post:g} bits: the loss includes the post-training-quantization degradation (Kumar et al. 2024, eqs. 2, 8-9)")
     if inference_tokens:
-        notes.append("lifetime compute adds (2/16) N T P_serve for the tokens served (Sardana et al. 2024's 2 N T, bit-scaled like training)")
-    pb = Problem(has_budget, params, tokens, memory, serve_memory, post, float(inference_tokens or 0.0), target_loss)
+        notes.append(
+            "inference FLOPs (2/16) N T P_serve for the tokens served (Sardana et al. 2024's 2 N T, bit-scaled like training),"
+            " with a served token paid at its widest operand: P_serve = max(P_serve_weights, P_activations, P_kv)"
+            + ("; PTQ quantizes the weights only: activations and the KV cache serve at their training precision unless"
+               " --serve-activations / --serve-kv set them" if post is not None and (sa is None or skv is None) else "")
+        )
+    if sa is not None or skv is not None:
+        notes.append("--serve-activations / --serve-kv change serving cost and memory only: the law has no term for quantizing activations or the KV cache after training (their loss is not predicted)")
+    if gpu is not None and (inference_tokens or serve_memory is not None):
+        notes.append(f"KV cache: {SHAPE_RULE}; GQA ratio {gpu.gqa:g}")
+    if not budget_inference and inference_tokens and has_budget:
+        notes.append("the hardware budget (GPUs x days) covers training only; serving is priced beside it")
+    pb = Problem(has_budget, params, tokens, memory, serve_memory, post, float(inference_tokens or 0.0), target_loss,
+                 sa, skv, gpu, budget_inference, kv_memory)
     if params is not None and (memory is not None or serve_memory is not None):
-        check_fixed_params_fit(params, min(float(c[:, 0].min()) for _, c in groups), memory, serve_memory, post)
+        check_fixed_params_fit(params, min(float(c[:, 0].min()) for _, c in groups), memory, serve_memory, post, kv_memory, skv)
     default = MEMORY_COMPARE if pb.mode == "fixed" and params is None else DEFAULT_COMPARE
     rows = compare_rows(law, _family(law, groups), compare, chosen, default)
     if formats is not None and not any(is_named_format(f) for f in formats):
@@ -358,7 +432,10 @@ def plan(
     inference_tokens: float | str | None = None,
     target_loss: float | None = None,
     compare: Sequence[float | str | Precision] | None = None,
-    gpu: GpuSpec | None = None,
+    gpu: GpuSpec | str | None = None,
+    gpu_hours: float | str | None = None,
+    serve_activations: Precision | float | str | None = None,
+    serve_kv: Precision | float | str | None = None,
 ) -> Plan:
     """The optimal plan for one compute budget: N*, D*, training bits and predicted loss.
 
@@ -389,8 +466,16 @@ def plan(
         Minimize lifetime compute that reaches this loss instead of a budget.
     compare : sequence, optional
         Training precisions for the comparison rows.
-    gpu : GpuSpec, optional
-        Price the plan in GPU-hours and dollars.
+    gpu : GpuSpec or str, optional
+        Plan on this GPU (``"h100"`` or a :class:`~precplan.costs.GpuSpec` with MFU, price, GPU
+        count, serving setup): its native formats are the candidates, each priced at its dense
+        peak, and the plan reports GPU-hours, wall-clock days and dollars (cost model ``hardware``).
+    gpu_hours : float or str, optional
+        The budget in GPU-hours on ``gpu`` (training, plus inference with ``inference_tokens``),
+        instead of ``budget``.
+    serve_activations, serve_kv : optional
+        Serve activations / the KV cache at these precisions (default: their training precision);
+        a served token is charged at its widest operand.
 
     Returns
     -------
@@ -409,6 +494,12 @@ def plan(
 
     the_law = load_law(law, base)
     b = None if budget is None else parse_count(budget, "budget")
+    if isinstance(gpu, str):
+        gpu = GpuSpec(gpu)
+    if gpu_hours is not None:
+        if gpu is None or b is not None:
+            raise PrecplanError("gpu_hours needs gpu and replaces budget: give one of them")
+        b = float(gpu.budget_units(parse_count(gpu_hours, "gpu_hours")))
     count = lambda v, what: None if v is None else parse_count(v, what)  # noqa: E731
     size = lambda v, what: None if v is None else parse_bytes(v, what)  # noqa: E731
     return make_planner(
@@ -416,7 +507,7 @@ def plan(
         precision=precision, precisions=precisions, bits_range=bits_range, continuous=continuous, untied=untied,
         memory=size(memory, "memory"), serve_memory=size(serve_memory, "serve_memory"),
         inference_precision=inference_precision, inference_tokens=count(inference_tokens, "inference_tokens"),
-        target_loss=target_loss, compare=compare, gpu=gpu,
+        target_loss=target_loss, compare=compare, gpu=gpu, serve_activations=serve_activations, serve_kv=serve_kv,
     ).plans(b)[0]
 
 

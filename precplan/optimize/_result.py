@@ -51,7 +51,27 @@ class Reference:
     inference_flops: float
     total_flops: float
     saved_flops: float
-    saved_fraction: float
+    saved_fraction: float  # of the lifetime cost (GPU-hours on a GPU, else FLOPs)
+    train_gpu_hours: float | None = None  # with a GPU
+    inference_gpu_hours: float | None = None
+    total_gpu_hours: float | None = None
+    saved_gpu_hours: float | None = None
+
+
+@dataclass(frozen=True)
+class HardwareOption:
+    """The best plan on one GPU of a ``--gpu h100,b200`` list, for the side-by-side table."""
+
+    gpu: str
+    chosen: bool
+    train_format: str | None
+    bits: Bits
+    params: float
+    tokens: float
+    loss: float
+    gpu_hours: float
+    wall_days: float | None
+    dollars: float | None
 
 
 @dataclass(frozen=True)
@@ -81,7 +101,19 @@ class Plan:
     comparison: list[Alternative] = field(default_factory=list)
     without_ptq: Shift | None = None
     reference: Reference | None = None
-    gpu: GpuCost | None = None
+    cost_model: str = "idealized"  # "idealized" (C = (6/16) N D P) or "hardware" (a GPU's native formats)
+    train_format: str | None = None  # the format training runs in (fp8-e4m3); with a GPU, its native format
+    emulated: bool = False  # the training width has no native format on the GPU: it runs in train_format
+    serve_format: str | None = None  # with a GPU: the native format serving runs in
+    kv_cache_bytes: float | None = None  # KV cache at the serving context and batch (with a GPU or --context)
+    gpu: str | None = None  # catalog id (h100)
+    gpus: int | None = None
+    gpu_hours: float | None = None  # training + inference
+    wall_days: float | None = None  # training wall-clock days on ``gpus`` GPUs
+    dollars: float | None = None  # null without --price
+    budget_gpu_hours: float | None = None  # the hardware budget the plan was given
+    gpu_cost: GpuCost | None = None  # the breakdown (training / inference GPU-hours and dollars)
+    hardware_options: list[HardwareOption] = field(default_factory=list)
     assumed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -21,6 +21,18 @@ def plot_optimize(c: "Curves") -> "Figure":
     with_pstar = bool(c.pstar)
     fig, axes = new_figure(ncols=2 if with_pstar else 1)
     ax = axes[0]
+    if c.kind == "hardware":  # cost (c.x) against each format's predicted loss (the series)
+        for label, loss in c.series.items():
+            ax.plot(loss, c.x, lw=1.6, label=label)
+        ax.scatter(c.optimum_x, c.optimum_y, marker="*", s=140, zorder=5, color="crimson", label="chosen plan")
+        ax.set_yscale("log")
+        ax.set_xlabel(c.x_label)
+        ax.set_ylabel(c.y_label)
+        ax.set_title(c.title, fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        footer(fig, c.law, c.assumed, extra="cost model: hardware (each format at its dense peak x MFU)")
+        return fig
     for label, y in c.series.items():
         style = {"color": "black", "lw": 2.2, "ls": "--"} if label == "optimum" else {"lw": 1.6}
         ax.plot(c.x, y, label=label, **style)
