@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from precplan.cli._common import BaseOpt, JsonOpt, LawOpt, PlotOpt, handle_errors, law_warnings, load_cli_law
+from precplan.cli._common import BaseOpt, JsonOpt, LawOpt, LevelOpt, PlotOpt, handle_errors, law_warnings, load_cli_laws, parse_level
 
 Opt = typer.Option
 
@@ -50,9 +50,12 @@ def optimize(
     plot: Optional[str] = PlotOpt,
     law: str = LawOpt,
     base: Optional[str] = BaseOpt,
+    level: str = LevelOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Choose parameters, tokens and training precision that minimize predicted loss under a budget."""
+    """Choose parameters, tokens and training precision that minimize predicted loss under a budget.
+
+    --law a,b,c plans with each law side by side and shows the spread."""
     from precplan.errors import PrecplanError
     from precplan.optimize._planner import make_planner
     from precplan.optimize._checks import parse_bits_spec
@@ -64,10 +67,13 @@ def optimize(
         check_plot_path(plot)
     if csv == "-" and json_out:
         raise PrecplanError("--csv - and --json both write to stdout; pick one (or give --csv a file name)")
-    the_law = load_cli_law(law, base)
+    from precplan.optimize._uncertainty import annotate
+
+    lvl = parse_level(level)
+    laws = load_cli_laws(law, base)
     budgets = None if budget is None else parse_count_or_sweep(budget, "--budget")
     bits_range, listed = parse_bits_spec(precisions) if precisions is not None else (None, None)
-    planner = make_planner(
+    request = lambda the_law: make_planner(  # noqa: E731
         the_law,
         has_budget=budgets is not None,
         params=None if params is None else parse_count(params, "--params"),
@@ -85,7 +91,14 @@ def optimize(
         compare=None if compare is None else [c for c in compare.split(",") if c.strip()],
         gpu=_gpu_spec(gpu, price, mfu, prefill_mfu, decode_mfu, input_tokens, output_tokens),
     )
-    plans = planner.plans(budgets)
+    if len(laws) > 1:
+        from precplan.cli._optimize_spread import plan_each
+
+        plan_each(laws, request, budgets, lvl, json_out, csv, plot)
+        return
+    the_law = laws[0]
+    planner = request(the_law)
+    plans = annotate(planner, planner.plans(budgets), lvl)
     extra = law_warnings(the_law)
     for p in plans:
         p.warnings[:0] = extra

@@ -62,7 +62,7 @@ class Extrapolation:
     def describe(self) -> str:
         """E.g. 'parameters 36x and tokens 577x beyond the range kumar2024 was fit on' (empty inside)."""
         parts = [f"{_LABELS[k]} {_times(getattr(self, k))}" for k in ("params", "tokens", "tokens_per_param") if getattr(self, k) > 1.0]
-        return " and ".join(parts)
+        return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _times(x: float) -> str:
@@ -137,9 +137,13 @@ def extrapolation_lead(law: "Law", params: ArrayLike, tokens: ArrayLike) -> str 
     return f"the law extrapolates ({ex.describe()} beyond the range {law.id} was fit on; not a measured regime) that"
 
 
-def plausibility_warnings(params: ArrayLike, tokens: ArrayLike, loss: ArrayLike | None = None, what: str = "this plan") -> list[str]:
+def plausibility_warnings(params: ArrayLike, tokens: ArrayLike | None, loss: ArrayLike | None = None, what: str = "this plan",
+                          loss_what: str = "predicted loss") -> list[str]:
     """Warnings for a shape no trained LLM has (below 1 or above 10,000 tokens per parameter)
-    and for losses above uniform guessing (ln(32000) nats). Arrays allowed: one line each."""
+    and for losses above uniform guessing (ln(32000) nats). Arrays allowed: one line each.
+    ``tokens=None`` checks only the loss; ``loss_what`` names the loss (e.g. "the 2-bit row's loss")."""
+    if tokens is None:
+        tokens = np.asarray(params, dtype=float) * 20.0  # no shape to check
     N, D = np.atleast_1d(np.asarray(params, dtype=float)), np.atleast_1d(np.asarray(tokens, dtype=float))
     out: list[str] = []
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -158,7 +162,7 @@ def plausibility_warnings(params: ArrayLike, tokens: ArrayLike, loss: ArrayLike 
         if over.size:
             shown = f"{over[0]:.4g}" if over.size == 1 else f"{over.min():.4g}..{over.max():.4g}"
             out.append(
-                f"predicted loss {shown} nats is above ln({VOCAB}) = {UNIFORM_LOSS:.2f}, worse than guessing uniformly"
+                f"{loss_what} {shown} nats is above ln({VOCAB}) = {UNIFORM_LOSS:.2f}, worse than guessing uniformly"
                 f" over a 32K-token vocabulary: the law is meaningless there"
             )
     return out

@@ -84,6 +84,7 @@ class PtqRisk:
     assumed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    uncertainty: dict | None = None  # headline intervals over the law's coefficient samples (None: point estimate)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from precplan.errors import PrecplanError
+from precplan.laws._checks import extrapolation_lead, plausibility_warnings
+from precplan.laws._intervals import DEFAULT_LEVEL, check_level, uncertainty, uncertainty_notes
 from precplan.laws._law import ASSUMED_LABEL, ROBUSTNESS, Law
 from precplan.precision import Bits, Precision, parse_precision
 from precplan.laws._variant import law_for_weights
@@ -247,20 +249,33 @@ def ptq_risk(
     weights: Precision | float | str = 16,
     activations: Precision | float | str = 16,
     kv: Precision | float | str = 16,
+    level: float = DEFAULT_LEVEL,
 ) -> PtqRisk:
     """PTQ risk of an ``params``-parameter model trained on ``tokens`` tokens, served at ``post``
-    (the headline), with a table over ``posts`` (default 2..8 bits below the training precision)."""
+    (the headline), with a table over ``posts`` (default 2..8 bits below the training precision).
+
+    With coefficient samples in the law, ``uncertainty`` holds the central ``level`` intervals of
+    the loss before and after PTQ, the degradation and D_crit, solved for every sample at once.
+    More than 10x beyond the law's data the verdict says what the law extrapolates to."""
+    level = check_level(level)
     s = _setup(law, params, tokens, post, posts, weights, activations, kv)
     law, b, p = s.law, s.bits, s.post.bits
     pt = _evaluate(law, params, np.array([float(tokens)]), s)
     before, after, delta = float(pt.before[0]), float(pt.after[0]), float(pt.delta[0])
     dc, at_dc = pt.d_crit, pt.loss_at_d_crit
     status = data_status(tokens, dc)
-    said = verdict(status, tokens, dc, s.post.name, after, at_dc if at_dc is not None else after)
+    lead = extrapolation_lead(law, params, tokens)
+    said = verdict(status, tokens, dc, s.post.name, after, at_dc if at_dc is not None else after, lead)
     assumed, notes = _assumed_notes(law, s)
     warnings = law.extrapolation_warnings(params, tokens, [b.weights, b.activations, b.kv, p])
     if status == "near":
         warnings.append(said)
+    table = _serving_rows(law, params, s, float(tokens))
+    warnings += plausibility_warnings(params, tokens, None, what="this model")
+    for row in table:
+        warnings += plausibility_warnings(params, None, row.loss_after, loss_what=f"the {row.post_name} row's loss after PTQ")
+    unc = _uncertainty(law, params, float(tokens), s, level)
+    notes += uncertainty_notes(law, unc)
     return PtqRisk(
         law=law.id,
         params=float(params),
@@ -280,12 +295,26 @@ def ptq_risk(
         robustness=float(law.robustness(p, b.weights, b.activations, b.kv)),
         irreducible=law.c("E"),
         effective_params=float(law.effective_params(params, b.weights, b.activations, b.kv)),
-        table=_serving_rows(law, params, s, float(tokens)),
+        table=table,
         training=_training_options(law, params, float(tokens), s),
         assumed=assumed,
         warnings=warnings,
         notes=s.notes + notes,
+        uncertainty=unc,
     )
+
+
+def _uncertainty(law: Law, params: float, tokens: float, s: _Setup, level: float) -> dict | None:
+    """Intervals of the headline numbers over the law's coefficient samples, all samples at once."""
+    if not law.has_samples:
+        return None
+    ls, b, p = law.sampled(), s.bits, s.post.bits
+    return uncertainty(law, level, {
+        "loss_before": ls.loss(params, tokens, b.weights, b.activations, b.kv),
+        "loss_after": ls.loss(params, tokens, b.weights, b.activations, b.kv, post=p),
+        "degradation": ls.ptq_degradation(params, tokens, p, b.weights, b.activations, b.kv),
+        "d_crit": d_crit(ls, params, p, b.weights, b.activations, b.kv),
+    })
 
 
 def ptq_sweep(
