@@ -96,7 +96,8 @@ SAMPLE_KEYS = ("method", "names", "values")
 
 def _samples(value: Any, coefs: Mapping[str, Coefficient], origin: str) -> Samples | None:
     """The optional ``samples:`` block: ``method`` (how the rows were drawn, text), ``names``
-    (coefficients of this law) and ``values`` (rows of numbers, one coefficient vector each)."""
+    (coefficients of this law) and ``values``: one coefficient vector per row, either a list of
+    lists or (compact, fast to load) a text block with one row of space-separated numbers per line."""
     if value is None:
         return None
     where = f"{origin}: samples"
@@ -121,8 +122,12 @@ def _samples(value: Any, coefs: Mapping[str, Coefficient], origin: str) -> Sampl
         dup = next(n for n in names if names.count(n) > 1)
         raise LawFileError(f"{where}.names: {dup!r} appears twice")
     rows = value["values"]
+    if isinstance(rows, str):  # the compact form: one row per line, numbers separated by spaces
+        rows = [_text_row(line, i, where, names) for i, line in enumerate(rows.strip().splitlines())]
     if not isinstance(rows, list) or len(rows) < 2:
-        raise LawFileError(f"{where}.values: must be a list of at least 2 rows, each a list of {len(names)} numbers")
+        raise LawFileError(
+            f"{where}.values: must hold at least 2 rows of {len(names)} numbers (a list of lists, or text with one row per line)"
+        )
     for i, row in enumerate(rows):
         if not isinstance(row, list) or len(row) != len(names):
             got = f"{len(row)} values" if isinstance(row, list) else repr(row)
@@ -142,6 +147,17 @@ def _samples(value: Any, coefs: Mapping[str, Coefficient], origin: str) -> Sampl
             need = "positive" if n in POSITIVE else "non-negative"
             raise LawFileError(f"{where}.values[{i}][{j}] ({n}): must be {need}, got {col[i]:g}")
     return Samples(tuple(names), arr, method.strip())
+
+
+def _text_row(line: str, i: int, where: str, names: list[str]) -> list[Any]:
+    out: list[Any] = []
+    for j, word in enumerate(line.split()):
+        try:
+            out.append(float(word))
+        except ValueError:
+            name = f" ({names[j]})" if j < len(names) else ""
+            raise LawFileError(f"{where}.values[{i}][{j}]{name}: {word!r} is not a number") from None
+    return out
 
 
 def _text(data: Mapping[str, Any], key: str, origin: str) -> str:
@@ -275,19 +291,11 @@ def dump_law(law: Law) -> str:
     return text
 
 
-def _yaml_float(x: float) -> str:
-    """A float YAML 1.1 reads back as a float (it needs a '.' before any exponent)."""
-    s = f"{x:.10g}"
-    if "." not in s:
-        s = s.replace("e", ".0e") if "e" in s else s + ".0"
-    return s
-
-
 def _dump_samples(samples: Mapping[str, Any]) -> str:
     head = yaml.safe_dump({"samples": {"method": samples["method"], "names": samples["names"]}},
                           sort_keys=False, allow_unicode=True, width=100, default_flow_style=None)
-    rows = "".join("  - [" + ", ".join(_yaml_float(x) for x in row) + "]\n" for row in samples["values"])
-    return head + "  values:\n" + rows
+    rows = "".join("    " + " ".join(f"{x:.10g}" for x in row) + "\n" for row in samples["values"])
+    return head + "  values: |\n" + rows  # one row per line: thousands of rows load fast
 
 
 def save_law(law: Law, path: str | Path) -> Path:

@@ -67,8 +67,32 @@ def uncertainty(law: Law, level: float, samples: Mapping[str, ArrayLike], count:
         "sampled": list(s.names) if s is not None else [],
         "dropped": int(S - finite.sum()),
     }
-    for k, v in arrays.items():
-        out[k] = interval(v[finite], level)
+    keys = list(arrays)
+    if keys:
+        bands = intervals(np.stack([np.where(finite, arrays[k], np.nan) for k in keys]), level)
+        out.update(zip(keys, bands))
+    return out
+
+
+def intervals(rows: ArrayLike, level: float) -> list[list[float] | None]:
+    """:func:`interval` of every row of a 2-D array at once (one sort; NaN and inf ignored)."""
+    m = np.asarray(rows, dtype=float)
+    m = np.where(np.isfinite(m), m, np.nan)
+    n = np.sum(~np.isnan(m), axis=1)
+    srt = np.sort(m, axis=1)  # NaN sorts last
+    q = 0.5 * (1.0 - level)
+    out: list[list[float] | None] = []
+    for i, count in enumerate(n):
+        if count < 2:
+            out.append(None)
+            continue
+        band = []
+        for frac in (q, 1.0 - q):  # numpy's default ("linear") percentile
+            pos = frac * (count - 1)
+            j = int(np.floor(pos))
+            k = min(j + 1, count - 1)
+            band.append(float(srt[i, j] + (pos - j) * (srt[i, k] - srt[i, j])))
+        out.append(band)
     return out
 
 

@@ -180,13 +180,14 @@ class Law:
         axes (grids, line searches) call this so the sample axis stays aligned."""
         if self.draws is None:
             return self
-        shape = (self.draws,) + (1,) * (max(int(ndim), 1) - 1)
+        nd = max(int(ndim), 1)
+        if all(np.ndim(c.value) in (0, nd) for c in self.coefficients.values()):
+            return self  # already shaped for it
+        shape = (self.draws,) + (1,) * (nd - 1)
         coefs = {
             k: replace(c, value=np.reshape(c.value, shape)) if np.ndim(c.value) else c
             for k, c in self.coefficients.items()
         }
-        if all(np.shape(c.value) == np.shape(coefs[k].value) for k, c in self.coefficients.items()):
-            return self
         return replace(self, coefficients=MappingProxyType(coefs))
 
     # ---------------------------------------------------------------- base law

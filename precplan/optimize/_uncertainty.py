@@ -21,24 +21,51 @@ from typing import Any
 import numpy as np
 
 from precplan.laws._checks import extrapolation_lead, plausibility_warnings
+from precplan.laws._law import BASE
 from precplan.laws._intervals import DEFAULT_LEVEL, check_level, uncertainty, uncertainty_notes
 from precplan.optimize._planner import Planner
 from precplan.optimize._precision import choose, point, refine
 from precplan.optimize._result import Plan
 
 
-def plan_uncertainty(planner: Planner, budget: float | None, level: float = DEFAULT_LEVEL) -> dict[str, Any] | None:
+def bits_independent_of_samples(planner: Planner) -> bool:
+    """Whether every sample's optimal training precision is the point plan's.
+
+    Under a pure compute budget with N and D free (no memory limit, no PTQ, no inference
+    demand), the loss at the optimal split for precision P is
+    E + const * (A f^-alpha)^(beta/(alpha+beta)) B^(alpha/(alpha+beta)) (C f / P)^(-alpha beta/(alpha+beta))
+    ... i.e. L* - E falls with f(P)/P alone (Hoffmann et al. 2022, eq. 4 with Kumar et al. 2024's
+    A' = A f^-alpha and N D P = const), so the best P maximizes f(P)/P whatever E, A, B, alpha,
+    beta are. When only those base terms are sampled, the bit choice need not be re-solved."""
+    pb, samples = planner.problem, planner.law.samples
+    return (
+        samples is not None and set(samples.names) <= set(BASE) and pb.mode == "budget"
+        and pb.params is None and pb.tokens is None and pb.memory is None and pb.serve_memory is None
+        and pb.post is None and not pb.inference_tokens
+    )
+
+
+def plan_uncertainty(planner: Planner, budget: float | None, level: float = DEFAULT_LEVEL,
+                     plan: Plan | None = None) -> dict[str, Any] | None:
     """Intervals of N*, D*, tokens per parameter, the chosen weight bits and the loss (in
     target-loss mode, the lifetime FLOPs) over the law's coefficient samples, for one budget
-    (``None``: the planner's budget-free mode). ``None`` when the law has no samples."""
+    (``None``: the planner's budget-free mode). ``None`` when the law has no samples.
+
+    Given the point ``plan`` and a request whose bit choice does not depend on the sampled
+    coefficients (:func:`bits_independent_of_samples`), only the plan's bits are solved."""
     law = planner.law
     if not law.has_samples:
         return None
     level = check_level(level)
     S = law.samples.count
     pb = planner.problem
-    b = None if budget is None else np.full(S, float(budget))
-    # (S, k): samples down, candidate precisions across, like budgets x candidates
+    if plan is not None and bits_independent_of_samples(planner):
+        variant = next(g for g, _ in planner.groups if g.id == plan.law)
+        bits = np.array([[plan.bits.weights, plan.bits.activations, plan.bits.kv]])
+        planner = replace(planner, groups=((variant, bits),), continuous=False)
+    # (S, k): samples down, candidate precisions across, like budgets x candidates. The budget
+    # stays one entry (it broadcasts), so precision factors are computed once per candidate.
+    b = None if budget is None else np.array([float(budget)])
     groups = [(g.sampled(2) if g.has_samples else g, cand) for g, cand in planner.groups]
     choice = choose(groups, pb, b, S)
     bits, split = choice.bits, choice.split
@@ -71,7 +98,7 @@ def annotate(planner: Planner, plans: list[Plan], level: float = DEFAULT_LEVEL) 
     level = check_level(level)
     out = []
     for p in plans:
-        unc = plan_uncertainty(planner, p.budget, level)
+        unc = plan_uncertainty(planner, p.budget, level, plan=p)
         warnings = list(p.warnings) + plausibility_warnings(p.params, p.tokens, None)
         lead = extrapolation_lead(planner.family, p.params, p.tokens)
         if lead is not None:
