@@ -6,12 +6,14 @@ with a law without coefficient samples, and the same with 1,000 samples (the pla
 once), and prints the ratio. Target (issue 13): at most 5x for the default request (a budget,
 the integer precision search 3..16). The other request shapes are printed for information:
 each multiplies the planner's candidate grid by the sample count.
-Run: ``python benchmarks/bench_uncertainty.py [--samples 1000] [--repeat 5]``.
+Run: ``python benchmarks/bench_uncertainty.py [--samples 1000] [--repeat 21]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import statistics
 import time
 
 TARGET = 5.0
@@ -40,26 +42,24 @@ def with_samples(law, count: int, seed: int = 0):
     return replace(law, samples=Samples(names, values, f"benchmark: {count} synthetic draws"))
 
 
-def timed(fn, repeat: int) -> float:
-    """Best of ``repeat`` runs (each the mean of enough calls to take ~50 ms): the least noisy
-    estimate on a shared machine."""
-    fn()  # warm up
-    t = time.perf_counter()
-    fn()
-    calls = max(1, int(0.05 / max(time.perf_counter() - t, 1e-6)))
-    times = []
+def timed_pair(plain, sampled, repeat: int) -> tuple[float, float]:
+    """Median of ``repeat`` single calls of each, the two interleaved so that load from other
+    processes hits both alike (garbage collected before each call)."""
+    plain(), sampled()  # warm up
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeat):
-        t = time.perf_counter()
-        for _ in range(calls):
+        for k, fn in enumerate((plain, sampled)):
+            gc.collect()
+            t = time.perf_counter()
             fn()
-        times.append((time.perf_counter() - t) / calls)
-    return min(times)
+            times[k].append(time.perf_counter() - t)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=1000)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=21)
     ap.add_argument("--budget", type=float, default=1e23)
     args = ap.parse_args()
 
@@ -75,11 +75,10 @@ def main() -> None:
         plans = planner.plans(args.budget)
         return annotate(planner, plans) if intervals else plans
 
-    print(f"optimize --budget {args.budget:g}: plain vs {args.samples} coefficient samples (best of {args.repeat})")
+    print(f"optimize --budget {args.budget:g}: plain vs {args.samples} coefficient samples (median of {args.repeat}, interleaved)")
     ok = True
     for name, options in CASES.items():
-        plain = timed(lambda: run(plain_law, options, False), args.repeat)
-        sampled = timed(lambda: run(sampled_law, options, True), args.repeat)
+        plain, sampled = timed_pair(lambda: run(plain_law, options, False), lambda: run(sampled_law, options, True), args.repeat)
         ratio = sampled / plain
         verdict = ""
         if name.startswith("default"):

@@ -85,8 +85,8 @@ def predict(
     if law.has_samples:
         ls = law.sampled()
         quantities = {"loss": ls.loss(params, tokens, pw.bits, pa.bits, pkv.bits, post=None if pp is None else pp.bits)}
+        quantities["loss_before_ptq"] = ls.loss(params, tokens, pw.bits, pa.bits, pkv.bits)
         if pp is not None:
-            quantities["loss_before_ptq"] = ls.loss(params, tokens, pw.bits, pa.bits, pkv.bits)
             quantities["degradation"] = ls.ptq_degradation(params, tokens, pp.bits, pw.bits, pa.bits, pkv.bits)
         unc = uncertainty(law, level, quantities)
     notes += uncertainty_notes(law, unc)

@@ -32,11 +32,12 @@ def bits_independent_of_samples(planner: Planner) -> bool:
     """Whether every sample's optimal training precision is the point plan's.
 
     Under a pure compute budget with N and D free (no memory limit, no PTQ, no inference
-    demand), the loss at the optimal split for precision P is
-    E + const * (A f^-alpha)^(beta/(alpha+beta)) B^(alpha/(alpha+beta)) (C f / P)^(-alpha beta/(alpha+beta))
-    ... i.e. L* - E falls with f(P)/P alone (Hoffmann et al. 2022, eq. 4 with Kumar et al. 2024's
-    A' = A f^-alpha and N D P = const), so the best P maximizes f(P)/P whatever E, A, B, alpha,
-    beta are. When only those base terms are sampled, the bit choice need not be re-solved."""
+    demand), minimizing A (N f)^-alpha + B D^-beta on N D = K / P (Hoffmann et al. 2022, eq. 4,
+    with Kumar et al. 2024's N_eff = N f(P) and cost (6/16) N D P) gives
+    L*(P) - E = c(A, B, alpha, beta) (K f(P) / P)^(-alpha beta / (alpha + beta)):
+    for every value of the base terms it falls as f(P)/P grows, so the best P maximizes f(P)/P
+    whatever E, A, B, alpha, beta are. When only those are sampled, the bit choice need not be
+    re-solved (tests/test_uncertainty.py checks this against the full solve)."""
     pb, samples = planner.problem, planner.law.samples
     return (
         samples is not None and set(samples.names) <= set(BASE) and pb.mode == "budget"

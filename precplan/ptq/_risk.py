@@ -350,7 +350,9 @@ def ptq_sweep(
         curve=curve,
         table=_serving_rows(law, params, s, None),
         assumed=assumed,
-        warnings=law.extrapolation_warnings(params, tokens, [b.weights, b.activations, b.kv, p]),
+        warnings=law.extrapolation_warnings(params, tokens, [b.weights, b.activations, b.kv, p])
+        + plausibility_warnings(params, tokens, None, what="this model")
+        + plausibility_warnings(params, None, after, loss_what=f"the loss after PTQ to {s.post.name}"),
         notes=s.notes + notes,
     )
 
