@@ -43,16 +43,17 @@ def with_samples(law, count: int, seed: int = 0):
 
 
 def timed_pair(plain, sampled, repeat: int) -> tuple[float, float]:
-    """Median of ``repeat`` single calls of each, the two interleaved so that load from other
-    processes hits both alike (garbage collected before each call)."""
+    """Median CPU time (``time.process_time``: this process only, so a loaded machine does not
+    skew it) of ``repeat`` single calls of each, the two interleaved, garbage collected before
+    each call."""
     plain(), sampled()  # warm up
     times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeat):
         for k, fn in enumerate((plain, sampled)):
             gc.collect()
-            t = time.perf_counter()
+            t = time.process_time()
             fn()
-            times[k].append(time.perf_counter() - t)
+            times[k].append(time.process_time() - t)
     return statistics.median(times[0]), statistics.median(times[1])
 
 
@@ -75,7 +76,7 @@ def main() -> None:
         plans = planner.plans(args.budget)
         return annotate(planner, plans) if intervals else plans
 
-    print(f"optimize --budget {args.budget:g}: plain vs {args.samples} coefficient samples (median of {args.repeat}, interleaved)")
+    print(f"optimize --budget {args.budget:g}: plain vs {args.samples} coefficient samples (median CPU time of {args.repeat}, interleaved)")
     ok = True
     for name, options in CASES.items():
         plain, sampled = timed_pair(lambda: run(plain_law, options, False), lambda: run(sampled_law, options, True), args.repeat)
