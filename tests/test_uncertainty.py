@@ -254,3 +254,16 @@ def test_implausible_shapes_and_losses_are_warned_in_every_command():
     assert any("0.1 tokens per parameter" in w for w in p["warnings"])
     plan = cli_json("optimize", "--budget", "1e26", "--inference-precision", "3")  # the 25.6T-parameter plan
     assert plan["tokens_per_param"] < 1 and any("tokens per parameter, outside 1..10,000" in w for w in plan["warnings"])
+
+
+def test_ptq_sweep_has_intervals_per_token_count():
+    from precplan.ptq import ptq_sweep
+
+    law = with_samples(load_law("kumar2024"), rows=30)
+    tokens = np.array([1e10, 1e11, 1e12])
+    r = ptq_sweep(law, 1e9, tokens, 4)
+    alone = each_sample(law)
+    for i, d in enumerate(tokens):
+        assert r.uncertainty["loss_after"][i] == pytest.approx(pct([float(a.loss(1e9, d, post=4)) for a in alone]), rel=1e-9)
+    assert r.uncertainty["d_crit"] == pytest.approx(pct([float(d_crit(a, 1e9, 4)) for a in alone]), rel=1e-9)
+    assert ptq_sweep(load_law("kumar2024"), 1e9, tokens, 4).uncertainty is None

@@ -76,7 +76,7 @@ def ptq_risk(
     if d.size == 1:
         result = run_risk(the_law, n, float(d[0]), head, table, pw, pa, pkv, level=lvl)
     else:
-        result = ptq_sweep(the_law, n, d, head, table, pw, pa, pkv)
+        result = ptq_sweep(the_law, n, d, head, table, pw, pa, pkv, level=lvl)
     result.warnings[:0] = law_warnings(the_law)
     if plot is not None:
         _save_plot(the_law, pw, result, d, plot)
@@ -254,16 +254,22 @@ def render_sweep(r) -> None:
     from precplan.cli._render import console, table
 
     out = console()
+    unc = r.uncertainty or {}
+
+    def band(key, i):  # the interval of curve point i over the law's coefficient samples
+        v = (unc.get(key) or [None] * len(r.curve))[i]
+        return f" [{_num(v[0])}, {_num(v[1])}]" if v else ""
+
     rows = [
         (
             _count(p.tokens),
             _num(p.loss_before),
-            _num(p.loss_after),
-            _num(p.degradation),
+            _num(p.loss_after) + band("loss_after", i),
+            _num(p.degradation) + band("degradation", i),
             _pct(p.degradation_share),
             f"[{_STYLE[p.status]}]{p.status}[/{_STYLE[p.status]}]",
         )
-        for p in r.curve
+        for i, p in enumerate(r.curve)
     ]
     title = (
         f"{r.law}: degradation curve, N = {_count(r.params)}, trained at {_bits(r.bits)} bits, served at"

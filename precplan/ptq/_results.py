@@ -103,6 +103,9 @@ class PtqSweep:
     assumed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # intervals over the law's coefficient samples: level, d_crit, and per curve point loss_after
+    # and degradation (lists in curve order); None: a point estimate
+    uncertainty: dict | None = None
 
 
 @dataclass(frozen=True)

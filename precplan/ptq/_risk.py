@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike
 
 from precplan.errors import PrecplanError
 from precplan.laws._checks import extrapolation_lead, plausibility_warnings
-from precplan.laws._intervals import DEFAULT_LEVEL, check_level, uncertainty, uncertainty_notes
+from precplan.laws._intervals import DEFAULT_LEVEL, check_level, intervals, uncertainty, uncertainty_notes
 from precplan.laws._law import ASSUMED_LABEL, ROBUSTNESS, Law
 from precplan.precision import Bits, Precision, parse_precision
 from precplan.laws._variant import law_for_weights
@@ -326,8 +326,11 @@ def ptq_sweep(
     weights: Precision | float | str = 16,
     activations: Precision | float | str = 16,
     kv: Precision | float | str = 16,
+    level: float = DEFAULT_LEVEL,
 ) -> PtqSweep:
-    """The degradation curve over a token sweep at ``post`` (Kumar et al. 2024, fig. 3)."""
+    """The degradation curve over a token sweep at ``post`` (Kumar et al. 2024, fig. 3), with
+    intervals per token count when the law carries coefficient samples."""
+    level = check_level(level)
     tokens = np.atleast_1d(np.asarray(tokens, dtype=float))
     s = _setup(law, params, tokens, post, posts, weights, activations, kv)
     law, b, p = s.law, s.bits, s.post.bits
@@ -339,6 +342,7 @@ def ptq_sweep(
         for d, lb, la, dl in zip(tokens, before, after, delta)
     ]
     assumed, notes = _assumed_notes(law, s)
+    unc = _sweep_uncertainty(law, params, tokens, s, level)
     return PtqSweep(
         law=law.id,
         params=float(params),
@@ -353,8 +357,25 @@ def ptq_sweep(
         warnings=law.extrapolation_warnings(params, tokens, [b.weights, b.activations, b.kv, p])
         + plausibility_warnings(params, tokens, None, what="this model")
         + plausibility_warnings(params, None, after, loss_what=f"the loss after PTQ to {s.post.name}"),
-        notes=s.notes + notes,
+        notes=s.notes + notes + uncertainty_notes(law, unc),
+        uncertainty=unc,
     )
+
+
+def _sweep_uncertainty(law: Law, params: float, tokens: np.ndarray, s: _Setup, level: float) -> dict | None:
+    """Intervals of D_crit and, per token count, of the post-PTQ loss and the degradation: one
+    (samples x tokens) evaluation."""
+    if not law.has_samples:
+        return None
+    b, p = s.bits, s.post.bits
+    ls, grid = law.sampled(2), tokens[None, :]
+    S = law.samples.count
+    after = np.broadcast_to(ls.loss(params, grid, b.weights, b.activations, b.kv, post=p), (S, tokens.size))
+    delta = np.broadcast_to(ls.ptq_degradation(params, grid, p, b.weights, b.activations, b.kv), (S, tokens.size))
+    head = uncertainty(law, level, {"d_crit": d_crit(law.sampled(), params, p, b.weights, b.activations, b.kv)})
+    head["loss_after"] = intervals(after.T, level)
+    head["degradation"] = intervals(delta.T, level)
+    return head
 
 
 def degradation_curves(
