@@ -267,3 +267,33 @@ def test_ptq_sweep_has_intervals_per_token_count():
         assert r.uncertainty["loss_after"][i] == pytest.approx(pct([float(a.loss(1e9, d, post=4)) for a in alone]), rel=1e-9)
     assert r.uncertainty["d_crit"] == pytest.approx(pct([float(d_crit(a, 1e9, 4)) for a in alone]), rel=1e-9)
     assert ptq_sweep(load_law("kumar2024"), 1e9, tokens, 4).uncertainty is None
+
+
+def test_precision_ptq_fit_samples_vary_ptq_terms_and_bits():
+    """A bootstrap fit of every stage (synthetic quantized runs from kumar2024 with 1% noise):
+    its samples cover the precision and PTQ terms, so degradation, D_crit and the chosen bits vary."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fit_helpers import precision_records
+    from precplan.fit import fit_law
+
+    rng = np.random.default_rng(3)
+    records = precision_records(load_law("kumar2024"), weight_bits=(3, 4, 6, 8, 16), post_bits=(2, 3, 4, 6))
+    for r in records:
+        for key in ("loss", "post_loss"):
+            if key in r:
+                r[key] *= float(np.exp(rng.normal(0, 0.01)))
+    law = fit_law(records, grid="coarse", bootstrap=40).law
+    assert {"gamma_w", "C_T", "gamma_post"} <= set(law.samples.names)
+    r = ptq_risk(law, 2e8, 2e10, 4)
+    lo, hi = r.uncertainty["degradation"]
+    assert lo < r.degradation < hi and hi > 1.05 * lo
+    assert r.uncertainty["degradation"] == pytest.approx(
+        pct([float(a.ptq_degradation(2e8, 2e10, 4)) for a in each_sample(law)]), rel=1e-9)
+    planner = make_planner(law, has_budget=True)
+    assert not bits_independent_of_samples(planner)  # precision terms are sampled
+    u = plan_uncertainty(planner, 1e21)
+    alone = [make_planner(a, has_budget=True).plans(1e21)[0] for a in each_sample(law)]
+    assert u["bits"] == pytest.approx(pct([p.bits.weights for p in alone]))
+    assert u["params"] == pytest.approx(pct([p.params for p in alone]), rel=1e-4)
