@@ -297,3 +297,15 @@ def test_precision_ptq_fit_samples_vary_ptq_terms_and_bits():
     alone = [make_planner(a, has_budget=True).plans(1e21)[0] for a in each_sample(law)]
     assert u["bits"] == pytest.approx(pct([p.bits.weights for p in alone]))
     assert u["params"] == pytest.approx(pct([p.params for p in alone]), rel=1e-4)
+
+
+def test_ptq_plot_data_has_a_band_for_sampled_laws():
+    from precplan.ptq import degradation_curves
+
+    law = with_samples(load_law("kumar2024"), rows=30)
+    tokens = np.array([1e10, 1e11])
+    c = degradation_curves(law, 1e9, tokens, [3, 4], planned_tokens=1e11, level=0.9)
+    assert c.loss_after_band.shape == (2, 2, 2) and c.band_level == 0.9
+    expected = pct([float(a.loss(1e9, 1e11, post=4)) for a in each_sample(law)], 0.9)
+    assert list(c.loss_after_band[1, :, 1]) == pytest.approx(expected, rel=1e-9)
+    assert degradation_curves(load_law("kumar2024"), 1e9, tokens, [4]).loss_after_band is None

@@ -79,7 +79,7 @@ def ptq_risk(
         result = ptq_sweep(the_law, n, d, head, table, pw, pa, pkv, level=lvl)
     result.warnings[:0] = law_warnings(the_law)
     if plot is not None:
-        _save_plot(the_law, pw, result, d, plot)
+        _save_plot(the_law, pw, result, d, plot, lvl)
     if json_out:
         print_json(result)
     elif d.size == 1:
@@ -127,7 +127,7 @@ def _law_list(laws, n, d, head, table, pw, pa, pkv, level, json_out, plot) -> No
     render_side_by_side(title, results, columns)
 
 
-def _save_plot(law, weights, result, tokens, path: str) -> None:
+def _save_plot(law, weights, result, tokens, path: str, level: float = 0.8) -> None:
     """Post-PTQ loss vs tokens for every serving precision of the table, D_crit marked."""
     from precplan.plots._common import save_figure
     from precplan.plots._ptq import plot_ptq_curves
@@ -140,7 +140,7 @@ def _save_plot(law, weights, result, tokens, path: str) -> None:
     b = result.bits
     curves = degradation_curves(
         law, result.params, grid, [r.post_name for r in result.table], b.weights, b.activations, b.kv,
-        planned_tokens=float(tokens[0]) if tokens.size == 1 else None,
+        planned_tokens=float(tokens[0]) if tokens.size == 1 else None, level=level,
     )
     save_figure(plot_ptq_curves(curves, highlight=result.post_bits), path)
 

@@ -125,3 +125,7 @@ class PtqCurves:
     loss_at_d_crit: np.ndarray  # (n_posts,)
     planned_tokens: float | None = None
     assumed: list[str] = field(default_factory=list)
+    # (n_posts, 2, n_tokens): the lo and hi of each post-PTQ loss curve over the law's coefficient
+    # samples (precplan.laws._intervals), at ``band_level``; None for a law without samples
+    loss_after_band: np.ndarray | None = None
+    band_level: float | None = None

@@ -387,6 +387,7 @@ def degradation_curves(
     activations: float = 16,
     kv: float = 16,
     planned_tokens: float | None = None,
+    level: float = DEFAULT_LEVEL,
 ) -> PtqCurves:
     """Post-PTQ loss and degradation on a token grid for each serving precision (for plots).
     Precisions are bit counts here (the caller validated them); the law is used as given."""
@@ -414,7 +415,27 @@ def degradation_curves(
         loss_at_d_crit=np.where(np.isfinite(dcs), at_dc, np.nan),
         planned_tokens=planned_tokens,
         assumed=assumed,
+        loss_after_band=_loss_band(law, params, t, bits, weights, activations, kv, level),
+        band_level=level if law.has_samples else None,
     )
+
+
+def _loss_band(law: Law, params: float, tokens: np.ndarray, bits: np.ndarray, weights: float, activations: float,
+               kv: float, level: float) -> np.ndarray | None:
+    """(n_posts, 2, n_tokens) central ``level`` band of the post-PTQ loss over the law's
+    coefficient samples: one (samples x posts x tokens) evaluation."""
+    if not law.has_samples:
+        return None
+    ls = law.sampled(3)
+    S = law.samples.count
+    after = np.broadcast_to(ls.loss(params, tokens[None, None, :], weights, activations, kv, post=bits[None, :, None]),
+                            (S, bits.size, tokens.size))
+    out = np.full((bits.size, 2, tokens.size), np.nan)
+    for i in range(bits.size):
+        for j, band in enumerate(intervals(after[:, i, :].T, level)):
+            if band is not None:
+                out[i, :, j] = band
+    return out
 
 
 def plot_token_grid(tokens: ArrayLike, d_crits: ArrayLike, points: int = 200, span: float = 1e3) -> np.ndarray:
