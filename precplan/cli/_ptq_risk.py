@@ -8,7 +8,7 @@ import typer
 
 from precplan.cli._common import (
     ActivationsOpt, BaseOpt, JsonOpt, KvOpt, LawOpt, LevelOpt, PlotOpt, WeightsOpt, handle_errors, law_warnings,
-    load_cli_law, load_cli_laws, parse_level, resolve_precisions,
+    load_cli_laws, parse_level, resolve_precisions,
 )
 
 
