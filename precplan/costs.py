@@ -97,7 +97,7 @@ def lagrange_tokens(law: Law, target: ArrayLike, ratio_tokens: ArrayLike) -> Arr
         D = np.exp(x)
         return (B + beta * B / alpha) * D**-beta + (beta * B * rT / alpha) * D ** (-beta - 1.0) + (E - L)
 
-    shape = np.broadcast(L, rT).shape
+    shape = np.broadcast(L, rT, E, B, alpha, beta).shape  # coefficient samples (Law.sampled) broadcast too
     return np.exp(bisect_root(g, np.zeros(shape), np.full(shape, 100.0), iters=90))
 
 

@@ -78,3 +78,41 @@ def resolve_precisions(precision: str | None, weights: str | None, activations: 
         raise PrecplanError("give either --precision (all operands) or --weights/--activations/--kv, not both")
     default = parse_precision(precision if precision is not None else 16)
     return tuple(default if x is None else parse_precision(x) for x in (weights, activations, kv))
+
+
+LevelOpt = typer.Option(
+    "0.8", "--level",
+    help="Level of the intervals drawn from the law's coefficient samples, between 0 and 1 (default 0.8: 80% intervals).",
+)
+
+
+def parse_level(text: str) -> float:
+    """``--level`` as a number in (0, 1); anything else is one line and exit 2."""
+    from precplan.laws._intervals import check_level
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise PrecplanError(f"--level must be a number between 0 and 1 (e.g. 0.8 for 80% intervals); got {text!r}") from None
+    return check_level(value)
+
+
+def split_law_list(law: str) -> list[str]:
+    """``--law a,b,c`` as names (a law file whose path contains a comma is taken whole)."""
+    from pathlib import Path
+
+    if "," not in law or Path(law).is_file():
+        return [law]
+    names = [x.strip() for x in law.split(",")]
+    if any(not x for x in names):
+        raise PrecplanError(f"--law {law!r} has an empty entry: give names separated by commas, e.g. kumar2024,besiroglu2024,hoffmann2022")
+    dup = next((x for x in names if names.count(x) > 1), None)
+    if dup is not None:
+        raise PrecplanError(f"--law lists {dup!r} twice")
+    return names
+
+
+def load_cli_laws(law: str, base: str | None) -> list:
+    """Every law of ``--law`` (one, or a comma list for the side-by-side spread), each composed
+    with ``--base`` when given. An unknown name is a one-line error."""
+    return [load_cli_law(name, base) for name in split_law_list(law)]

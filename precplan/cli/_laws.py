@@ -59,7 +59,10 @@ def show_law(
     out.print(table("coefficients", ["name", "value", "source", "reference", "note"], rows))
     rng = [(k, f"{lo:.3g}", f"{hi:.3g}") for k, (lo, hi) in law.fit_range.items()]
     out.print(table("fitted range (outside it, predictions extrapolate)", ["quantity", "low", "high"], rng))
-    print_notes(law.notes)
+    samples = law.samples
+    extra = [f"coefficient samples: {samples.count} vectors of {', '.join(samples.names)} ({samples.method}); answers"
+             " with this law carry intervals"] if samples is not None else []
+    print_notes(list(law.notes) + extra)
     print_warnings(law_warnings(law))
 
 

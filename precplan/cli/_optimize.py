@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from precplan.cli._common import BaseOpt, JsonOpt, LawOpt, PlotOpt, handle_errors, law_warnings, load_cli_law
+from precplan.cli._common import BaseOpt, JsonOpt, LawOpt, LevelOpt, PlotOpt, handle_errors, law_warnings, load_cli_laws, parse_level
 
 Opt = typer.Option
 
@@ -59,9 +59,12 @@ def optimize(
     plot: Optional[str] = PlotOpt,
     law: str = LawOpt,
     base: Optional[str] = BaseOpt,
+    level: str = LevelOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Choose parameters, tokens and training precision that minimize predicted loss under a budget."""
+    """Choose parameters, tokens and training precision that minimize predicted loss under a budget.
+
+    --law a,b,c plans with each law side by side and shows the spread."""
     import numpy as np
 
     from precplan.errors import PrecplanError
@@ -75,7 +78,11 @@ def optimize(
         check_plot_path(plot)
     if csv == "-" and json_out:
         raise PrecplanError("--csv - and --json both write to stdout; pick one (or give --csv a file name)")
-    the_law = load_cli_law(law, base)
+    from precplan.optimize._uncertainty import annotate
+
+    lvl = parse_level(level)
+    laws = load_cli_laws(law, base)
+    the_law = laws[0]
     budgets = None if budget is None else parse_count_or_sweep(budget, "--budget")
     from precplan.optimize._hardware import gpu_format_names, hardware_request, serving_memory
 
@@ -106,6 +113,16 @@ def optimize(
         kv_memory=kv_memory,
         budget_inference=hw.days is None,
     )
+    if len(laws) > 1:
+        from precplan.cli._optimize_spread import plan_each
+
+        if len(hw.specs) > 1:
+            raise PrecplanError("several laws and several GPUs at once: compare laws on one GPU, or GPUs with one law")
+        spec = hw.specs[0] if hw.specs else None
+        if hw.hours is not None:
+            budgets = np.atleast_1d(spec.budget_units(hw.hours[0]))
+        plan_each(laws, lambda one: make_planner(one, gpu=spec, **common), budgets, lvl, json_out, csv, plot)
+        return
     if len(hw.specs) > 1:
         from precplan.optimize._hardware import plan_across
 
@@ -116,6 +133,7 @@ def optimize(
         if hw.hours is not None:
             budgets = np.atleast_1d(spec.budget_units(hw.hours[0]))
         plans = planner.plans(budgets)
+    plans = annotate(planner, plans, lvl)
     extra = law_warnings(the_law)
     for p in plans:
         p.warnings[:0] = extra

@@ -55,13 +55,16 @@ def render_plan(p: Plan) -> None:
     """Headline (N*, D*, tokens/param, P*, loss and its decomposition), then comparisons."""
     out = console()
     d = p.decomposition
+    from precplan.cli._spread import band
+
+    u = p.uncertainty  # intervals over the law's coefficient samples (None: a point estimate)
     rows = [
-        ("parameters N*", format_count(p.params)),
-        ("training tokens D*", format_count(p.tokens)),
-        ("tokens per parameter", plain(p.tokens_per_param)),
+        ("parameters N*", format_count(p.params) + band(u, "params", format_count)),
+        ("training tokens D*", format_count(p.tokens) + band(u, "tokens", format_count)),
+        ("tokens per parameter", plain(p.tokens_per_param) + band(u, "tokens_per_param", plain)),
         ("cost model", "hardware (the GPU's native formats at their dense peak)" if p.cost_model == "hardware" else "idealized: C = (6/16) N D P"),
-        ("training precision P*", bits_text(p.bits) + _format_text(p)),
-        ("[bold]predicted loss[/bold]", f"[bold]{fmt(p.loss)}[/bold]"),
+        ("training precision P*", bits_text(p.bits) + _format_text(p) + band(u, "bits", bits_num)),
+        ("[bold]predicted loss[/bold]", f"[bold]{fmt(p.loss)}{band(u, 'loss', fmt)}[/bold]"),
         ("  irreducible E", fmt(d.irreducible)),
         (f"  parameter term (N_eff = {d.effective_fraction:.1%} of N)", fmt(d.param_term)),
         ("  data term", fmt(d.data_term)),
@@ -90,7 +93,7 @@ def render_plan(p: Plan) -> None:
             rows.append((f"wall-clock days of training on {g.gpus} GPUs", f"{g.wall_days:.3g}"))
         rows.append(("cost in dollars", "- (give --price)" if g.total_dollars is None else f"${g.total_dollars:,.0f}" + (f" (training ${g.train_dollars:,.0f})" if p.inference_tokens else "")))
     out.print(f"[bold]{_title(p)}[/bold]")
-    out.print(table("", ["", "plan"], rows))
+    out.print(table("", ["", "plan" + (f" [{u['level']:.0%} interval]" if u else "")], rows))
     _hardware_options(p)
     _comparison(p)
     if p.without_ptq is not None:

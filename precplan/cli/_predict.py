@@ -7,7 +7,8 @@ from typing import Optional
 import typer
 
 from precplan.cli._common import (
-    ActivationsOpt, BaseOpt, JsonOpt, KvOpt, LawOpt, WeightsOpt, handle_errors, law_warnings, load_cli_law, resolve_precisions,
+    ActivationsOpt, BaseOpt, JsonOpt, KvOpt, LawOpt, LevelOpt, WeightsOpt, handle_errors, law_warnings, load_cli_laws,
+    parse_level, resolve_precisions,
 )
 
 
@@ -22,38 +23,82 @@ def predict(
     post: Optional[str] = typer.Option(None, "--post", help="Quantize the weights to this precision after training (PTQ)."),
     law: str = LawOpt,
     base: Optional[str] = BaseOpt,
+    level: str = LevelOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Predict the loss of one training configuration, with its decomposition."""
+    """Predict the loss of one training configuration, with its decomposition.
+
+    --law a,b,c predicts with each law side by side and shows the spread."""
     from precplan.laws._predict import predict as run_predict
     from precplan.cli._render import print_json
     from precplan.units import parse_count
 
-    the_law = load_cli_law(law, base)
+    lvl = parse_level(level)
+    laws = load_cli_laws(law, base)
     pw, pa, pkv = resolve_precisions(precision, weights, activations, kv)
-    result = run_predict(the_law, parse_count(params, "--params"), parse_count(tokens, "--tokens"), pw, pa, pkv, post)
-    result.warnings[:0] = law_warnings(the_law)
+    n, d = parse_count(params, "--params"), parse_count(tokens, "--tokens")
+
+    def solve(the_law):
+        result = run_predict(the_law, n, d, pw, pa, pkv, post, level=lvl)
+        result.warnings[:0] = law_warnings(the_law)
+        return result
+
+    if len(laws) > 1:
+        from precplan.cli._spread import run_each
+
+        results = run_each(laws, solve)
+        if json_out:
+            print_json(results)
+        else:
+            render_predictions(results)
+        return
+    result = solve(laws[0])
     if json_out:
         print_json(result)
     else:
         render_prediction(result)
 
 
+def render_predictions(results) -> None:
+    """Several laws' predictions side by side, with the spread."""
+    from precplan.cli._render import fmt
+    from precplan.cli._spread import Column, NotApplicable, render_side_by_side
+    from precplan.units import format_count
+
+    r0 = next(r for r in results if not isinstance(r, NotApplicable))
+    columns = [Column("predicted loss", "loss", "loss", fmt)]
+    if r0.post_bits is not None:
+        columns += [Column("loss before PTQ", "loss_before_ptq", "loss_before_ptq", fmt),
+                    Column(f"PTQ degradation at {r0.post_bits:g} bits", "ptq_degradation", "degradation", fmt)]
+    b = r0.bits
+    title = (f"N = {format_count(r0.params)}, D = {format_count(r0.tokens)}, weights/activations/KV ="
+             f" {b.weights:g}/{b.activations:g}/{b.kv:g} bits: each law's prediction")
+    render_side_by_side(title, results, columns)
+
+
 def render_prediction(r) -> None:
     """The prediction as a rich table, then notes and warnings."""
-    from precplan.cli._render import console, fmt, print_notes, print_warnings, table
+    from precplan.cli._render import console, fmt as _fmt, print_notes, print_warnings, table
     from precplan.units import format_count
+
+    unc = r.uncertainty or {}
+
+    def fmt(value, key=None):  # a value with its interval, when the law has samples
+        text = _fmt(value)
+        if key and unc.get(key):
+            text += f" [{_fmt(unc[key][0])}, {_fmt(unc[key][1])}]"
+        return text
 
     rows = [
         ("irreducible  E", fmt(r.irreducible)),
         ("parameter term  A / N_eff^alpha", fmt(r.param_term)),
         ("data term  B / D^beta", fmt(r.data_term)),
-        ("loss before PTQ", fmt(r.loss_before_ptq)),
+        ("loss before PTQ", fmt(r.loss_before_ptq, "loss_before_ptq")),
     ]
     if r.post_bits is not None:
-        rows.append((f"PTQ degradation at {r.post_bits:g} bits", fmt(r.ptq_degradation)))
+        rows.append((f"PTQ degradation at {r.post_bits:g} bits", fmt(r.ptq_degradation, "degradation")))
     rows += [
-        ("[bold]predicted loss[/bold]", f"[bold]{fmt(r.loss)}[/bold]"),
+        ("[bold]predicted loss[/bold]", f"[bold]{fmt(r.loss, 'loss')}[/bold]"),
         ("effective parameters  N_eff", format_count(r.effective_params)),
         ("effective fraction  N_eff / N", fmt(r.effective_fraction)),
     ]
@@ -64,7 +109,8 @@ def render_prediction(r) -> None:
     )
     out = console()
     out.print(f"[bold]{title}[/bold]")
-    out.print(table("", ["term", "nats/token"], rows))
+    head = ["term", "nats/token" + (f" [{unc['level']:.0%} interval]" if unc else "")]
+    out.print(table("", head, rows))
     print_notes(r.formats + r.notes)
     print_warnings(r.warnings)
 

@@ -7,8 +7,8 @@ from typing import Optional
 import typer
 
 from precplan.cli._common import (
-    ActivationsOpt, BaseOpt, JsonOpt, KvOpt, LawOpt, PlotOpt, WeightsOpt, handle_errors, law_warnings, load_cli_law,
-    resolve_precisions,
+    ActivationsOpt, BaseOpt, JsonOpt, KvOpt, LawOpt, LevelOpt, PlotOpt, WeightsOpt, handle_errors, law_warnings,
+    load_cli_laws, parse_level, resolve_precisions,
 )
 
 
@@ -46,13 +46,15 @@ def ptq_risk(
     kv: Optional[str] = KvOpt,
     law: str = LawOpt,
     base: Optional[str] = BaseOpt,
+    level: str = LevelOpt,
     json_out: bool = JsonOpt,
     plot: Optional[str] = PlotOpt,
 ) -> None:
     """Loss before and after post-training quantization, and D_crit, past which more data hurts.
 
     The critical data size D_crit (Kumar et al. 2024, eq. 13) is the token count past which more
-    pretraining data makes the quantized model worse."""
+    pretraining data makes the quantized model worse. --law a,b,c shows each law side by side
+    with the spread; a law without PTQ terms is listed as not applicable."""
     from precplan.ptq._risk import ptq_risk as run_risk, ptq_sweep
     from precplan.cli._render import print_json
     from precplan.units import parse_count, parse_count_or_sweep
@@ -61,18 +63,23 @@ def ptq_risk(
         from precplan.plots._common import check_plot_path
 
         check_plot_path(plot)
-    the_law = load_cli_law(law, base)
+    lvl = parse_level(level)
     pw, pa, pkv = resolve_precisions(precision, weights, activations, kv)
     head, table = resolve_posts(post, posts)
     n = parse_count(params, "--params")
     d = parse_count_or_sweep(tokens, "--tokens")
+    laws = load_cli_laws(law, base)
+    if len(laws) > 1:
+        _law_list(laws, n, d, head, table, pw, pa, pkv, lvl, json_out, plot)
+        return
+    the_law = laws[0]
     if d.size == 1:
-        result = run_risk(the_law, n, float(d[0]), head, table, pw, pa, pkv)
+        result = run_risk(the_law, n, float(d[0]), head, table, pw, pa, pkv, level=lvl)
     else:
-        result = ptq_sweep(the_law, n, d, head, table, pw, pa, pkv)
+        result = ptq_sweep(the_law, n, d, head, table, pw, pa, pkv, level=lvl)
     result.warnings[:0] = law_warnings(the_law)
     if plot is not None:
-        _save_plot(the_law, pw, result, d, plot)
+        _save_plot(the_law, pw, result, d, plot, lvl)
     if json_out:
         print_json(result)
     elif d.size == 1:
@@ -85,7 +92,42 @@ def ptq_risk(
         print_notes([f"plot written to {plot}"])
 
 
-def _save_plot(law, weights, result, tokens, path: str) -> None:
+def _law_list(laws, n, d, head, table, pw, pa, pkv, level, json_out, plot) -> None:
+    """``--law a,b,c``: the headline of each law side by side, with the spread."""
+    from precplan.errors import PrecplanError
+    from precplan.cli._render import fmt, print_json
+    from precplan.cli._spread import Column, run_each, render_side_by_side
+    from precplan.ptq._risk import ptq_risk as run_risk
+
+    if d.size != 1:
+        raise PrecplanError("--law with a list of laws needs one --tokens value (not a sweep); run the sweep per law")
+    if plot is not None:
+        raise PrecplanError("--plot draws one law; give --law a single law to plot")
+
+    def solve(the_law):
+        if not the_law.has_ptq:
+            raise PrecplanError(f"law {the_law.id} has no post-training-quantization terms (compose it: --law kumar2024 --base {the_law.id})")
+        r = run_risk(the_law, n, float(d[0]), head, table, pw, pa, pkv, level=level)
+        r.warnings[:0] = law_warnings(the_law)
+        return r
+
+    results = run_each(laws, solve)
+    if json_out:
+        print_json(results)
+        return
+    r0 = next(r for r in results if hasattr(r, "post_name"))
+    columns = [
+        Column("loss before PTQ", "loss_before", "loss_before", fmt),
+        Column(f"loss after PTQ to {r0.post_name}", "loss_after", "loss_after", fmt),
+        Column("degradation", "degradation", "degradation", fmt),
+        Column("D_crit", "d_crit", "d_crit", _count),
+        Column("D/D_crit", "tokens_over_d_crit", None, lambda x: f"{x:.3g}"),
+    ]
+    title = f"N = {_count(n)}, D = {_count(float(d[0]))}, trained at {_bits(r0.bits)} bits, served at {r0.post_name}: each law"
+    render_side_by_side(title, results, columns)
+
+
+def _save_plot(law, weights, result, tokens, path: str, level: float = 0.8) -> None:
     """Post-PTQ loss vs tokens for every serving precision of the table, D_crit marked."""
     from precplan.plots._common import save_figure
     from precplan.plots._ptq import plot_ptq_curves
@@ -98,7 +140,7 @@ def _save_plot(law, weights, result, tokens, path: str) -> None:
     b = result.bits
     curves = degradation_curves(
         law, result.params, grid, [r.post_name for r in result.table], b.weights, b.activations, b.kv,
-        planned_tokens=float(tokens[0]) if tokens.size == 1 else None,
+        planned_tokens=float(tokens[0]) if tokens.size == 1 else None, level=level,
     )
     save_figure(plot_ptq_curves(curves, highlight=result.post_bits), path)
 
@@ -167,16 +209,21 @@ def render_risk(r) -> None:
         f"{r.law}: N = {_count(r.params)}, D = {_count(r.tokens)}, trained at {_bits(r.bits)} bits"
         f" (weights/activations/KV), served at {r.post_name}"
     )
+    unc = r.uncertainty or {}
+
+    def band(key, show):  # the interval over the law's coefficient samples, when it has some
+        return f" [{show(unc[key][0])}, {show(unc[key][1])}]" if unc.get(key) else ""
+
     rows = [
-        ("loss before PTQ", _num(r.loss_before)),
-        (f"[bold]loss after PTQ to {r.post_name}[/bold]", f"[bold]{_num(r.loss_after)}[/bold]"),
-        ("degradation  delta_PTQ", _num(r.degradation)),
+        ("loss before PTQ", _num(r.loss_before) + band("loss_before", _num)),
+        (f"[bold]loss after PTQ to {r.post_name}[/bold]", f"[bold]{_num(r.loss_after)}{band('loss_after', _num)}[/bold]"),
+        ("degradation  delta_PTQ", _num(r.degradation) + band("degradation", _num)),
         ("degradation / reducible loss (loss before - E)", _pct(r.degradation_share)),
-        (f"critical data size D_crit at {r.post_name}", _count(r.d_crit)),
+        (f"critical data size D_crit at {r.post_name}", _count(r.d_crit) + band("d_crit", _count)),
         ("post-PTQ loss at D_crit (best for this N)", _num(r.loss_at_d_crit)),
         ("robustness factor R (eq. 9)", _num(r.robustness)),
     ]
-    out.print(table(title, ["quantity", "value"], rows))
+    out.print(table(title, ["quantity", "value" + (f" [{unc['level']:.0%} interval]" if unc else "")], rows))
     style = _STYLE[r.status]
     prefix = "warning: " if r.status == "near" else ""
     out.print(f"[{style}]{prefix}{r.verdict}[/{style}]")
@@ -228,16 +275,22 @@ def render_sweep(r) -> None:
     from precplan.cli._render import console, table
 
     out = console()
+    unc = r.uncertainty or {}
+
+    def band(key, i):  # the interval of curve point i over the law's coefficient samples
+        v = (unc.get(key) or [None] * len(r.curve))[i]
+        return f" [{_num(v[0])}, {_num(v[1])}]" if v else ""
+
     rows = [
         (
             _count(p.tokens),
             _num(p.loss_before),
-            _num(p.loss_after),
-            _num(p.degradation),
+            _num(p.loss_after) + band("loss_after", i),
+            _num(p.degradation) + band("degradation", i),
             _pct(p.degradation_share),
             f"[{_STYLE[p.status]}]{p.status}[/{_STYLE[p.status]}]",
         )
-        for p in r.curve
+        for i, p in enumerate(r.curve)
     ]
     title = (
         f"{r.law}: degradation curve, N = {_count(r.params)}, trained at {_bits(r.bits)} bits, served at"

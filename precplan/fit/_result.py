@@ -20,7 +20,7 @@ import numpy as np
 from precplan.fit._bootstrap import Bootstrap
 from precplan.fit._plan import Plan
 from precplan.fit._quality import Points
-from precplan.laws._law import BASE, FORMS, PRECISION, Coefficient, Law
+from precplan.laws._law import BASE, FORMS, PRECISION, Coefficient, Law, Samples
 
 
 @dataclass
@@ -144,7 +144,22 @@ def build_law(plan: Plan, values: dict[str, float], fitted: list[str], data_poin
         notes=tuple(plan.notes + extra_notes),
         provenance=MappingProxyType(provenance),
         origin=f"precplan fit {where}",
+        samples=bootstrap_samples(boot, fitted),
     )
+
+
+def bootstrap_samples(boot: Bootstrap | None, fitted: list[str]) -> Samples | None:
+    """The bootstrap's coefficient vectors (one row per converged resample) for the fitted
+    coefficients, so that every command can report intervals from the law file."""
+    if boot is None or boot.used < 2:
+        return None
+    names = [n for n in fitted if n in boot.samples]
+    if not names:
+        return None
+    values = np.column_stack([np.asarray(boot.samples[n], dtype=float) for n in names])
+    method = (f"bootstrap, {boot.used} of {boot.n} resamples of the training runs (refit of every fitted stage;"
+              " coefficients not fitted keep their point values)")
+    return Samples(tuple(names), values, method)
 
 
 OUT_FORM_DESC = {

@@ -29,13 +29,14 @@ from precplan.laws._law import (
     Coefficient,
     Decomposition,
     Law,
+    Samples,
 )
 from precplan.laws._predict import Prediction, predict
 from precplan.laws._variant import law_for_weights
 
 __all__ = [
     "ASSUMED_LABEL", "BASE", "COEFFICIENT_NAMES", "FORMS", "PRECISION", "PTQ", "ROBUSTNESS", "SOURCES",
-    "Coefficient", "Decomposition", "Law", "Prediction",
+    "Coefficient", "Decomposition", "Law", "Prediction", "Samples",
     "as_law", "bundled_names", "compose", "dump_law", "law_for_weights", "law_from_mapping", "law_to_mapping",
     "laws_dir", "load_law", "predict", "read_law_file", "save_law",
 ]

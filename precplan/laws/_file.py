@@ -12,15 +12,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+import numpy as np
 import yaml
 
 from precplan.errors import LawFileError, PrecplanError
 from precplan.io import atomic_write_text, bundled_dir
-from precplan.laws._law import BASE, FORMS, SOURCES, Coefficient, Law
+from precplan.laws._law import BASE, FORMS, SOURCES, Coefficient, Law, Samples
 
 TOP_KEYS = {
     "id", "title", "citation", "form", "description", "reference_bits", "weight_format",
-    "float_variant", "coefficients", "fit_range", "notes", "provenance",
+    "float_variant", "coefficients", "fit_range", "notes", "provenance", "samples",
 }
 REQUIRED_TOP = ("id", "title", "citation", "form", "coefficients", "fit_range")
 COEF_KEYS = {"value", "source", "ref", "note", "stderr"}
@@ -86,7 +87,77 @@ def law_from_mapping(data: Mapping[str, Any], origin: str = "<memory>") -> Law:
         notes=_notes(data.get("notes"), origin),
         provenance=MappingProxyType(dict(data.get("provenance") or {})),
         origin=origin,
+        samples=_samples(data.get("samples"), coefs, origin),
     )
+
+
+SAMPLE_KEYS = ("method", "names", "values")
+
+
+def _samples(value: Any, coefs: Mapping[str, Coefficient], origin: str) -> Samples | None:
+    """The optional ``samples:`` block: ``method`` (how the rows were drawn, text), ``names``
+    (coefficients of this law) and ``values``: one coefficient vector per row, either a list of
+    lists or (compact, fast to load) a text block with one row of space-separated numbers per line."""
+    if value is None:
+        return None
+    where = f"{origin}: samples"
+    if not isinstance(value, Mapping):
+        raise LawFileError(f"{where}: must map method, names and values (rows of coefficient vectors)")
+    unknown = sorted(set(value) - set(SAMPLE_KEYS))
+    if unknown:
+        raise LawFileError(f"{where}.{unknown[0]}: unknown key (valid: {', '.join(SAMPLE_KEYS)})")
+    for key in SAMPLE_KEYS:
+        if value.get(key) is None:
+            raise LawFileError(f"{where}.{key}: missing key")
+    method = value["method"]
+    if not isinstance(method, str) or not method.strip():
+        raise LawFileError(f"{where}.method: must be text saying how the rows were drawn (e.g. 'bootstrap, 200 resamples')")
+    names = value["names"]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise LawFileError(f"{where}.names: must be a list of coefficient names (e.g. [E, A, B, alpha, beta])")
+    for n in names:
+        if n not in coefs:
+            raise LawFileError(f"{where}.names: {n!r} is not a coefficient of this law (valid: {', '.join(coefs)})")
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise LawFileError(f"{where}.names: {dup!r} appears twice")
+    rows = value["values"]
+    if isinstance(rows, str):  # the compact form: one row per line, numbers separated by spaces
+        rows = [_text_row(line, i, where, names) for i, line in enumerate(rows.strip().splitlines())]
+    if not isinstance(rows, list) or len(rows) < 2:
+        raise LawFileError(
+            f"{where}.values: must hold at least 2 rows of {len(names)} numbers (a list of lists, or text with one row per line)"
+        )
+    for i, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != len(names):
+            got = f"{len(row)} values" if isinstance(row, list) else repr(row)
+            raise LawFileError(f"{where}.values[{i}]: must list {len(names)} numbers (one per name: {', '.join(names)}), got {got}")
+        for j, x in enumerate(row):
+            if isinstance(x, bool) or not isinstance(x, (int, float)):
+                raise LawFileError(f"{where}.values[{i}][{j}] ({names[j]}): {x!r} is not a number")
+    arr = np.asarray(rows, dtype=float)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i, j = (int(k) for k in np.argwhere(bad)[0])
+        raise LawFileError(f"{where}.values[{i}][{j}] ({names[j]}): {rows[i][j]!r} is not a finite number")
+    for j, n in enumerate(names):
+        col = arr[:, j]
+        if (n in POSITIVE and np.any(col <= 0)) or (n in NON_NEGATIVE and np.any(col < 0)):
+            i = int(np.argmax(col <= 0 if n in POSITIVE else col < 0))
+            need = "positive" if n in POSITIVE else "non-negative"
+            raise LawFileError(f"{where}.values[{i}][{j}] ({n}): must be {need}, got {col[i]:g}")
+    return Samples(tuple(names), arr, method.strip())
+
+
+def _text_row(line: str, i: int, where: str, names: list[str]) -> list[Any]:
+    out: list[Any] = []
+    for j, word in enumerate(line.split()):
+        try:
+            out.append(float(word))
+        except ValueError:
+            name = f" ({names[j]})" if j < len(names) else ""
+            raise LawFileError(f"{where}.values[{i}][{j}]{name}: {word!r} is not a number") from None
+    return out
 
 
 def _text(data: Mapping[str, Any], key: str, origin: str) -> str:
@@ -204,12 +275,27 @@ def law_to_mapping(law: Law) -> dict[str, Any]:
         out["notes"] = list(law.notes)
     if law.provenance:
         out["provenance"] = dict(law.provenance)
+    if law.samples is not None:
+        out["samples"] = {"method": law.samples.method, "names": list(law.samples.names),
+                          "values": law.samples.values.tolist()}
     return out
 
 
 def dump_law(law: Law) -> str:
-    """The YAML text of a law file."""
-    return yaml.safe_dump(law_to_mapping(law), sort_keys=False, allow_unicode=True, width=100)
+    """The YAML text of a law file (a coefficient sample last, one flow-style row per line)."""
+    data = law_to_mapping(law)
+    samples = data.pop("samples", None)
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    if samples is not None:
+        text += _dump_samples(samples)
+    return text
+
+
+def _dump_samples(samples: Mapping[str, Any]) -> str:
+    head = yaml.safe_dump({"samples": {"method": samples["method"], "names": samples["names"]}},
+                          sort_keys=False, allow_unicode=True, width=100, default_flow_style=None)
+    rows = "".join("    " + " ".join(f"{x:.10g}" for x in row) + "\n" for row in samples["values"])
+    return head + "  values: |\n" + rows  # one row per line: thousands of rows load fast
 
 
 def save_law(law: Law, path: str | Path) -> Path:
@@ -300,4 +386,23 @@ def compose(precision_law: Law, base_law: Law) -> Law:
         notes=(note,) + precision_law.notes,
         origin=f"{precision_law.origin} + {base_law.origin}",
         composed_from=(precision_law.id, base_id),
+        samples=compose_samples(precision_law.samples, base_law.samples),
     )
+
+
+def compose_samples(precision: Samples | None, base: Samples | None) -> Samples | None:
+    """The samples of a composed law: the base law's for the base terms, the precision law's for
+    the rest. When both carry samples, row i of one is paired with row i of the other (both are
+    independent draws), keeping as many rows as the shorter has."""
+    parts = [(s, [n for n in s.names if (n in BASE) == is_base]) for s, is_base in ((base, True), (precision, False)) if s is not None]
+    parts = [(s, names) for s, names in parts if names]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        s, names = parts[0]
+        return Samples(tuple(names), s.values[:, [s.names.index(n) for n in names]], s.method)
+    count = min(s.count for s, _ in parts)
+    names = tuple(n for _, ns in parts for n in ns)
+    values = np.concatenate([s.values[:count, [s.names.index(n) for n in ns]] for s, ns in parts], axis=1)
+    method = "; ".join(f"{', '.join(ns)}: {s.method}" for s, ns in parts) + f" (rows paired, {count} kept)"
+    return Samples(names, values, method)

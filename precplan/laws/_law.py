@@ -53,6 +53,25 @@ class Coefficient:
 
 
 @dataclass(frozen=True)
+class Samples:
+    """A sample of coefficient vectors (rows) for some of a law's coefficients (columns ``names``):
+    bootstrap refits (``precplan fit --bootstrap``) or draws from published standard errors.
+    ``method`` says which, and what approximation it rests on."""
+
+    names: tuple[str, ...]
+    values: Array  # (S, k): row s is one coefficient vector, column j is coefficient names[j]
+    method: str
+
+    @property
+    def count(self) -> int:
+        return int(self.values.shape[0])
+
+    def column(self, name: str) -> Array:
+        """All S sampled values of coefficient ``name``."""
+        return self.values[:, self.names.index(name)]
+
+
+@dataclass(frozen=True)
 class Decomposition:
     """Where a predicted loss comes from (Kumar et al. 2024, eq. 10):
     loss = irreducible + param_term + data_term + ptq_degradation."""
@@ -90,6 +109,10 @@ class Law:
     provenance: Mapping[str, object] = field(default_factory=dict)
     origin: str = "<memory>"
     composed_from: tuple[str, str] | None = None
+    samples: Samples | None = field(default=None, compare=False)
+    # Set on the law :meth:`sampled` returns: its sampled coefficients are arrays with this many
+    # entries on their first axis (the sample axis), and every method broadcasts over it.
+    draws: int | None = field(default=None, compare=False)
 
     # ---------------------------------------------------------------- introspection
     def c(self, name: str) -> float:
@@ -120,12 +143,51 @@ class Law:
         return [k for k, v in self.coefficients.items() if v.source == "assumed"]
 
     def with_coefficients(self, **values: float) -> "Law":
-        """A copy with some coefficient values replaced (sources kept)."""
+        """A copy with some coefficient values replaced (sources kept; a coefficient sample, which
+        described the old values, is dropped)."""
         coefs = dict(self.coefficients)
         for k, v in values.items():
             if k not in coefs:
                 raise PrecplanError(f"law {self.id!r} has no coefficient {k!r}")
             coefs[k] = replace(coefs[k], value=float(v))
+        return replace(self, coefficients=MappingProxyType(coefs), samples=None)
+
+    # ---------------------------------------------------------------- coefficient samples
+    @property
+    def has_samples(self) -> bool:
+        """Whether the law carries a sample of coefficient vectors (so answers get intervals)."""
+        return self.samples is not None and self.samples.count > 0
+
+    def sampled(self, ndim: int = 1) -> "Law":
+        """The law evaluated at every coefficient sample at once.
+
+        Each sampled coefficient becomes an array of shape ``(S,) + (1,) * (ndim - 1)``: the
+        sample axis comes first and every method broadcasts over it, so ``law.sampled().loss(N, D)``
+        is the S losses and ``law.sampled(2).loss(N, D_grid[None, :])`` an (S, len(D_grid)) table.
+        Arguments must keep the sample axis first (give other axes a leading 1). Coefficients
+        without samples keep their point value. The result has no ``samples`` of its own."""
+        if not self.has_samples:
+            raise PrecplanError(f"law {self.id!r} carries no coefficient samples")
+        shape = (self.samples.count,) + (1,) * (max(int(ndim), 1) - 1)
+        coefs = dict(self.coefficients)
+        for j, name in enumerate(self.samples.names):
+            coefs[name] = replace(coefs[name], value=self.samples.values[:, j].reshape(shape))
+        return replace(self, coefficients=MappingProxyType(coefs), samples=None, draws=self.samples.count)
+
+    def lift(self, ndim: int) -> "Law":
+        """A law from :meth:`sampled` with its sample axis re-shaped for ``ndim``-dimensional
+        arguments (the sample axis first); any other law unchanged. Solvers that add trailing
+        axes (grids, line searches) call this so the sample axis stays aligned."""
+        if self.draws is None:
+            return self
+        nd = max(int(ndim), 1)
+        if all(np.ndim(c.value) in (0, nd) for c in self.coefficients.values()):
+            return self  # already shaped for it
+        shape = (self.draws,) + (1,) * (nd - 1)
+        coefs = {
+            k: replace(c, value=np.reshape(c.value, shape)) if np.ndim(c.value) else c
+            for k, c in self.coefficients.items()
+        }
         return replace(self, coefficients=MappingProxyType(coefs))
 
     # ---------------------------------------------------------------- base law
@@ -317,18 +379,8 @@ class Law:
                 )
 
     def extrapolation_warnings(self, N: ArrayLike, D: ArrayLike, bits: ArrayLike | None = None) -> list[str]:
-        """Warnings for requests inside the domain but outside the range the law was fit on."""
-        out: list[str] = []
-        for key, values, label in (("params", N, "parameters"), ("tokens", D, "tokens"), ("bits", bits, "bits")):
-            if values is None or key not in self.fit_range:
-                continue
-            lo, hi = self.fit_range[key]
-            v = np.asarray(values, dtype=float)
-            if np.any(v < lo * (1 - 1e-9)) or np.any(v > hi * (1 + 1e-9)):
-                lo_v, hi_v = float(np.min(v)), float(np.max(v))
-                shown = f"{label} = {lo_v:.3g} is" if lo_v == hi_v else f"{label} {lo_v:.3g}..{hi_v:.3g} lie"
-                out.append(
-                    f"{shown} outside the range law {self.id!r} was fit on"
-                    f" ({lo:.3g}..{hi:.3g}): the prediction extrapolates"
-                )
-        return out
+        """Warnings for requests inside the domain but outside the range the law was fit on, with
+        the factor by which they lie outside (the rule: :mod:`precplan.laws._checks`)."""
+        from precplan.laws._checks import extrapolation_warnings
+
+        return extrapolation_warnings(self, N, D, bits)

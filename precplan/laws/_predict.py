@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from precplan.errors import PrecplanError
+from precplan.laws._checks import plausibility_warnings
+from precplan.laws._intervals import DEFAULT_LEVEL, check_level, uncertainty, uncertainty_notes
 from precplan.laws._law import ASSUMED_LABEL, Decomposition, Law
 from precplan.laws._variant import law_for_weights
 from precplan.precision import Bits, Precision, is_named_format, parse_precision
@@ -28,6 +30,7 @@ class Prediction(Decomposition):
     assumed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    uncertainty: dict | None = None  # intervals over the law's coefficient samples (None: a point estimate)
 
 
 def predict(
@@ -38,9 +41,16 @@ def predict(
     activations: Precision | float | str = 16,
     kv: Precision | float | str = 16,
     post: Precision | float | str | None = None,
+    level: float = DEFAULT_LEVEL,
 ) -> Prediction:
     """Predict the loss of an ``params``-parameter model trained on ``tokens`` tokens at the given
-    precisions, optionally quantized to ``post`` bits after training."""
+    precisions, optionally quantized to ``post`` bits after training.
+
+    When the law carries coefficient samples, ``uncertainty`` holds the central ``level``
+    intervals of the loss (and, with ``post``, the loss before PTQ and the degradation),
+    computed for every sample at once; otherwise it is None and a note says the answer is a
+    point estimate."""
+    level = check_level(level)
     if not (np.isfinite(params) and params > 0 and np.isfinite(tokens) and tokens > 0):
         raise PrecplanError("params and tokens must be positive numbers")
     pw, pa, pkv = (parse_precision(p) for p in (weights, activations, kv))
@@ -70,6 +80,16 @@ def predict(
                 f"the PTQ degradation is scaled by the training-precision robustness term (eq. 9) = {factor:.4f},"
                 f" which uses {', '.join(assumed)}: {ASSUMED_LABEL}"
             )
+    warnings += plausibility_warnings(params, tokens, before + delta, what="this configuration")
+    unc = None
+    if law.has_samples:
+        ls = law.sampled()
+        quantities = {"loss": ls.loss(params, tokens, pw.bits, pa.bits, pkv.bits, post=None if pp is None else pp.bits)}
+        quantities["loss_before_ptq"] = ls.loss(params, tokens, pw.bits, pa.bits, pkv.bits)
+        if pp is not None:
+            quantities["degradation"] = ls.ptq_degradation(params, tokens, pp.bits, pw.bits, pa.bits, pkv.bits)
+        unc = uncertainty(law, level, quantities)
+    notes += uncertainty_notes(law, unc)
     return Prediction(
         law=law.id,
         params=float(params),
@@ -83,4 +103,5 @@ def predict(
         assumed=assumed,
         warnings=warnings,
         notes=notes,
+        uncertainty=unc,
     )

@@ -28,8 +28,7 @@ from precplan.optimize._split import LOG_MAX, Problem, _loss
 from precplan.numerics import golden_min
 
 Array = NDArray[np.float64]
-VOCAB = 32_000  # a typical LLM vocabulary: ln(VOCAB) nats is the loss of uniform guessing
-UNIFORM_LOSS = math.log(VOCAB)  # 10.37 nats
+from precplan.laws._checks import UNIFORM_LOSS, VOCAB  # the one rule lives in laws._checks
 MIN_PARAMS = 1e6  # below a million parameters the laws (fit on 30M+) say nothing
 
 

@@ -117,3 +117,4 @@ class Plan:
     assumed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    uncertainty: dict | None = None  # intervals over the law's coefficient samples (precplan.optimize._uncertainty)

@@ -145,8 +145,10 @@ def hoffmann_params(law: Law, factor: ArrayLike, product: ArrayLike) -> Array:
 
 
 def _loss(law: Law, N: Array, D: Array, w: Array, a: Array, kv: Array, post: float | None) -> Array:
-    """law.loss, +inf where N or D is not a positive finite number."""
+    """law.loss, +inf where N or D is not a positive finite number. A law with coefficient
+    samples (:meth:`Law.sampled`) is re-shaped so its sample axis stays the arguments' first."""
     ok = np.isfinite(N) & np.isfinite(D) & (N > 0) & (D > 0)
+    law = law.lift(max(np.ndim(x) for x in (N, D, w, a, kv)))
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         out = law.loss(np.where(ok, N, 1.0), np.where(ok, D, 1.0), w, a, kv, post=post)
     return np.where(ok & ~np.isnan(out), out, np.inf)

@@ -39,6 +39,9 @@ def plot_ptq_curves(c: PtqCurves, highlight: float | None = None) -> "Figure":
     for i, name in enumerate(c.post_names):
         lw = 2.6 if highlight is not None and c.post_bits[i] == highlight else 1.4
         ax.plot(c.tokens, c.loss_after[i], color=colors[i], lw=lw, label=curve_label(name))
+        if c.loss_after_band is not None and highlight is not None and c.post_bits[i] == highlight:
+            ax.fill_between(c.tokens, c.loss_after_band[i, 0], c.loss_after_band[i, 1], color=colors[i], alpha=0.2, lw=0,
+                            label=f"{c.band_level:.0%} interval (coefficient samples)")
         ax_deg.plot(c.tokens, c.degradation[i], color=colors[i], lw=lw, label=f"_{name}")
     lo, hi = c.tokens.min(), c.tokens.max()
     inside = np.isfinite(c.d_crit) & (c.d_crit >= lo) & (c.d_crit <= hi)

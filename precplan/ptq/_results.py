@@ -103,6 +103,7 @@ class PtqRisk:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     measured: list[MeasuredRow] = field(default_factory=list)  # nearest published real-model measurements
+    uncertainty: dict | None = None  # headline intervals over the law's coefficient samples (None: point estimate)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,9 @@ class PtqSweep:
     assumed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # intervals over the law's coefficient samples: level, d_crit, and per curve point loss_after
+    # and degradation (lists in curve order); None: a point estimate
+    uncertainty: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -140,3 +144,7 @@ class PtqCurves:
     loss_at_d_crit: np.ndarray  # (n_posts,)
     planned_tokens: float | None = None
     assumed: list[str] = field(default_factory=list)
+    # (n_posts, 2, n_tokens): the lo and hi of each post-PTQ loss curve over the law's coefficient
+    # samples (precplan.laws._intervals), at ``band_level``; None for a law without samples
+    loss_after_band: np.ndarray | None = None
+    band_level: float | None = None

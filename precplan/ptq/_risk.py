@@ -20,6 +20,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from precplan.errors import PrecplanError
+from precplan.laws._checks import extrapolation_lead, plausibility_warnings
+from precplan.laws._intervals import DEFAULT_LEVEL, check_level, intervals, uncertainty, uncertainty_notes
 from precplan.laws._law import ASSUMED_LABEL, ROBUSTNESS, Law
 from precplan.precision import Bits, Precision, parse_precision
 from precplan.laws._variant import law_for_weights
@@ -248,20 +250,33 @@ def ptq_risk(
     weights: Precision | float | str = 16,
     activations: Precision | float | str = 16,
     kv: Precision | float | str = 16,
+    level: float = DEFAULT_LEVEL,
 ) -> PtqRisk:
     """PTQ risk of an ``params``-parameter model trained on ``tokens`` tokens, served at ``post``
-    (the headline), with a table over ``posts`` (default 2..8 bits below the training precision)."""
+    (the headline), with a table over ``posts`` (default 2..8 bits below the training precision).
+
+    With coefficient samples in the law, ``uncertainty`` holds the central ``level`` intervals of
+    the loss before and after PTQ, the degradation and D_crit, solved for every sample at once.
+    More than 10x beyond the law's data the verdict says what the law extrapolates to."""
+    level = check_level(level)
     s = _setup(law, params, tokens, post, posts, weights, activations, kv)
     law, b, p = s.law, s.bits, s.post.bits
     pt = _evaluate(law, params, np.array([float(tokens)]), s)
     before, after, delta = float(pt.before[0]), float(pt.after[0]), float(pt.delta[0])
     dc, at_dc = pt.d_crit, pt.loss_at_d_crit
     status = data_status(tokens, dc)
-    said = verdict(status, tokens, dc, s.post.name, after, at_dc if at_dc is not None else after)
+    lead = extrapolation_lead(law, params, tokens)
+    said = verdict(status, tokens, dc, s.post.name, after, at_dc if at_dc is not None else after, lead)
     assumed, notes = _assumed_notes(law, s)
     warnings = law.extrapolation_warnings(params, tokens, [b.weights, b.activations, b.kv, p])
     if status == "near":
         warnings.append(said)
+    table = _serving_rows(law, params, s, float(tokens))
+    warnings += plausibility_warnings(params, tokens, None, what="this model")
+    for row in table:
+        warnings += plausibility_warnings(params, None, row.loss_after, loss_what=f"the {row.post_name} row's loss after PTQ")
+    unc = _uncertainty(law, params, float(tokens), s, level)
+    notes += uncertainty_notes(law, unc)
     return PtqRisk(
         law=law.id,
         params=float(params),
@@ -281,13 +296,27 @@ def ptq_risk(
         robustness=float(law.robustness(p, b.weights, b.activations, b.kv)),
         irreducible=law.c("E"),
         effective_params=float(law.effective_params(params, b.weights, b.activations, b.kv)),
-        table=_serving_rows(law, params, s, float(tokens)),
+        table=table,
         training=_training_options(law, params, float(tokens), s),
         assumed=assumed,
         warnings=warnings,
         notes=s.notes + notes,
         measured=measured_rows(law, params, tokens, p),  # nearest real models, as a check on the law
+        uncertainty=unc,
     )
+
+
+def _uncertainty(law: Law, params: float, tokens: float, s: _Setup, level: float) -> dict | None:
+    """Intervals of the headline numbers over the law's coefficient samples, all samples at once."""
+    if not law.has_samples:
+        return None
+    ls, b, p = law.sampled(), s.bits, s.post.bits
+    return uncertainty(law, level, {
+        "loss_before": ls.loss(params, tokens, b.weights, b.activations, b.kv),
+        "loss_after": ls.loss(params, tokens, b.weights, b.activations, b.kv, post=p),
+        "degradation": ls.ptq_degradation(params, tokens, p, b.weights, b.activations, b.kv),
+        "d_crit": d_crit(ls, params, p, b.weights, b.activations, b.kv),
+    })
 
 
 def ptq_sweep(
@@ -299,8 +328,11 @@ def ptq_sweep(
     weights: Precision | float | str = 16,
     activations: Precision | float | str = 16,
     kv: Precision | float | str = 16,
+    level: float = DEFAULT_LEVEL,
 ) -> PtqSweep:
-    """The degradation curve over a token sweep at ``post`` (Kumar et al. 2024, fig. 3)."""
+    """The degradation curve over a token sweep at ``post`` (Kumar et al. 2024, fig. 3), with
+    intervals per token count when the law carries coefficient samples."""
+    level = check_level(level)
     tokens = np.atleast_1d(np.asarray(tokens, dtype=float))
     s = _setup(law, params, tokens, post, posts, weights, activations, kv)
     law, b, p = s.law, s.bits, s.post.bits
@@ -312,6 +344,7 @@ def ptq_sweep(
         for d, lb, la, dl in zip(tokens, before, after, delta)
     ]
     assumed, notes = _assumed_notes(law, s)
+    unc = _sweep_uncertainty(law, params, tokens, s, level)
     return PtqSweep(
         law=law.id,
         params=float(params),
@@ -323,9 +356,28 @@ def ptq_sweep(
         curve=curve,
         table=_serving_rows(law, params, s, None),
         assumed=assumed,
-        warnings=law.extrapolation_warnings(params, tokens, [b.weights, b.activations, b.kv, p]),
-        notes=s.notes + notes,
+        warnings=law.extrapolation_warnings(params, tokens, [b.weights, b.activations, b.kv, p])
+        + plausibility_warnings(params, tokens, None, what="this model")
+        + plausibility_warnings(params, None, after, loss_what=f"the loss after PTQ to {s.post.name}"),
+        notes=s.notes + notes + uncertainty_notes(law, unc),
+        uncertainty=unc,
     )
+
+
+def _sweep_uncertainty(law: Law, params: float, tokens: np.ndarray, s: _Setup, level: float) -> dict | None:
+    """Intervals of D_crit and, per token count, of the post-PTQ loss and the degradation: one
+    (samples x tokens) evaluation."""
+    if not law.has_samples:
+        return None
+    b, p = s.bits, s.post.bits
+    ls, grid = law.sampled(2), tokens[None, :]
+    S = law.samples.count
+    after = np.broadcast_to(ls.loss(params, grid, b.weights, b.activations, b.kv, post=p), (S, tokens.size))
+    delta = np.broadcast_to(ls.ptq_degradation(params, grid, p, b.weights, b.activations, b.kv), (S, tokens.size))
+    head = uncertainty(law, level, {"d_crit": d_crit(law.sampled(), params, p, b.weights, b.activations, b.kv)})
+    head["loss_after"] = intervals(after.T, level)
+    head["degradation"] = intervals(delta.T, level)
+    return head
 
 
 def degradation_curves(
@@ -337,6 +389,7 @@ def degradation_curves(
     activations: float = 16,
     kv: float = 16,
     planned_tokens: float | None = None,
+    level: float = DEFAULT_LEVEL,
 ) -> PtqCurves:
     """Post-PTQ loss and degradation on a token grid for each serving precision (for plots).
     Precisions are bit counts here (the caller validated them); the law is used as given."""
@@ -364,7 +417,27 @@ def degradation_curves(
         loss_at_d_crit=np.where(np.isfinite(dcs), at_dc, np.nan),
         planned_tokens=planned_tokens,
         assumed=assumed,
+        loss_after_band=_loss_band(law, params, t, bits, weights, activations, kv, level),
+        band_level=level if law.has_samples else None,
     )
+
+
+def _loss_band(law: Law, params: float, tokens: np.ndarray, bits: np.ndarray, weights: float, activations: float,
+               kv: float, level: float) -> np.ndarray | None:
+    """(n_posts, 2, n_tokens) central ``level`` band of the post-PTQ loss over the law's
+    coefficient samples: one (samples x posts x tokens) evaluation."""
+    if not law.has_samples:
+        return None
+    ls = law.sampled(3)
+    S = law.samples.count
+    after = np.broadcast_to(ls.loss(params, tokens[None, None, :], weights, activations, kv, post=bits[None, :, None]),
+                            (S, bits.size, tokens.size))
+    out = np.full((bits.size, 2, tokens.size), np.nan)
+    for i in range(bits.size):
+        for j, band in enumerate(intervals(after[:, i, :].T, level)):
+            if band is not None:
+                out[i, :, j] = band
+    return out
 
 
 def plot_token_grid(tokens: ArrayLike, d_crits: ArrayLike, points: int = 200, span: float = 1e3) -> np.ndarray:

@@ -23,11 +23,16 @@ def data_status(tokens: float, dc: float) -> str:
     return "near" if tokens >= dc / NEAR_FACTOR else "below"
 
 
-def verdict(status: str, tokens: float, dc: float, name: str, loss_d: float, loss_dc: float) -> str:
-    """One sentence saying what ``status`` means for a model trained on ``tokens`` and served at ``name``."""
+def verdict(status: str, tokens: float, dc: float, name: str, loss_d: float, loss_dc: float, lead: str | None = None) -> str:
+    """One sentence saying what ``status`` means for a model trained on ``tokens`` and served at ``name``.
+
+    ``lead`` (from :func:`precplan.laws._checks.extrapolation_lead`, set when the request lies more
+    than 10x beyond the law's data) turns the advice into a statement of what the law extrapolates to."""
     from precplan.units import format_count
 
     D, Dc = format_count(tokens), format_count(dc) if np.isfinite(dc) else "inf"
+    if lead is not None:
+        return f"{lead} {_extrapolated(status, tokens, dc, D, Dc, name, loss_d, loss_dc)}"
     if status == "past":
         return (
             f"{D} tokens is {tokens / dc:.3g}x past D_crit = {Dc}: more pretraining data is now making the"
@@ -46,6 +51,24 @@ def verdict(status: str, tokens: float, dc: float, name: str, loss_d: float, los
         f" below {name}, or a zero C_x), so the law predicts no PTQ degradation and more data never hurts"
         f" the {name} model"
     )
+
+
+def _extrapolated(status: str, tokens: float, dc: float, D: str, Dc: str, name: str, loss_d: float, loss_dc: float) -> str:
+    """The verdict as a statement about the law, not advice (far beyond the law's data)."""
+    if status == "past":
+        return (
+            f"{D} tokens is {tokens / dc:.3g}x past its D_crit = {Dc}, i.e. that its post-PTQ loss at {name} would be"
+            f" lower at {Dc} tokens ({loss_dc:.4f}) than at {D} ({loss_d:.4f}); at this distance from the data that is"
+            " a property of the formula, not a measured effect: check it against measured quantized models before acting on it"
+        )
+    if status == "near":
+        return (
+            f"{D} tokens is within a factor {NEAR_FACTOR:g} of its D_crit = {Dc} ({dc / tokens:.3g}x below it), past which"
+            f" more data would make the {name} model worse; not a measured effect at this scale"
+        )
+    if status == "below":
+        return f"{D} tokens is {dc / tokens:.3g}x below its D_crit = {Dc}, so more data would still improve the {name} model"
+    return f"there is no critical data size at {name} (the robustness term, eq. 9, is 0): no PTQ degradation"
 
 
 def offset_note(law: Law) -> list[str]:
