@@ -7,7 +7,9 @@ from typing import Optional
 
 import typer
 
-from precplan.cli._common import BaseOpt, JsonOpt, LawOpt, PlotOpt, handle_errors, law_warnings, load_cli_law
+from precplan.cli._common import (
+    BaseOpt, ForceOpt, JsonOpt, LawOpt, PlotOpt, check_outputs, handle_errors, law_warnings, load_cli_law, print_json_warnings,
+)
 
 Opt = typer.Option
 
@@ -16,12 +18,13 @@ def _number(text: str | None, what: str, default: float | None = None) -> float 
     """A plain real number option (loss, price, MFU) with a one-line error."""
     from precplan.errors import PrecplanError
 
+    import re
+
     if text is None:
         return default
-    try:
-        return float(text)
-    except ValueError:
-        raise PrecplanError(f"{what}: cannot read {text!r} as a number") from None
+    if not re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", str(text), re.ASCII) or abs(float(text)) == float("inf"):
+        raise PrecplanError(f"{what}: cannot read {text!r} as a number (a plain finite number, e.g. 2.5 or 0.4)")
+    return float(text)
 
 
 @handle_errors
@@ -48,6 +51,7 @@ def optimize(
     output_tokens: Optional[str] = Opt(None, "--output-tokens", help="Output tokens per request (default 215)."),
     csv: Optional[str] = Opt(None, "--csv", help="Also write the plan(s) as CSV to FILE ('-' for stdout)."),
     plot: Optional[str] = PlotOpt,
+    force: bool = ForceOpt,
     law: str = LawOpt,
     base: Optional[str] = BaseOpt,
     json_out: bool = JsonOpt,
@@ -58,12 +62,9 @@ def optimize(
     from precplan.optimize._checks import parse_bits_spec
     from precplan.units import parse_bytes, parse_count, parse_count_or_sweep
 
-    if plot is not None:
-        from precplan.plots._common import check_plot_path
-
-        check_plot_path(plot)
     if csv == "-" and json_out:
         raise PrecplanError("--csv - and --json both write to stdout; pick one (or give --csv a file name)")
+    check_outputs({"--csv": csv, "--plot": plot}, [law, base], force)
     the_law = load_cli_law(law, base)
     budgets = None if budget is None else parse_count_or_sweep(budget, "--budget")
     bits_range, listed = parse_bits_spec(precisions) if precisions is not None else (None, None)
@@ -86,6 +87,10 @@ def optimize(
         gpu=_gpu_spec(gpu, price, mfu, prefill_mfu, decode_mfu, input_tokens, output_tokens),
     )
     plans = planner.plans(budgets)
+    if budgets is not None and planner.problem.mode == "budget":
+        from precplan.optimize._limits import check_meaningful_budgets
+
+        check_meaningful_budgets(planner.groups, planner.problem, budgets, [p.params for p in plans], [p.loss for p in plans])
     extra = law_warnings(the_law)
     for p in plans:
         p.warnings[:0] = extra
@@ -97,6 +102,7 @@ def optimize(
         from precplan.cli._render import print_json
 
         print_json(plans if budgets is not None and budgets.size > 1 else plans[0])
+        print_json_warnings(extra + planner.range_warnings(plans) if len(plans) > 1 else plans[0].warnings)
     elif csv != "-":
         from precplan.cli._optimize_render import render_plan, render_sweep
 

@@ -7,7 +7,8 @@ from typing import Optional
 import typer
 
 from precplan.cli._common import (
-    ActivationsOpt, BaseOpt, JsonOpt, KvOpt, LawOpt, WeightsOpt, handle_errors, law_warnings, load_cli_law, resolve_precisions,
+    ActivationsOpt, BaseOpt, JsonOpt, KvOpt, LawOpt, WeightsOpt, handle_errors, law_warnings, load_cli_law, print_json_warnings,
+    resolve_precisions,
 )
 
 
@@ -35,6 +36,7 @@ def predict(
     result.warnings[:0] = law_warnings(the_law)
     if json_out:
         print_json(result)
+        print_json_warnings(result.warnings)
     else:
         render_prediction(result)
 

@@ -7,8 +7,8 @@ from typing import Optional
 import typer
 
 from precplan.cli._common import (
-    ActivationsOpt, BaseOpt, JsonOpt, KvOpt, LawOpt, PlotOpt, WeightsOpt, handle_errors, law_warnings, load_cli_law,
-    resolve_precisions,
+    ActivationsOpt, BaseOpt, ForceOpt, JsonOpt, KvOpt, LawOpt, PlotOpt, WeightsOpt, check_outputs, handle_errors,
+    law_warnings, load_cli_law, print_json_warnings, resolve_precisions,
 )
 
 
@@ -48,6 +48,7 @@ def ptq_risk(
     base: Optional[str] = BaseOpt,
     json_out: bool = JsonOpt,
     plot: Optional[str] = PlotOpt,
+    force: bool = ForceOpt,
 ) -> None:
     """Loss before and after post-training quantization, and D_crit, past which more data hurts.
 
@@ -57,10 +58,7 @@ def ptq_risk(
     from precplan.cli._render import print_json
     from precplan.units import parse_count, parse_count_or_sweep
 
-    if plot is not None:
-        from precplan.plots._common import check_plot_path
-
-        check_plot_path(plot)
+    check_outputs({"--plot": plot}, [law, base], force)
     the_law = load_cli_law(law, base)
     pw, pa, pkv = resolve_precisions(precision, weights, activations, kv)
     head, table = resolve_posts(post, posts)
@@ -75,6 +73,7 @@ def ptq_risk(
         _save_plot(the_law, pw, result, d, plot)
     if json_out:
         print_json(result)
+        print_json_warnings(result.warnings)
     elif d.size == 1:
         render_risk(result)
     else:
