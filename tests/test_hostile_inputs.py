@@ -250,6 +250,15 @@ case("gpu-bogus", "optimize", "--budget", "1e21", "--gpu", "tpu9000")
 case("price-without-gpu", "optimize", "--budget", "1e21", "--price", "2")
 case("no-precision-law", "optimize", "--budget", "1e21", "--law", "hoffmann2022", "--precisions", "4,8")
 case("post-no-ptq-law", "optimize", "--budget", "1e21", "--law", "hoffmann2022", "--inference-precision", "4")
+case("compare-empty", "optimize", "--budget", "1e21", "--compare", "")
+case("compare-commas", "optimize", "--budget", "1e21", "--compare", ",,")
+case("compare-bogus", "optimize", "--budget", "1e21", "--compare", "4,bogus")
+case("gpu-empty", "optimize", "--budget", "1e21", "--gpu", "")
+for i, (opt, v) in enumerate([("--mfu", "2"), ("--mfu", "0"), ("--mfu", "-0.5"), ("--price", "-1"), ("--prefill-mfu", "5"),
+                              ("--decode-mfu", "0"), ("--input-tokens", "-5"), ("--output-tokens", "-1")]):
+    case(f"gpu-option-{i}", "optimize", "--budget", "1e21", "--gpu", "h100", opt, v)
+case("inference-tokens-negative", "optimize", "--budget", "1e21", "--inference-tokens", "-1")
+case("target-loss-huge", "optimize", "--target-loss", "1e308")
 case("csv-stdout-json", "optimize", "--budget", "1e21", "--csv", "-", "--json")
 
 # ---- output paths: never an input, never replaced without --force, checked before any work
@@ -333,8 +342,8 @@ for i, v in enumerate(["-1", "4294967296"]):
     case(f"validate-seed-{i}", "validate", "--list", "--seed", v)
 for i, v in enumerate(["x", "4/4", "1/0", "-1/2", "1/2/3", "", "a/b"]):
     case(f"validate-shard-{i}", "validate", "--list", "--shard", v)
-for name in ("empty.bin", "odd.bin", "tiny.bin", "empty.txt", "missing.bin", "store_none", "fifo"):
-    case(f"validate-data-{name}", "validate", "--list", "--preset", "smoke", "--data", name)
+for name in ("empty.bin", "odd.bin", "tiny.bin", "empty.txt", "missing.bin", "store_none", "fifo", "", " ", "/dev/zero"):
+    case(f"validate-data-{name.strip().replace('/', '_') or 'blank' + str(len(name))}", "validate", "--list", "--preset", "smoke", "--data", name)
 
 
 def test_corpus_is_wide() -> None:

@@ -65,6 +65,8 @@ def optimize(
     if csv == "-" and json_out:
         raise PrecplanError("--csv - and --json both write to stdout; pick one (or give --csv a file name)")
     check_outputs({"--csv": csv, "--plot": plot}, [law, base], force)
+    if compare is not None and not [c for c in compare.split(",") if c.strip()]:
+        raise PrecplanError("--compare: an empty list; give precisions such as 4,8,16 (or leave --compare out)")
     the_law = load_cli_law(law, base)
     budgets = None if budget is None else parse_count_or_sweep(budget, "--budget")
     bits_range, listed = parse_bits_spec(precisions) if precisions is not None else (None, None)

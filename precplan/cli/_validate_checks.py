@@ -38,6 +38,8 @@ def check_validate_args(
     if act_granularity not in ("tensor", "token"):
         raise PrecplanError(f"--act-granularity must be tensor or token; got {act_granularity!r}")
     check_grid(fit_grid)
+    if data is not None and not data.strip():
+        raise PrecplanError("--data: empty; give a text file or folder, a .bin of uint16 ids, or leave --data out")
     inputs: list[str | None] = [law_arg, data]
     report_dir = None
     if report:
