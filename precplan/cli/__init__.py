@@ -22,6 +22,7 @@ try:  # typer >= 0.24 carries its own copy of click
 except ImportError:  # pragma: no cover - older typer depends on click
     from click import exceptions as _click_errors
 
+from precplan.cli._common import OutputError
 from precplan.cli import _fit, _laws, _optimize, _predict, _ptq_risk, _validate
 
 __all__ = ["app", "main"]
@@ -48,6 +49,8 @@ class _OneLineErrors(TyperGroup):
             rv = 130
         except OSError as exc:  # writing the result failed: stdout full (>/dev/full), a closed pipe
             rv = _write_failed(exc)
+        except OutputError as exc:  # the same, raised inside a command (see handle_errors)
+            rv = _write_failed(exc.cause)
         except RecursionError:  # pragma: no cover - inputs are bounded before parsing
             _stderr("error: the input is nested too deeply to read")
             rv = 2

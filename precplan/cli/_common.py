@@ -27,6 +27,14 @@ KvOpt = typer.Option(None, "--kv", help="Training precision of attention (K, V).
 ForceOpt = typer.Option(False, "--force", help="Replace output files that already exist (an input file is never overwritten).")
 
 
+class OutputError(Exception):
+    """Writing to stdout failed (kept from typer, which would exit 1 without a word on a closed pipe)."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
 def fail(message: str) -> None:
     """One line on stderr, exit code 2."""
     sys.stderr.write(f"error: {message}\n")
@@ -44,6 +52,10 @@ def handle_errors(fn: F) -> F:
             fail(str(exc))
         except FileNotFoundError as exc:
             fail(f"{exc.filename}: no such file")
+        except OSError as exc:
+            if exc.filename is not None:  # a file the checks before the work could not foresee
+                fail(f"{exc.filename}: {exc.strerror or type(exc).__name__}")
+            raise OutputError(exc) from exc  # stdout: full, closed or a closed pipe (cli.main says so)
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
             raise typer.Exit(130) from None
