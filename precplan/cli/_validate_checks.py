@@ -28,10 +28,12 @@ def check_validate_args(
         )
     if report and list_only:
         raise PrecplanError("give --report (analyse stores) or --list (show the preset's runs), not both")
-    if preset is not None:
-        from precplan.validate._presets import PRESETS
-
-        if preset not in PRESETS:
+    if preset is not None and not report:
+        try:  # the presets need torch (model shapes); without it the command says how to install it
+            from precplan.validate._presets import PRESETS
+        except ImportError:
+            PRESETS = {}
+        if PRESETS and preset not in PRESETS:
             raise PrecplanError(f"--preset {preset!r}: unknown preset (valid: {', '.join(PRESETS)})")
     if isinstance(seed, bool) or not 0 <= int(seed) <= MAX_SEED:
         raise PrecplanError(f"--seed must be a whole number from 0 to {MAX_SEED}; got {seed}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -270,8 +271,21 @@ class _Refused(Exception):
     """A law file refused while parsing (turned into a :class:`LawFileError` naming the file)."""
 
 
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of flow brackets ([ and {, counted even inside quotes: a law file
+    has no reason for 32 unclosed brackets anywhere). Checked before parsing, because YAML's
+    scanner is quadratic in the nesting of flow collections."""
+    import numpy as np
+
+    b = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    step = (b == ord("[")).astype(np.int64) + (b == ord("{")) - (b == ord("]")) - (b == ord("}"))
+    return int(np.cumsum(step).max(initial=0))
+
+
 def parse_law_text(text: str, origin: str) -> Any:
     """The YAML data of a law file, refusing aliases, anchors and deep nesting."""
+    if _flow_depth(text) > MAX_LAW_DEPTH:
+        raise LawFileError(f"{origin}: brackets nested more than {MAX_LAW_DEPTH} levels deep (a law file needs 2)")
     loader = _LawLoader(text)
     try:
         return loader.get_single_data()
