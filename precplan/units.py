@@ -30,9 +30,10 @@ MAX_SWEEP = 10_000  # values in a START:STOP:COUNT sweep
 def _split(text: str, what: str) -> tuple[float, str]:
     """(value, suffix) of a number as people write it; anything ambiguous is refused."""
     raw = str(text)
-    m = _NUMBER.match(raw)
+    m = _NUMBER.match(raw) if len(raw) <= 200 else None
     if not m:
-        raise PrecplanError(f"{what}: cannot read {raw!r} as a number ({EXAMPLES}){_hint(raw)}")
+        shown = raw if len(raw) <= 60 else raw[:40] + "..."
+        raise PrecplanError(f"{what}: cannot read {shown!r} as a number ({EXAMPLES}){_hint(raw[:200])}")
     mantissa, exponent, suffix = m.groups()
     if suffix == "e" or (suffix[:1] == "e" and not exponent and suffix.upper() not in _BYTE_SUFFIX):
         raise PrecplanError(

@@ -201,6 +201,9 @@ for i, bad in enumerate(["nan", "inf", "abc", "1e", "1,5", "0x10", "\u0663", "",
     case(f"optimize-target-loss-{i}", "optimize", "--target-loss", bad)
     case(f"optimize-price-{i}", "optimize", "--budget", "1e21", "--gpu", "h100", "--price", bad)
     case(f"optimize-mfu-{i}", "optimize", "--budget", "1e21", "--gpu", "h100", "--mfu", bad)
+case("params-100k-digits", "predict", "-N", "1" * 100_000, "-D", "1T")
+case("params-100k-garbage", "predict", "-N", "x" * 100_000, "-D", "1T")
+case("base-empty", "predict", "-N", "7B", "-D", "1T", "--base", "")
 case("memory-unit", "optimize", "--budget", "1e21", "--memory", "8GQ")
 case("memory-exa-e", "optimize", "--budget", "1e21", "--memory", "8eB")
 for i, bad in enumerate(BAD_SWEEPS):

@@ -21,7 +21,13 @@ def console(stderr: bool = False):  # -> rich.console.Console
     """A rich console (imported lazily: rich costs start-up time)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    out = Console(stderr=stderr, highlight=False)
+    if out.width < MIN_WIDTH:  # COLUMNS=0 would print nothing at all, COLUMNS=1 a letter per line
+        out = Console(stderr=stderr, highlight=False, width=MIN_WIDTH)
+    return out
+
+
+MIN_WIDTH = 40
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], caption: str | None = None,

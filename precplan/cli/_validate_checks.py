@@ -23,8 +23,8 @@ def check_validate_args(
 
     if not law.has_precision:
         raise PrecplanError(
-            f"law {law.id!r} has no precision terms: validate checks a precision law (e.g. --law kumar2024, or"
-            f" --law kumar2024 --base {law.id} is not supported here)"
+            f"law {law.id!r} has no precision terms, and validate checks precision terms: use a precision law such as"
+            " --law kumar2024 (precplan laws list shows each law's form)"
         )
     if report and list_only:
         raise PrecplanError("give --report (analyse stores) or --list (show the preset's runs), not both")

@@ -323,7 +323,7 @@ def read_law_file(path: str | Path) -> Law:
 @lru_cache(maxsize=64)
 def _load_cached(name_or_path: str) -> Law:
     if not name_or_path.strip() or "\0" in name_or_path:
-        raise PrecplanError(f"--law: {name_or_path!r} is not a law name or file (bundled: {', '.join(bundled_names())})")
+        raise PrecplanError(f"law {name_or_path!r}: not a law name or file (bundled: {', '.join(bundled_names())})")
     looks_like_path = name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path or "\\" in name_or_path
     if looks_like_path or _exists(name_or_path):
         return read_law_file(name_or_path)
