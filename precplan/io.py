@@ -172,14 +172,16 @@ def check_output_path(
 
 
 def check_outputs(outputs: "Sequence[tuple[str, str | None]]", inputs: "Iterable[str | os.PathLike[str] | None]" = (),
-                  force: bool = False) -> None:
-    """:func:`check_output_path` on every ``(option, path)`` given (``None`` and ``-`` skipped),
-    and no two outputs on one file."""
+                  force: bool = False, stdout_ok: "Sequence[str]" = ("--csv",)) -> None:
+    """:func:`check_output_path` on every ``(option, path)`` given (``None`` skipped, and ``-``
+    for the options in ``stdout_ok``, which write to stdout), and no two outputs on one file."""
     inputs = list(inputs)
     seen: list[tuple[str, Path]] = []
     for option, path in outputs:
-        if path is None or path == "-":
+        if path is None or (path == "-" and option in stdout_ok):
             continue
+        if path == "-":
+            raise _error(f"{option} -: this option writes a file, not stdout; give a file name")
         p = check_output_path(path, option, inputs, force)
         for other_option, q in seen:
             if _resolved(p) == _resolved(q):

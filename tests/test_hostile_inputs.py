@@ -285,10 +285,14 @@ for name, path in PLOT_CASES.items():
     case(f"ptq-plot-{name}", "ptq-risk", "-N", "7B", "-D", "1T", "--plot", path)
     case(f"fit-plot-{name}", "fit", "runs.csv", "--plot", path)
     case(f"validate-plot-{name}", "validate", "--report", "store_textloss", "--plot", path)
+case("fit-out-dash", "fit", "runs.csv", "--out", "-")
+case("plot-dash", "optimize", "--budget", "1e21", "--plot", "-")
 case("fit-out-is-runs", "fit", "runs.csv", "--out", "runs.csv")
 case("fit-out-is-runs-force", "fit", "runs.csv", "--out", "runs.csv", "--force")
 case("fit-out-is-runs-dotted", "fit", "runs.csv", "--out", "./folder/../runs.csv", "--force")
 case("fit-out-is-law", "fit", "runs.csv", "--law", "law.yaml", "--out", "law.yaml", "--force")
+case("fit-out-bundled-law", "fit", "runs.csv", "--out", str(ROOT / "laws" / "kumar2024.yaml"), "--force")
+case("fit-out-bundled-data", "fit", "--example", "sardana2024", "--out", str(ROOT / "data" / "sardana2024_training_runs.csv"), "--force")
 case("fit-out-existing-law", "fit", "runs.csv", "--out", "existing.yaml")
 case("csv-is-law-force", "optimize", "--budget", "1e21", "--law", "law.yaml", "--csv", "law.yaml", "--force")
 case("csv-is-base-force", "optimize", "--budget", "1e21", "--base", "law.yaml", "--csv", "law.yaml", "--force")
@@ -297,6 +301,7 @@ case("ptq-plot-is-law", "ptq-risk", "-N", "7B", "-D", "1T", "--law", "law.yaml",
 case("validate-out-is-file", "validate", "--report", "store_textloss", "--out", "a-file")
 case("validate-out-readonly", "validate", "--report", "store_textloss", "--out", "readonly")
 case("validate-out-empty", "validate", "--report", "store_textloss", "--out", "")
+case("validate-plot-in-new-out-bad-ext", "validate", "--list", "--out", "new-run", "--plot", "new-run/v.txt")
 case("validate-list-out-file", "validate", "--list", "--out", "a-file")
 
 # ---- fit: runs files and options

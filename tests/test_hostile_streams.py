@@ -248,3 +248,22 @@ def test_law_near_the_size_bound_still_loads(tmp_path):
     padded = tmp_path / "padded.yaml"
     padded.write_text(text + "#" * 900_000 + "\n")
     assert read_law_file(padded).id == "kumar2024"
+
+
+def test_validate_plot_may_go_into_the_results_folder_it_creates(tmp_path, monkeypatch):
+    """README: `validate --out quick-run --plot quick-run/validate.png`: the folder does not exist yet."""
+    pytest.importorskip("torch")
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(app, ["validate", "--list", "--preset", "smoke", "--out", "run", "--plot", "run/v.png"])
+    assert r.exit_code == 0, r.stderr
+    assert not Path("run").exists()  # --list writes nothing
+
+
+def test_outputs_check_counts_bundled_laws_as_inputs(tmp_path):
+    from precplan.cli._common import check_outputs
+    from precplan.io import bundled_dir
+
+    target = bundled_dir("laws") / "kumar2024.yaml"
+    with pytest.raises(PrecplanError, match="input of this command"):
+        check_outputs({"--out": str(target)}, [], force=True)
+    check_outputs({"--out": str(tmp_path / "mine.yaml")}, [], force=False)

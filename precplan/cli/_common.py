@@ -70,11 +70,18 @@ def check_outputs(outputs: dict[str, str | None], inputs: list[str | None], forc
     value; ``None`` and ``-`` (stdout) are skipped."""
     from precplan.io import check_outputs as check
 
+    inputs = list(inputs) + _bundled_files()  # a source checkout's laws/ and data/ are never output targets
     if outputs.get("--plot") is not None:
         from precplan.plots._common import check_plot_path
 
         check_plot_path(outputs["--plot"], inputs, force)
     check(list(outputs.items()), inputs, force)
+
+
+def _bundled_files() -> list[str]:
+    from precplan.io import bundled_dir
+
+    return [str(p) for name in ("laws", "data") for p in sorted(bundled_dir(name).glob("*")) if p.is_file()]
 
 
 def print_json_warnings(warnings) -> None:

@@ -68,5 +68,16 @@ def check_validate_args(
                 raise PrecplanError(f"{target}: not a regular file; remove it or give another --out")
     elif out is not None:
         check_output_dir(out, "--out")
+        if plot is not None and not Path(out).exists() and _same_place(Path(plot).parent, Path(out)):
+            from precplan.plots._common import plot_format
+
+            plot_format(plot)  # a plot in the results folder training is about to create
+            return None
     check_outputs({"--plot": plot}, inputs, force)
     return report_dir
+
+
+def _same_place(a: Path, b: Path) -> bool:
+    import os
+
+    return os.path.abspath(a) == os.path.abspath(b)
