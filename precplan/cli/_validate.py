@@ -72,6 +72,9 @@ def validate(
     if seed or act_granularity != "tensor":
         the_preset = with_overrides(the_preset, seed=seed, activation_granularity=act_granularity)
     out_dir = out or f"validate-{name}"
+    from precplan.io import check_output_dir
+
+    check_output_dir(out_dir, "--out")
     source = load_source(data)
     if list_only:
         return _list(the_preset, source, out_dir, shard_t, json_out)

@@ -66,8 +66,10 @@ def check_validate_args(
                 raise PrecplanError(f"{target} is an input of this command; it is never overwritten (give --out DIR)")
             if target.exists() and not target.is_file():
                 raise PrecplanError(f"{target}: not a regular file; remove it or give another --out")
-    elif out is not None:
-        check_output_dir(out, "--out")
+    elif out is not None and list_only:  # --list only reads the folder (what is done)
+        if not out.strip() or (Path(out).exists() and not Path(out).is_dir()):
+            raise PrecplanError(f"--out {out!r}: not a folder; give the results folder to list what is done in it")
+    elif out is not None:  # training's results folder (checked again once torch is there)
         if plot is not None and not Path(out).exists() and _same_place(Path(plot).parent, Path(out)):
             from precplan.plots._common import plot_format
 
