@@ -36,7 +36,7 @@ def main() -> int:
     (ROOT / OUT).mkdir(parents=True, exist_ok=True)
     failed = 0
     for name, args in COMMANDS:
-        cmd = [sys.executable, "-m", "precplan", *args, "--plot", str(OUT / name)]
+        cmd = [sys.executable, "-m", "precplan", *args, "--plot", str(OUT / name), "--force"]
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
         status = "ok" if done.returncode == 0 else f"FAILED ({done.returncode}): {done.stderr.strip()[-300:]}"
         failed += done.returncode != 0

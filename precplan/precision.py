@@ -86,6 +86,8 @@ def parse_precision(text: str | float) -> Precision:
         bits = _check_bits(float(text), str(text))
         return Precision(bits, "int", f"{bits:g}-bit")
     raw = str(text).strip()
+    if not raw.isascii():
+        raise PrecplanError(f"precision {raw!r}: write bits (8, 4.5) or a format (int4, fp8-e4m3, bf16) in ASCII")
     key = raw.lower()
     if key in _NAMED:
         return _NAMED[key]

@@ -19,14 +19,46 @@ _BYTE_SUFFIX = {
     "B": 1.0, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "PB": 1e15,
     "KIB": 2.0**10, "MIB": 2.0**20, "GIB": 2.0**30, "TIB": 2.0**40, "PIB": 2.0**50,
 }
-_NUMBER = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*([A-Za-z]*)\s*$")
+# A mantissa: plain digits (1500, 1.5, .5), or digits in groups of three split by "," or "_"
+# (1,500,000 or 1_500_000; never 1,5 or 1,50). ASCII only: no other scripts' digits.
+_MANTISSA = r"(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?:_\d{3})+|\d+)(?:\.\d+|\.)?|\.\d+"
+_NUMBER = re.compile(rf"^\s*([+-]?(?:{_MANTISSA}))((?:[eE][+-]?\d+)?)\s*([A-Za-z]*)\s*$", re.ASCII)
+EXAMPLES = "examples: 7B, 1.5T, 220M, 2e12, 1,500,000"
+MAX_SWEEP = 10_000  # values in a START:STOP:COUNT sweep
 
 
 def _split(text: str, what: str) -> tuple[float, str]:
-    m = _NUMBER.match(str(text).replace("_", "").replace(",", ""))
+    """(value, suffix) of a number as people write it; anything ambiguous is refused."""
+    raw = str(text)
+    m = _NUMBER.match(raw) if len(raw) <= 200 else None
     if not m:
-        raise PrecplanError(f"{what}: cannot read {text!r} as a number (examples: 7B, 1.5T, 220M, 2e12)")
-    return float(m.group(1)), m.group(2).upper()
+        shown = raw if len(raw) <= 60 else raw[:40] + "..."
+        raise PrecplanError(f"{what}: cannot read {shown!r} as a number ({EXAMPLES}){_hint(raw[:200])}")
+    mantissa, exponent, suffix = m.groups()
+    if suffix == "e" or (suffix[:1] == "e" and not exponent and suffix.upper() not in _BYTE_SUFFIX):
+        raise PrecplanError(
+            f"{what}: {raw!r} is ambiguous: an exponent needs its digits (2e12); for the exa suffix (1e18) write {mantissa}E"
+        )
+    value = float(mantissa.replace(",", "").replace("_", "") + exponent)
+    if math.isinf(value):
+        raise PrecplanError(f"{what}: {raw!r} is too large to be a number here ({EXAMPLES})")
+    return value, suffix.upper()
+
+
+def _hint(raw: str) -> str:
+    """What was probably meant, for the few common mistakes."""
+    t = raw.strip()
+    if re.fullmatch(r"[+-]?\d+,\d{1,2}[A-Za-z]*|[+-]?\d+,\d{4,}[A-Za-z]*", t, re.ASCII):
+        return "; a comma only separates thousands in groups of three (1,500,000): for a decimal write 1.5B, not 1,5B"
+    if re.search(r"\d[,_]\d", t):
+        return "; commas and underscores only separate thousands, in groups of three (1,500,000)"
+    if t.lower() in ("nan", "inf", "+inf", "-inf", "infinity"):
+        return "; it must be a finite number"
+    if t.lower().startswith(("0x", "0o", "0b")):
+        return "; write it in decimal"
+    if any(ord(c) > 127 for c in t):
+        return "; use ASCII digits"
+    return ""
 
 
 def _check_positive(value: float, text: str, what: str) -> float:
@@ -67,12 +99,9 @@ def parse_count_or_sweep(text: str, what: str = "value") -> np.ndarray:
     if len(parts) != 3:
         raise PrecplanError(f"{what}: a sweep is START:STOP:COUNT, e.g. 1e19:1e25:13; got {text!r}")
     start, stop = parse_count(parts[0], what), parse_count(parts[1], what)
-    try:
-        count = int(parts[2])
-    except ValueError:
-        count = 0
-    if count < 2 or count > 1_000_000:
-        raise PrecplanError(f"{what}: the sweep COUNT must be a whole number from 2 to 1000000; got {parts[2]!r}")
+    count = int(parts[2]) if re.fullmatch(r"\s*\d{1,9}\s*", parts[2], re.ASCII) else 0
+    if count < 2 or count > MAX_SWEEP:
+        raise PrecplanError(f"{what}: the sweep COUNT must be a whole number from 2 to {MAX_SWEEP:,}; got {parts[2]!r}")
     if stop <= start:
         raise PrecplanError(f"{what}: a sweep needs STOP > START; got {text!r}")
     return np.logspace(math.log10(start), math.log10(stop), count)

@@ -24,6 +24,15 @@ PlotOpt = typer.Option(None, "--plot", help="Also draw the result to FILE (.png,
 WeightsOpt = typer.Option(None, "--weights", help="Training precision of the weights.")
 ActivationsOpt = typer.Option(None, "--activations", help="Training precision of the activations.")
 KvOpt = typer.Option(None, "--kv", help="Training precision of attention (K, V).")
+ForceOpt = typer.Option(False, "--force", help="Replace output files that already exist (an input file is never overwritten).")
+
+
+class OutputError(Exception):
+    """Writing to stdout failed (kept from typer, which would exit 1 without a word on a closed pipe)."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 def fail(message: str) -> None:
@@ -43,11 +52,44 @@ def handle_errors(fn: F) -> F:
             fail(str(exc))
         except FileNotFoundError as exc:
             fail(f"{exc.filename}: no such file")
+        except OSError as exc:
+            if exc.filename is not None:  # a file the checks before the work could not foresee
+                fail(f"{exc.filename}: {exc.strerror or type(exc).__name__}")
+            raise OutputError(exc) from exc  # stdout: full, closed or a closed pipe (cli.main says so)
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def check_outputs(outputs: dict[str, str | None], inputs: list[str | None], force: bool) -> None:
+    """Check every file the command will write, before any work (README "Bad input"): one
+    line and exit 2 for a path that cannot be written, that is an input, or that exists
+    without ``--force``. ``outputs`` maps the option (``--out``, ``--plot``, ``--csv``) to its
+    value; ``None`` and ``-`` (stdout) are skipped."""
+    from precplan.io import check_outputs as check
+
+    inputs = list(inputs) + _bundled_files()  # a source checkout's laws/ and data/ are never output targets
+    if outputs.get("--plot") is not None:
+        from precplan.plots._common import check_plot_path
+
+        check_plot_path(outputs["--plot"], inputs, force)
+    check(list(outputs.items()), inputs, force)
+
+
+def _bundled_files() -> list[str]:
+    from precplan.io import bundled_dir
+
+    return [str(p) for name in ("laws", "data") for p in sorted(bundled_dir(name).glob("*")) if p.is_file()]
+
+
+def print_json_warnings(warnings) -> None:
+    """With --json the warnings are in the JSON and, as the README says, on stderr too (one
+    ``warning: ...`` line each), so a script that only reads stdout still shows them."""
+    from precplan.cli._render import print_warnings
+
+    print_warnings(warnings)
 
 
 def load_cli_law(law: str, base: str | None):

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from precplan.cli._common import JsonOpt, PlotOpt, handle_errors
+from precplan.cli._common import ForceOpt, JsonOpt, PlotOpt, check_outputs, handle_errors, print_json_warnings
 
 FIT_LAW_HELP = (
     "Take the base terms (E, A, B, alpha, beta) from this law instead of fitting them; it also supplies"
@@ -36,6 +36,7 @@ def fit(
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resampling."),
     law_id: Optional[str] = typer.Option(None, "--id", help="id of the fitted law (default: fit-<data file name>)."),
     plot: Optional[str] = PlotOpt,
+    force: bool = ForceOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Fit a scaling law to your runs (Hoffmann's procedure, Kumar's stages) and write it as a law file."""
@@ -45,10 +46,8 @@ def fit(
     from precplan.cli._render import print_json
     from precplan.units import parse_count
 
-    if plot:
-        from precplan.plots._common import check_plot_path
+    from precplan.fit._fit import check_fit_options
 
-        check_plot_path(plot)
     if (runs is None) == (example is None):
         raise PrecplanError("give a runs file or --example NAME (bundled: sardana2024), not both or neither")
     if example is not None:
@@ -56,7 +55,10 @@ def fit(
 
         path, example_columns = example_runs(example)
         runs, columns = str(path), columns or example_columns
+    check_outputs({"--out": out, "--plot": plot}, [runs, law], force)
     budget = parse_count(at_budget, "--at-budget")
+    check_fit_options(form=form, objective=objective, delta=delta, grid=grid, bootstrap=bootstrap, level=level,
+                      seed=seed, law_id=law_id, columns=columns, holdout=holdout)
     result = fit_law(runs, form=form, base_law=law, tie_exponents=tie_exponents, delta=delta, objective=objective,
                      grid=grid, bootstrap=bootstrap, holdout=holdout, holdout_largest=holdout_largest, budget=budget,
                      level=level, seed=seed, progress=not json_out, columns=columns, law_id=law_id)
@@ -71,6 +73,7 @@ def fit(
         doc = result.to_json()
         doc.update(out=written, plot=drawn)
         print_json(doc)
+        print_json_warnings(result.warnings)
     else:
         render_fit(result, written, drawn)
 

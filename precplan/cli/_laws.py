@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from precplan.cli._common import BaseOpt, JsonOpt, handle_errors, law_warnings, load_cli_law
+from precplan.cli._common import BaseOpt, JsonOpt, handle_errors, law_warnings, load_cli_law, print_json_warnings
 
 app = typer.Typer(help="The bundled law library: list the laws, show one's coefficients and sources.", no_args_is_help=True)
 
@@ -23,7 +23,7 @@ def list_laws(json_out: bool = JsonOpt) -> None:
         print_json([{"id": l.id, "title": l.title, "form": l.form, "assumed": l.assumed, "path": l.origin} for l in laws])
         return
     rows = [(l.id, l.form, l.title, ", ".join(l.assumed) or "-") for l in laws]
-    console().print(table("Bundled laws (use with --law NAME)", ["id", "form", "title", "assumed constants"], rows))
+    console().print(table("Bundled laws (use with --law NAME)", ["id", "form", "title", "assumed constants"], rows, whole=(0,)))
 
 
 @app.command("show")
@@ -43,6 +43,7 @@ def show_law(
         data["assumed"] = law.assumed
         data["origin"] = law.origin
         print_json(data)
+        print_json_warnings(law_warnings(law))
         return
     out = console()
     out.print(f"[bold]{law.id}[/bold]: {law.title}")

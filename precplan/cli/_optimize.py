@@ -7,7 +7,10 @@ from typing import Optional
 
 import typer
 
-from precplan.cli._common import BaseOpt, JsonOpt, LawOpt, LevelOpt, PlotOpt, handle_errors, law_warnings, load_cli_laws, parse_level
+from precplan.cli._common import (
+    BaseOpt, ForceOpt, JsonOpt, LawOpt, LevelOpt, PlotOpt, check_outputs, handle_errors, law_warnings, load_cli_laws, parse_level,
+    print_json_warnings,
+)
 
 Opt = typer.Option
 
@@ -16,12 +19,13 @@ def _number(text: str | None, what: str, default: float | None = None) -> float 
     """A plain real number option (loss, price, MFU) with a one-line error."""
     from precplan.errors import PrecplanError
 
+    import re
+
     if text is None:
         return default
-    try:
-        return float(text)
-    except ValueError:
-        raise PrecplanError(f"{what}: cannot read {text!r} as a number") from None
+    if not re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", str(text), re.ASCII) or abs(float(text)) == float("inf"):
+        raise PrecplanError(f"{what}: cannot read {text!r} as a number (a plain finite number, e.g. 2.5 or 0.4)")
+    return float(text)
 
 
 @handle_errors
@@ -57,6 +61,7 @@ def optimize(
     hardware: Optional[str] = Opt(None, "--hardware", help="A hardware catalog YAML file to use instead of the bundled one."),
     csv: Optional[str] = Opt(None, "--csv", help="Also write the plan(s) as CSV to FILE ('-' for stdout)."),
     plot: Optional[str] = PlotOpt,
+    force: bool = ForceOpt,
     law: str = LawOpt,
     base: Optional[str] = BaseOpt,
     level: str = LevelOpt,
@@ -72,12 +77,11 @@ def optimize(
     from precplan.optimize._checks import parse_bits_spec
     from precplan.units import parse_bytes, parse_count, parse_count_or_sweep
 
-    if plot is not None:
-        from precplan.plots._common import check_plot_path
-
-        check_plot_path(plot)
     if csv == "-" and json_out:
         raise PrecplanError("--csv - and --json both write to stdout; pick one (or give --csv a file name)")
+    check_outputs({"--csv": csv, "--plot": plot}, [law, base], force)
+    if compare is not None and not [c for c in compare.split(",") if c.strip()]:
+        raise PrecplanError("--compare: an empty list; give precisions such as 4,8,16 (or leave --compare out)")
     from precplan.optimize._uncertainty import annotate
 
     lvl = parse_level(level)
@@ -133,6 +137,10 @@ def optimize(
         if hw.hours is not None:
             budgets = np.atleast_1d(spec.budget_units(hw.hours[0]))
         plans = planner.plans(budgets)
+        if budgets is not None and planner.problem.mode == "budget":
+            from precplan.optimize._limits import check_meaningful_budgets
+
+            check_meaningful_budgets(planner.groups, planner.problem, budgets, [p.params for p in plans], [p.loss for p in plans])
     plans = annotate(planner, plans, lvl)
     extra = law_warnings(the_law)
     for p in plans:
@@ -147,6 +155,7 @@ def optimize(
         from precplan.cli._render import print_json
 
         print_json(plans if len(plans) > 1 else plans[0])
+        print_json_warnings(extra + planner.range_warnings(plans) if len(plans) > 1 else plans[0].warnings)
     elif csv != "-":
         from precplan.cli._optimize_render import render_plan, render_sweep
 

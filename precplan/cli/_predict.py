@@ -8,7 +8,7 @@ import typer
 
 from precplan.cli._common import (
     ActivationsOpt, BaseOpt, JsonOpt, KvOpt, LawOpt, LevelOpt, WeightsOpt, handle_errors, law_warnings, load_cli_laws,
-    parse_level, resolve_precisions,
+    parse_level, print_json_warnings, resolve_precisions,
 )
 
 
@@ -55,6 +55,7 @@ def predict(
     result = solve(laws[0])
     if json_out:
         print_json(result)
+        print_json_warnings(result.warnings)
     else:
         render_prediction(result)
 

@@ -7,8 +7,8 @@ from typing import Optional
 import typer
 
 from precplan.cli._common import (
-    ActivationsOpt, BaseOpt, JsonOpt, KvOpt, LawOpt, LevelOpt, PlotOpt, WeightsOpt, handle_errors, law_warnings,
-    load_cli_laws, parse_level, resolve_precisions,
+    ActivationsOpt, BaseOpt, ForceOpt, JsonOpt, KvOpt, LawOpt, LevelOpt, PlotOpt, WeightsOpt, check_outputs, handle_errors,
+    law_warnings, load_cli_laws, parse_level, print_json_warnings, resolve_precisions,
 )
 
 
@@ -49,6 +49,7 @@ def ptq_risk(
     level: str = LevelOpt,
     json_out: bool = JsonOpt,
     plot: Optional[str] = PlotOpt,
+    force: bool = ForceOpt,
 ) -> None:
     """Loss before and after post-training quantization, and D_crit, past which more data hurts.
 
@@ -59,10 +60,7 @@ def ptq_risk(
     from precplan.cli._render import print_json
     from precplan.units import parse_count, parse_count_or_sweep
 
-    if plot is not None:
-        from precplan.plots._common import check_plot_path
-
-        check_plot_path(plot)
+    check_outputs({"--plot": plot}, [law, base], force)
     lvl = parse_level(level)
     pw, pa, pkv = resolve_precisions(precision, weights, activations, kv)
     head, table = resolve_posts(post, posts)
@@ -82,6 +80,7 @@ def ptq_risk(
         _save_plot(the_law, pw, result, d, plot, lvl)
     if json_out:
         print_json(result)
+        print_json_warnings(result.warnings)
     elif d.size == 1:
         render_risk(result)
     else:
@@ -105,8 +104,7 @@ def _law_list(laws, n, d, head, table, pw, pa, pkv, level, json_out, plot) -> No
         raise PrecplanError("--plot draws one law; give --law a single law to plot")
 
     def solve(the_law):
-        if not the_law.has_ptq:
-            raise PrecplanError(f"law {the_law.id} has no post-training-quantization terms (compose it: --law kumar2024 --base {the_law.id})")
+        the_law.require_ptq()
         r = run_risk(the_law, n, float(d[0]), head, table, pw, pa, pkv, level=level)
         r.warnings[:0] = law_warnings(the_law)
         return r

@@ -21,12 +21,21 @@ def console(stderr: bool = False):  # -> rich.console.Console
     """A rich console (imported lazily: rich costs start-up time)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    out = Console(stderr=stderr, highlight=False)
+    if out.width < MIN_WIDTH:  # COLUMNS=0 would print nothing at all, COLUMNS=1 a letter per line
+        out = Console(stderr=stderr, highlight=False, width=MIN_WIDTH)
+    return out
 
 
-def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], caption: str | None = None):
+MIN_WIDTH = 40
+
+
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], caption: str | None = None,
+          whole: Sequence[int] = ()):
     """A rich table with right-aligned numeric columns, its title on a line of its own above it
-    (a title inside a rich table would wrap at the table's width)."""
+    (a title inside a rich table would wrap at the table's width). Columns whose index is in
+    ``whole`` (ids a user types back, such as law ids) are never wrapped or truncated: other
+    columns shrink for them, and a terminal too narrow wraps the line instead."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -35,7 +44,11 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], cap
     t = Table(caption=caption, caption_justify="left")
     for i, col in enumerate(columns):
         numeric = i > 0 and all(_looks_numeric(r[i]) for r in rows if i < len(r))
-        t.add_column(col, justify="right" if numeric else "left")
+        keep = {}
+        if i in whole:
+            width = max([len(col)] + [len(r[i]) for r in rows if i < len(r)])
+            keep = dict(no_wrap=True, overflow="ignore", min_width=width)
+        t.add_column(col, justify="right" if numeric else "left", **keep)
     for row in rows:
         t.add_row(*row)
     return Group(Text.from_markup(title, style="italic"), t) if title else t
@@ -53,7 +66,7 @@ def print_warnings(warnings: Iterable[str]) -> None:
     """Warnings in yellow on stderr (so stdout stays clean for scripts)."""
     out = console(stderr=True)
     for w in warnings:
-        out.print(f"[yellow]warning:[/yellow] {w}", markup=True, highlight=False)
+        out.print(f"[yellow]warning:[/yellow] {w}", markup=True, highlight=False, soft_wrap=True)
 
 
 def print_notes(notes: Iterable[str]) -> None:

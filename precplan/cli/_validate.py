@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from precplan.cli._common import JsonOpt, LawOpt, PlotOpt, handle_errors, load_cli_law
+from precplan.cli._common import ForceOpt, JsonOpt, LawOpt, PlotOpt, check_outputs, handle_errors, load_cli_law, print_json_warnings
 
 TORCH_MISSING = "precplan validate trains models with torch, which is not installed: pip install 'precplan[validate]'"
 
@@ -41,24 +41,23 @@ def validate(
     act_granularity: str = typer.Option("tensor", "--act-granularity", help="Activation quantization scale: tensor (the paper's) or token."),
     fit_grid: str = typer.Option("full", "--fit-grid", help="Start grid of the base-law fit: full (4,500 starts) or coarse."),
     plot: Optional[str] = PlotOpt,
+    force: bool = ForceOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Train a sweep of small quantized decoders, fit the law to them, and report where it holds."""
     from precplan.errors import PrecplanError
     from precplan.validate._store import parse_shard, read_folders
 
-    if plot:
-        from precplan.plots._common import check_plot_path
+    from precplan.cli._validate_checks import check_validate_args
 
-        check_plot_path(plot)
     the_law = load_cli_law(law, None)
     shard_t = parse_shard(shard)
+    report_dir = check_validate_args(the_law, dirs, out, data, law, preset, report, list_only, seed, act_granularity,
+                                     fit_grid, plot, force)
     if report:
         folders = list(dirs or ([out] if out else []))
-        if not folders:
-            raise PrecplanError("--report needs result folders: precplan validate --report DIR [DIR ...]")
         records, notes = read_folders(folders)
-        return _analyse(records, notes, the_law, fit_grid, out or folders[0], None, plot, json_out)
+        return _analyse(records, notes, the_law, fit_grid, report_dir, None, plot, json_out)
     if dirs:
         raise PrecplanError(f"unexpected argument {dirs[0]!r}: folders are only taken with --report (use --out DIR to train)")
 
@@ -73,6 +72,9 @@ def validate(
     if seed or act_granularity != "tensor":
         the_preset = with_overrides(the_preset, seed=seed, activation_granularity=act_granularity)
     out_dir = out or f"validate-{name}"
+    from precplan.io import check_output_dir
+
+    check_output_dir(out_dir, "--out")
     source = load_source(data)
     if list_only:
         return _list(the_preset, source, out_dir, shard_t, json_out)
@@ -109,6 +111,7 @@ def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out) -> Non
         doc = report_json(rep, summary)
         doc["files"] = files
         print_json(doc)
+        print_json_warnings(rep.warnings)
         return
     print_report(rep)
     from precplan.cli._render import console

@@ -34,7 +34,57 @@ from precplan.fit._stages import (
 )
 from precplan.laws._law import Law
 
-__all__ = ["FitResult", "Runs", "fit_law", "load_runs", "parse_columns"]
+__all__ = ["FitResult", "Runs", "check_fit_options", "fit_law", "load_runs", "parse_columns"]
+
+MAX_BOOTSTRAP = 100_000  # resamples: percentile intervals settle long before; more is a typo or a bomb
+MAX_SEED = 2**32 - 1  # numpy's seed range
+MAX_ID = 100  # characters in a law id
+
+
+def check_fit_options(
+    form: str = "auto", objective: str = "huber", delta: float = 1e-3, grid: str = "full", bootstrap: int = 0,
+    level: float = 0.95, seed: int = 0, law_id: str | None = None, columns: Mapping[str, str] | str | None = None,
+    holdout: str | None = None,
+) -> None:
+    """Refuse bad fit options before any data is read: each a one-line :class:`PrecplanError`."""
+    import math
+
+    from precplan.fit._plan import FORMS_IN
+
+    if form not in FORMS_IN:
+        raise PrecplanError(f"--form must be one of {', '.join(FORMS_IN)}; got {form!r}")
+    if objective not in ("huber", "lsq"):
+        raise PrecplanError(f"--objective must be huber or lsq; got {objective!r}")
+    check_grid(grid)
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not (math.isfinite(delta) and delta > 0):
+        raise PrecplanError(f"--delta must be a positive number (e.g. 1e-3, Hoffmann et al. 2022's); got {delta!r}")
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0 or bootstrap == 1 \
+            or bootstrap > MAX_BOOTSTRAP:
+        raise PrecplanError(f"--bootstrap must be 0 (off) or from 2 to {MAX_BOOTSTRAP:,} resamples (e.g. 1000); got {bootstrap}")
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not (math.isfinite(level) and 0 < level < 1):
+        raise PrecplanError(f"--level must be a confidence level between 0 and 1 (e.g. 0.95); got {level!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise PrecplanError(f"--seed must be a whole number from 0 to {MAX_SEED}; got {seed!r}")
+    if law_id is not None:
+        check_law_id(law_id)
+    if isinstance(columns, str):
+        parse_columns(columns)
+    if holdout is not None and not str(holdout).strip():
+        raise PrecplanError('--holdout: empty; give COLUMN OP NUMBER, e.g. "params>=1e9"')
+
+
+def check_law_id(law_id: str) -> str:
+    """A law id: what --law and file names take, so printable, without path separators or spaces."""
+    import re
+
+    if not isinstance(law_id, str) or not law_id.strip():
+        raise PrecplanError("--id: the law id is empty (give a name such as my-law)")
+    if len(law_id) > MAX_ID:
+        raise PrecplanError(f"--id: at most {MAX_ID} characters; got {len(law_id)}")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", law_id, re.ASCII):
+        raise PrecplanError(f"--id {law_id!r}: use letters, digits and . _ + - only (no spaces or path separators), e.g. my-law")
+    return law_id
+
 
 def fit_law(
     runs: Runs | str | Path | Sequence[Mapping[str, Any]],
@@ -65,18 +115,13 @@ def fit_law(
     """
     from precplan.laws._file import load_law
 
+    check_fit_options(form, objective, delta, grid, bootstrap, level, seed, law_id, columns, holdout)
     if not isinstance(runs, Runs):
         runs = load_runs(runs, columns)
     if isinstance(base_law, str):
         base_law = load_law(base_law)
     settings = Settings(objective, float(delta), check_grid(grid), progress)
-    if objective not in ("huber", "lsq"):
-        raise PrecplanError(f"--objective must be huber or lsq; got {objective!r}")
-    if not (np.isfinite(delta) and delta > 0):
-        raise PrecplanError(f"--delta must be a positive number; got {delta!r}")
-    if int(bootstrap) < 0 or int(bootstrap) == 1:
-        raise PrecplanError(f"--bootstrap must be 0 (off) or at least 2 resamples; got {bootstrap}")
-    if not (np.isfinite(budget) and budget > 0):
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not (np.isfinite(budget) and budget > 0):
         raise PrecplanError(f"--at-budget must be a positive number of FLOPs; got {budget!r}")
 
     mask = holdout_mask(runs, holdout, holdout_largest)

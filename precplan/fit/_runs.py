@@ -29,6 +29,7 @@ from precplan.errors import PrecplanError
 from precplan.io import bundled_dir
 from precplan.precision import REFERENCE_BITS
 
+MAX_RUNS_BYTES = 256 << 20  # 256 MiB: millions of rows (training curves), not a disk image
 REQUIRED = ("params", "tokens", "loss")
 BITS = ("weight_bits", "activation_bits", "kv_bits")
 OPTIONAL = BITS + ("post_bits", "post_loss")
@@ -134,6 +135,8 @@ def parse_columns(text: str | None) -> dict[str, str]:
             raise PrecplanError(f"--columns: {part!r} must be STANDARD=NAME, e.g. params=Parameters")
         if key not in COLUMNS:
             raise PrecplanError(f"--columns: {key!r} is not a standard column (valid: {', '.join(COLUMNS)})")
+        if key in out:
+            raise PrecplanError(f"--columns: {key} is mapped twice ({out[key]!r} and {value!r}); map each standard column once")
         out[key] = value
     return out
 
@@ -160,16 +163,23 @@ def load_runs(path_or_records: str | Path | Sequence[Mapping[str, Any]], columns
         if key not in COLUMNS:
             raise PrecplanError(f"columns: {key!r} is not a standard column (valid: {', '.join(COLUMNS)})")
     if isinstance(path_or_records, (str, Path)):
+        from precplan.io import read_regular_file
+
         p = Path(path_or_records)
-        try:
-            raw = p.read_bytes()
-        except FileNotFoundError:
-            raise PrecplanError(f"{p}: no such file") from None
-        except OSError as exc:
-            raise PrecplanError(f"{p}: cannot read ({exc.strerror})") from None
+        raw = read_regular_file(p, MAX_RUNS_BYTES, "runs file", missing="no such file")
         where, digest = str(p), hashlib.sha256(raw).hexdigest()
-        text = raw.decode("utf-8-sig", errors="replace")
-        records, lines, header = _read_text(text, p)
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise PrecplanError(f"{p}: not UTF-8 text (byte {exc.start}); save the runs as UTF-8 CSV or JSONL") from None
+        if "\0" in text:
+            raise PrecplanError(f"{p}: contains NUL bytes; a runs file is CSV or JSONL text")
+        try:
+            records, lines, header = _read_text(text, p)
+        except csv.Error as exc:
+            raise PrecplanError(f"{p}: malformed CSV ({exc})") from None
+        except RecursionError:
+            raise PrecplanError(f"{p}: JSON nested too deeply; a run is one flat object") from None
     else:
         records = [dict(r) for r in path_or_records]
         if not all(isinstance(r, Mapping) for r in path_or_records):
@@ -246,6 +256,14 @@ def _build(records: list[dict[str, Any]], lines: list[int], header: Iterable[str
            mapping: Mapping[str, str], where: str, digest: str) -> Runs:
     header = list(header)
     names = {c: mapping.get(c, c) for c in COLUMNS}
+    used = [c for c in COLUMNS if names[c] in header or c in mapping]
+    for i, c in enumerate(used):
+        for other in used[:i]:
+            if names[c] == names[other]:
+                raise PrecplanError(
+                    f"{where}: {other} and {c} would both read the column {names[c]!r}; map each standard column to"
+                    " its own column with --columns (e.g. params=Parameters,tokens=Tokens)"
+                )
     for c in REQUIRED:
         if names[c] not in header:
             hint = f"; map it with --columns {c}=NAME" if c not in mapping else ""

@@ -6,6 +6,8 @@ The format is documented in ``laws/README.md``. Every error names the file and t
 from __future__ import annotations
 
 import math
+import os
+import re
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -50,21 +52,21 @@ def law_from_mapping(data: Mapping[str, Any], origin: str = "<memory>") -> Law:
     """Validate a parsed law file and build a :class:`Law`. Errors name ``origin`` and the key."""
     if not isinstance(data, Mapping):
         raise LawFileError(f"{origin}: a law file must be a mapping of keys (id, title, citation, form, ...)")
-    unknown = sorted(set(data) - TOP_KEYS)
+    unknown = sorted((k for k in data if k not in TOP_KEYS), key=str)
     if unknown:
         raise LawFileError(f"{origin}: unknown key {unknown[0]!r} (valid keys: {', '.join(sorted(TOP_KEYS))})")
     for key in REQUIRED_TOP:
         if key not in data or data[key] is None:
             raise LawFileError(f"{origin}: missing key {key!r}")
     form = data["form"]
-    if form not in FORMS:
+    if not isinstance(form, str) or form not in FORMS:
         raise LawFileError(f"{origin}: form: {form!r} is not a known form (valid: {', '.join(FORMS)})")
     coefs_in = data["coefficients"]
     if not isinstance(coefs_in, Mapping):
         raise LawFileError(f"{origin}: coefficients: must be a mapping from coefficient name to value")
     expected = FORMS[form]
     for name in coefs_in:
-        if name not in expected:
+        if not isinstance(name, str) or name not in expected:
             raise LawFileError(
                 f"{origin}: coefficients.{name}: unknown key for form {form!r} (valid: {', '.join(expected)})"
             )
@@ -85,7 +87,7 @@ def law_from_mapping(data: Mapping[str, Any], origin: str = "<memory>") -> Law:
         float_variant=_optional_text(data, "float_variant", origin),
         description=str(data.get("description") or "").strip(),
         notes=_notes(data.get("notes"), origin),
-        provenance=MappingProxyType(dict(data.get("provenance") or {})),
+        provenance=MappingProxyType(_provenance(data.get("provenance"), origin)),
         origin=origin,
         samples=_samples(data.get("samples"), coefs, origin),
     )
@@ -160,6 +162,14 @@ def _text_row(line: str, i: int, where: str, names: list[str]) -> list[Any]:
     return out
 
 
+def _provenance(value: Any, origin: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise LawFileError(f"{origin}: provenance: must be a mapping (e.g. fitted_to: runs.csv)")
+    return {str(k): v for k, v in value.items()}
+
+
 def _text(data: Mapping[str, Any], key: str, origin: str) -> str:
     value = data[key]
     if not isinstance(value, str) or not value.strip():
@@ -174,7 +184,7 @@ def _optional_text(data: Mapping[str, Any], key: str, origin: str) -> str | None
 def _coefficient(entry: Any, where: str, name: str) -> Coefficient:
     if not isinstance(entry, Mapping):
         entry = {"value": entry, "source": None}
-    unknown = sorted(set(entry) - COEF_KEYS)
+    unknown = sorted((k for k in entry if k not in COEF_KEYS), key=str)
     if unknown:
         raise LawFileError(f"{where}.{unknown[0]}: unknown key (valid: {', '.join(sorted(COEF_KEYS))})")
     if "value" not in entry:
@@ -200,7 +210,7 @@ def _coefficient(entry: Any, where: str, name: str) -> Coefficient:
 def _fit_range(value: Any, form: str, origin: str) -> dict[str, tuple[float, float]]:
     if not isinstance(value, Mapping):
         raise LawFileError(f"{origin}: fit_range: must map params, tokens (and bits) to [low, high]")
-    unknown = sorted(set(value) - set(RANGE_KEYS))
+    unknown = sorted((k for k in value if k not in RANGE_KEYS), key=str)
     if unknown:
         raise LawFileError(f"{origin}: fit_range.{unknown[0]}: unknown key (valid: {', '.join(RANGE_KEYS)})")
     needed = RANGE_KEYS if form != "chinchilla" else RANGE_KEYS[:2]
@@ -316,28 +326,92 @@ def bundled_names() -> list[str]:
     return sorted(p.stem for p in laws_dir().glob("*.yaml"))
 
 
-def read_law_file(path: str | Path) -> Law:
-    """Parse and validate one law file."""
-    p = Path(path)
+MAX_LAW_BYTES = 1 << 20  # a law file is a page of YAML (the bundled ones are under 10 KiB)
+MAX_LAW_DEPTH = 32  # nesting levels (the format needs 4)
+
+
+class _LawLoader(yaml.SafeLoader):
+    """YAML's safe loader without aliases or anchors (an alias bomb expands exponentially) and
+    with bounded nesting (deep nesting exhausts the recursion of the composer)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            mark = event.start_mark
+            raise _Refused(f"line {mark.line + 1}: YAML anchors and aliases (&name, *name) are not allowed in a law file")
+        self._depth += 1
+        try:
+            if self._depth > MAX_LAW_DEPTH:
+                mark = event.start_mark
+                raise _Refused(f"line {mark.line + 1}: nested more than {MAX_LAW_DEPTH} levels deep (a law file needs 4)")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+class _Refused(Exception):
+    """A law file refused while parsing (turned into a :class:`LawFileError` naming the file)."""
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of flow brackets ([ and {, counted even inside quotes: a law file
+    has no reason for 32 unclosed brackets anywhere). Checked before parsing, because YAML's
+    scanner is quadratic in the nesting of flow collections."""
+    import numpy as np
+
+    b = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    step = (b == ord("[")).astype(np.int64) + (b == ord("{")) - (b == ord("]")) - (b == ord("}"))
+    return int(np.cumsum(step).max(initial=0))
+
+
+def parse_law_text(text: str, origin: str) -> Any:
+    """The YAML data of a law file, refusing aliases, anchors and deep nesting."""
+    if _flow_depth(text) > MAX_LAW_DEPTH:
+        raise LawFileError(f"{origin}: brackets nested more than {MAX_LAW_DEPTH} levels deep (a law file needs 2)")
+    loader = _LawLoader(text)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise LawFileError(f"{p}: no such law file") from None
-    except OSError as exc:
-        raise LawFileError(f"{p}: cannot read law file ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
+        return loader.get_single_data()
+    except _Refused as exc:
+        raise LawFileError(f"{origin}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise LawFileError(f"{p}: malformed YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    return law_from_mapping(data, str(p))
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise LawFileError(f"{origin}: malformed YAML{where}: {problem}") from None
+    except RecursionError:  # pragma: no cover - bounded by MAX_LAW_DEPTH
+        raise LawFileError(f"{origin}: nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def read_law_file(path: str | Path) -> Law:
+    """Parse and validate one law file: a regular file of at most 1 MiB of UTF-8 YAML."""
+    from precplan.io import read_regular_file
+
+    p = Path(path)
+    try:
+        raw = read_regular_file(p, MAX_LAW_BYTES, "law file")
+    except PrecplanError as exc:
+        raise LawFileError(str(exc)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LawFileError(f"{p}: not UTF-8 text (byte {exc.start}); a law file is UTF-8 YAML") from None
+    if "\0" in text:
+        raise LawFileError(f"{p}: contains NUL bytes; a law file is UTF-8 YAML text")
+    return law_from_mapping(parse_law_text(text, str(p)), str(p))
 
 
 @lru_cache(maxsize=64)
 def _load_cached(name_or_path: str) -> Law:
+    if not name_or_path.strip() or "\0" in name_or_path:
+        raise PrecplanError(f"law {name_or_path!r}: not a law name or file (bundled: {', '.join(bundled_names())})")
     looks_like_path = name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path or "\\" in name_or_path
-    if looks_like_path or Path(name_or_path).is_file():
+    if looks_like_path or _exists(name_or_path):
         return read_law_file(name_or_path)
     path = laws_dir() / f"{name_or_path}.yaml"
     if not path.is_file():
@@ -345,6 +419,13 @@ def _load_cached(name_or_path: str) -> Law:
             f"unknown law {name_or_path!r} (bundled: {', '.join(bundled_names())}; or pass a path to a .yaml law file)"
         )
     return read_law_file(path)
+
+
+def _exists(path: str) -> bool:
+    try:
+        return os.path.isfile(path)
+    except (OSError, ValueError):
+        return False
 
 
 def load_law(name_or_path: str | Law = "kumar2024", base: str | Law | None = None) -> Law:

@@ -86,6 +86,10 @@ def parse_bits_spec(text: str) -> tuple[tuple[float, float] | None, list[Precisi
         parts = raw.split(":")
         if len(parts) != 2:
             raise PrecplanError(f"--precisions: a range is LO:HI, e.g. 3:16; got {text!r}")
+        named = [p.strip() for p in parts if parse_precision(p.strip()).kind != "int" or not p.strip()[:1].isdigit()]
+        if named:
+            raise PrecplanError(f"--precisions: a range LO:HI takes bit counts (e.g. 3:16), not formats like {named[0]!r};"
+                                " list formats with commas (int4,fp8-e4m3,bf16)")
         lo, hi = (parse_precision(p.strip()).bits for p in parts)
         if not lo < hi:
             raise PrecplanError(f"--precisions: a range needs LO < HI, got {text!r}")

@@ -11,6 +11,10 @@ The rule (documented in the README):
   predicted loss is above ln(32000) = 10.37 nats (worse than guessing uniformly over a
   typical 32K-token vocabulary), is still returned, with a warning that the law is
   meaningless this far outside its data (kumar2024 was fit on 30M-220M parameters).
+- **A budget too small for any model the law describes -> error (exit 2) on the command
+  line.** ``precplan optimize --budget B`` refuses a budget whose plan is meaningless and
+  names the smallest budget with a meaningful plan (:func:`check_meaningful_budgets`); a
+  sweep reaching below it says which of its budgets do. The library keeps the warning.
 """
 
 from __future__ import annotations
@@ -56,6 +60,60 @@ def meaningless_warnings(params: Array, loss: Array, budgets: Array | None = Non
         f"{int(bad.sum())} of {N.size} plans{where} have N* below {format_count(MIN_PARAMS)} parameters or a predicted"
         f" loss above ln({VOCAB}) = {UNIFORM_LOSS:.2f} nats (uniform guessing); {tail}"
     ]
+
+
+def is_meaningful(params: Array, loss: Array) -> Array:
+    """Plans the law says something about: N* of at least 1M parameters and a finite predicted
+    loss no worse than uniform guessing (the thresholds of :func:`meaningless_warnings`)."""
+    N, L = np.asarray(params, dtype=float), np.asarray(loss, dtype=float)
+    return (N >= MIN_PARAMS) & np.isfinite(L) & (L <= UNIFORM_LOSS)
+
+
+def meaningful_at(groups: Sequence[tuple[Law, Array]], pb: Problem) -> Callable[[Array], Array]:
+    """Whether the best candidate at each budget gives a meaningful plan (the grid of candidate
+    precisions; a continuous refinement only lowers the loss further)."""
+    from precplan.optimize._precision import choose
+
+    def ok(budgets: Array) -> Array:
+        b = np.atleast_1d(np.asarray(budgets, dtype=float))
+        s = choose(list(groups), pb, b, b.size).split
+        return s.feasible & is_meaningful(s.params, s.loss)
+
+    return ok
+
+
+def min_meaningful_budget(groups: Sequence[tuple[Law, Array]], pb: Problem, budget: float) -> float:
+    """The smallest budget above ``budget`` whose plan is meaningful (NaN if none within 40 decades,
+    e.g. a fixed --params below 1M)."""
+    return min_feasible_budget(meaningful_at(groups, pb), budget)
+
+
+def check_meaningful_budgets(groups: Sequence[tuple[Law, Array]], pb: Problem, budgets: Array, params: Array, loss: Array) -> None:
+    """Raise when a budget's plan (``params``, ``loss``) is too small for any model the law
+    describes, naming the smallest budget that means something (a sweep: which budgets)."""
+    from precplan.errors import PrecplanError
+    from precplan.units import format_count
+
+    b = np.atleast_1d(np.asarray(budgets, dtype=float))
+    bad = ~is_meaningful(np.atleast_1d(params), np.atleast_1d(loss))
+    if not np.any(bad):
+        return
+    least = min_meaningful_budget(groups, pb, float(b[bad].max()))
+    limit = (f"no budget gives a meaningful plan with these fixed values (check --params/--tokens/--memory)"
+             if math.isnan(least) else f"the smallest budget with a meaningful plan is about {least:.3g} FLOPs")
+    why = f"N* below {format_count(MIN_PARAMS)} parameters or a predicted loss above ln({VOCAB}) = {UNIFORM_LOSS:.2f} nats (uniform guessing)"
+    if b.size == 1:
+        N, L = float(np.atleast_1d(params)[0]), float(np.atleast_1d(loss)[0])
+        raise PrecplanError(
+            f"--budget {b[0]:.3g} is too small for any model the law describes: its plan has {format_count(N)} parameters"
+            f" and a predicted loss of {L:.4g} nats, and the law says nothing about plans with {why}; {limit}"
+        )
+    lo, hi = b[bad].min(), b[bad].max()
+    span = f"{lo:.3g}" if lo == hi else f"{lo:.3g}..{hi:.3g}"
+    raise PrecplanError(
+        f"--budget: {int(bad.sum())} of the sweep's {b.size} budgets ({span}) are too small for any model the law"
+        f" describes ({why}); {limit}" + ("" if math.isnan(least) else ": start the sweep there")
+    )
 
 
 def loss_floor(groups: Sequence[tuple[Law, Array]], pb: Problem) -> tuple[float, float]:
@@ -128,6 +186,9 @@ def unreachable_message(
             )
         least = min_feasible_budget(feasible, budget)
         limit = "" if math.isnan(least) else f"; the smallest budget whose optimal plan has both is about {least:.3g} FLOPs"
+        useful = min_meaningful_budget(groups, pb, budget)
+        if not math.isnan(useful):
+            limit += f", and the smallest with a plan the law describes (N* >= {format_count(MIN_PARAMS)}, loss below uniform guessing) about {useful:.3g}"
         return (
             f"--budget {budget:.3g} is too small: at every candidate precision its optimal plan has fewer than one"
             f" parameter or one training token (within the memory limits), and a plan needs at least one of each{limit}"

@@ -18,17 +18,28 @@ FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 MISSING = "plotting needs matplotlib: pip install 'precplan[plot]' (or pip install matplotlib)"
 
 
-def check_plot_path(path: str | Path) -> Path:
-    """Fail early (before long work) on a plot we could not write: an unknown image format, or
-    no matplotlib (looked up, not imported: start-up stays light)."""
-    from importlib.util import find_spec
-
+def plot_format(path: str | Path) -> str:
+    """The image format of a plot path (.png, .svg or .pdf), or a one-line error."""
     p = Path(path)
+    if not str(path).strip():
+        raise PrecplanError("--plot: the file name is empty (give a file name, e.g. --plot result.png)")
     if p.suffix.lower() not in FORMATS:
         raise PrecplanError(f"--plot {p}: unknown image format {p.suffix or '(none)'!r} (use .png, .svg or .pdf)")
+    return FORMATS[p.suffix.lower()]
+
+
+def check_plot_path(path: str | Path, inputs: Iterable[Any] = (), force: bool = False) -> Path:
+    """Fail early (before long work) on a plot we could not or must not write: an unknown image
+    format, no matplotlib (looked up, not imported: start-up stays light), or a path refused by
+    :func:`precplan.io.check_output_path` (a folder, an input, an existing file without --force)."""
+    from importlib.util import find_spec
+
+    from precplan.io import check_output_path
+
+    plot_format(path)
     if find_spec("matplotlib") is None:
         raise PrecplanError(MISSING)
-    return p
+    return check_output_path(path, "--plot", inputs, force)
 
 
 def pyplot() -> Any:
@@ -63,10 +74,11 @@ def footer(fig: "Figure", law_id: str, assumed: Iterable[str] = (), extra: str =
 
 def save_figure(fig: "Figure", path: str | Path) -> Path:
     """Render ``fig`` to ``path`` (.png/.svg/.pdf) atomically and close it."""
-    p = check_plot_path(path)
+    p = Path(path)
+    fmt = plot_format(p)
     buf = io.BytesIO()
     fig.tight_layout(rect=(0, 0.03, 1, 1))
-    fig.savefig(buf, format=FORMATS[p.suffix.lower()], dpi=150)
+    fig.savefig(buf, format=fmt, dpi=150)
     pyplot().close(fig)
     return atomic_write_bytes(p, buf.getvalue())
 

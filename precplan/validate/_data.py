@@ -195,8 +195,12 @@ def load_source(path: str | None, seed: int = 0, val_fraction: float = 0.05) -> 
 
 
 def _bin(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise PrecplanError(f"--data {path}: not a regular file")
     if path.stat().st_size % 2:
         raise PrecplanError(f"--data {path}: a .bin must hold uint16 token ids (odd byte count)")
+    if path.stat().st_size < 2 * MIN_TOKENS:
+        raise PrecplanError(f"--data {path}: {path.stat().st_size // 2} tokens; a .bin needs at least {MIN_TOKENS} uint16 token ids")
     return np.memmap(path, dtype=np.uint16, mode="r")
 
 
@@ -206,7 +210,12 @@ def _vocab(*arrays: np.ndarray) -> int:
     return 64 * -(-top // 64)
 
 
+MIN_TOKENS = 64  # below this there is not one training window and one validation window
+
+
 def _split(tokens: np.ndarray, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    if len(tokens) < MIN_TOKENS:
+        raise PrecplanError(f"--data: {len(tokens)} tokens (bytes of text) is too little data; give at least {MIN_TOKENS}")
     n_val = max(2, int(len(tokens) * val_fraction))
     return tokens[:-n_val], tokens[-n_val:]
 
