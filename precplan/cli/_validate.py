@@ -39,6 +39,7 @@ def validate(
     list_only: bool = typer.Option(False, "--list", help="Do not train: list the preset's runs, what is done and a time estimate."),
     seed: int = typer.Option(0, "--seed", help="Seed of every run (model init and training data order)."),
     act_granularity: str = typer.Option("tensor", "--act-granularity", help="Activation quantization scale: tensor (the paper's) or token."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice, the number of cores)."),
     fit_grid: str = typer.Option("full", "--fit-grid", help="Start grid of the base-law fit: full (4,500 starts) or coarse."),
     plot: Optional[str] = PlotOpt,
     json_out: bool = JsonOpt,
@@ -81,6 +82,10 @@ def validate(
     from precplan.validate._sweep import run_sweep
     from precplan.validate._train import placement
 
+    if threads is not None:
+        if threads < 1:
+            raise PrecplanError(f"--threads {threads}: expected a positive number of CPU threads")
+        torch.set_num_threads(threads)
     where = placement(device)
     summary = run_sweep(the_preset.specs, source, where, out_dir, name, shard_t, console=console(stderr=True))
     records, notes = read_folders([out_dir])
@@ -115,7 +120,8 @@ def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out) -> Non
 
     if summary is not None:
         console().print(f"sweep: ran {summary.ran}, skipped {summary.skipped} already finished, {summary.diverged} diverged,"
-                        f" {summary.wall_s:.0f} s on {summary.device}; store {summary.store}")
+                        f" {summary.wall_s:.0f} s on {summary.device}; store {summary.store}"
+                        + (f"; {summary.elsewhere} still training in other workers" if summary.elsewhere else ""))
     console().print("wrote " + ", ".join(files))
 
 
