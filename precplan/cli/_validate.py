@@ -38,7 +38,7 @@ def validate(
     report: bool = typer.Option(False, "--report", help="Do not train: merge the stores of the given folders (default --out) and report."),
     list_only: bool = typer.Option(False, "--list", help="Do not train: list the preset's runs, what is done and a time estimate."),
     seed: int = typer.Option(0, "--seed", help="Seed of every run (model init and training data order)."),
-    act_granularity: str = typer.Option("tensor", "--act-granularity", help="Activation quantization scale: tensor (the paper's) or token."),
+    act_granularity: str = typer.Option("token", "--act-granularity", help="Scale of activation and Q/K/V quantization: token (default; one per token, and head: independent of batching) or tensor (one per micro-batch)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice, the number of cores)."),
     fit_grid: str = typer.Option("full", "--fit-grid", help="Start grid of the base-law fit: full (4,500 starts) or coarse."),
     plot: Optional[str] = PlotOpt,
@@ -71,8 +71,10 @@ def validate(
     the_preset = get_preset(name)
     if act_granularity not in ("tensor", "token"):
         raise PrecplanError(f"--act-granularity must be tensor or token; got {act_granularity!r}")
-    if seed or act_granularity != "tensor":
-        the_preset = with_overrides(the_preset, seed=seed, activation_granularity=act_granularity)
+    from precplan.validate._train import compute_kind
+
+    the_preset = with_overrides(the_preset, seed=seed, activation_granularity=act_granularity,
+                                kv_granularity=act_granularity, compute=compute_kind(device))
     out_dir = out or f"validate-{name}"
     source = load_source(data)
     if list_only:

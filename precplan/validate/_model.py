@@ -3,8 +3,11 @@
 RMSNorm, SwiGLU MLP, rotary position embeddings, causal multi-head attention, tied input
 and output embeddings, no biases: the architecture of Kumar et al. 2024 (OLMo-style).
 Quantization (laws.md section 6): the weight of every Linear in the blocks per output
-channel, the input of every Linear per tensor (or per token), and Q, K, V inside attention
-(after RoPE) for the "KV" setting; embeddings and the output head stay unquantized.
+channel, the input of every Linear per token (or per tensor), and Q, K, V inside attention
+(after RoPE) per token and head (or per tensor) for the "KV" setting; embeddings and the
+output head stay unquantized. Per-token scales are the default because they make a
+measurement independent of how the tokens were batched: a per-tensor scale is the absmax of
+the whole micro-batch, so the loss of the same model would change with the batch size.
 N (the law's parameter count) = non-embedding parameters: everything but the embedding.
 """
 
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 import torch
@@ -73,12 +76,15 @@ SHAPES: dict[str, Shape] = {
 
 @dataclass(frozen=True)
 class QuantConfig:
-    """Training precision in bits (16 = unquantized) and the activation granularity."""
+    """Training precision in bits (16 = unquantized) and the scale granularity of activations
+    and of Q/K/V (``token``: one scale per token, and per head for Q/K/V; ``tensor``: one per
+    micro-batch, the batch-dependent choice)."""
 
     weight_bits: int = 16
     activation_bits: int = 16
     kv_bits: int = 16
-    activation_granularity: str = "tensor"
+    activation_granularity: str = "token"
+    kv_granularity: str = "token"
 
 
 class QuantLinear(nn.Linear):
@@ -112,7 +118,7 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 class Attention(nn.Module):
     def __init__(self, shape: Shape, quant: QuantConfig):
         super().__init__()
-        self.n_heads, self.kv_bits = shape.n_heads, quant.kv_bits
+        self.n_heads, self.kv_bits, self.kv_granularity = shape.n_heads, quant.kv_bits, quant.kv_granularity
         self.qkv = QuantLinear(shape.d_model, 3 * shape.d_model, quant)
         self.out = QuantLinear(shape.d_model, shape.d_model, quant)
 
@@ -120,7 +126,7 @@ class Attention(nn.Module):
         B, T, C = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, C // self.n_heads).permute(2, 0, 3, 1, 4)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        q, k, v = (fake_quant(t, self.kv_bits, "tensor") for t in (q, k, v))
+        q, k, v = (fake_quant(t, self.kv_bits, self.kv_granularity) for t in (q, k, v))  # (B, H, T, hd)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return self.out(y.transpose(1, 2).reshape(B, T, C))
 
@@ -206,7 +212,7 @@ class Decoder(nn.Module):
                 for m in linears:
                     trained = fake_quant(m.weight, m.quant.weight_bits, "channel")
                     m.weight.data.copy_(quantize_weight_rtn(trained, bits))
-                    m.quant = QuantConfig(16, m.quant.activation_bits, m.quant.kv_bits, m.quant.activation_granularity)
+                    m.quant = replace(m.quant, weight_bits=16)
             yield self
         finally:
             for m, (w, q) in zip(linears, saved):

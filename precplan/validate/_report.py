@@ -93,14 +93,57 @@ def _ok(rec: dict[str, Any]) -> bool:
     return not rec.get("diverged") and rec.get("loss") is not None and math.isfinite(rec["loss"])
 
 
+def _compute_of(rec: dict[str, Any]) -> str | None:
+    """A record's device kind and dtype; stores written before it was recorded: from ``device``."""
+    c = (rec.get("config") or {}).get("compute")
+    if c:
+        return str(c)
+    dev = str(rec.get("device", ""))
+    return "cuda-bf16" if dev.startswith("cuda") else "cpu-fp32" if dev.startswith("cpu") else None
+
+
+def _legacy(key: str, default: str) -> Any:
+    """A config setting; records of stores older than the setting get the value they had then."""
+    return lambda r: (r.get("config") or {}).get(key, default if r.get("config") else None)
+
+
+# What makes two runs' losses comparable: (label, how a record says it). A report refuses to
+# mix runs that differ in any of these (None: the record does not say; not compared).
+COMPARABLE: tuple[tuple[str, Any], ...] = (
+    ("data source", lambda r: r.get("data_fingerprint") or r.get("data")),
+    ("preset", lambda r: r.get("preset")),
+    ("device and dtype", _compute_of),
+    ("activation scale granularity", _legacy("activation_granularity", "tensor")),
+    ("Q/K/V scale granularity", _legacy("kv_granularity", "tensor")),
+    ("PTQ method", lambda r: r.get("ptq_method")),
+)
+
+
+def check_comparable(records: Sequence[dict[str, Any]]) -> None:
+    """Refuse (one line) runs that were measured differently: different data, preset, device
+    kind or dtype, quantization granularity or PTQ method."""
+    for label, get in COMPARABLE:
+        seen: dict[str, int] = defaultdict(int)
+        for r in records:
+            v = get(r)
+            if v is not None:
+                seen[str(v)] += 1
+        if len(seen) > 1:
+            kinds = "; ".join(f"{v!r} ({n} runs)" for v, n in sorted(seen.items()))
+            raise PrecplanError(f"these runs differ in {label}: {kinds}; their losses are not comparable, so they are not"
+                                " merged into one report: report each kind on its own (validate --report DIR)")
+
+
 def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie_exponents: bool = False) -> ValidationReport:
-    """The full analysis of store records against ``law`` (a precision law such as kumar2024)."""
+    """The full analysis of store records against ``law`` (a precision law such as kumar2024).
+    Refuses records measured differently (:func:`check_comparable`)."""
     from precplan.fit._fit import fit_law, load_runs
 
     if not law.has_precision:
         raise PrecplanError(f"law {law.id!r} has no precision terms: validate needs a precision law (e.g. --law kumar2024)")
     if not records:
         raise PrecplanError("no runs to analyse: the store is empty")
+    check_comparable(records)
     good = [r for r in records if _ok(r)]
     warnings: list[str] = []
     notes: list[str] = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -41,6 +41,9 @@ class SweepSummary:
     elsewhere: int = 0  # runs another live worker was training when this sweep ended
 
 
+PTQ_METHOD_LABEL = {"rtn": "rtn-per-channel", "gptq": "gptq-per-channel"}
+
+
 def make_record(spec: RunSpec, run_id: str, outcome: Outcome, source: Source, where: Placement, preset: str) -> dict[str, Any]:
     """One store line. The keys the fit code reads (run_id, params, tokens, loss, weight_bits,
     activation_bits, kv_bits, ptq, diverged) stay fixed; the rest documents the run."""
@@ -58,7 +61,7 @@ def make_record(spec: RunSpec, run_id: str, outcome: Outcome, source: Source, wh
         "activation_bits": spec.activation_bits,
         "kv_bits": spec.kv_bits,
         "ptq": outcome.ptq,
-        "ptq_method": "rtn-per-channel",
+        "ptq_method": PTQ_METHOD_LABEL[spec.ptq_method],
         "diverged": outcome.diverged,
         "diverged_at_tokens": outcome.diverged_at_tokens,
         "seed": spec.seed,
@@ -66,8 +69,12 @@ def make_record(spec: RunSpec, run_id: str, outcome: Outcome, source: Source, wh
             "shape": spec.shape, "d_model": shape.d_model, "n_layers": shape.n_layers, "n_heads": shape.n_heads,
             "d_ff": shape.d_ff, "vocab": source.vocab_size, "seq_len": spec.seq_len, "batch_size": spec.batch_size,
             "steps": spec.steps, "lr": spec.lr, "weight_decay": spec.weight_decay, "warmup_frac": spec.warmup_frac,
-            "min_lr_frac": spec.min_lr_frac, "activation_granularity": spec.activation_granularity,
-            "val_tokens": spec.val_tokens, "ptq_bits": list(spec.ptq_bits),
+            "min_lr_frac": spec.min_lr_frac, "val_tokens": spec.val_tokens, "ptq_bits": list(spec.ptq_bits),
+            # every setting a measurement depends on (the comparability key of _report.check_comparable)
+            "weight_granularity": "channel", "activation_granularity": spec.activation_granularity,
+            "kv_granularity": spec.kv_granularity, "quantizer": "absmax-symmetric-int", "ptq_method": spec.ptq_method,
+            "compute": spec.compute, "device_kind": where.device.type, "dtype": where.dtype,
+            "micro_batch": outcome.micro_batch, "eval_batch": outcome.eval_batch,
         },
         "initial_train_loss": outcome.initial_train_loss,
         "final_train_loss": outcome.final_train_loss,
@@ -111,6 +118,7 @@ def run_sweep(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     t0 = time.perf_counter()
+    specs = [s if s.compute == where.compute else replace(s, compute=where.compute) for s in specs]
     todo, skipped = pending(specs, source, out_dir, shard)
     skipped0 = skipped
     path = store_path(out_dir, shard)

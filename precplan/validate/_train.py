@@ -45,7 +45,10 @@ class RunSpec:
     lr: float = 3e-3
     val_tokens: int = 32768
     ptq_bits: tuple[int, ...] = PTQ_BITS
-    activation_granularity: str = "tensor"
+    activation_granularity: str = "token"
+    kv_granularity: str = "token"
+    ptq_method: str = "rtn"
+    compute: str = "cpu-fp32"  # device kind and training dtype (see :func:`compute_kind`)
     weight_decay: float = 0.1
     warmup_frac: float = 0.1
     min_lr_frac: float = 0.1
@@ -57,6 +60,11 @@ class RunSpec:
     @property
     def steps(self) -> int:
         return max(1, math.ceil(self.tokens / (self.batch_size * self.seq_len)))
+
+    @property
+    def quant(self) -> QuantConfig:
+        return QuantConfig(self.weight_bits, self.activation_bits, self.kv_bits, self.activation_granularity,
+                           self.kv_granularity)
 
     @property
     def bits_label(self) -> str:
@@ -80,6 +88,17 @@ class Placement:
     pin_memory: bool = False
     label: str = "cpu"
 
+    @property
+    def dtype(self) -> str:
+        """The training compute dtype: bf16 under autocast, else fp32."""
+        return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
+
+    @property
+    def compute(self) -> str:
+        """Device kind and dtype, e.g. ``cuda-bf16``: part of every run's id (a run trained in
+        bf16 on a GPU is not the same measurement as one in fp32 on a CPU)."""
+        return f"{self.device.type}-{self.dtype}"
+
     def autocast(self):
         if self.autocast_dtype is None:
             return nullcontext()
@@ -92,6 +111,14 @@ class Placement:
 
     def to_device(self, batch: torch.Tensor) -> torch.Tensor:
         return batch.to(self.device, non_blocking=self.pin_memory)
+
+
+def compute_kind(device: str = "auto") -> str:
+    """The ``compute`` a run on ``device`` (auto, cpu, cuda, cuda:N) gets, without needing the
+    device: cuda trains under bf16 autocast, cpu in fp32 (as :func:`placement` sets them up)."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return "cuda-bf16" if device.startswith("cuda") else "cpu-fp32"
 
 
 def placement(device: str = "auto") -> Placement:
@@ -186,6 +213,8 @@ class Outcome:
     final_train_loss: float | None
     curve: list[tuple[int, float]] = field(default_factory=list)
     diverged_at_tokens: int | None = None
+    micro_batch: int | None = None  # sequences per forward/backward pass
+    eval_batch: int | None = None  # sequences per validation forward pass
 
 
 def micro_batch_size(spec: RunSpec, vocab: int, where: Placement) -> int:
@@ -235,7 +264,7 @@ def train_run(
     ``micro_batch``: sequences per forward pass (default: :func:`micro_batch_size`)."""
     t0 = time.perf_counter()
     torch.manual_seed(spec.seed)
-    quant = QuantConfig(spec.weight_bits, spec.activation_bits, spec.kv_bits, spec.activation_granularity)
+    quant = spec.quant
     model = Decoder(SHAPES[spec.shape], source.vocab_size, spec.seq_len, quant).to(where.device)
     opt = build_optimizer(model, spec, fused=where.device.type == "cuda")
     val = torch.from_numpy(source.validation(spec.val_tokens, spec.seq_len)).to(where.device)
@@ -270,7 +299,7 @@ def train_run(
     trained = done * tokens_per_step
     if diverged_at is not None:
         return Outcome(None, {}, True, spec.steps * tokens_per_step, trained / train_s, time.perf_counter() - t0,
-                       float(initial), final, curve, diverged_at)
+                       float(initial), final, curve, diverged_at, micro_batch=micro)
 
     eval_batch = max(1, 2 * micro)
     loss_val = evaluate(model, val, where, eval_batch)
@@ -289,4 +318,6 @@ def train_run(
         initial_train_loss=float(initial),
         final_train_loss=final,
         curve=curve,
+        micro_batch=micro,
+        eval_batch=eval_batch,
     )
