@@ -38,6 +38,7 @@ def validate(
     report: bool = typer.Option(False, "--report", help="Do not train: merge the stores of the given folders (default --out) and report."),
     list_only: bool = typer.Option(False, "--list", help="Do not train: list the preset's runs, what is done and a time estimate."),
     seed: int = typer.Option(0, "--seed", help="Seed of every run (model init and training data order)."),
+    seeds: int = typer.Option(1, "--seeds", help="Repeat every configuration with this many seeds (--seed, --seed + 1, ...): the report then shows the seed noise and calls effects within it 'not resolved'."),
     act_granularity: str = typer.Option("token", "--act-granularity", help="Scale of activation and Q/K/V quantization: token (default; one per token, and head: independent of batching) or tensor (one per micro-batch)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice, the number of cores)."),
     fit_grid: str = typer.Option("full", "--fit-grid", help="Start grid of the base-law fit: full (4,500 starts) or coarse."),
@@ -73,8 +74,10 @@ def validate(
         raise PrecplanError(f"--act-granularity must be tensor or token; got {act_granularity!r}")
     from precplan.validate._train import compute_kind
 
+    if seeds < 1:
+        raise PrecplanError(f"--seeds {seeds}: expected a number of seeds >= 1")
     the_preset = with_overrides(the_preset, seed=seed, activation_granularity=act_granularity,
-                                kv_granularity=act_granularity, compute=compute_kind(device))
+                                kv_granularity=act_granularity, compute=compute_kind(device), seeds=seeds)
     out_dir = out or f"validate-{name}"
     source = load_source(data)
     if list_only:

@@ -144,6 +144,12 @@ def get_preset(name: str) -> Preset:
     return PRESETS[name]()
 
 
-def with_overrides(preset: Preset, **fields) -> Preset:
-    """The preset with some RunSpec fields changed in every run (e.g. ``seed``)."""
-    return replace(preset, specs=tuple(replace(s, **fields) for s in preset.specs))
+def with_overrides(preset: Preset, seeds: int = 1, **fields) -> Preset:
+    """The preset with some RunSpec fields changed in every run (e.g. ``seed``), each run
+    repeated with ``seeds`` seeds (``seed``, ``seed + 1``, ...; the repeats of a configuration
+    follow it, so a partial sweep has every seed of the configurations it reached)."""
+    specs = tuple(replace(s, **fields) for s in preset.specs)
+    if seeds > 1:
+        specs = tuple(replace(s, seed=s.seed + k) for s in specs for k in range(seeds))
+        preset = replace(preset, description=f"{preset.description}; x {seeds} seeds")
+    return replace(preset, specs=specs)
