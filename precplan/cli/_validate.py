@@ -29,9 +29,9 @@ def require_torch():
 @handle_errors
 def validate(
     dirs: Optional[List[str]] = typer.Argument(None, help="With --report: result folders (or store files) to merge and analyse."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="smoke, quick, gpu or paper (default: gpu when CUDA is present, else quick)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="ci (5 tiny runs, for tests), smoke, quick, gpu or paper (default: gpu when CUDA is present, else quick)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cuda or cpu."),
-    data: Optional[str] = typer.Option(None, "--data", help="Text file or folder (as bytes), a nanoGPT .bin of uint16 ids, or a folder with train.bin/val.bin. Default: the built-in synthetic language."),
+    data: Optional[str] = typer.Option(None, "--data", help="python-source (the .py files of this Python environment, as bytes: real code, offline), a text file or folder (as bytes), a nanoGPT .bin of uint16 ids, or a folder with train.bin/val.bin. Default: the built-in synthetic language."),
     out: Optional[str] = typer.Option(None, "--out", help="Results folder: the store (runs*.jsonl), report.md, report.json (default: validate-<preset>)."),
     law: str = LawOpt,
     shard: Optional[str] = typer.Option(None, "--shard", help="Run slice i of n of the sweep (0 <= i < n), e.g. 0/4 .. 3/4 on four GPUs."),
@@ -65,7 +65,6 @@ def validate(
         raise PrecplanError(f"unexpected argument {dirs[0]!r}: folders are only taken with --report (use --out DIR to train)")
 
     torch = require_torch()
-    from precplan.validate._data import load_source
     from precplan.validate._presets import get_preset, with_overrides
 
     name = preset or ("gpu" if torch.cuda.is_available() else "quick")
@@ -79,7 +78,7 @@ def validate(
     the_preset = with_overrides(the_preset, seed=seed, activation_granularity=act_granularity,
                                 kv_granularity=act_granularity, compute=compute_kind(device), seeds=seeds)
     out_dir = out or f"validate-{name}"
-    source = load_source(data)
+    source = _load_data(data, the_preset)
     if list_only:
         return _list(the_preset, source, out_dir, shard_t, json_out)
 
@@ -95,6 +94,21 @@ def validate(
     summary = run_sweep(the_preset.specs, source, where, out_dir, name, shard_t, console=console(stderr=True))
     records, notes = read_folders([out_dir])
     _analyse(records, notes + summary.warnings, the_law, fit_grid, out_dir, summary, plot, json_out)
+
+
+def _load_data(data, preset):
+    """The token source, sized for the whole preset (every shard and worker reads the same
+    corpus), refused when its validation split is smaller than the runs evaluate on."""
+    from precplan.validate._data import load_source
+
+    need = (max(s.steps * s.batch_size * s.seq_len for s in preset.specs),
+            max(s.val_tokens + s.seq_len + 1 for s in preset.specs))
+    source = load_source(data, need=need)
+    check = getattr(source, "check_validation", None)
+    if check is not None:
+        for s in {(x.val_tokens, x.seq_len) for x in preset.specs}:
+            check(*s)
+    return source
 
 
 def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out) -> None:

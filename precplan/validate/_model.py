@@ -14,15 +14,18 @@ N (the law's parameter count) = non-embedding parameters: everything but the emb
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from precplan.validate._quant import fake_quant, quantize_weight_rtn
+
+if TYPE_CHECKING:  # pragma: no cover
+    from precplan.validate._gptq import HessianAccumulator  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -200,18 +203,52 @@ class Decoder(nn.Module):
     def quant_linears(self) -> list[QuantLinear]:
         return [m for m in self.modules() if isinstance(m, QuantLinear)]
 
+    @torch.no_grad()
+    def input_hessians(self, batches: Iterable[torch.Tensor], autocast=None) -> dict["QuantLinear", "HessianAccumulator"]:
+        """GPTQ's H = 2 X X^T / n of every block Linear, X the inputs the layer multiplies (after
+        its activation quantization), from forward passes over ``batches`` of (B, T + 1) ids."""
+        from precplan.validate._gptq import HessianAccumulator
+
+        acc = {m: HessianAccumulator(m.in_features, m.weight.device) for m in self.quant_linears()}
+
+        def hook(m, args):
+            acc[m].add(fake_quant(args[0], m.quant.activation_bits, m.quant.activation_granularity))
+
+        handles = [m.register_forward_pre_hook(hook) for m in acc]
+        was_training = self.training
+        self.eval()
+        try:
+            for batch in batches:
+                with autocast() if autocast else nullcontext():
+                    self(batch[:, :-1])
+        finally:
+            for h in handles:
+                h.remove()
+            self.train(was_training)
+        return acc
+
     @contextmanager
-    def post_quantized(self, bits: int) -> Iterator["Decoder"]:
+    def post_quantized(self, bits: int, method: str = "rtn", hessians: dict | None = None) -> Iterator["Decoder"]:
         """Temporarily replace every block weight by its post-training quantization to ``bits``
-        (round-to-nearest per output channel) of the weight the model was trained with (the
+        (per output channel; ``rtn``: round to nearest, ``gptq``: GPTQ with the input Hessians
+        ``hessians`` from :meth:`input_hessians`) of the weight the model was trained with (the
         ``weight_bits`` fake-quantized one). Activation and KV quantization stay as trained."""
+        if method not in ("rtn", "gptq"):
+            raise ValueError(f"PTQ method must be rtn or gptq, got {method!r}")
+        if method == "gptq" and hessians is None:
+            raise ValueError("GPTQ needs the layers' input Hessians (Decoder.input_hessians)")
+        from precplan.validate._gptq import gptq_quantize
+
         linears = self.quant_linears()
         saved = [(m.weight.data.clone(), m.quant) for m in linears]
         try:
             with torch.no_grad():
                 for m in linears:
                     trained = fake_quant(m.weight, m.quant.weight_bits, "channel")
-                    m.weight.data.copy_(quantize_weight_rtn(trained, bits))
+                    if method == "gptq":
+                        m.weight.data.copy_(gptq_quantize(trained, hessians[m].H, bits))
+                    else:
+                        m.weight.data.copy_(quantize_weight_rtn(trained, bits))
                     m.quant = replace(m.quant, weight_bits=16)
             yield self
         finally:

@@ -23,6 +23,7 @@ import numpy as np
 
 from precplan.errors import PrecplanError
 from precplan.laws._law import BASE, PRECISION, PTQ, ROBUSTNESS, Law
+from precplan.validate._data import CODE_NOTE, PYTHON_SOURCE
 
 HIGH = 16
 P_STAR_TOLERANCE = 1.0  # bits: a fitted compute-optimal precision this close to the law's "agrees"
@@ -197,6 +198,8 @@ def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie
     assumed = [k for k in law.assumed if any(c.kind == "ptq" and c.predicted is not None for c in comparisons)]
     if assumed:
         notes.append(f"PTQ predictions use {', '.join(assumed)}: ASSUMED constants that no paper reports")
+    if any(str(r.get("data", "")).startswith(PYTHON_SOURCE) for r in records):
+        notes.append(CODE_NOTE)
     ptq_note = _ptq_method_note(good, law) if any(c.kind == "ptq" and c.predicted is not None for c in comparisons) else None
     return ValidationReport(
         law=law.id, runs=len(records), diverged=diverged,

@@ -3,8 +3,8 @@
 Recipe (Kumar et al. 2024, laws.md section 6): AdamW (0.9, 0.95), weight decay 0.1 on
 matrices, cosine schedule with 10% linear warmup decaying to 10% of the peak, gradient
 clipping at 1.0, bf16 autocast on CUDA (fp32 master weights). After training, the weights
-are quantized post hoc to each of ``ptq_bits`` (round-to-nearest per output channel) and
-the validation loss is measured again.
+are quantized post hoc to each of ``ptq_bits`` (per output channel, round-to-nearest or GPTQ
+calibrated on training data: ``ptq_method``) and the validation loss is measured again.
 """
 
 from __future__ import annotations
@@ -234,6 +234,17 @@ def micro_batch_size(spec: RunSpec, vocab: int, where: Placement) -> int:
     return micro
 
 
+CALIBRATION_SEQUENCES = 128  # GPTQ calibration: 128 training sequences, as Frantar et al. 2022 (sec. 5)
+
+
+def calibration_batches(source: Source, spec: RunSpec, micro: int, where: Placement) -> Iterator[torch.Tensor]:
+    """GPTQ's calibration set: CALIBRATION_SEQUENCES windows of training data (a stream of its
+    own, fixed by the run's seed), on the device in micro-batches."""
+    stream = source.batches(micro, spec.seq_len, spec.seed + 7919)
+    for _ in range(-(-CALIBRATION_SEQUENCES // micro)):
+        yield where.to_device(where.host_tensor(next(stream)))
+
+
 def train_step(model: Decoder, opt: torch.optim.Optimizer, batch: torch.Tensor, micro: int, where: Placement) -> torch.Tensor:
     """One optimizer step on ``batch`` (B, T + 1), accumulated over micro-batches of ``micro``
     sequences; returns the batch's mean loss (a device tensor: no host sync)."""
@@ -304,9 +315,13 @@ def train_run(
     eval_batch = max(1, 2 * micro)
     loss_val = evaluate(model, val, where, eval_batch)
     ptq: dict[str, float] = {}
+    hessians = None
+    if spec.ptq_method == "gptq" and spec.ptq_bits:
+        hessians = model.input_hessians(calibration_batches(source, spec, micro, where), where.autocast)
     for bits in spec.ptq_bits:
-        with model.post_quantized(bits):
+        with model.post_quantized(bits, spec.ptq_method, hessians):
             ptq[str(bits)] = evaluate(model, val, where, eval_batch)
+    del hessians
     diverged = not math.isfinite(loss_val)
     return Outcome(
         loss=loss_val if not diverged else None,
