@@ -41,6 +41,15 @@ def validate(
     seeds: int = typer.Option(1, "--seeds", help="Repeat every configuration with this many seeds (--seed, --seed + 1, ...): the report then shows the seed noise and calls effects within it 'not resolved'."),
     act_granularity: str = typer.Option("token", "--act-granularity", help="Scale of activation and Q/K/V quantization: token (default; one per token, and head: independent of batching) or tensor (one per micro-batch)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice, the number of cores)."),
+    ptq: str = typer.Option("rtn", "--ptq", help="Post-training quantization after each run: rtn (round to nearest) or gptq (Frantar et al. 2022, calibrated on training data; what kumar2024's PTQ constants were fit on)."),
+    compile_: bool = typer.Option(False, "--compile", help="Run the training forward pass (fake quantization included) through torch.compile."),
+    devices: Optional[str] = typer.Option(None, "--devices", help="One worker process per device, sharing one store: all (every GPU), a list such as cuda:0,cuda:2, or cpu."),
+    executor: str = typer.Option("local", "--executor", help="local (this machine), slurm (a submitit job array), slurm:local (submitit's local backend: the same path without a cluster) or ray (RAY_ADDRESS, else a local Ray)."),
+    partition: Optional[str] = typer.Option(None, "--partition", help="--executor slurm: the SLURM partition."),
+    time_limit: Optional[str] = typer.Option(None, "--time", help="--executor slurm: time limit per task, minutes or H:MM:SS (default 24:00:00)."),
+    gpus_per_node: int = typer.Option(1, "--gpus-per-node", help="--executor slurm: GPUs per task (runs use one each)."),
+    slurm_param: Optional[List[str]] = typer.Option(None, "--slurm-param", help="--executor slurm: more SLURM settings as key=value (account=..., qos=..., constraint=..., mem=...); repeatable."),
+    runs_per_task: Optional[int] = typer.Option(None, "--runs-per-task", help="--executor slurm/ray: runs per task (default 1; slurm:local: runs / CPU cores)."),
     fit_grid: str = typer.Option("full", "--fit-grid", help="Start grid of the base-law fit: full (4,500 starts) or coarse."),
     plot: Optional[str] = PlotOpt,
     json_out: bool = JsonOpt,
@@ -71,12 +80,34 @@ def validate(
     the_preset = get_preset(name)
     if act_granularity not in ("tensor", "token"):
         raise PrecplanError(f"--act-granularity must be tensor or token; got {act_granularity!r}")
+    if ptq not in ("rtn", "gptq"):
+        raise PrecplanError(f"--ptq must be rtn or gptq; got {ptq!r}")
+    from precplan.validate._executors import EXECUTORS
+
+    if executor not in EXECUTORS:
+        raise PrecplanError(f"--executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
+    if devices is not None and executor != "local":
+        raise PrecplanError("--devices is for one machine (--executor local); a cluster executor gives each task its own GPU")
+    if runs_per_task is not None and runs_per_task < 1:
+        raise PrecplanError(f"--runs-per-task {runs_per_task}: expected a positive number")
+    if (devices or executor != "local") and shard:
+        raise PrecplanError("--shard splits the sweep by hand; --devices and --executor share it out themselves: use one or the other")
+    if devices is not None and devices.strip() != "cpu" and device == "cpu":
+        raise PrecplanError(f"--devices {devices} with --device cpu: pick one")
     from precplan.validate._train import compute_kind
 
     if seeds < 1:
         raise PrecplanError(f"--seeds {seeds}: expected a number of seeds >= 1")
+    run_device = device
+    if device == "auto" and devices is not None:
+        run_device = "cpu" if devices.strip() == "cpu" else "cuda"
+    elif device == "auto" and executor in ("slurm", "ray"):
+        run_device = "cuda"  # the cluster's GPUs, whatever this (login) node has
+    elif device == "auto" and executor == "slurm:local":
+        run_device = "cpu" if not torch.cuda.is_available() else "cuda"
     the_preset = with_overrides(the_preset, seed=seed, activation_granularity=act_granularity,
-                                kv_granularity=act_granularity, compute=compute_kind(device), seeds=seeds)
+                                kv_granularity=act_granularity, compute=compute_kind(run_device), seeds=seeds,
+                                ptq_method=ptq)
     out_dir = out or f"validate-{name}"
     source = _load_data(data, the_preset)
     if list_only:
@@ -90,10 +121,24 @@ def validate(
         if threads < 1:
             raise PrecplanError(f"--threads {threads}: expected a positive number of CPU threads")
         torch.set_num_threads(threads)
-    where = placement(device)
-    summary = run_sweep(the_preset.specs, source, where, out_dir, name, shard_t, console=console(stderr=True))
+    if devices is not None or executor != "local":
+        from precplan.validate._executors import execute
+
+        summary = execute(executor, devices, the_preset.specs, source, data, _need(the_preset), out_dir, name, run_device,
+                          threads, compile_, console(stderr=True), runs_per_task, partition, time_limit, gpus_per_node,
+                          slurm_param or ())
+    else:
+        where = placement(device)
+        summary = run_sweep(the_preset.specs, source, where, out_dir, name, shard_t, console=console(stderr=True),
+                            compile=compile_)
     records, notes = read_folders([out_dir])
     _analyse(records, notes + summary.warnings, the_law, fit_grid, out_dir, summary, plot, json_out)
+
+
+def _need(preset) -> tuple[int, int]:
+    """Training and validation tokens the preset's largest run reads (sizes python-source)."""
+    return (max(s.steps * s.batch_size * s.seq_len for s in preset.specs),
+            max(s.val_tokens + s.seq_len + 1 for s in preset.specs))
 
 
 def _load_data(data, preset):
@@ -101,9 +146,7 @@ def _load_data(data, preset):
     corpus), refused when its validation split is smaller than the runs evaluate on."""
     from precplan.validate._data import load_source
 
-    need = (max(s.steps * s.batch_size * s.seq_len for s in preset.specs),
-            max(s.val_tokens + s.seq_len + 1 for s in preset.specs))
-    source = load_source(data, need=need)
+    source = load_source(data, need=_need(preset))
     check = getattr(source, "check_validation", None)
     if check is not None:
         for s in {(x.val_tokens, x.seq_len) for x in preset.specs}:

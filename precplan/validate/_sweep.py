@@ -74,7 +74,7 @@ def make_record(spec: RunSpec, run_id: str, outcome: Outcome, source: Source, wh
             "weight_granularity": "channel", "activation_granularity": spec.activation_granularity,
             "kv_granularity": spec.kv_granularity, "quantizer": "absmax-symmetric-int", "ptq_method": spec.ptq_method,
             "compute": spec.compute, "device_kind": where.device.type, "dtype": where.dtype,
-            "micro_batch": outcome.micro_batch, "eval_batch": outcome.eval_batch,
+            "micro_batch": outcome.micro_batch, "eval_batch": outcome.eval_batch, "compiled": outcome.compiled,
         },
         "initial_train_loss": outcome.initial_train_loss,
         "final_train_loss": outcome.final_train_loss,
@@ -113,6 +113,7 @@ def run_sweep(
     shard: tuple[int, int] = (0, 1),
     console: Any = None,
     on_record: Callable[[dict[str, Any]], None] | None = None,
+    compile: bool = False,
 ) -> SweepSummary:
     """Train this shard's unfinished runs in grid order, appending one record per run."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -162,7 +163,7 @@ def run_sweep(
                         progress.update(task, completed=done, info=f"{rate:,.0f} tok/s  loss {loss:.3f}")
                         progress.update(sweep, completed=base + cost * done / total_tokens)
 
-                    outcome = train_run(spec, source, where, on_progress=update)
+                    outcome = train_run(spec, source, where, on_progress=update, compile=compile)
                     record = make_record(spec, spec.run_id(source.fingerprint), outcome, source, where, preset)
                     append_record(path, record)  # before the claim is let go (the with block's exit)
                 ran += 1

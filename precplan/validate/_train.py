@@ -152,26 +152,46 @@ def lr_at(step: int, spec: RunSpec) -> float:
     return spec.lr * (spec.min_lr_frac + (1 - spec.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+class _Failed:
+    """What the prefetch thread hands over instead of a batch when reading data raised."""
+
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
 def prefetch(it: Iterator[np.ndarray], depth: int = 4) -> Iterator[np.ndarray]:
-    """Produce batches in a background thread (numpy releases the GIL) while the model trains."""
+    """Produce batches in a background thread (numpy releases the GIL) while the model trains.
+    An exception in the thread is raised here, in the consumer, instead of leaving it waiting
+    for a batch that never comes."""
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
-    def work() -> None:
-        for item in it:
-            while not stop.is_set():
-                try:
-                    q.put(item, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if stop.is_set():
-                return
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
-    threading.Thread(target=work, daemon=True).start()
+    def work() -> None:
+        try:
+            for item in it:
+                if not put(item):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed over to the consumer, which re-raises it
+            put(_Failed(exc))
+            return
+        put(_Failed(RuntimeError("the training data stream ended")))
+
+    threading.Thread(target=work, daemon=True, name="prefetch").start()
     try:
         while True:
-            yield q.get()
+            item = q.get()
+            if isinstance(item, _Failed):
+                raise RuntimeError(f"data loading failed: {item.exc!r}") from item.exc
+            yield item
     finally:
         stop.set()
 
@@ -214,6 +234,7 @@ class Outcome:
     curve: list[tuple[int, float]] = field(default_factory=list)
     diverged_at_tokens: int | None = None
     micro_batch: int | None = None  # sequences per forward/backward pass
+    compiled: bool = False
     eval_batch: int | None = None  # sequences per validation forward pass
 
 
@@ -245,15 +266,36 @@ def calibration_batches(source: Source, spec: RunSpec, micro: int, where: Placem
         yield where.to_device(where.host_tensor(next(stream)))
 
 
-def train_step(model: Decoder, opt: torch.optim.Optimizer, batch: torch.Tensor, micro: int, where: Placement) -> torch.Tensor:
+def micro_loss(model: Decoder, chunk: torch.Tensor, where: Placement) -> torch.Tensor:
+    """Mean next-token cross-entropy of one micro-batch (B, T + 1): the forward pass, fake
+    quantization included (what ``--compile`` compiles)."""
+    with where.autocast():
+        logits = model(chunk[:, :-1])
+    return F.cross_entropy(logits.float().flatten(0, 1), chunk[:, 1:].flatten())
+
+
+def compiled_loss(model: Decoder, where: Placement) -> Callable[[Decoder, torch.Tensor, Placement], torch.Tensor]:
+    """:func:`micro_loss` through ``torch.compile`` (Inductor); a one-line error where it cannot work."""
+    from precplan.errors import PrecplanError
+
+    if not hasattr(torch, "compile"):
+        raise PrecplanError(f"--compile needs torch >= 2.0 (this is torch {torch.__version__})")
+    if where.device.type == "cpu":
+        import shutil
+
+        if not any(shutil.which(c) for c in ("cc", "gcc", "clang", "c++", "g++")):
+            raise PrecplanError("--compile on the CPU needs a C/C++ compiler (Inductor generates C++): install one, or drop --compile")
+    return torch.compile(micro_loss, dynamic=False)
+
+
+def train_step(model: Decoder, opt: torch.optim.Optimizer, batch: torch.Tensor, micro: int, where: Placement,
+               loss_fn: Callable[[Decoder, torch.Tensor, Placement], torch.Tensor] = micro_loss) -> torch.Tensor:
     """One optimizer step on ``batch`` (B, T + 1), accumulated over micro-batches of ``micro``
     sequences; returns the batch's mean loss (a device tensor: no host sync)."""
     opt.zero_grad(set_to_none=True)
     total = torch.zeros((), device=batch.device)
     for chunk in batch.split(micro):
-        with where.autocast():
-            logits = model(chunk[:, :-1])
-        loss = F.cross_entropy(logits.float().flatten(0, 1), chunk[:, 1:].flatten()) * (len(chunk) / len(batch))
+        loss = loss_fn(model, chunk, where) * (len(chunk) / len(batch))
         loss.backward()
         total += loss.detach()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -268,11 +310,13 @@ def train_run(
     on_progress: Callable[[int, int, float], None] | None = None,
     log_every: int = 10,
     micro_batch: int | None = None,
+    compile: bool = False,
 ) -> Outcome:
     """Train one model as ``spec`` says and measure it. ``on_progress(tokens_done, tokens_total,
     train_loss)`` is called every ``log_every`` steps. Divergence (a non-finite loss, or a
     training loss a nat above uniform guessing after warmup) stops the run early.
-    ``micro_batch``: sequences per forward pass (default: :func:`micro_batch_size`)."""
+    ``micro_batch``: sequences per forward pass (default: :func:`micro_batch_size`).
+    ``compile``: run the training forward pass through ``torch.compile``."""
     t0 = time.perf_counter()
     torch.manual_seed(spec.seed)
     quant = spec.quant
@@ -284,6 +328,7 @@ def train_run(
     blowup = math.log(source.vocab_size) + 1.0
     warmup = max(1, int(spec.warmup_frac * spec.steps))
     micro = micro_batch or micro_batch_size(spec, source.vocab_size, where)
+    loss_fn = compiled_loss(model, where) if compile else micro_loss
 
     window, count = torch.zeros((), device=where.device), 0
     curve: list[tuple[int, float]] = []
@@ -293,7 +338,7 @@ def train_run(
     for step in range(spec.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, spec)
-        window += train_step(model, opt, where.to_device(next(batches)), micro, where)
+        window += train_step(model, opt, where.to_device(next(batches)), micro, where, loss_fn)
         count, done = count + 1, step + 1
         if done % log_every == 0 or done == spec.steps or step == 0:
             mean, count = float(window) / count, 0
@@ -335,4 +380,5 @@ def train_run(
         curve=curve,
         micro_batch=micro,
         eval_batch=eval_batch,
+        compiled=compile,
     )
