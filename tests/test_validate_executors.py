@@ -61,7 +61,7 @@ def test_device_lists():
 
 
 def test_bad_executor_options_are_one_line(tmp_path):
-    for args, msg in ((["--executor", "pbs"], "--executor 'pbs'"), (["--devices", "cpu", "--shard", "0/2"], "--shard"),
+    for args, msg in ((["--executor", "pbs"], "--executor 'pbs'"), (["--devices", "cpu", "--shard", "2/2"], "--shard"),
                       (["--executor", "slurm", "--devices", "all"], "--devices is for one machine"),
                       (["--ptq", "awq"], "--ptq must be rtn or gptq"), (["--time", "4h", "--executor", "slurm"], None)):
         res = _validate("--preset", "ci", "--out", str(tmp_path / "o"), "--list", *args, timeout=300)

@@ -90,8 +90,6 @@ def validate(
         raise PrecplanError("--devices is for one machine (--executor local); a cluster executor gives each task its own GPU")
     if runs_per_task is not None and runs_per_task < 1:
         raise PrecplanError(f"--runs-per-task {runs_per_task}: expected a positive number")
-    if (devices or executor != "local") and shard:
-        raise PrecplanError("--shard splits the sweep by hand; --devices and --executor share it out themselves: use one or the other")
     if devices is not None and devices.strip() != "cpu" and device == "cpu":
         raise PrecplanError(f"--devices {devices} with --device cpu: pick one")
     from precplan.validate._train import compute_kind
@@ -126,7 +124,7 @@ def validate(
 
         summary = execute(executor, devices, the_preset.specs, source, data, _need(the_preset), out_dir, name, run_device,
                           threads, compile_, console(stderr=True), runs_per_task, partition, time_limit, gpus_per_node,
-                          slurm_param or ())
+                          slurm_param or (), shard=shard_t)
     else:
         where = placement(device)
         summary = run_sweep(the_preset.specs, source, where, out_dir, name, shard_t, console=console(stderr=True),

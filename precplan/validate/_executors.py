@@ -282,15 +282,15 @@ def execute(executor: str, devices: str | None, specs: Sequence[Any], source: An
             need: tuple[int, int], out_dir: str | Path, preset: str, device: str, threads: int | None,
             compile: bool, console: Any, runs_per_task: int | None = None, partition: str | None = None,
             time_limit: str | None = None, gpus_per_node: int = 1, slurm_extra: Sequence[str] = (),
-            wait: bool = True) -> Any:
-    """Run ``specs`` (not yet finished ones) through ``executor`` / on ``devices``; the
-    SweepSummary of all workers together."""
+            wait: bool = True, shard: tuple[int, int] = (0, 1)) -> Any:
+    """Run ``specs`` (this shard's, not yet finished ones) through ``executor`` / on ``devices``;
+    the SweepSummary of all workers together."""
     from precplan.validate._sweep import SweepSummary, pending
 
     if executor not in EXECUTORS:
         raise PrecplanError(f"--executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
     t0 = time.perf_counter()
-    todo, skipped = pending(specs, source, out_dir, (0, 1))
+    todo, skipped = pending(specs, source, out_dir, shard)
     ids = [s.run_id(source.fingerprint) for s in todo]
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     results: list[Any] = []
@@ -324,7 +324,7 @@ def execute(executor: str, devices: str | None, specs: Sequence[Any], source: An
 
     done = finished_ids(out_dir)
     return SweepSummary(
-        preset=preset, store=str(Path(out_dir)), shard=(0, 1), planned=len(todo) + skipped, skipped=skipped,
+        preset=preset, store=str(Path(out_dir)), shard=shard, planned=len(todo) + skipped, skipped=skipped,
         ran=sum(r["ran"] for r in results), diverged=sum(r["diverged"] for r in results),
         wall_s=time.perf_counter() - t0, device=f"{label} ({'; '.join(devices_seen)})", data=source.name,
         warnings=warnings, elsewhere=sum(1 for i in ids if i not in done),
