@@ -190,9 +190,10 @@ def _list(preset, source, out_dir, shard, json_out) -> None:
 
     from precplan.cli._render import console, fmt, print_json, table
     from precplan.units import format_count
-    from precplan.validate._store import finished_ids, shard_slice
+    from precplan.validate._store import finished_ids, live_claims, shard_slice
 
     done = finished_ids(out_dir) if Path(out_dir).exists() else set()
+    running = live_claims(out_dir) if Path(out_dir).exists() else set()
     mine = shard_slice(preset.specs, *shard)
     rows = []
     for s in mine:
@@ -200,7 +201,8 @@ def _list(preset, source, out_dir, shard, json_out) -> None:
         d = s.steps * s.batch_size * s.seq_len
         rows.append({"run_id": rid, "params": s.params, "tokens": d, "weight_bits": s.weight_bits,
                      "activation_bits": s.activation_bits, "kv_bits": s.kv_bits, "lr": s.lr, "steps": s.steps,
-                     "done": rid in done, "repeats_data": bool(source.repeat_warning(d))})
+                     "done": rid in done, "running": rid in running and rid not in done,
+                     "repeats_data": bool(source.repeat_warning(d))})
     estimate = preset.estimate_seconds(source.vocab_size, mine)
     doc = {"preset": preset.name, "description": preset.description, "shard": list(shard), "data": source.name,
            "runs": rows, "estimated_seconds": estimate, "estimate_device": preset.device_hint}
@@ -210,7 +212,8 @@ def _list(preset, source, out_dir, shard, json_out) -> None:
     cols = ["run id", "N", "D", "w/a/kv", "lr", "steps", "status"]
     body = [[r["run_id"], format_count(r["params"]), format_count(r["tokens"]),
              f"{r['weight_bits']}/{r['activation_bits']}/{r['kv_bits']}", fmt(r["lr"]), str(r["steps"]),
-             "done" if r["done"] else ("pending, repeats data" if r["repeats_data"] else "pending")] for r in rows]
+             "done" if r["done"] else "training (claimed by a live worker)" if r["running"]
+             else ("pending, repeats data" if r["repeats_data"] else "pending")] for r in rows]
     out = console()
     out.print(table(f"{preset.name}: {preset.description} (shard {shard[0]}/{shard[1]}: {len(rows)} runs)", cols, body))
     out.print(f"data: {source.name}; estimated time on {preset.device_hint} for this shard: {estimate / 60:.0f} min"

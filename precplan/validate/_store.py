@@ -169,7 +169,7 @@ def _read_holder(fd: int) -> dict[str, Any] | None:
     if not size:
         return None
     try:
-        doc = json.loads(os.pread(fd, size, 0))
+        doc = json.loads(os.pread(fd, size, 0).strip() or b"null")
     except ValueError:
         return None
     return doc if isinstance(doc, dict) else None
@@ -187,10 +187,14 @@ def holder_is_live(doc: dict[str, Any] | None, now: float | None = None, stale_s
     return isinstance(beat, (int, float)) and (time.time() if now is None else now) - beat < stale_s
 
 
+HOLDER_BYTES = 512  # a claim file's fixed size: rewritten in place, never seen empty or half-long
+
+
 def _write_holder(fd: int, doc: dict[str, Any]) -> None:
+    """One pwrite of the holder document, padded to HOLDER_BYTES, so a reader on another host
+    never catches the file truncated between two heartbeats."""
     data = json.dumps(doc).encode()
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, data, 0)
+    os.pwrite(fd, data.ljust(max(HOLDER_BYTES, len(data))), 0)
     os.fsync(fd)
 
 
