@@ -270,9 +270,18 @@ def test_refitted_constants_the_runs_cannot_identify_are_flagged():
     flagged = {u["operand"]: u for u in rep.unidentified}
     assert set(flagged) == {"w", "kv"}
     assert "2 precision(s) only (3, 8 bits)" in flagged["w"]["reason"]
-    assert "slide together" in flagged["kv"]["reason"]
+    assert "slide together" in flagged["kv"]["reason"] or "pinned" in flagged["kv"]["reason"]
     md = markdown(rep)
     assert "## Refitted constants these runs cannot identify" in md
     assert any(c.name == "n_kv" and c.source.startswith("fitted, NOT IDENTIFIED") for c in rep.constants)
+    # the quick preset's shipped store: its refit puts n_kv at 77.7 (gamma_kv at the bound); flagged
+    from pathlib import Path
+
+    from precplan.validate._store import read_folders
+
+    shipped, _ = read_folders([Path(__file__).resolve().parents[1] / "docs" / "validate-quick"])
+    quick = analyze(shipped, load_law("kumar2024"), grid="coarse")
+    assert [u["operand"] for u in quick.unidentified] == ["kv"] and quick.unidentified[0]["values"]["n_kv"] > 50
+    assert next(c for c in quick.claims if c.claim.startswith("Compute-optimal")).verdict == "not resolved"
     # four weight precisions with a clear effect: identified
     assert not [u for u in analyze(grid_records(), load_law("kumar2024"), grid="coarse").unidentified if u["operand"] == "w"]

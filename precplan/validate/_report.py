@@ -15,6 +15,7 @@ No torch here: ``precplan validate --report`` runs anywhere.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -250,7 +251,8 @@ def _resolved(effect: float, sd: float | None, n_a: int, n_b: int) -> bool | Non
 
 
 def _unidentified(good: Sequence[dict[str, Any]], refit: dict[str, Any] | None, noise: dict[str, Any]) -> list[dict[str, Any]]:
-    """Refitted precision factors (gamma_x, n_x) that these runs cannot pin down: fewer than three
+    """Refitted precision factors (gamma_x, n_x) that these runs cannot pin down: a constant the
+    fit left at the optimizer's bound (the fit's own warning), fewer than three
     precisions of operand x below 16 bits (two points fix two constants exactly: nothing is
     tested), a factor within FLAT_FACTOR of 1 at every measured precision (no effect to fit: gamma
     and n trade off), or no quantization effect of x resolved above the seed noise."""
@@ -268,7 +270,13 @@ def _unidentified(good: Sequence[dict[str, Any]], refit: dict[str, Any] | None, 
         levels = sorted({k[2 + i] for k in means if k[2 + i] < HIGH and all(k[2 + j] >= HIGH for j in range(3) if j != i)})
         values = ", ".join(f"{k} = {law.c(k):.4g}" for k in names)
         reason = None
-        if len(levels) < 3:
+        pinned = [w for w in refit.get("warnings", []) if "pinned" in w
+                  and any(re.search(rf"\b{k}\b", w) for k in (f"gamma_{op}", f"n_{op}"))]
+        if pinned:
+            reason = (f"{values}: the fit pinned {'them' if len(pinned) > 1 else 'one of them'} at the optimizer's bound"
+                      f" ({pinned[0].split(' is pinned')[0]}): the runs do not determine the {op} factor's shape, only"
+                      " that it moves somewhere between the measured precisions")
+        elif len(levels) < 3:
             reason = (f"{values}: {op} is quantized at {len(levels)} precision(s) only ({', '.join(map(str, levels))} bits);"
                       " two constants through two points are determined exactly, not tested")
         elif all(float(law.factor(b, op)) > FLAT_FACTOR for b in levels):
