@@ -283,6 +283,32 @@ def claim_run(out_dir: str | Path, run_id: str, heartbeat_s: float = HEARTBEAT_S
     return c
 
 
+def prune_claims(out_dir: str | Path) -> int:
+    """Remove the claim files of finished runs that nobody holds (a worker killed between
+    appending its record and removing its claim leaves one); how many were removed."""
+    folder = claims_dir(out_dir)
+    if not folder.is_dir():
+        return 0
+    done, removed = finished_ids(out_dir), 0
+    for path in folder.glob("*.lock"):
+        if path.stem not in done:
+            continue
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                path.unlink()
+                removed += 1
+        except (BlockingIOError, FileNotFoundError):
+            pass
+        finally:
+            os.close(fd)
+    return removed
+
+
 def live_claims(out_dir: str | Path) -> set[str]:
     """Run ids a live worker holds a claim on now (for ``--list``)."""
     out = set()

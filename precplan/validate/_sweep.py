@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 from precplan.units import format_count
 from precplan.validate._data import Source
 from precplan.validate._model import SHAPES
-from precplan.validate._store import append_record, claim_run, finished_ids, shard_slice, store_path
+from precplan.validate._store import append_record, claim_run, finished_ids, prune_claims, shard_slice, store_path
 from precplan.validate._train import Outcome, Placement, RunSpec, train_run
 
 
@@ -122,6 +122,7 @@ def run_sweep(
     specs = [s if s.compute == where.compute else replace(s, compute=where.compute) for s in specs]
     todo, skipped = pending(specs, source, out_dir, shard)
     skipped0 = skipped
+    prune_claims(out_dir)
     path = store_path(out_dir, shard)
     warnings = sorted({w for s in todo if (w := source.repeat_warning(s.steps * s.batch_size * s.seq_len))})
     diverged = 0
