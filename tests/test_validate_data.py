@@ -86,7 +86,7 @@ def test_bin_file_and_train_val_folder(tmp_path):
     ids.tofile(tmp_path / "data.bin")
     src = load_source(str(tmp_path / "data.bin"))
     assert src.vocab_size == 704  # max id 699 + 1, rounded up to a multiple of 64
-    v = src.validation(256, 32)
+    v = src.validation(224, 32)  # 250 validation ids: 7 windows of 32 (more would be an error)
     assert v.shape[1] == 33 and v.max() < 700
     d = tmp_path / "shakespeare"
     d.mkdir()
@@ -106,3 +106,53 @@ def test_bad_data_paths(tmp_path):
     empty.mkdir()
     with pytest.raises(PrecplanError, match="no text files"):
         load_source(str(empty))
+
+
+def test_a_validation_split_smaller_than_the_evaluation_is_an_error(tmp_path):
+    data = np.arange(1000, dtype=np.uint16)
+    src = ArraySource(data[:801], data[801:], 1024, "small.txt", "t")  # 199 validation tokens
+    assert src.validation(128, 32).shape == (4, 33)
+    with pytest.raises(PrecplanError, match="validation split holds 192 tokens .* evaluated on 256 tokens"):
+        src.validation(256, 32)
+
+
+def test_python_source_is_deduplicated_split_by_file_and_capped(tmp_path):
+    from precplan.validate._data import python_source
+
+    lib, site = tmp_path / "lib", tmp_path / "site"
+    texts = {f"mod{i}.py": f"def f{i}(x):\n    return x * {i}  # {'#' * i}\n" for i in range(200)}
+    for root in (lib, site):
+        (root / "pkg" / "__pycache__").mkdir(parents=True)
+        for name, text in texts.items():  # every file twice, once under each root: duplicates
+            (root / "pkg" / name).write_text(text)
+        (root / "pkg" / "__pycache__" / "x.py").write_text("cached copy\n")
+        (root / "pkg" / "data.txt").write_text("not python\n")
+    src = python_source(roots=[lib, site])
+    total = sum(len(t) for t in texts.values())
+    assert len(src.train) + len(src.val) == total  # duplicates read once; no .txt, no __pycache__
+    assert src.vocab_size == 256 and "code, not natural language" in src.name
+    assert 0 < len(src.val) < 0.2 * total  # ~1/20 of the files by content hash
+    val_text = bytes(src.val).decode()
+    for text in texts.values():  # a file is wholly in one split
+        assert (text in val_text) != (text in bytes(src.train).decode())
+    # the same corpus, and fingerprint, whatever the roots' order or location
+    again = python_source(roots=[site, lib])
+    assert np.array_equal(again.train, src.train) and again.fingerprint == src.fingerprint
+    # capped: reading stops once both splits have what the preset needs
+    small = python_source(1000, 50, roots=[lib, site])
+    assert 1000 < len(small.train) < 1200 and len(small.val) >= 51 and small.fingerprint != src.fingerprint
+
+
+def test_python_source_of_this_environment_and_the_cli_refuses_a_small_data_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from precplan.cli import app
+
+    src = load_source("python-source", need=(300_000, 20_000))
+    assert src.train_tokens >= 300_000 and len(src.val) > 20_000 and src.fingerprint.startswith("python-source-")
+    assert "import" in bytes(src.train[:200_000]).decode("utf-8", "replace")
+    (tmp_path / "tiny.txt").write_text("too little text. " * 200)  # 3.4 KB: 170 validation bytes
+    res = CliRunner().invoke(app, ["validate", "--preset", "smoke", "--data", str(tmp_path / "tiny.txt"), "--list",
+                                   "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert "evaluated on 8,192 tokens" in res.stderr

@@ -215,3 +215,73 @@ def test_rtn_ptq_against_a_gptq_law_is_flagged_next_to_the_ptq_numbers(exact, ca
     assert analyze([dict(r, ptq_method="gptq") for r in recs], load_law("kumar2024"), grid="coarse").ptq_note is None
     fitted = rep.refit["law"]
     assert fitted.coefficients["C_T"].source == "fitted" and analyze(recs, fitted, grid="coarse").ptq_note is None
+
+
+def _two_seeds(recs: list[dict], delta: float, ptq_delta: float) -> list[dict]:
+    """Every record twice, seeds 0 and 1, the losses moved by -delta and +delta (sample sd
+    delta * sqrt(2)), the post-PTQ losses by the opposite of ptq_delta."""
+    out = []
+    for r in recs:
+        for seed, sign in ((0, -1.0), (1, 1.0)):
+            ptq = {b: v + sign * (delta - ptq_delta) for b, v in r["ptq"].items()}
+            out.append({**r, "run_id": f"{r['run_id']}-s{seed}", "seed": seed, "loss": r["loss"] + sign * delta, "ptq": ptq})
+    return out
+
+
+def test_seed_noise_is_measured_and_small_effects_stand_out_of_it():
+    rep = analyze(_two_seeds(grid_records(), 0.001, 0.0005), load_law("kumar2024"), grid="coarse")
+    assert rep.seeds["seeds_min"] == rep.seeds["seeds_max"] == 2
+    assert rep.seeds["pooled_sd"] == pytest.approx(0.001 * math.sqrt(2), rel=1e-9)
+    assert rep.seeds["pooled_sd_ptq"] == pytest.approx(0.0005 * math.sqrt(2), rel=1e-9)
+    row = next(x for x in rep.seeds["rows"] if x["params"] == 1e5 and x["tokens"] == 1e6)
+    assert row["seeds"] == 2 and row["mean_loss"] == pytest.approx(loss(1e5, 1e6), abs=1e-12)
+    verdicts = {c.claim.split()[0]: c for c in rep.claims}
+    assert verdicts["Lower"].verdict == "holds" and all(d["resolved"] for d in verdicts["Lower"].details)
+    assert verdicts["PTQ"].verdict == "holds"
+    md = markdown(rep)
+    assert "## Seed noise: 2-2 seeds per configuration, pooled sd 0.0014 nats" in md
+
+
+def test_effects_within_seed_noise_are_not_resolved():
+    # 3-bit weights cost ~0.07-0.24 nats here; a seed sd of 0.7 nats swamps that (2 standard errors = 1.4)
+    rep = analyze(_two_seeds(grid_records(), 0.5, 0.5), load_law("kumar2024"), grid="coarse")
+    claims = {c.claim.split()[0]: c for c in rep.claims}
+    assert claims["Lower"].verdict == "not resolved" and "seed noise" in claims["Lower"].evidence
+    assert all(d["resolved"] is False for d in claims["Lower"].details)
+    assert claims["PTQ"].verdict == "not resolved"
+    md = markdown(rep)
+    assert "| not resolved |" in md  # the N_eff/N column says so instead of a ratio
+
+
+def test_one_seed_says_noise_is_unmeasured(exact):
+    assert exact.seeds["pooled_sd"] is None
+    assert any("one seed per configuration" in n for n in exact.notes)
+
+
+def test_refitted_constants_the_runs_cannot_identify_are_flagged():
+    recs = grid_records()
+    i = 1000
+    for N in (1e5, 4e5):  # KV quantization with no effect at all: n_kv has nothing to fit
+        for kv in (4, 6, 8):
+            recs.append({**record(i, N, 2e6), "kv_bits": kv})
+            i += 1
+    two_levels = [r for r in recs if r["weight_bits"] in (3, 16)] + [r for r in recs if r["weight_bits"] == 8]
+    rep = analyze(two_levels, load_law("kumar2024"), grid="coarse")
+    flagged = {u["operand"]: u for u in rep.unidentified}
+    assert set(flagged) == {"w", "kv"}
+    assert "2 precision(s) only (3, 8 bits)" in flagged["w"]["reason"]
+    assert "slide together" in flagged["kv"]["reason"] or "pinned" in flagged["kv"]["reason"]
+    md = markdown(rep)
+    assert "## Refitted constants these runs cannot identify" in md
+    assert any(c.name == "n_kv" and c.source.startswith("fitted, NOT IDENTIFIED") for c in rep.constants)
+    # the quick preset's shipped store: its refit puts n_kv at 77.7 (gamma_kv at the bound); flagged
+    from pathlib import Path
+
+    from precplan.validate._store import read_folders
+
+    shipped, _ = read_folders([Path(__file__).resolve().parents[1] / "docs" / "validate-quick"])
+    quick = analyze(shipped, load_law("kumar2024"), grid="coarse")
+    assert [u["operand"] for u in quick.unidentified] == ["kv"] and quick.unidentified[0]["values"]["n_kv"] > 50
+    assert next(c for c in quick.claims if c.claim.startswith("Compute-optimal")).verdict == "not resolved"
+    # four weight precisions with a clear effect: identified
+    assert not [u for u in analyze(grid_records(), load_law("kumar2024"), grid="coarse").unidentified if u["operand"] == "w"]

@@ -29,16 +29,27 @@ def require_torch():
 @handle_errors
 def validate(
     dirs: Optional[List[str]] = typer.Argument(None, help="With --report: result folders (or store files) to merge and analyse."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="smoke, quick, gpu or paper (default: gpu when CUDA is present, else quick)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="ci (5 tiny runs, for tests), smoke, quick, gpu or paper (default: gpu when CUDA is present, else quick)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cuda or cpu."),
-    data: Optional[str] = typer.Option(None, "--data", help="Text file or folder (as bytes), a nanoGPT .bin of uint16 ids, or a folder with train.bin/val.bin. Default: the built-in synthetic language."),
+    data: Optional[str] = typer.Option(None, "--data", help="python-source (the .py files of this Python environment, as bytes: real code, offline), a text file or folder (as bytes), a nanoGPT .bin of uint16 ids, or a folder with train.bin/val.bin. Default: the built-in synthetic language."),
     out: Optional[str] = typer.Option(None, "--out", help="Results folder: the store (runs*.jsonl), report.md, report.json (default: validate-<preset>)."),
     law: str = LawOpt,
     shard: Optional[str] = typer.Option(None, "--shard", help="Run slice i of n of the sweep (0 <= i < n), e.g. 0/4 .. 3/4 on four GPUs."),
     report: bool = typer.Option(False, "--report", help="Do not train: merge the stores of the given folders (default --out) and report."),
     list_only: bool = typer.Option(False, "--list", help="Do not train: list the preset's runs, what is done and a time estimate."),
     seed: int = typer.Option(0, "--seed", help="Seed of every run (model init and training data order)."),
-    act_granularity: str = typer.Option("tensor", "--act-granularity", help="Activation quantization scale: tensor (the paper's) or token."),
+    seeds: int = typer.Option(1, "--seeds", help="Repeat every configuration with this many seeds (--seed, --seed + 1, ...): the report then shows the seed noise and calls effects within it 'not resolved'."),
+    act_granularity: str = typer.Option("token", "--act-granularity", help="Scale of activation and Q/K/V quantization: token (default; one per token, and head: independent of batching) or tensor (one per micro-batch)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice, the number of cores)."),
+    ptq: str = typer.Option("rtn", "--ptq", help="Post-training quantization after each run: rtn (round to nearest) or gptq (Frantar et al. 2022, calibrated on training data; what kumar2024's PTQ constants were fit on)."),
+    compile_: bool = typer.Option(False, "--compile", help="Run the training forward pass (fake quantization included) through torch.compile."),
+    devices: Optional[str] = typer.Option(None, "--devices", help="One worker process per device, sharing one store: all (every GPU), a list such as cuda:0,cuda:2, or cpu."),
+    executor: str = typer.Option("local", "--executor", help="local (this machine), slurm (a submitit job array), slurm:local (submitit's local backend: the same path without a cluster) or ray (RAY_ADDRESS, else a local Ray)."),
+    partition: Optional[str] = typer.Option(None, "--partition", help="--executor slurm: the SLURM partition."),
+    time_limit: Optional[str] = typer.Option(None, "--time", help="--executor slurm: time limit per task, minutes or H:MM:SS (default 24:00:00)."),
+    gpus_per_node: int = typer.Option(1, "--gpus-per-node", help="--executor slurm: GPUs per task (runs use one each)."),
+    slurm_param: Optional[List[str]] = typer.Option(None, "--slurm-param", help="--executor slurm: more SLURM settings as key=value (account=..., qos=..., constraint=..., mem=...); repeatable."),
+    runs_per_task: Optional[int] = typer.Option(None, "--runs-per-task", help="--executor slurm/ray: runs per task (default 1; slurm:local: runs / CPU cores)."),
     fit_grid: str = typer.Option("full", "--fit-grid", help="Start grid of the base-law fit: full (4,500 starts) or coarse."),
     plot: Optional[str] = PlotOpt,
     force: bool = ForceOpt,
@@ -62,20 +73,43 @@ def validate(
         raise PrecplanError(f"unexpected argument {dirs[0]!r}: folders are only taken with --report (use --out DIR to train)")
 
     torch = require_torch()
-    from precplan.validate._data import load_source
     from precplan.validate._presets import get_preset, with_overrides
 
     name = preset or ("gpu" if torch.cuda.is_available() else "quick")
     the_preset = get_preset(name)
     if act_granularity not in ("tensor", "token"):
         raise PrecplanError(f"--act-granularity must be tensor or token; got {act_granularity!r}")
-    if seed or act_granularity != "tensor":
-        the_preset = with_overrides(the_preset, seed=seed, activation_granularity=act_granularity)
+    if ptq not in ("rtn", "gptq"):
+        raise PrecplanError(f"--ptq must be rtn or gptq; got {ptq!r}")
+    from precplan.validate._executors import EXECUTORS
+
+    if executor not in EXECUTORS:
+        raise PrecplanError(f"--executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
+    if devices is not None and executor != "local":
+        raise PrecplanError("--devices is for one machine (--executor local); a cluster executor gives each task its own GPU")
+    if runs_per_task is not None and runs_per_task < 1:
+        raise PrecplanError(f"--runs-per-task {runs_per_task}: expected a positive number")
+    if devices is not None and devices.strip() != "cpu" and device == "cpu":
+        raise PrecplanError(f"--devices {devices} with --device cpu: pick one")
+    from precplan.validate._train import compute_kind
+
+    if seeds < 1:
+        raise PrecplanError(f"--seeds {seeds}: expected a number of seeds >= 1")
+    run_device = device
+    if device == "auto" and devices is not None:
+        run_device = "cpu" if devices.strip() == "cpu" else "cuda"
+    elif device == "auto" and executor in ("slurm", "ray"):
+        run_device = "cuda"  # the cluster's GPUs, whatever this (login) node has
+    elif device == "auto" and executor == "slurm:local":
+        run_device = "cpu" if not torch.cuda.is_available() else "cuda"
+    the_preset = with_overrides(the_preset, seed=seed, activation_granularity=act_granularity,
+                                kv_granularity=act_granularity, compute=compute_kind(run_device), seeds=seeds,
+                                ptq_method=ptq)
     out_dir = out or f"validate-{name}"
     from precplan.io import check_output_dir
 
     check_output_dir(out_dir, "--out")
-    source = load_source(data)
+    source = _load_data(data, the_preset)
     if list_only:
         return _list(the_preset, source, out_dir, shard_t, json_out)
 
@@ -83,10 +117,41 @@ def validate(
     from precplan.validate._sweep import run_sweep
     from precplan.validate._train import placement
 
-    where = placement(device)
-    summary = run_sweep(the_preset.specs, source, where, out_dir, name, shard_t, console=console(stderr=True))
+    if threads is not None:
+        if threads < 1:
+            raise PrecplanError(f"--threads {threads}: expected a positive number of CPU threads")
+        torch.set_num_threads(threads)
+    if devices is not None or executor != "local":
+        from precplan.validate._executors import execute
+
+        summary = execute(executor, devices, the_preset.specs, source, data, _need(the_preset), out_dir, name, run_device,
+                          threads, compile_, console(stderr=True), runs_per_task, partition, time_limit, gpus_per_node,
+                          slurm_param or (), shard=shard_t)
+    else:
+        where = placement(device)
+        summary = run_sweep(the_preset.specs, source, where, out_dir, name, shard_t, console=console(stderr=True),
+                            compile=compile_)
     records, notes = read_folders([out_dir])
     _analyse(records, notes + summary.warnings, the_law, fit_grid, out_dir, summary, plot, json_out)
+
+
+def _need(preset) -> tuple[int, int]:
+    """Training and validation tokens the preset's largest run reads (sizes python-source)."""
+    return (max(s.steps * s.batch_size * s.seq_len for s in preset.specs),
+            max(s.val_tokens + s.seq_len + 1 for s in preset.specs))
+
+
+def _load_data(data, preset):
+    """The token source, sized for the whole preset (every shard and worker reads the same
+    corpus), refused when its validation split is smaller than the runs evaluate on."""
+    from precplan.validate._data import load_source
+
+    source = load_source(data, need=_need(preset))
+    check = getattr(source, "check_validation", None)
+    if check is not None:
+        for s in {(x.val_tokens, x.seq_len) for x in preset.specs}:
+            check(*s)
+    return source
 
 
 def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out) -> None:
@@ -118,7 +183,8 @@ def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out) -> Non
 
     if summary is not None:
         console().print(f"sweep: ran {summary.ran}, skipped {summary.skipped} already finished, {summary.diverged} diverged,"
-                        f" {summary.wall_s:.0f} s on {summary.device}; store {summary.store}")
+                        f" {summary.wall_s:.0f} s on {summary.device}; store {summary.store}"
+                        + (f"; {summary.elsewhere} still training in other workers" if summary.elsewhere else ""))
     console().print("wrote " + ", ".join(files))
 
 
@@ -127,9 +193,10 @@ def _list(preset, source, out_dir, shard, json_out) -> None:
 
     from precplan.cli._render import console, fmt, print_json, table
     from precplan.units import format_count
-    from precplan.validate._store import finished_ids, shard_slice
+    from precplan.validate._store import finished_ids, live_claims, shard_slice
 
     done = finished_ids(out_dir) if Path(out_dir).exists() else set()
+    running = live_claims(out_dir) if Path(out_dir).exists() else set()
     mine = shard_slice(preset.specs, *shard)
     rows = []
     for s in mine:
@@ -137,7 +204,8 @@ def _list(preset, source, out_dir, shard, json_out) -> None:
         d = s.steps * s.batch_size * s.seq_len
         rows.append({"run_id": rid, "params": s.params, "tokens": d, "weight_bits": s.weight_bits,
                      "activation_bits": s.activation_bits, "kv_bits": s.kv_bits, "lr": s.lr, "steps": s.steps,
-                     "done": rid in done, "repeats_data": bool(source.repeat_warning(d))})
+                     "done": rid in done, "running": rid in running and rid not in done,
+                     "repeats_data": bool(source.repeat_warning(d))})
     estimate = preset.estimate_seconds(source.vocab_size, mine)
     doc = {"preset": preset.name, "description": preset.description, "shard": list(shard), "data": source.name,
            "runs": rows, "estimated_seconds": estimate, "estimate_device": preset.device_hint}
@@ -147,7 +215,8 @@ def _list(preset, source, out_dir, shard, json_out) -> None:
     cols = ["run id", "N", "D", "w/a/kv", "lr", "steps", "status"]
     body = [[r["run_id"], format_count(r["params"]), format_count(r["tokens"]),
              f"{r['weight_bits']}/{r['activation_bits']}/{r['kv_bits']}", fmt(r["lr"]), str(r["steps"]),
-             "done" if r["done"] else ("pending, repeats data" if r["repeats_data"] else "pending")] for r in rows]
+             "done" if r["done"] else "training (claimed by a live worker)" if r["running"]
+             else ("pending, repeats data" if r["repeats_data"] else "pending")] for r in rows]
     out = console()
     out.print(table(f"{preset.name}: {preset.description} (shard {shard[0]}/{shard[1]}: {len(rows)} runs)", cols, body))
     out.print(f"data: {source.name}; estimated time on {preset.device_hint} for this shard: {estimate / 60:.0f} min"

@@ -57,21 +57,36 @@ def tables(r: ValidationReport, max_rows: int | None = None, ptq_rows: bool = Tr
         out.append((f"Precision and PTQ constants: {r.law} beside a refit on these runs (base fixed)",
                     ["constant", r.law, "refit", "source of refit value"],
                     [[k.name, _num(k.law), _num(k.fitted), k.source] for k in r.constants], None))
+    if r.unidentified:
+        out.append(("Refitted constants these runs cannot identify (do not quote them)", ["operand", "constants", "why"],
+                    [[u["operand"], ", ".join(f"{k} = {fmt(v)}" for k, v in u["values"].items()), u["reason"]]
+                     for u in r.unidentified], None))
+    if r.seeds and r.seeds["pooled_sd"] is not None:
+        sd = r.seeds["pooled_sd"]
+        out.append((f"Seed noise: {r.seeds['seeds_min']}-{r.seeds['seeds_max']} seeds per configuration, pooled sd"
+                    f" {sd:.4f} nats ({r.seeds['pooled_df']} degrees of freedom)",
+                    ["N", "D", "w/a/kv bits", "seeds", "mean loss", "sd"],
+                    [[format_count(x["params"]), format_count(x["tokens"]), "/".join(map(str, x["bits"])), str(x["seeds"]),
+                      fmt(x["mean_loss"]), _num(x["sd"], 3)] for x in r.seeds["rows"]],
+                    f"An effect is 'not resolved' when it is within {r.seeds['resolve_sigmas']:g} standard errors of the"
+                    " seed noise (pooled sd x sqrt(1/n1 + 1/n2) for a difference of means over n1 and n2 seeds)."))
     out.append(("The paper's claims on this data", ["claim", "verdict", "evidence"],
                 [[c.claim, c.verdict, c.evidence] for c in r.claims], None))
     eff = next((c for c in r.claims if c.claim.startswith("Lower training precision")), None)
     if eff and eff.details:
-        out.append(("Effective parameters of weight-quantized runs (N_eff / N)",
-                    ["N", "D", "w bits", "loss", "16-bit loss", "measured", r.law, "refit"],
-                    [[format_count(d["params"]), format_count(d["tokens"]), str(d["weight_bits"]), fmt(d["loss"]),
-                      fmt(d["loss_16"]), _num(d.get("n_eff_fraction"), 3), _num(d.get("law_fraction"), 3),
-                      _num(d.get("refit_fraction"), 3)] for d in eff.details], None))
+        out.append(("Effective parameters of weight-quantized runs (N_eff / N; losses are means over seeds)",
+                    ["N", "D", "w bits", "seeds", "loss", "16-bit loss", "measured", r.law, "refit"],
+                    [[format_count(d["params"]), format_count(d["tokens"]), str(d["weight_bits"]), str(d.get("seeds", 1)),
+                      fmt(d["loss"]), fmt(d["loss_16"]),
+                      "not resolved" if d.get("resolved") is False else _num(d.get("n_eff_fraction"), 3),
+                      _num(d.get("law_fraction"), 3), _num(d.get("refit_fraction"), 3)] for d in eff.details], None))
     ptq = next((c for c in r.claims if c.claim.startswith("PTQ damage")), None)
     if ptq and ptq.details:
         out.append(("PTQ degradation (post-PTQ loss minus loss) against D, 16-bit-trained runs",
                     ["N", "PTQ bits", "D", "degradation", "rises with D"],
                     [[format_count(d["params"]), str(d["post_bits"]), ", ".join(format_count(t) for t in d["tokens"]),
-                      ", ".join(f"{x:.4f}" for x in d["degradation"]), "yes" if d["rises"] else "no"] for d in ptq.details],
+                      ", ".join(f"{x:.4f}" for x in d["degradation"]),
+                      "not resolved" if d.get("resolved") is False else ("yes" if d["rises"] else "no")] for d in ptq.details],
                     None))
     return out
 

@@ -13,7 +13,11 @@ from typing import Any
 _EXPORTS = {
     "analyze": "_report", "ValidationReport": "_report",
     "read_store": "_store", "read_folders": "_store", "append_record": "_store", "store_path": "_store",
-    "finished_ids": "_store", "parse_shard": "_store",
+    "finished_ids": "_store", "parse_shard": "_store", "claim_run": "_store", "live_claims": "_store",
+    "check_comparable": "_report", "seed_noise": "_report",
+    "execute": "_executors", "run_group": "_executors",
+    "gptq_quantize": "_gptq",
+    "python_source": "_data",
     "get_preset": "_presets", "Preset": "_presets", "PRESETS": "_presets",
     "run_sweep": "_sweep", "SweepSummary": "_sweep",
     "RunSpec": "_train", "train_run": "_train",

@@ -1,4 +1,5 @@
-"""Token sources for ``precplan validate``: the built-in synthetic language, text, nanoGPT .bin.
+"""Token sources for ``precplan validate``: the built-in synthetic language, the Python source
+of the installed environment, text, nanoGPT .bin.
 
 Every source yields training windows of ``seq_len + 1`` token ids (inputs and shifted
 targets) and a fixed validation set. The training stream of a run depends on the run's
@@ -19,12 +20,19 @@ Zipf-distributed rules the mass of the rules not yet learnt falls as a power of 
 (the "quantization model" of neural scaling, Michaud et al. 2023), so the loss follows
 E + A/N^alpha + B/D^beta over a wide range, and, as in the paper, low-precision weights,
 which hold fewer bits per parameter, lose effective parameters.
+
+``python-source`` is real human-written text that every machine with the ``validate`` extra
+has: the ``.py`` files of the running Python environment (standard library and
+site-packages), de-duplicated by content, split into training and validation by file (a
+hash of the content decides, so the split does not depend on the order files are found in),
+read as bytes (vocabulary 256). It is code, not natural language.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -33,6 +41,10 @@ import numpy as np
 
 from precplan.errors import PrecplanError
 
+VAL_FRACTION = 0.05
+PYTHON_SOURCE = "python-source"
+CODE_NOTE = ("python-source is Python code, not natural language: its losses and fitted constants are not those of"
+             " the text the law was fit on (Kumar et al. 2024 trained on Dolma)")
 TEXT_SKIP = {".bin", ".npy", ".pt", ".gz", ".zip", ".png", ".jpg", ".pdf"}
 
 
@@ -166,16 +178,32 @@ class ArraySource(Source):
             w = np.resize(np.asarray(tokens, dtype=np.int64), seq_len + 1)
         return w
 
+    def check_validation(self, n_tokens: int, seq_len: int) -> None:
+        """Refuse an evaluation of ``n_tokens`` tokens that the validation split cannot fill
+        (a smaller evaluation would make the losses noisier than the preset promises)."""
+        have = (len(self.val) - 1) // seq_len
+        if have < -(-n_tokens // seq_len):
+            raise PrecplanError(
+                f"--data {self.name}: its validation split holds {have * seq_len:,} tokens in windows of {seq_len},"
+                f" but the runs are evaluated on {n_tokens:,} tokens: give more data (validation is the last"
+                f" {VAL_FRACTION:.0%} of a file or folder, or val.bin) or a preset with fewer val_tokens")
+
     def validation(self, n_tokens: int, seq_len: int) -> np.ndarray:
-        n_seq = max(1, min(-(-n_tokens // seq_len), (len(self.val) - 1) // seq_len))
+        self.check_validation(n_tokens, seq_len)
+        n_seq = max(1, -(-n_tokens // seq_len))
         return np.stack([self._window(self.val, i * seq_len, seq_len) for i in range(n_seq)])
 
 
-def load_source(path: str | None, seed: int = 0, val_fraction: float = 0.05) -> Source:
-    """``None``: the built-in source. A ``.bin`` file or a folder with ``train.bin``/``val.bin``
+def load_source(path: str | None, seed: int = 0, val_fraction: float = VAL_FRACTION,
+                need: tuple[int, int] | None = None) -> Source:
+    """``None``: the built-in source. ``python-source``: the installed environment's Python
+    files (see the module docstring), read until ``need`` = (training, validation) tokens are
+    there (default: all of them). A ``.bin`` file or a folder with ``train.bin``/``val.bin``
     (nanoGPT uint16 token ids); otherwise a text file or a folder of text files, as bytes."""
     if path is None:
         return ZipfFacts(seed=seed)
+    if path == PYTHON_SOURCE:
+        return python_source(*(need or (None, None)))
     p = Path(path)
     if not p.exists():
         raise PrecplanError(f"--data {path}: no such file or folder")
@@ -192,6 +220,71 @@ def load_source(path: str | None, seed: int = 0, val_fraction: float = 0.05) -> 
     data = np.frombuffer(b"".join(f.read_bytes() for f in files), dtype=np.uint8)
     train, val = _split(data, val_fraction)
     return ArraySource(train, val, 256, f"{p} ({len(files)} text file(s) as bytes)", _fingerprint(files))
+
+
+def python_roots() -> list[Path]:
+    """Where the running environment keeps Python files: the standard library and site-packages."""
+    paths = sysconfig.get_paths()
+    roots = []
+    for key in ("stdlib", "purelib", "platlib"):
+        p = Path(paths[key]).resolve()
+        if p.is_dir() and not any(p == r or r in p.parents for r in roots):
+            roots.append(p)
+    return roots
+
+
+def python_source(train_tokens: int | None = None, val_tokens: int | None = None,
+                  roots: list[Path] | None = None) -> "ArraySource":
+    """The ``python-source`` corpus: ``.py`` files under ``roots`` (default :func:`python_roots`),
+    visited in the order of a hash of their path relative to their root (the same on every
+    machine with the same environment), de-duplicated by content; a file whose content hash
+    falls in the first 1/20 of the hash range goes to validation, the rest to training. Reading
+    stops once both splits hold the tokens asked for (None: read everything)."""
+    roots = roots or python_roots()
+    files = []
+    for k, root in enumerate(roots):
+        for dirpath, dirnames, names in os.walk(root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".") and d != "__pycache__"]
+            for n in names:
+                if n.endswith(".py"):
+                    f = Path(dirpath) / n
+                    rel = f"{k}/{f.relative_to(root).as_posix()}"
+                    files.append((hashlib.sha256(rel.encode()).digest(), f))
+    files.sort()
+    seen: set[bytes] = set()
+    parts: dict[str, list[bytes]] = {"train": [], "val": []}
+    sizes = {"train": 0, "val": 0}
+    want = {"train": train_tokens, "val": val_tokens}
+    used = 0
+    for _, f in files:
+        if all(want[k] is not None and sizes[k] >= want[k] + 1 for k in sizes):
+            break
+        try:
+            data = f.read_bytes()
+        except OSError:
+            continue
+        digest = hashlib.sha256(data).digest()
+        if not data or digest in seen:
+            continue
+        seen.add(digest)
+        split = "val" if int.from_bytes(digest[:4], "big") < 2**32 // 20 else "train"
+        if want[split] is not None and sizes[split] >= want[split] + 1:
+            continue
+        parts[split].append(digest + data)
+        sizes[split] += len(data)
+        used += 1
+    arrays, h = {}, hashlib.sha256()
+    for k in ("train", "val"):
+        parts[k].sort()  # content-hash order: the corpus does not depend on where the files lie
+        for blob in parts[k]:
+            h.update(blob[:32])
+        arrays[k] = np.frombuffer(b"".join(blob[32:] for blob in parts[k]), dtype=np.uint8)
+    if len(arrays["train"]) < 2 or len(arrays["val"]) < 2:
+        raise PrecplanError(f"--data {PYTHON_SOURCE}: found no Python files under {', '.join(map(str, roots))}")
+    mb = (len(arrays["train"]) + len(arrays["val"])) / 1e6
+    name = (f"{PYTHON_SOURCE} ({used:,} de-duplicated .py files of this Python environment, {mb:.1f} MB as bytes;"
+            " code, not natural language)")
+    return ArraySource(arrays["train"], arrays["val"], 256, name, f"{PYTHON_SOURCE}-{h.hexdigest()[:12]}")
 
 
 def _bin(path: Path) -> np.ndarray:

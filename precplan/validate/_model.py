@@ -3,23 +3,29 @@
 RMSNorm, SwiGLU MLP, rotary position embeddings, causal multi-head attention, tied input
 and output embeddings, no biases: the architecture of Kumar et al. 2024 (OLMo-style).
 Quantization (docs/science.md section 11): the weight of every Linear in the blocks per output
-channel, the input of every Linear per tensor (or per token), and Q, K, V inside attention
-(after RoPE) for the "KV" setting; embeddings and the output head stay unquantized.
+channel, the input of every Linear per token (or per tensor), and Q, K, V inside attention
+(after RoPE) per token and head (or per tensor) for the "KV" setting; embeddings and the
+output head stay unquantized. Per-token scales are the default because they make a
+measurement independent of how the tokens were batched: a per-tensor scale is the absmax of
+the whole micro-batch, so the loss of the same model would change with the batch size.
 N (the law's parameter count) = non-embedding parameters: everything but the embedding.
 """
 
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from precplan.validate._quant import fake_quant, quantize_weight_rtn
+
+if TYPE_CHECKING:  # pragma: no cover
+    from precplan.validate._gptq import HessianAccumulator  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -73,12 +79,15 @@ SHAPES: dict[str, Shape] = {
 
 @dataclass(frozen=True)
 class QuantConfig:
-    """Training precision in bits (16 = unquantized) and the activation granularity."""
+    """Training precision in bits (16 = unquantized) and the scale granularity of activations
+    and of Q/K/V (``token``: one scale per token, and per head for Q/K/V; ``tensor``: one per
+    micro-batch, the batch-dependent choice)."""
 
     weight_bits: int = 16
     activation_bits: int = 16
     kv_bits: int = 16
-    activation_granularity: str = "tensor"
+    activation_granularity: str = "token"
+    kv_granularity: str = "token"
 
 
 class QuantLinear(nn.Linear):
@@ -112,7 +121,7 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 class Attention(nn.Module):
     def __init__(self, shape: Shape, quant: QuantConfig):
         super().__init__()
-        self.n_heads, self.kv_bits = shape.n_heads, quant.kv_bits
+        self.n_heads, self.kv_bits, self.kv_granularity = shape.n_heads, quant.kv_bits, quant.kv_granularity
         self.qkv = QuantLinear(shape.d_model, 3 * shape.d_model, quant)
         self.out = QuantLinear(shape.d_model, shape.d_model, quant)
 
@@ -120,7 +129,7 @@ class Attention(nn.Module):
         B, T, C = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, C // self.n_heads).permute(2, 0, 3, 1, 4)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        q, k, v = (fake_quant(t, self.kv_bits, "tensor") for t in (q, k, v))
+        q, k, v = (fake_quant(t, self.kv_bits, self.kv_granularity) for t in (q, k, v))  # (B, H, T, hd)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return self.out(y.transpose(1, 2).reshape(B, T, C))
 
@@ -194,19 +203,53 @@ class Decoder(nn.Module):
     def quant_linears(self) -> list[QuantLinear]:
         return [m for m in self.modules() if isinstance(m, QuantLinear)]
 
+    @torch.no_grad()
+    def input_hessians(self, batches: Iterable[torch.Tensor], autocast=None) -> dict["QuantLinear", "HessianAccumulator"]:
+        """GPTQ's H = 2 X X^T / n of every block Linear, X the inputs the layer multiplies (after
+        its activation quantization), from forward passes over ``batches`` of (B, T + 1) ids."""
+        from precplan.validate._gptq import HessianAccumulator
+
+        acc = {m: HessianAccumulator(m.in_features, m.weight.device) for m in self.quant_linears()}
+
+        def hook(m, args):
+            acc[m].add(fake_quant(args[0], m.quant.activation_bits, m.quant.activation_granularity))
+
+        handles = [m.register_forward_pre_hook(hook) for m in acc]
+        was_training = self.training
+        self.eval()
+        try:
+            for batch in batches:
+                with autocast() if autocast else nullcontext():
+                    self(batch[:, :-1])
+        finally:
+            for h in handles:
+                h.remove()
+            self.train(was_training)
+        return acc
+
     @contextmanager
-    def post_quantized(self, bits: int) -> Iterator["Decoder"]:
+    def post_quantized(self, bits: int, method: str = "rtn", hessians: dict | None = None) -> Iterator["Decoder"]:
         """Temporarily replace every block weight by its post-training quantization to ``bits``
-        (round-to-nearest per output channel) of the weight the model was trained with (the
+        (per output channel; ``rtn``: round to nearest, ``gptq``: GPTQ with the input Hessians
+        ``hessians`` from :meth:`input_hessians`) of the weight the model was trained with (the
         ``weight_bits`` fake-quantized one). Activation and KV quantization stay as trained."""
+        if method not in ("rtn", "gptq"):
+            raise ValueError(f"PTQ method must be rtn or gptq, got {method!r}")
+        if method == "gptq" and hessians is None:
+            raise ValueError("GPTQ needs the layers' input Hessians (Decoder.input_hessians)")
+        from precplan.validate._gptq import gptq_quantize
+
         linears = self.quant_linears()
         saved = [(m.weight.data.clone(), m.quant) for m in linears]
         try:
             with torch.no_grad():
                 for m in linears:
                     trained = fake_quant(m.weight, m.quant.weight_bits, "channel")
-                    m.weight.data.copy_(quantize_weight_rtn(trained, bits))
-                    m.quant = QuantConfig(16, m.quant.activation_bits, m.quant.kv_bits, m.quant.activation_granularity)
+                    if method == "gptq":
+                        m.weight.data.copy_(gptq_quantize(trained, hessians[m].H, bits))
+                    else:
+                        m.weight.data.copy_(quantize_weight_rtn(trained, bits))
+                    m.quant = replace(m.quant, weight_bits=16)
             yield self
         finally:
             for m, (w, q) in zip(linears, saved):

@@ -1,5 +1,7 @@
 """Sweep presets: grids of N x D x precision.
 
+- ``ci``: five tiny runs in seconds, for tests of the machinery (seeds, data sources, PTQ
+  methods, executors); too few to fit the law.
 - ``smoke``: under a minute on 2 CPU cores; what CI runs. Tiny models (3 N x 3 D at 16
   bits, enough for a base-law fit, and 3- and 8-bit weights at one point): enough to see
   training work, loss fall with N and D, 3-bit weights lose to 8-bit ones and PTQ to 3 bits
@@ -96,6 +98,13 @@ def _smoke() -> Preset:
                   _unique(specs), 5e10, "cpu")
 
 
+def _ci() -> Preset:
+    c = dict(batch_size=16, seq_len=64, val_tokens=4096, lr_rule=lr_small_batch)
+    specs = _grid(["25K", "50K"], [32_768, 65_536], [(16, 16, 16)], **c) + _grid(["25K"], [65_536], _w(3), **c)
+    return Preset("ci", "5 tiny runs (25K-50K params, 33K-66K tokens): a few seconds; for tests of the machinery, too few"
+                  " runs to fit the law", _unique(specs), 5e10, "cpu")
+
+
 def _quick() -> Preset:
     c = dict(batch_size=16, seq_len=128, val_tokens=32768, lr_rule=lr_small_batch)
     shapes = ["25K", "50K", "100K", "200K", "400K"]
@@ -135,7 +144,7 @@ def _paper() -> Preset:
                   _unique(specs), 3e14, "cuda")
 
 
-PRESETS = {"smoke": _smoke, "quick": _quick, "gpu": _gpu, "paper": _paper}
+PRESETS = {"ci": _ci, "smoke": _smoke, "quick": _quick, "gpu": _gpu, "paper": _paper}
 
 
 def get_preset(name: str) -> Preset:
@@ -144,6 +153,12 @@ def get_preset(name: str) -> Preset:
     return PRESETS[name]()
 
 
-def with_overrides(preset: Preset, **fields) -> Preset:
-    """The preset with some RunSpec fields changed in every run (e.g. ``seed``)."""
-    return replace(preset, specs=tuple(replace(s, **fields) for s in preset.specs))
+def with_overrides(preset: Preset, seeds: int = 1, **fields) -> Preset:
+    """The preset with some RunSpec fields changed in every run (e.g. ``seed``), each run
+    repeated with ``seeds`` seeds (``seed``, ``seed + 1``, ...; the repeats of a configuration
+    follow it, so a partial sweep has every seed of the configurations it reached)."""
+    specs = tuple(replace(s, **fields) for s in preset.specs)
+    if seeds > 1:
+        specs = tuple(replace(s, seed=s.seed + k) for s in specs for k in range(seeds))
+        preset = replace(preset, description=f"{preset.description}; x {seeds} seeds")
+    return replace(preset, specs=specs)

@@ -15,6 +15,7 @@ No torch here: ``precplan validate --report`` runs anywhere.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -23,9 +24,18 @@ import numpy as np
 
 from precplan.errors import PrecplanError
 from precplan.laws._law import BASE, PRECISION, PTQ, ROBUSTNESS, Law
+from precplan.validate._data import CODE_NOTE, PYTHON_SOURCE
 
 HIGH = 16
 P_STAR_TOLERANCE = 1.0  # bits: a fitted compute-optimal precision this close to the law's "agrees"
+# An effect (a difference of two seed-averaged losses) is resolved when it exceeds this many
+# standard errors of that difference, the standard error coming from the pooled seed-to-seed
+# standard deviation: ~95% two-sided for a normal spread.
+RESOLVE_SIGMAS = 2.0
+NOT_RESOLVED = "not resolved"
+# A refitted precision factor 1 - exp(n - P/gamma) this close to 1 at every measured precision
+# shows no effect to fit: gamma and n then slide together along a ridge (e.g. n_kv = 76.5).
+FLAT_FACTOR = 0.99
 ORDER = ("16-bit", "quantized", "ptq", "all")
 
 
@@ -60,7 +70,7 @@ class Constant:
 @dataclass
 class Claim:
     claim: str
-    verdict: str  # holds / does not hold / agrees / differs / not tested
+    verdict: str  # holds / does not hold / agrees / differs / not resolved / not tested
     evidence: str
     details: list[dict[str, Any]] = field(default_factory=list)
 
@@ -83,6 +93,8 @@ class ValidationReport:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     ptq_note: str | None = None  # how the runs' PTQ differs from the one the law's PTQ constants were fit on
+    seeds: dict[str, Any] | None = None  # seed noise: see :func:`seed_noise`
+    unidentified: list[dict[str, Any]] = field(default_factory=list)  # refitted constants the runs cannot pin down
 
 
 def _bits(rec: dict[str, Any]) -> tuple[int, int, int]:
@@ -138,8 +150,50 @@ def check_records(records: Sequence[Any]) -> None:
     )
 
 
+def _compute_of(rec: dict[str, Any]) -> str | None:
+    """A record's device kind and dtype; stores written before it was recorded: from ``device``."""
+    c = (rec.get("config") or {}).get("compute")
+    if c:
+        return str(c)
+    dev = str(rec.get("device", ""))
+    return "cuda-bf16" if dev.startswith("cuda") else "cpu-fp32" if dev.startswith("cpu") else None
+
+
+def _legacy(key: str, default: str) -> Any:
+    """A config setting; records of stores older than the setting get the value they had then."""
+    return lambda r: (r.get("config") or {}).get(key, default if r.get("config") else None)
+
+
+# What makes two runs' losses comparable: (label, how a record says it). A report refuses to
+# mix runs that differ in any of these (None: the record does not say; not compared).
+COMPARABLE: tuple[tuple[str, Any], ...] = (
+    ("data source", lambda r: r.get("data_fingerprint") or r.get("data")),
+    ("preset", lambda r: r.get("preset")),
+    ("device and dtype", _compute_of),
+    ("activation scale granularity", _legacy("activation_granularity", "tensor")),
+    ("Q/K/V scale granularity", _legacy("kv_granularity", "tensor")),
+    ("PTQ method", lambda r: r.get("ptq_method")),
+)
+
+
+def check_comparable(records: Sequence[dict[str, Any]]) -> None:
+    """Refuse (one line) runs that were measured differently: different data, preset, device
+    kind or dtype, quantization granularity or PTQ method."""
+    for label, get in COMPARABLE:
+        seen: dict[str, int] = defaultdict(int)
+        for r in records:
+            v = get(r)
+            if v is not None:
+                seen[str(v)] += 1
+        if len(seen) > 1:
+            kinds = "; ".join(f"{v!r} ({n} runs)" for v, n in sorted(seen.items()))
+            raise PrecplanError(f"these runs differ in {label}: {kinds}; their losses are not comparable, so they are not"
+                                " merged into one report: report each kind on its own (validate --report DIR)")
+
+
 def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie_exponents: bool = False) -> ValidationReport:
-    """The full analysis of store records against ``law`` (a precision law such as kumar2024)."""
+    """The full analysis of store records against ``law`` (a precision law such as kumar2024).
+    Refuses records measured differently (:func:`check_comparable`)."""
     from precplan.fit._fit import fit_law, load_runs
 
     if not law.has_precision:
@@ -147,6 +201,7 @@ def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie
     if not records:
         raise PrecplanError("no runs to analyse: the store is empty")
     check_records(records)
+    check_comparable(records)
     good = [r for r in records if _ok(r)]
     warnings: list[str] = []
     notes: list[str] = []
@@ -164,16 +219,25 @@ def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie
         base = {"coefficients": values, "r2": base_fit.r2, "runs": n_base, "warnings": _fit_warnings(base_fit)}
         notes.append(f"predictions: base terms fitted on the {n_base} 16-bit runs; precision and PTQ terms from {law.id}")
     comparisons = _compare(good, pred_law)
+    noise = seed_noise(good)
     refit, constants = _refit(good, pred_law, law, grid)
     if refit and refit.get("error"):
         warnings.append(f"precision constants not refitted: {refit['error']}")
     if refit:
         warnings += [f"refit: {w}" for w in refit.get("warnings", []) if "not used by --form" not in w]
+    unidentified = _unidentified(good, refit, noise)
+    for u in unidentified:
+        for c in constants:
+            if c.name in u["constants"]:
+                c.source = f"fitted, NOT IDENTIFIED: {u['reason']}"
     claims = [
-        _claim_effective_params(good, pred_law, refit),
-        _claim_ptq_grows_with_d(good),
-        _claim_optimal_precision(law, refit),
+        _claim_effective_params(good, pred_law, refit, noise),
+        _claim_ptq_grows_with_d(good, noise),
+        _claim_optimal_precision(law, refit, unidentified),
     ]
+    if noise["pooled_sd"] is None:
+        notes.append("one seed per configuration: seed-to-seed noise is not measured, so no effect can be called"
+                     " resolved or unresolved (repeat with --seeds 2 or more)")
     diverged = [r["run_id"] for r in records if r.get("diverged")]
     if diverged:
         warnings.append(f"{len(diverged)} run(s) diverged and are left out of the fits: {', '.join(diverged[:5])}"
@@ -181,14 +245,101 @@ def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie
     assumed = [k for k in law.assumed if any(c.kind == "ptq" and c.predicted is not None for c in comparisons)]
     if assumed:
         notes.append(f"PTQ predictions use {', '.join(assumed)}: ASSUMED constants that no paper reports")
+    if any(str(r.get("data", "")).startswith(PYTHON_SOURCE) for r in records):
+        notes.append(CODE_NOTE)
     ptq_note = _ptq_method_note(good, law) if any(c.kind == "ptq" and c.predicted is not None for c in comparisons) else None
     return ValidationReport(
         law=law.id, runs=len(records), diverged=diverged,
         data=sorted({str(r.get("data", "?")) for r in records}), devices=sorted({str(r.get("device", "?")) for r in records}),
         presets=sorted({str(r.get("preset", "?")) for r in records}), base=base, comparisons=comparisons,
         quality=_quality(comparisons), constants=constants, refit=refit, claims=claims, assumed=assumed,
-        warnings=warnings, notes=notes, ptq_note=ptq_note,
+        warnings=warnings, notes=notes, ptq_note=ptq_note, seeds=noise, unidentified=unidentified,
     )
+
+
+def _config(r: dict[str, Any]) -> tuple[float, float, int, int, int]:
+    """What a run measures, seed aside: (N, D, w, a, kv bits)."""
+    return (float(r["params"]), float(r["tokens"]), *_bits(r))
+
+
+def seed_noise(good: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Seed-to-seed spread of the loss: per configuration (N, D, bits) with its seeds' mean and
+    sample standard deviation, and the pooled standard deviation over every configuration with
+    two or more seeds (sqrt of the degrees-of-freedom-weighted mean variance), for the loss and
+    for the PTQ degradation (post-PTQ loss minus loss). ``pooled_sd`` is None with one seed each."""
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for r in good:
+        groups[_config(r)].append(r)
+    rows, ss, df, ss_ptq, df_ptq = [], 0.0, 0, 0.0, 0
+    for key, rs in sorted(groups.items()):
+        losses = np.array([float(r["loss"]) for r in rs])
+        sd = float(losses.std(ddof=1)) if len(rs) > 1 else None
+        if len(rs) > 1:
+            ss, df = ss + float(((losses - losses.mean()) ** 2).sum()), df + len(rs) - 1
+        for b in {b for r in rs for b in r.get("ptq", {})}:
+            deg = np.array([float(r["ptq"][b]) - float(r["loss"]) for r in rs if b in r.get("ptq", {})])
+            if len(deg) > 1:
+                ss_ptq, df_ptq = ss_ptq + float(((deg - deg.mean()) ** 2).sum()), df_ptq + len(deg) - 1
+        rows.append({"params": key[0], "tokens": key[1], "bits": list(key[2:]), "seeds": len(rs),
+                     "mean_loss": float(losses.mean()), "sd": sd})
+    counts = [r["seeds"] for r in rows]
+    return {"seeds_min": min(counts, default=0), "seeds_max": max(counts, default=0), "rows": rows,
+            "pooled_sd": math.sqrt(ss / df) if df else None, "pooled_df": df,
+            "pooled_sd_ptq": math.sqrt(ss_ptq / df_ptq) if df_ptq else None, "resolve_sigmas": RESOLVE_SIGMAS}
+
+
+def _resolved(effect: float, sd: float | None, n_a: int, n_b: int) -> bool | None:
+    """Whether a difference of two means (over ``n_a`` and ``n_b`` seeds) stands out of seed noise
+    ``sd``: |effect| > RESOLVE_SIGMAS standard errors. None when the noise is not measured."""
+    if sd is None:
+        return None
+    return abs(effect) > RESOLVE_SIGMAS * sd * math.sqrt(1 / n_a + 1 / n_b)
+
+
+def _unidentified(good: Sequence[dict[str, Any]], refit: dict[str, Any] | None, noise: dict[str, Any]) -> list[dict[str, Any]]:
+    """Refitted precision factors (gamma_x, n_x) that these runs cannot pin down: a constant the
+    fit left at the optimizer's bound (the fit's own warning), fewer than three
+    precisions of operand x below 16 bits (two points fix two constants exactly: nothing is
+    tested), a factor within FLAT_FACTOR of 1 at every measured precision (no effect to fit: gamma
+    and n trade off), or no quantization effect of x resolved above the seed noise."""
+    if not refit or refit.get("law") is None:
+        return []
+    fitted, law = set(refit.get("fitted", [])), refit["law"]
+    means: dict[tuple, list[float]] = defaultdict(list)
+    for r in good:
+        means[_config(r)].append(float(r["loss"]))
+    out = []
+    for i, op in enumerate(("w", "a", "kv")):
+        names = [k for k in (f"gamma_{op}", f"n_{op}") if k in fitted]
+        if not names:
+            continue
+        levels = sorted({k[2 + i] for k in means if k[2 + i] < HIGH and all(k[2 + j] >= HIGH for j in range(3) if j != i)})
+        values = ", ".join(f"{k} = {law.c(k):.4g}" for k in names)
+        reason = None
+        pinned = [w for w in refit.get("warnings", []) if "pinned" in w
+                  and any(re.search(rf"\b{k}\b", w) for k in (f"gamma_{op}", f"n_{op}"))]
+        if pinned:
+            reason = (f"{values}: the fit pinned {'them' if len(pinned) > 1 else 'one of them'} at the optimizer's bound"
+                      f" ({pinned[0].split(' is pinned')[0]}): the runs do not determine the {op} factor's shape, only"
+                      " that it moves somewhere between the measured precisions")
+        elif len(levels) < 3:
+            reason = (f"{values}: {op} is quantized at {len(levels)} precision(s) only ({', '.join(map(str, levels))} bits);"
+                      " two constants through two points are determined exactly, not tested")
+        elif all(float(law.factor(b, op)) > FLAT_FACTOR for b in levels):
+            reason = (f"{values}: the refitted factor is above {FLAT_FACTOR} at every measured precision ({', '.join(map(str, levels))}"
+                      f" bits): the runs show no {op} effect to fit, so gamma_{op} and n_{op} slide together")
+        elif noise["pooled_sd"] is not None:
+            effects = []
+            for k, v in means.items():
+                if k[2 + i] < HIGH and all(k[2 + j] >= HIGH for j in range(3) if j != i):
+                    ref = means.get((k[0], k[1], HIGH, HIGH, HIGH))
+                    if ref:
+                        effects.append(_resolved(np.mean(v) - np.mean(ref), noise["pooled_sd"], len(v), len(ref)))
+            if effects and not any(effects):
+                reason = f"{values}: no {op}-quantization effect in these runs stands out of the seed noise"
+        if reason:
+            out.append({"operand": op, "constants": names, "values": {k: law.c(k) for k in names}, "reason": reason})
+    return out
 
 
 def _ptq_method_note(good: Sequence[dict[str, Any]], law: Law) -> str | None:
@@ -282,18 +433,21 @@ def _spearman(x: Sequence[float], y: Sequence[float]) -> float:
     return float(spearmanr(x, y).statistic)
 
 
-def _claim_effective_params(good: Sequence[dict[str, Any]], law: Law | None, refit: dict[str, Any] | None) -> Claim:
+def _claim_effective_params(good: Sequence[dict[str, Any]], law: Law | None, refit: dict[str, Any] | None,
+                            noise: dict[str, Any] | None = None) -> Claim:
     """Kumar et al. 2024, sec. 3: training weights in fewer bits shrinks the effective parameter
     count. Per (N, D) with a 16-bit run and weight-only quantized runs, N_eff/N is the factor that
     turns the 16-bit run's parameter term into the quantized run's, from eq. 10 with the fitted
-    base: (L_16 - E - B/D^beta) / (L_P - E - B/D^beta) = (N_eff/N)^alpha."""
+    base: (L_16 - E - B/D^beta) / (L_P - E - B/D^beta) = (N_eff/N)^alpha. Losses are means over
+    seeds; an effect within the seed noise (:func:`_resolved`) is "not resolved"."""
     title = "Lower training precision costs effective parameters"
-    groups: dict[tuple[float, float], dict[int, float]] = defaultdict(dict)
+    sd = (noise or {}).get("pooled_sd")
+    runs: dict[tuple[float, float], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in good:
         w, a, kv = _bits(r)
         if a >= HIGH and kv >= HIGH:
-            groups[(r["params"], r["tokens"])][w] = float(r["loss"])
-    groups = {k: v for k, v in groups.items() if HIGH in v and len(v) >= 2}
+            runs[(r["params"], r["tokens"])][w].append(float(r["loss"]))
+    groups = {k: {b: float(np.mean(v)) for b, v in by.items()} for k, by in runs.items() if HIGH in by and len(by) >= 2}
     if not groups:
         return Claim(title, "not tested", "no (N, D) has both a 16-bit run and weight-quantized runs")
     details, rho = [], []
@@ -301,7 +455,9 @@ def _claim_effective_params(good: Sequence[dict[str, Any]], law: Law | None, ref
         bits = sorted(by_bits)
         rho.append(_spearman(bits, [-by_bits[b] for b in bits]))
         for b in bits[:-1]:
-            row: dict[str, Any] = {"params": N, "tokens": D, "weight_bits": b, "loss": by_bits[b], "loss_16": by_bits[HIGH]}
+            n_b, n_16 = len(runs[(N, D)][b]), len(runs[(N, D)][HIGH])
+            row: dict[str, Any] = {"params": N, "tokens": D, "weight_bits": b, "loss": by_bits[b], "loss_16": by_bits[HIGH],
+                                   "seeds": min(n_b, n_16), "resolved": _resolved(by_bits[b] - by_bits[HIGH], sd, n_b, n_16)}
             if law is not None:
                 floor = law.c("E") + float(law.data_term(D))
                 num, den = by_bits[HIGH] - floor, by_bits[b] - floor
@@ -311,45 +467,63 @@ def _claim_effective_params(good: Sequence[dict[str, Any]], law: Law | None, ref
                 row["refit_fraction"] = float(refit["law"].factor(b, "w"))
             details.append(row)
     lowest = [d for d in details if d["weight_bits"] == min(x["weight_bits"] for x in details)]
-    worse = all(d["loss"] > d["loss_16"] for d in lowest)
-    mean_rho = float(np.nanmean(rho)) if np.isfinite(rho).any() else float("nan")
-    holds = worse and (not math.isfinite(mean_rho) or mean_rho > 0)
     lb = lowest[0]["weight_bits"]
+    judged = [d for d in lowest if d["resolved"] is not False]  # resolved, or noise unmeasured
+    mean_rho = float(np.nanmean(rho)) if np.isfinite(rho).any() else float("nan")
     frac = [d.get("n_eff_fraction") for d in lowest if d.get("n_eff_fraction") is not None]
+    if not judged:
+        return Claim(title, NOT_RESOLVED,
+                     f"{len(groups)} (N, D) group(s): at {lb}-bit weights the loss differs from the 16-bit run's by less than"
+                     f" {RESOLVE_SIGMAS:g} standard errors of the seed noise (pooled sd {sd:.4f} nats) in every group",
+                     details)
+    worse = all(d["loss"] > d["loss_16"] for d in judged)
+    holds = worse and (not math.isfinite(mean_rho) or mean_rho > 0)
     evidence = (f"{len(groups)} (N, D) group(s): at {lb}-bit weights the loss is above the 16-bit run's in"
-                f" {sum(d['loss'] > d['loss_16'] for d in lowest)}/{len(lowest)}; mean rank correlation of bits with"
-                f" -loss {mean_rho:+.2f}")
+                f" {sum(d['loss'] > d['loss_16'] for d in judged)}/{len(judged)}"
+                + (f" resolved above seed noise ({len(lowest) - len(judged)} within it)" if sd is not None else "")
+                + f"; mean rank correlation of bits with -loss {mean_rho:+.2f}")
     if frac:
         evidence += f"; measured N_eff/N at {lb} bits: {np.mean(frac):.2f} (law: {lowest[0].get('law_fraction', float('nan')):.2f})"
     return Claim(title, "holds" if holds else "does not hold", evidence, details)
 
 
-def _claim_ptq_grows_with_d(good: Sequence[dict[str, Any]]) -> Claim:
-    """Kumar et al. 2024, sec. 3 / eq. 2: at fixed N, PTQ degradation grows with training tokens."""
+def _claim_ptq_grows_with_d(good: Sequence[dict[str, Any]], noise: dict[str, Any] | None = None) -> Claim:
+    """Kumar et al. 2024, sec. 3 / eq. 2: at fixed N, PTQ degradation grows with training tokens.
+    Degradations are means over seeds; a series whose rise (largest D minus smallest) lies within
+    the seed noise of the degradation is "not resolved" and does not count either way."""
     title = "PTQ damage grows with D at fixed N"
-    series: dict[tuple[float, int], list[tuple[float, float]]] = defaultdict(list)
+    sd = (noise or {}).get("pooled_sd_ptq")
+    raw: dict[tuple[float, int], dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in good:
         if min(_bits(r)) < HIGH:
             continue
         for b, v in r.get("ptq", {}).items():
-            series[(r["params"], int(b))].append((float(r["tokens"]), float(v) - float(r["loss"])))
-    series = {k: sorted(v) for k, v in series.items() if len({d for d, _ in v}) >= 2 and k[1] <= 4}
-    if not series:
+            raw[(r["params"], int(b))][float(r["tokens"])].append(float(v) - float(r["loss"]))
+    raw = {k: v for k, v in raw.items() if len(v) >= 2 and k[1] <= 4}
+    if not raw:
         return Claim(title, "not tested", "no N has 16-bit runs at two or more D with PTQ to 4 bits or fewer")
-    details, rising = [], 0
-    for (N, b), pts in sorted(series.items()):
+    details, rising, resolved_n = [], 0, 0
+    for (N, b), by_d in sorted(raw.items()):
+        pts = sorted((d, float(np.mean(x))) for d, x in by_d.items())
         rho = _spearman([d for d, _ in pts], [x for _, x in pts])
         up = rho > 0 and pts[-1][1] > pts[0][1]
-        rising += up
+        res = _resolved(pts[-1][1] - pts[0][1], sd, len(by_d[pts[-1][0]]), len(by_d[pts[0][0]]))
+        if res is not False:
+            resolved_n += 1
+            rising += up
         details.append({"params": N, "post_bits": b, "tokens": [d for d, _ in pts], "degradation": [x for _, x in pts],
-                        "rank_correlation": rho, "rises": bool(up)})
-    holds = rising >= math.ceil(2 * len(series) / 3)
+                        "rank_correlation": rho, "rises": bool(up), "resolved": res})
+    if resolved_n == 0:
+        return Claim(title, NOT_RESOLVED, f"in all {len(raw)} (N, post-bits) series the change of the degradation with D is"
+                     f" within {RESOLVE_SIGMAS:g} standard errors of the seed noise (pooled sd {sd:.4f} nats)", details)
+    holds = rising >= math.ceil(2 * resolved_n / 3)
     return Claim(title, "holds" if holds else "does not hold",
-                 f"degradation rises with D in {rising}/{len(series)} (N, post-bits) series (PTQ to 3-4 bits, 16-bit-trained runs)",
+                 f"degradation rises with D in {rising}/{resolved_n} (N, post-bits) series (PTQ to 3-4 bits, 16-bit-trained runs)"
+                 + (f"; {len(raw) - resolved_n} more within seed noise" if resolved_n < len(raw) else ""),
                  details)
 
 
-def _claim_optimal_precision(law: Law, refit: dict[str, Any] | None) -> Claim:
+def _claim_optimal_precision(law: Law, refit: dict[str, Any] | None, unidentified: Sequence[dict[str, Any]] = ()) -> Claim:
     """Kumar et al. 2024, sec. 4.3: with N, D, P free under C = (6/16) N D P, P* = argmax f(P)/P."""
     from precplan.fit._optimum import optimal_precision
 
@@ -363,8 +537,13 @@ def _claim_optimal_precision(law: Law, refit: dict[str, Any] | None) -> Claim:
     ops = [op for op in ("w", "a", "kv") if f"gamma_{op}" in refit.get("fitted", [])]
     gap = p_fit - p_law
     verdict = "agrees" if abs(gap) <= P_STAR_TOLERANCE else "differs"
+    shaky = [u["operand"] for u in unidentified if u["operand"] in ops]
+    if shaky:  # P* rests on factors the runs cannot pin down
+        verdict = NOT_RESOLVED
     return Claim(title, verdict,
                  f"fitted law: P* = {p_fit:.2f} bits; {law.id}: {p_law:.2f} bits; {abs(gap):.2f} bits apart ('agrees' means"
                  f" within +-{P_STAR_TOLERANCE:g} bit; factors refitted for: {', '.join(ops) or 'none'}; the rest taken from"
-                 " the law)", [{"law": p_law, "fitted": p_fit, "difference": gap, "tolerance": P_STAR_TOLERANCE,
+                 " the law)" + (f"; not resolved: the refitted {', '.join(shaky)} factor(s) are not identified by these runs"
+                                 if shaky else ""),
+                 [{"law": p_law, "fitted": p_fit, "difference": gap, "tolerance": P_STAR_TOLERANCE,
                                 "refitted_operands": ops}])

@@ -1,5 +1,9 @@
 """Run a sweep: skip finished runs, train the rest, append each result to the store.
 
+Every run is trained under its claim (:func:`precplan.validate._store.claim_run`): any number
+of sweeps over one store folder (processes, GPUs, cluster tasks) share the work and train each
+run once; a run another live worker holds is left to it.
+
 Progress: one bar for the sweep (measured in estimated FLOPs, so its ETA weighs big runs
 properly) and one for the current run (tokens, tokens/s, training loss, ETA).
 """
@@ -8,14 +12,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from precplan.units import format_count
 from precplan.validate._data import Source
 from precplan.validate._model import SHAPES
-from precplan.validate._store import append_record, finished_ids, shard_slice, store_path
+from precplan.validate._store import append_record, claim_run, finished_ids, prune_claims, shard_slice, store_path
 from precplan.validate._train import Outcome, Placement, RunSpec, train_run
 
 
@@ -34,6 +38,10 @@ class SweepSummary:
     device: str
     data: str
     warnings: list[str] = field(default_factory=list)
+    elsewhere: int = 0  # runs another live worker was training when this sweep ended
+
+
+PTQ_METHOD_LABEL = {"rtn": "rtn-per-channel", "gptq": "gptq-per-channel"}
 
 
 def make_record(spec: RunSpec, run_id: str, outcome: Outcome, source: Source, where: Placement, preset: str) -> dict[str, Any]:
@@ -53,7 +61,7 @@ def make_record(spec: RunSpec, run_id: str, outcome: Outcome, source: Source, wh
         "activation_bits": spec.activation_bits,
         "kv_bits": spec.kv_bits,
         "ptq": outcome.ptq,
-        "ptq_method": "rtn-per-channel",
+        "ptq_method": PTQ_METHOD_LABEL[spec.ptq_method],
         "diverged": outcome.diverged,
         "diverged_at_tokens": outcome.diverged_at_tokens,
         "seed": spec.seed,
@@ -61,8 +69,12 @@ def make_record(spec: RunSpec, run_id: str, outcome: Outcome, source: Source, wh
             "shape": spec.shape, "d_model": shape.d_model, "n_layers": shape.n_layers, "n_heads": shape.n_heads,
             "d_ff": shape.d_ff, "vocab": source.vocab_size, "seq_len": spec.seq_len, "batch_size": spec.batch_size,
             "steps": spec.steps, "lr": spec.lr, "weight_decay": spec.weight_decay, "warmup_frac": spec.warmup_frac,
-            "min_lr_frac": spec.min_lr_frac, "activation_granularity": spec.activation_granularity,
-            "val_tokens": spec.val_tokens, "ptq_bits": list(spec.ptq_bits),
+            "min_lr_frac": spec.min_lr_frac, "val_tokens": spec.val_tokens, "ptq_bits": list(spec.ptq_bits),
+            # every setting a measurement depends on (the comparability key of _report.check_comparable)
+            "weight_granularity": "channel", "activation_granularity": spec.activation_granularity,
+            "kv_granularity": spec.kv_granularity, "quantizer": "absmax-symmetric-int", "ptq_method": spec.ptq_method,
+            "compute": spec.compute, "device_kind": where.device.type, "dtype": where.dtype,
+            "micro_batch": outcome.micro_batch, "eval_batch": outcome.eval_batch, "compiled": outcome.compiled,
         },
         "initial_train_loss": outcome.initial_train_loss,
         "final_train_loss": outcome.final_train_loss,
@@ -101,12 +113,16 @@ def run_sweep(
     shard: tuple[int, int] = (0, 1),
     console: Any = None,
     on_record: Callable[[dict[str, Any]], None] | None = None,
+    compile: bool = False,
 ) -> SweepSummary:
     """Train this shard's unfinished runs in grid order, appending one record per run."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     t0 = time.perf_counter()
+    specs = [s if s.compute == where.compute else replace(s, compute=where.compute) for s in specs]
     todo, skipped = pending(specs, source, out_dir, shard)
+    skipped0 = skipped
+    prune_claims(out_dir)
     path = store_path(out_dir, shard)
     warnings = sorted({w for s in todo if (w := source.repeat_warning(s.steps * s.batch_size * s.seq_len))})
     diverged = 0
@@ -117,30 +133,49 @@ def run_sweep(
     if console is not None:
         for w in warnings:
             console.print(f"[yellow]warning:[/yellow] {w}")
+    ran = 0
+    deferred: list[RunSpec] = []
+    elsewhere: list[RunSpec] = []
     with Progress(*columns, console=console, transient=False) as progress:
         total = sum(run_cost(s, source.vocab_size) for s in todo)
         sweep = progress.add_task(f"sweep {preset}", total=max(total, 1.0), info=f"0/{len(todo)} runs")
-        for k, spec in enumerate(todo):
-            cost, base = run_cost(spec, source.vocab_size), progress.tasks[sweep].completed
-            run_tokens = spec.steps * spec.batch_size * spec.seq_len
-            task = progress.add_task(f"  N={spec.shape} D={format_count(run_tokens)} {spec.bits_label}", total=run_tokens, info="")
-            started = time.perf_counter()
+        queue, second_pass = list(todo), False
+        while queue:
+            for spec in queue:
+                cost, base = run_cost(spec, source.vocab_size), progress.tasks[sweep].completed
+                claim = claim_run(out_dir, spec.run_id(source.fingerprint))
+                if claim == "claimed" and not second_pass:  # another worker trains it; look again at the end
+                    deferred.append(spec)
+                    continue
+                if isinstance(claim, str):  # finished meanwhile by another worker, or still theirs
+                    skipped += claim == "finished"
+                    if claim == "claimed":
+                        elsewhere.append(spec)
+                    progress.update(sweep, completed=base + cost)
+                    continue
+                with claim:
+                    run_tokens = spec.steps * spec.batch_size * spec.seq_len
+                    task = progress.add_task(f"  N={spec.shape} D={format_count(run_tokens)} {spec.bits_label} s{spec.seed}",
+                                             total=run_tokens, info="")
+                    started = time.perf_counter()
 
-            def update(done: int, total_tokens: int, loss: float, task=task, base=base, cost=cost, started=started) -> None:
-                rate = done / max(time.perf_counter() - started, 1e-9)
-                progress.update(task, completed=done, info=f"{rate:,.0f} tok/s  loss {loss:.3f}")
-                progress.update(sweep, completed=base + cost * done / total_tokens)
+                    def update(done: int, total_tokens: int, loss: float, task=task, base=base, cost=cost, started=started) -> None:
+                        rate = done / max(time.perf_counter() - started, 1e-9)
+                        progress.update(task, completed=done, info=f"{rate:,.0f} tok/s  loss {loss:.3f}")
+                        progress.update(sweep, completed=base + cost * done / total_tokens)
 
-            outcome = train_run(spec, source, where, on_progress=update)
-            record = make_record(spec, spec.run_id(source.fingerprint), outcome, source, where, preset)
-            append_record(path, record)
-            diverged += outcome.diverged
-            if on_record:
-                on_record(record)
-            progress.remove_task(task)
-            progress.update(sweep, completed=base + cost, info=f"{k + 1}/{len(todo)} runs")
+                    outcome = train_run(spec, source, where, on_progress=update, compile=compile)
+                    record = make_record(spec, spec.run_id(source.fingerprint), outcome, source, where, preset)
+                    append_record(path, record)  # before the claim is let go (the with block's exit)
+                ran += 1
+                diverged += outcome.diverged
+                if on_record:
+                    on_record(record)
+                progress.remove_task(task)
+                progress.update(sweep, completed=base + cost, info=f"{ran + skipped - skipped0}/{len(todo)} runs")
+            queue, deferred, second_pass = deferred, [], True
     return SweepSummary(
-        preset=preset, store=str(path), shard=shard, planned=len(todo) + skipped, skipped=skipped,
-        ran=len(todo), diverged=diverged, wall_s=time.perf_counter() - t0, device=where.label,
-        data=source.name, warnings=warnings,
+        preset=preset, store=str(path), shard=shard, planned=len(todo) + skipped0, skipped=skipped,
+        ran=ran, diverged=diverged, wall_s=time.perf_counter() - t0, device=where.label,
+        data=source.name, warnings=warnings, elsewhere=len(elsewhere),
     )

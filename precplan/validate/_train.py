@@ -3,8 +3,8 @@
 Recipe (Kumar et al. 2024; docs/science.md section 11): AdamW (0.9, 0.95), weight decay 0.1 on
 matrices, cosine schedule with 10% linear warmup decaying to 10% of the peak, gradient
 clipping at 1.0, bf16 autocast on CUDA (fp32 master weights). After training, the weights
-are quantized post hoc to each of ``ptq_bits`` (round-to-nearest per output channel) and
-the validation loss is measured again.
+are quantized post hoc to each of ``ptq_bits`` (per output channel, round-to-nearest or GPTQ
+calibrated on training data: ``ptq_method``) and the validation loss is measured again.
 """
 
 from __future__ import annotations
@@ -45,7 +45,10 @@ class RunSpec:
     lr: float = 3e-3
     val_tokens: int = 32768
     ptq_bits: tuple[int, ...] = PTQ_BITS
-    activation_granularity: str = "tensor"
+    activation_granularity: str = "token"
+    kv_granularity: str = "token"
+    ptq_method: str = "rtn"
+    compute: str = "cpu-fp32"  # device kind and training dtype (see :func:`compute_kind`)
     weight_decay: float = 0.1
     warmup_frac: float = 0.1
     min_lr_frac: float = 0.1
@@ -57,6 +60,11 @@ class RunSpec:
     @property
     def steps(self) -> int:
         return max(1, math.ceil(self.tokens / (self.batch_size * self.seq_len)))
+
+    @property
+    def quant(self) -> QuantConfig:
+        return QuantConfig(self.weight_bits, self.activation_bits, self.kv_bits, self.activation_granularity,
+                           self.kv_granularity)
 
     @property
     def bits_label(self) -> str:
@@ -80,6 +88,17 @@ class Placement:
     pin_memory: bool = False
     label: str = "cpu"
 
+    @property
+    def dtype(self) -> str:
+        """The training compute dtype: bf16 under autocast, else fp32."""
+        return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
+
+    @property
+    def compute(self) -> str:
+        """Device kind and dtype, e.g. ``cuda-bf16``: part of every run's id (a run trained in
+        bf16 on a GPU is not the same measurement as one in fp32 on a CPU)."""
+        return f"{self.device.type}-{self.dtype}"
+
     def autocast(self):
         if self.autocast_dtype is None:
             return nullcontext()
@@ -92,6 +111,14 @@ class Placement:
 
     def to_device(self, batch: torch.Tensor) -> torch.Tensor:
         return batch.to(self.device, non_blocking=self.pin_memory)
+
+
+def compute_kind(device: str = "auto") -> str:
+    """The ``compute`` a run on ``device`` (auto, cpu, cuda, cuda:N) gets, without needing the
+    device: cuda trains under bf16 autocast, cpu in fp32 (as :func:`placement` sets them up)."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return "cuda-bf16" if device.startswith("cuda") else "cpu-fp32"
 
 
 def placement(device: str = "auto") -> Placement:
@@ -125,26 +152,46 @@ def lr_at(step: int, spec: RunSpec) -> float:
     return spec.lr * (spec.min_lr_frac + (1 - spec.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+class _Failed:
+    """What the prefetch thread hands over instead of a batch when reading data raised."""
+
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
 def prefetch(it: Iterator[np.ndarray], depth: int = 4) -> Iterator[np.ndarray]:
-    """Produce batches in a background thread (numpy releases the GIL) while the model trains."""
+    """Produce batches in a background thread (numpy releases the GIL) while the model trains.
+    An exception in the thread is raised here, in the consumer, instead of leaving it waiting
+    for a batch that never comes."""
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
-    def work() -> None:
-        for item in it:
-            while not stop.is_set():
-                try:
-                    q.put(item, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if stop.is_set():
-                return
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
-    threading.Thread(target=work, daemon=True).start()
+    def work() -> None:
+        try:
+            for item in it:
+                if not put(item):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed over to the consumer, which re-raises it
+            put(_Failed(exc))
+            return
+        put(_Failed(RuntimeError("the training data stream ended")))
+
+    threading.Thread(target=work, daemon=True, name="prefetch").start()
     try:
         while True:
-            yield q.get()
+            item = q.get()
+            if isinstance(item, _Failed):
+                raise RuntimeError(f"data loading failed: {item.exc!r}") from item.exc
+            yield item
     finally:
         stop.set()
 
@@ -186,6 +233,9 @@ class Outcome:
     final_train_loss: float | None
     curve: list[tuple[int, float]] = field(default_factory=list)
     diverged_at_tokens: int | None = None
+    micro_batch: int | None = None  # sequences per forward/backward pass
+    compiled: bool = False
+    eval_batch: int | None = None  # sequences per validation forward pass
 
 
 def micro_batch_size(spec: RunSpec, vocab: int, where: Placement) -> int:
@@ -205,15 +255,47 @@ def micro_batch_size(spec: RunSpec, vocab: int, where: Placement) -> int:
     return micro
 
 
-def train_step(model: Decoder, opt: torch.optim.Optimizer, batch: torch.Tensor, micro: int, where: Placement) -> torch.Tensor:
+CALIBRATION_SEQUENCES = 128  # GPTQ calibration: 128 training sequences, as Frantar et al. 2022 (sec. 5)
+
+
+def calibration_batches(source: Source, spec: RunSpec, micro: int, where: Placement) -> Iterator[torch.Tensor]:
+    """GPTQ's calibration set: CALIBRATION_SEQUENCES windows of training data (a stream of its
+    own, fixed by the run's seed), on the device in micro-batches."""
+    stream = source.batches(micro, spec.seq_len, spec.seed + 7919)
+    for _ in range(-(-CALIBRATION_SEQUENCES // micro)):
+        yield where.to_device(where.host_tensor(next(stream)))
+
+
+def micro_loss(model: Decoder, chunk: torch.Tensor, where: Placement) -> torch.Tensor:
+    """Mean next-token cross-entropy of one micro-batch (B, T + 1): the forward pass, fake
+    quantization included (what ``--compile`` compiles)."""
+    with where.autocast():
+        logits = model(chunk[:, :-1])
+    return F.cross_entropy(logits.float().flatten(0, 1), chunk[:, 1:].flatten())
+
+
+def compiled_loss(model: Decoder, where: Placement) -> Callable[[Decoder, torch.Tensor, Placement], torch.Tensor]:
+    """:func:`micro_loss` through ``torch.compile`` (Inductor); a one-line error where it cannot work."""
+    from precplan.errors import PrecplanError
+
+    if not hasattr(torch, "compile"):
+        raise PrecplanError(f"--compile needs torch >= 2.0 (this is torch {torch.__version__})")
+    if where.device.type == "cpu":
+        import shutil
+
+        if not any(shutil.which(c) for c in ("cc", "gcc", "clang", "c++", "g++")):
+            raise PrecplanError("--compile on the CPU needs a C/C++ compiler (Inductor generates C++): install one, or drop --compile")
+    return torch.compile(micro_loss, dynamic=False)
+
+
+def train_step(model: Decoder, opt: torch.optim.Optimizer, batch: torch.Tensor, micro: int, where: Placement,
+               loss_fn: Callable[[Decoder, torch.Tensor, Placement], torch.Tensor] = micro_loss) -> torch.Tensor:
     """One optimizer step on ``batch`` (B, T + 1), accumulated over micro-batches of ``micro``
     sequences; returns the batch's mean loss (a device tensor: no host sync)."""
     opt.zero_grad(set_to_none=True)
     total = torch.zeros((), device=batch.device)
     for chunk in batch.split(micro):
-        with where.autocast():
-            logits = model(chunk[:, :-1])
-        loss = F.cross_entropy(logits.float().flatten(0, 1), chunk[:, 1:].flatten()) * (len(chunk) / len(batch))
+        loss = loss_fn(model, chunk, where) * (len(chunk) / len(batch))
         loss.backward()
         total += loss.detach()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -228,14 +310,16 @@ def train_run(
     on_progress: Callable[[int, int, float], None] | None = None,
     log_every: int = 10,
     micro_batch: int | None = None,
+    compile: bool = False,
 ) -> Outcome:
     """Train one model as ``spec`` says and measure it. ``on_progress(tokens_done, tokens_total,
     train_loss)`` is called every ``log_every`` steps. Divergence (a non-finite loss, or a
     training loss a nat above uniform guessing after warmup) stops the run early.
-    ``micro_batch``: sequences per forward pass (default: :func:`micro_batch_size`)."""
+    ``micro_batch``: sequences per forward pass (default: :func:`micro_batch_size`).
+    ``compile``: run the training forward pass through ``torch.compile``."""
     t0 = time.perf_counter()
     torch.manual_seed(spec.seed)
-    quant = QuantConfig(spec.weight_bits, spec.activation_bits, spec.kv_bits, spec.activation_granularity)
+    quant = spec.quant
     model = Decoder(SHAPES[spec.shape], source.vocab_size, spec.seq_len, quant).to(where.device)
     opt = build_optimizer(model, spec, fused=where.device.type == "cuda")
     val = torch.from_numpy(source.validation(spec.val_tokens, spec.seq_len)).to(where.device)
@@ -244,6 +328,7 @@ def train_run(
     blowup = math.log(source.vocab_size) + 1.0
     warmup = max(1, int(spec.warmup_frac * spec.steps))
     micro = micro_batch or micro_batch_size(spec, source.vocab_size, where)
+    loss_fn = compiled_loss(model, where) if compile else micro_loss
 
     window, count = torch.zeros((), device=where.device), 0
     curve: list[tuple[int, float]] = []
@@ -253,7 +338,7 @@ def train_run(
     for step in range(spec.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, spec)
-        window += train_step(model, opt, where.to_device(next(batches)), micro, where)
+        window += train_step(model, opt, where.to_device(next(batches)), micro, where, loss_fn)
         count, done = count + 1, step + 1
         if done % log_every == 0 or done == spec.steps or step == 0:
             mean, count = float(window) / count, 0
@@ -270,14 +355,18 @@ def train_run(
     trained = done * tokens_per_step
     if diverged_at is not None:
         return Outcome(None, {}, True, spec.steps * tokens_per_step, trained / train_s, time.perf_counter() - t0,
-                       float(initial), final, curve, diverged_at)
+                       float(initial), final, curve, diverged_at, micro_batch=micro)
 
     eval_batch = max(1, 2 * micro)
     loss_val = evaluate(model, val, where, eval_batch)
     ptq: dict[str, float] = {}
+    hessians = None
+    if spec.ptq_method == "gptq" and spec.ptq_bits:
+        hessians = model.input_hessians(calibration_batches(source, spec, micro, where), where.autocast)
     for bits in spec.ptq_bits:
-        with model.post_quantized(bits):
+        with model.post_quantized(bits, spec.ptq_method, hessians):
             ptq[str(bits)] = evaluate(model, val, where, eval_batch)
+    del hessians
     diverged = not math.isfinite(loss_val)
     return Outcome(
         loss=loss_val if not diverged else None,
@@ -289,4 +378,7 @@ def train_run(
         initial_train_loss=float(initial),
         final_train_loss=final,
         curve=curve,
+        micro_batch=micro,
+        eval_batch=eval_batch,
+        compiled=compile,
     )
