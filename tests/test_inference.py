@@ -5,43 +5,53 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from optimize_helpers import bisect, zoom_min
 
 from precplan import load_law
 from precplan.costs import GpuSpec, gpu_costs, lagrange_tokens, peak_rate
 from precplan.optimize._planner import optimize
 
+from oracles import bisect, zoom_min
+from reference import PEAK_FLOPS, SARDANA, SARDANA_FIG1, chinchilla_loss, hoffmann_split
+
+
+H100, A100 = PEAK_FLOPS["h100_bf16"], PEAK_FLOPS["a100_bf16"]
+
 
 @pytest.fixture(scope="module")
 def sardana():
-    return load_law("sardana2024")
+    law = load_law("sardana2024")
+    assert law.values == SARDANA  # the constants of Sardana et al.'s code (tests/reference.py)
+    return law
 
 
-def chinchilla_13b(law):
-    """Budget and loss of the Chinchilla-optimal 13B model (Hoffmann eq. 4 inverted for C)."""
-    E, A, B, a, b = (law.c(k) for k in ("E", "A", "B", "alpha", "beta"))
-    G = (a * A / (b * B)) ** (1 / (a + b))
+def chinchilla_13b():
+    """Budget and loss of the Chinchilla-optimal 13B model (Hoffmann eq. 4 inverted for C), with
+    Sardana et al.'s constants."""
+    a, b = SARDANA["alpha"], SARDANA["beta"]
+    G = (a * SARDANA["A"] / (b * SARDANA["B"])) ** (1 / (a + b))
     C = 6 * (13e9 / G) ** ((a + b) / b)
+    assert hoffmann_split(SARDANA, C)[0] == pytest.approx(13e9, rel=1e-12)  # the inversion is right
     D = C / (6 * 13e9)
-    return C, D, E + A * 13e9**-a + B * D**-b
+    return C, D, chinchilla_loss(SARDANA, 13e9, D)
 
 
 def test_sardana_figure_1_13b_becomes_7b_saving_17_percent(sardana):
-    C, D13, L = chinchilla_13b(sardana)
-    plan = optimize(sardana, None, target_loss=L, inference_tokens=2e12)
-    assert 6.5e9 < plan.params < 7.5e9  # "about a 7B model"
+    C, D13, L = chinchilla_13b()
+    T = SARDANA_FIG1["inference_tokens"]
+    plan = optimize(sardana, None, target_loss=L, inference_tokens=T)
+    assert 6.5e9 < plan.params < 7.5e9  # "about a 7B model" (SARDANA_FIG1["params"] = 7e9)
     assert plan.tokens > D13  # trained longer
     ref = plan.reference
-    assert ref.params == pytest.approx(13e9, rel=1e-6)
+    assert ref.params == pytest.approx(SARDANA_FIG1["chinchilla_params"], rel=1e-6)
     assert ref.train_flops == pytest.approx(C, rel=1e-6)
-    assert ref.total_flops == pytest.approx(C + 2 * 13e9 * 2e12, rel=1e-6)
-    assert ref.saved_fraction == pytest.approx(0.17, abs=0.01)  # "17%"
-    assert ref.saved_flops == pytest.approx(1.7e22, rel=0.05)  # "1.7e22 FLOPs"
+    assert ref.total_flops == pytest.approx(C + 2 * 13e9 * T, rel=1e-6)
+    assert ref.saved_fraction == pytest.approx(SARDANA_FIG1["saved_fraction"], abs=0.01)  # "17%"
+    assert ref.saved_flops == pytest.approx(SARDANA_FIG1["saved_flops"], rel=0.05)  # "1.7e22 FLOPs"
     assert plan.loss == pytest.approx(L, rel=1e-9)  # the constraint holds
 
 
 def test_lagrange_solution_matches_brute_force_on_the_iso_loss_curve(sardana):
-    E, A, B, a, b = (sardana.c(k) for k in ("E", "A", "B", "alpha", "beta"))
+    E, A, B, a, b = (SARDANA[k] for k in ("E", "A", "B", "alpha", "beta"))
     L, T = 2.1, 5e12
 
     def lifetime(u):  # D from the loss equation at each N, then 6 N D + 2 N T
@@ -58,7 +68,7 @@ def test_lagrange_solution_matches_brute_force_on_the_iso_loss_curve(sardana):
 
 
 def test_without_inference_the_target_plan_is_the_chinchilla_point(sardana):
-    C, D13, L = chinchilla_13b(sardana)
+    C, D13, L = chinchilla_13b()
     plan = optimize(sardana, None, target_loss=L)
     assert plan.params == pytest.approx(13e9, rel=1e-6)
     assert plan.train_flops == pytest.approx(C, rel=1e-6)
@@ -93,19 +103,19 @@ def test_gpu_hours_and_dollars():
     spec = GpuSpec("h100", price=2.0, mfu=0.5, prefill_mfu=0.4, decode_mfu=0.2, input_tokens=70, output_tokens=215)
     N, D, T = 7e9, 1e12, 2e12
     (c16,) = gpu_costs(spec, N, D, 16, T, 16)
-    train_h = 6 * N * D / (3600 * 9.89e14 * 0.5)
-    infer_h = 2 * N * (T * 70 / 285 / (3600 * 9.89e14 * 0.4) + T * 215 / 285 / (3600 * 9.89e14 * 0.2))
+    train_h = 6 * N * D / (3600 * H100 * 0.5)
+    infer_h = 2 * N * (T * 70 / 285 / (3600 * H100 * 0.4) + T * 215 / 285 / (3600 * H100 * 0.2))
     assert c16.train_gpu_hours == pytest.approx(train_h, rel=1e-12)
     assert c16.inference_gpu_hours == pytest.approx(infer_h, rel=1e-12)
     assert c16.total_dollars == pytest.approx(2.0 * (train_h + infer_h), rel=1e-12)
     (c8,) = gpu_costs(spec, N, D, 8, T, 8)
-    assert c8.train_gpu_hours == pytest.approx(train_h * 9.89e14 / 1.978e15, rel=1e-12)  # FP8 peak
+    assert c8.train_gpu_hours == pytest.approx(train_h * H100 / PEAK_FLOPS["h100_fp8"], rel=1e-12)  # FP8 peak
     (c7,) = gpu_costs(GpuSpec("a100"), N, D, 7, 0.0, 7)
-    assert c7.train_gpu_hours == pytest.approx(6 * N * D / (3600 * 6.24e14 * 0.5), rel=1e-12)
+    assert c7.train_gpu_hours == pytest.approx(6 * N * D / (3600 * PEAK_FLOPS["a100_int8"] * 0.5), rel=1e-12)
     assert c7.total_dollars is None
     assert any("below 8 bits" in n for n in c7.notes)
     rates, _ = peak_rate("h100", np.array([4.0, 8.0, 12.0, 16.0, 32.0]))
-    assert list(rates) == [1.978e15, 1.978e15, 9.89e14, 9.89e14, 9.89e14 / 2]
+    assert list(rates) == [PEAK_FLOPS["h100_fp8"], PEAK_FLOPS["h100_fp8"], H100, H100, H100 / 2]
 
 
 def test_plan_reports_gpu_cost_consistent_with_its_flops():
@@ -113,7 +123,7 @@ def test_plan_reports_gpu_cost_consistent_with_its_flops():
     spec = GpuSpec("a100", price=1.5)
     plan = optimize(law, 1e22, gpu=spec, inference_tokens=1e12)
     # at 16 bits the 16-bit-equivalent FLOPs are the raw FLOPs
-    assert plan.gpu.train_gpu_hours == pytest.approx(plan.train_flops / (3600 * 3.12e14 * 0.5), rel=1e-12)
+    assert plan.gpu.train_gpu_hours == pytest.approx(plan.train_flops / (3600 * A100 * 0.5), rel=1e-12)
     assert plan.gpu.total_dollars == pytest.approx(1.5 * plan.gpu.total_gpu_hours, rel=1e-12)
 
 
@@ -121,14 +131,14 @@ def test_8_to_16_bit_training_is_costed_at_bf16_with_a_note():
     spec = GpuSpec("h100", mfu=0.5)
     N, D, P = 7e9, 1e12, 12.0
     (c,) = gpu_costs(spec, N, D, P, 0.0, P)
-    assert c.train_peak_flops == 9.89e14  # no native 12-bit format: the BF16 peak
-    implied = (6 / 16) * N * D * P / (3600 * 9.89e14 * 0.5)  # 16-bit-equivalent FLOPs at the BF16 rate
+    assert c.train_peak_flops == H100  # no native 12-bit format: the BF16 peak
+    implied = (6 / 16) * N * D * P / (3600 * H100 * 0.5)  # 16-bit-equivalent FLOPs at the BF16 rate
     assert c.train_gpu_hours / implied == pytest.approx(16 / P, rel=1e-12)  # what the note says
     (note,) = [n for n in c.notes if "between 8 and 16 bits" in n]
     assert "BF16 rate" in note and "16 / P" in note
     for bits in (8.0, 16.0):  # native formats: no note
         assert not any("between 8 and 16" in n for n in gpu_costs(spec, N, D, bits, 0.0, bits)[0].notes)
     (low,) = gpu_costs(spec, N, D, 4.0, 0.0, 4.0)
-    implied4 = (6 / 16) * N * D * 4 / (3600 * 9.89e14 * 0.5)
+    implied4 = (6 / 16) * N * D * 4 / (3600 * H100 * 0.5)
     assert low.train_gpu_hours / implied4 == pytest.approx(8 / 4, rel=1e-12)
     assert any("8 / P" in n for n in low.notes)

@@ -13,10 +13,14 @@ from precplan.laws._file import load_law
 from precplan.validate._report import _claim_optimal_precision, analyze
 from precplan.cli._validate_report import markdown, print_report, report_json, tables
 
-# A made-up base law and kumar2024's published precision constants (laws.md section 2).
+from reference import ASSUMED_C, KUMAR, P_STAR, kumar_factor
+
+# A made-up base law and kumar2024's published precision and PTQ constants (Kumar et al. 2024,
+# App. K Table 2), with the bundled assumed robustness constant.
 E, A, B, ALPHA, BETA = 1.2, 60.0, 900.0, 0.35, 0.45
-GAMMA_W, N_W = 2.6745, 0.3037
-C_T, G_D, G_N, G_POST, B_POST, C_X = 0.0598, 0.5068, 0.3439, 0.5907, 1.1277, 0.5
+GAMMA_W, N_W = KUMAR["gamma_w"], KUMAR["n_w"]
+C_T, G_D, G_N, G_POST, B_POST = (KUMAR[k] for k in ("C_T", "gamma_D", "gamma_N", "gamma_post", "b_post"))
+C_X = ASSUMED_C
 
 
 def f_w(p: float) -> float:
@@ -94,7 +98,7 @@ def test_claims_hold_on_law_generated_data(exact):
         assert d["n_eff_fraction"] == pytest.approx(f_w(d["weight_bits"]), rel=1e-3)
     assert claims["PTQ"].verdict == "holds"
     opt = claims["Compute-optimal"]
-    assert opt.verdict == "agrees" and opt.details[0]["law"] == pytest.approx(7.0, abs=0.05)
+    assert opt.verdict == "agrees" and opt.details[0]["law"] == pytest.approx(P_STAR, abs=0.05)
 
 
 def test_claims_fail_when_the_data_contradict_them():
@@ -140,7 +144,7 @@ def test_report_json_and_markdown(exact):
     # validate shows no N*, D* at a budget: the fits' warnings about theirs stay out of the report
     assert not any("compute-optimal point" in w for w in exact.warnings + exact.base["warnings"])
     md = markdown(exact, command="precplan validate --report x")
-    assert "| gamma_w | 2.6745 |" in md and "## The paper's claims on this data" in md
+    assert f"| gamma_w | {KUMAR['gamma_w']} |" in md and "## The paper's claims on this data" in md
     assert md.count("\n| ptq |") == 64
     np.testing.assert_allclose([c.measured for c in exact.comparisons][:1], [loss(1e5, 1e6)])
 
@@ -150,9 +154,8 @@ def brute_force_p_star(law) -> float:
     P = np.linspace(2.0, 16.0, 140001)
     f = np.ones_like(P)
     for op in ("w", "a", "kv"):
-        g, n = law.c(f"gamma_{op}"), law.c(f"n_{op}")
-        x = 1 - np.exp(-P / g + n)
-        f *= np.where(x > 0, x, -np.inf) / (1 - np.exp(-16 / g + n))
+        x = kumar_factor(P, op, law.values)
+        f *= np.where(x > 0, x, -np.inf) / kumar_factor(16.0, op, law.values)
     return float(P[np.argmax(np.where(np.isfinite(f), f / P, -np.inf))])
 
 
