@@ -53,7 +53,7 @@ def bisect(g, lo: np.ndarray, hi: np.ndarray, iters: int = 200) -> np.ndarray:
 
 def budget_line_min(law, budget: float, bits: float, post=None, inference_tokens: float = 0.0, cap: float = np.inf):
     """Brute-force lowest loss of ``law`` at tied ``bits`` on the line
-    (6/16) N D P + (2/16) N T P_serve = budget (Kumar et al. 2024 sec. 3's cost counting bits, plus
+    (6/16) N D P + (2/16) N T P_serve = budget (Kumar et al. 2024's training cost counting bits, plus
     Sardana et al. 2024's 2 N T inference FLOPs). Returns (N, loss)."""
     serve = bits if post is None else post
     c_tr, c_inf = 6.0 / 16.0 * bits, 2.0 / 16.0 * serve
@@ -69,13 +69,6 @@ def budget_line_min(law, budget: float, bits: float, post=None, inference_tokens
     hi = min(np.log(top), np.log(1e16)) if np.isfinite(top) else np.log(1e16)
     u, value = zoom_min(loss, np.log(1e3), hi)
     return float(np.exp(u)), value
-
-
-def grid_argmax(f, lo: float, hi: float, n: int):
-    """argmax of f on a uniform grid of n points over [lo, hi] (NaN counts as -inf)."""
-    x = np.linspace(lo, hi, n)
-    y = np.asarray(f(x), dtype=float)
-    return float(x[np.argmax(np.where(np.isnan(y), -np.inf, y))])
 
 
 def ptq_data_dependent(c: dict, N, D, post, w=16.0, a=16.0, kv=16.0, robustness=1.0):
@@ -120,7 +113,7 @@ def gradient_by_differences(f, x, h: float = 1e-6) -> np.ndarray:
 # ---------------------------------------------------------------- synthetic runs
 SIZES = [30e6, 60e6, 110e6, 220e6, 440e6]
 TOKENS = [1.5e9, 3e9, 6e9, 13e9, 26e9]
-"""Kumar et al. 2024's grid (sec. 6 of their setup: N 30M..220M, D 1.5B..26B), plus 440M."""
+"""Kumar et al. 2024's grid of runs (N 30M..220M, D 1.5B..26B), plus 440M."""
 
 
 def chinchilla_records(law, noise: float = 0.0, seed: int = 0, sizes=SIZES, tokens=TOKENS) -> list[dict]:

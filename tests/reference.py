@@ -60,18 +60,19 @@ PEAK_FLOPS = dict(a100_bf16=3.12e14, a100_int8=6.24e14, h100_bf16=9.89e14, h100_
 
 # ---------------------------------------------------------------- published figures
 LOSS_220M_16B = 3.2298
-"""Kumar et al. 2024, eq. 10 with Table 2 at N = 220M, D = 16B, 16 bits (raw counts)."""
+"""Kumar et al. 2024, eq. 10 with Table 2's constants at N = 220M, D = 16B, 16 bits (raw counts,
+not millions), worked out by hand to 4 decimals."""
 
 NEFF_RATIO_16_TO_4 = 5.2
-"""Kumar et al. 2024, Table 2: N_eff(16 bits) / N_eff(4 bits) with all operands at the same bits
-(the paper: below 4 bits a model must be "more than 4x" larger)."""
+"""Kumar et al. 2024, eq. 5 with Table 2's constants: N_eff(16 bits) / N_eff(4 bits), all operands
+at the same bits, is 5.2 (the paper: at 4 bits and below a model must be "more than 4x" larger)."""
 
 P_STAR = 7.00
-"""Kumar et al. 2024, sec. 5: the compute-optimal training precision, argmax_P f(P)/P (paper:
-"around 7-8 bits")."""
+"""Kumar et al. 2024, compute-optimal training precision: argmax_P f(P)/P with Table 2's constants
+is 7.00 bits (the paper: "around 7-8 bits")."""
 
 MEMORY_MATCHED_RUNS = {4: 1.76e9, 6: 1.1733e9, 8: 880e6, 16: 440e6, 32: 220e6}
-"""Kumar et al. 2024, sec. 5 (memory-matched runs at 16B tokens): FP4 1.76B, FP6 1.17B, FP8 880M,
+"""Kumar et al. 2024, memory-matched runs at 16B tokens: FP4 1.76B, FP6 1.17B, FP8 880M,
 BF16 440M, FP32 220M parameters (weights' bits N P fixed at 880M x 8)."""
 
 SARDANA_FIG1 = dict(chinchilla_params=13e9, inference_tokens=2e12, params=7e9, saved_flops=1.7e22, saved_fraction=0.17)
@@ -114,7 +115,7 @@ def kumar_factor(bits, operand: str, c: dict = KUMAR):
 
 def relative_factor(bits, operand: str, c: dict = KUMAR):
     """f_x(P) / f_x(16): the effective-parameter factor relative to the 16-bit runs the base law
-    was fit on (Kumar et al. 2024, sec. 3: the base law first, then the precision terms)."""
+    was fit on (Kumar et al. 2024 fit in stages: the base law first, then the precision terms)."""
     return kumar_factor(bits, operand, c) / kumar_factor(REFERENCE_BITS, operand, c)
 
 

@@ -24,6 +24,7 @@ def assert_recovers(result, law, names, rel=1e-6):
         assert result.coefficients[name] == pytest.approx(law.c(name), rel=rel), name
 
 
+@pytest.mark.slow
 def test_noise_free_runs_recover_the_law_exactly_from_the_full_grid():
     result = fit_law(chinchilla_records(HOFFMANN), budget=1e18)  # N*, D* inside the 30M-440M x 1.5B-26B runs
     assert result.form == "chinchilla" and result.stages["base"]["starts"] == HOFFMANN_GRID_STARTS
@@ -41,6 +42,7 @@ def test_tied_exponents_recover_kumars_base_law(objective):
     assert result.coefficients["alpha"] == result.coefficients["beta"]
 
 
+@pytest.mark.slow
 def test_noisy_runs_fall_inside_the_bootstrap_intervals():
     records = chinchilla_records(HOFFMANN, noise=0.005, seed=3, sizes=[4e7, 1e8, 3e8, 1e9, 3e9, 1e10],
                                  tokens=[2e9, 6e9, 2e10, 6e10, 2e11, 6e11])
@@ -58,6 +60,7 @@ def test_noisy_runs_fall_inside_the_bootstrap_intervals():
     assert doc["coefficients"]["alpha"] == result.coefficients["alpha"]
 
 
+@pytest.mark.slow
 def test_fit_is_a_minimum_of_an_independent_huber_objective():
     """Sardana's 47 runs: no local search of a separately coded Hoffmann objective (Huber on
     log loss, delta 1e-3, in E, A, B, alpha, beta) improves on the fit."""
@@ -79,6 +82,7 @@ def test_fit_is_a_minimum_of_an_independent_huber_objective():
     assert result.r2 > 0.95
 
 
+@pytest.mark.slow
 def test_precision_stage_recovers_gamma_w_and_n_w_and_labels_what_it_took():
     result = fit_law(precision_records(KUMAR), grid="coarse")
     assert result.form == "precision"
@@ -103,6 +107,7 @@ def test_precision_stage_on_top_of_a_given_base_law():
     assert result.law.coefficients["E"].note.startswith("taken from kumar2024")
 
 
+@pytest.mark.slow
 def test_ptq_stage_recovers_the_degradation_and_keeps_unfittable_constants_assumed():
     records = precision_records(KUMAR, weight_bits=(3, 4, 6, 8, 16), post_bits=(2, 3, 4, 6))
     result = fit_law(records, grid="coarse")
@@ -113,6 +118,7 @@ def test_ptq_stage_recovers_the_degradation_and_keeps_unfittable_constants_assum
     assert result.stage_r2["ptq"] == pytest.approx(1.0, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_compute_optimal_point_matches_brute_force():
     result = fit_law(chinchilla_records(KUMAR), grid="coarse", budget=1e21)
     c = result.coefficients
@@ -128,6 +134,7 @@ def test_compute_optimal_point_matches_brute_force():
     assert prec.optimum["P_opt"] == pytest.approx(P_STAR, abs=0.01)  # the paper's headline with Table 2
 
 
+@pytest.mark.slow
 def test_compute_optimal_point_outside_the_runs_is_a_warning_saying_by_how_much():
     records = chinchilla_records(HOFFMANN)  # N 30M..440M, D 1.5B..26B
     inside = fit_law(records, grid="coarse", budget=1e18)
@@ -147,6 +154,7 @@ def test_compute_optimal_point_outside_the_runs_is_a_warning_saying_by_how_much(
     assert f"{30e6 / tiny.optimum['N_opt']:.3g}x below the smallest fitted model" in w
 
 
+@pytest.mark.slow
 def test_holdout_reports_error_on_the_held_out_runs(tmp_path):
     records = chinchilla_records(HOFFMANN, noise=0.01, seed=5)
     result = fit_law(records, grid="coarse", holdout="params>=440M")
@@ -161,6 +169,7 @@ def test_holdout_reports_error_on_the_held_out_runs(tmp_path):
     assert result.n_runs == 20
 
 
+@pytest.mark.slow
 def test_law_file_round_trip_and_provenance(tmp_path):
     path = tmp_path / "fitted.yaml"
     result = fit_law(load_runs(SARDANA_RUNS, SARDANA_COLUMNS), grid="coarse", law_id="sardana-fit")
@@ -176,6 +185,7 @@ def test_law_file_round_trip_and_provenance(tmp_path):
     assert law.fit_range["tokens"] == (1.51e9, 1.51e12)
 
 
+@pytest.mark.slow
 def test_degenerate_data_is_an_error_or_a_warning():
     with pytest.raises(PrecplanError, match="more runs than coefficients"):
         fit_law([chinchilla_records(HOFFMANN)[i] for i in (0, 6, 12, 18, 24)], grid="coarse")

@@ -25,6 +25,7 @@ def write_csv(path: Path, records: list[dict]) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_sardana_fits_end_to_end_and_the_law_loads_in_predict(tmp_path):
     out = tmp_path / "sardana-law.yaml"
     res = runner.invoke(app, ["fit", str(SARDANA_RUNS), "--columns", SARDANA_COLUMNS_ARG, "--out", str(out), "--json"])
@@ -49,6 +50,7 @@ def test_sardana_fits_end_to_end_and_the_law_loads_in_predict(tmp_path):
     assert 1 - np.sum((pred_all - L) ** 2) / np.sum((L - L.mean()) ** 2) == pytest.approx(doc["r2"], rel=1e-9)
 
 
+@pytest.mark.slow
 def test_table_output_with_bootstrap_and_holdout(tmp_path):
     res = runner.invoke(app, ["fit", str(SARDANA_RUNS), "--columns", SARDANA_COLUMNS_ARG, "--grid", "coarse",
                               "--bootstrap", "20", "--holdout-largest", "--at-budget", "1e21"])
@@ -60,6 +62,7 @@ def test_table_output_with_bootstrap_and_holdout(tmp_path):
     assert "1 targets" not in res.stdout
 
 
+@pytest.mark.slow
 def test_precision_fit_says_what_it_took_from_kumar(tmp_path):
     path = write_csv(tmp_path / "quant.csv", precision_records(load_law("kumar2024")))
     res = runner.invoke(app, ["fit", str(path), "--grid", "coarse", "--json"])
@@ -118,6 +121,7 @@ def test_missing_file_exits_2(tmp_path):
 MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".svg": b"<svg", ".pdf": b"%PDF-"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
 def test_plot_file_is_a_valid_image(tmp_path, suffix):
     path = tmp_path / f"fit{suffix}"
@@ -132,6 +136,7 @@ def test_plot_file_is_a_valid_image(tmp_path, suffix):
     assert json.loads(res.stdout)["plot"] == str(path)
 
 
+@pytest.mark.slow
 def test_plot_holds_the_expected_series(tmp_path):
     from precplan.fit._fit import fit_law
     from precplan.plots._common import series_labels

@@ -75,6 +75,7 @@ def test_without_inference_the_target_plan_is_the_chinchilla_point(sardana):
     assert float(lagrange_tokens(sardana, L, 0.0)) == pytest.approx(D13, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_target_loss_with_ptq_matches_brute_force():
     law = load_law("kumar2024")
     L, post, P = 3.0, 4.0, 6.0

@@ -56,7 +56,7 @@ def test_effective_parameter_ratio_16_to_4_bits_is_5_2() -> None:
 
 
 def test_compute_optimal_precision_is_7_bits() -> None:
-    """Kumar et al. 2024, sec. 5: P* maximizes f(P)/P; with Table 2 it is 7.00 bits."""
+    """Kumar et al. 2024, compute-optimal precision: P* maximizes f(P)/P; with Table 2 it is 7.00 bits."""
     law = load_law("kumar2024")
     P = np.linspace(3.5, 16, 125_001)
     p_star = P[np.argmax(law.precision_factor(P, P, P) / P)]

@@ -1,5 +1,5 @@
 """optimize (Python API): optimal N, D and precision against independent derivations and
-dense brute-force searches (tests/oracles.py), for kumar2024 (Kumar et al. 2024, sec. 5)."""
+dense brute-force searches (tests/oracles.py), for kumar2024 (Kumar et al. 2024, compute-optimal precision)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def law():
 
 
 def test_continuous_optimum_is_7_bits_and_independent_of_budget(law):
-    # Independent: P* maximizes f(P)/P (Kumar et al. 2024, sec. 5), found here on a dense grid.
+    # Independent: P* maximizes f(P)/P (Kumar et al. 2024), found here on a dense grid.
     P = np.linspace(3.5, 16, 2_000_001)
     expected = P[np.argmax(tied_factor(P) / P)]
     assert expected == pytest.approx(P_STAR, abs=0.005)

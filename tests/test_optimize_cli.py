@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 
 from precplan.cli import app
 
+from reference import PEAK_FLOPS
+
 
 def run(*args: str):
     return CliRunner().invoke(app, ["optimize", *args])
@@ -83,7 +85,7 @@ def test_csv_to_file_and_stdout(tmp_path):
 
 def test_gpu_cost_is_reported():
     plan = as_json("--budget", "1e22", "--precision", "8", "--gpu", "h100", "--price", "2.0", "--mfu", "0.4")
-    hours = 6 * plan["params"] * plan["tokens"] / (3600 * 1.978e15 * 0.4)
+    hours = 6 * plan["params"] * plan["tokens"] / (3600 * PEAK_FLOPS["h100_fp8"] * 0.4)
     assert plan["gpu"]["train_gpu_hours"] == pytest.approx(hours, rel=1e-12)
     assert plan["gpu"]["total_dollars"] == pytest.approx(2.0 * hours, rel=1e-12)
 

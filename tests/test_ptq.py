@@ -54,7 +54,7 @@ def test_d_crit_is_the_numerical_argmin_of_post_ptq_loss(law, c, N, post, bits, 
 
 
 def test_d_crit_matches_printed_eq13_for_high_precision_training(law):
-    # laws.md eq. 13 (with the -b offset reading) has no robustness term: make R == 1.
+    # Kumar et al. 2024 eq. 13 (with the -b offset reading) has no robustness term: make R == 1.
     hp = law.with_coefficients(C_w=1e4, C_a=1e4, C_kv=1e4)
     for N in (30e6, 7e9, 4e11):
         for post in (2.0, 4.0, 8.0):

@@ -26,6 +26,7 @@ def is_image(data: bytes, fmt: str) -> bool:
     return data.startswith(MAGIC[fmt])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
 def test_cli_writes_a_valid_image(tmp_path, fmt):
     path = tmp_path / f"ptq.{fmt}"
@@ -35,6 +36,7 @@ def test_cli_writes_a_valid_image(tmp_path, fmt):
     assert not any(p.name != path.name for p in tmp_path.iterdir())  # atomic write left no temp file
 
 
+@pytest.mark.slow
 def test_sweep_plot_with_json(tmp_path):
     path = tmp_path / "sweep.png"
     res = CliRunner().invoke(app, ["ptq-risk", "-N", "220M", "-D", "1B:100B:9", "--json", "--plot", str(path)])

@@ -66,6 +66,7 @@ def exact():
     return analyze(grid_records(), load_law("kumar2024"), grid="coarse")
 
 
+@pytest.mark.slow
 def test_base_fit_recovers_the_generating_law(exact):
     c = exact.base["coefficients"]
     assert c["E"] == pytest.approx(E, rel=1e-3)
@@ -73,6 +74,7 @@ def test_base_fit_recovers_the_generating_law(exact):
     assert exact.base["runs"] == 16
 
 
+@pytest.mark.slow
 def test_predictions_match_data_generated_by_the_law(exact):
     # Data generated with kumar2024's precision and PTQ constants: every prediction is exact.
     for kind in ("16-bit", "quantized", "ptq"):
@@ -81,6 +83,7 @@ def test_predictions_match_data_generated_by_the_law(exact):
     assert exact.quality["quantized"]["n"] == 16 and exact.quality["ptq"]["n"] == 64
 
 
+@pytest.mark.slow
 def test_refit_recovers_gamma_w(exact):
     refit = {k.name: k for k in exact.constants}
     assert refit["gamma_w"].source == "fitted"
@@ -89,6 +92,7 @@ def test_refit_recovers_gamma_w(exact):
     assert refit["gamma_w"].law == GAMMA_W
 
 
+@pytest.mark.slow
 def test_claims_hold_on_law_generated_data(exact):
     claims = {c.claim.split()[0]: c for c in exact.claims}
     eff = claims["Lower"]
@@ -101,6 +105,7 @@ def test_claims_hold_on_law_generated_data(exact):
     assert opt.verdict == "agrees" and opt.details[0]["law"] == pytest.approx(P_STAR, abs=0.05)
 
 
+@pytest.mark.slow
 def test_claims_fail_when_the_data_contradict_them():
     recs = grid_records(ptq_sign=-1.0)  # PTQ damage falling with D
     for r in recs:  # and low-bit weights doing better than 16-bit
@@ -112,6 +117,7 @@ def test_claims_fail_when_the_data_contradict_them():
     assert verdicts["PTQ"] == "does not hold"
 
 
+@pytest.mark.slow
 def test_diverged_runs_are_reported_not_fitted():
     recs = grid_records()
     recs.append({**record(999, 1e5, 1e6, 3), "loss": None, "ptq": {}, "diverged": True})
@@ -136,6 +142,7 @@ def test_needs_a_precision_law():
         analyze(grid_records(), load_law("hoffmann2022"))
 
 
+@pytest.mark.slow
 def test_report_json_and_markdown(exact):
     doc = json.loads(json.dumps(report_json(exact)))
     assert doc["law"] == "kumar2024" and doc["refit"]["law"]["coefficients"]["gamma_w"]["source"] == "fitted"
@@ -180,6 +187,7 @@ def test_optimal_precision_claim_covers_the_gap_the_old_rule_let_through():
     assert _claim_optimal_precision(law, {"law": refit, "fitted": ["gamma_w"]}).verdict == "differs"
 
 
+@pytest.mark.slow
 def test_terminal_table_title_says_what_it_shows(exact):
     n_train, n_ptq = 16 + 16, 16 * 4  # grid_records: 16-bit and weight-quantized runs; 4 PTQ bits per 16-bit run
     assert len(exact.comparisons) == n_train + n_ptq
@@ -199,6 +207,7 @@ def test_terminal_table_title_says_what_it_shows(exact):
     assert len(rows) == n_train + n_ptq and title == "Every run: measured vs predicted loss (nats/token)"
 
 
+@pytest.mark.slow
 def test_rtn_ptq_against_a_gptq_law_is_flagged_next_to_the_ptq_numbers(exact, capsys):
     assert exact.ptq_note is None  # no ptq_method recorded: nothing claimed
     recs = [dict(r, ptq_method="rtn-per-channel") for r in grid_records()]
