@@ -1,9 +1,10 @@
 """The papers' constants, published figures and formulas, typed in once for the tests.
 
-Nothing here imports precplan: every number is written as the paper prints it (each with the
-paper and table, figure or equation it comes from) and every formula is written out from the
-paper, so a test that compares precplan against this module checks the bundled law files as well
-as the math. Brute-force numerical oracles live in ``tests/oracles.py``.
+Nothing here imports precplan: every number is typed in as its source prints it (each names the
+paper and table, figure or equation, or the datasheet; the one unpublished placeholder says so)
+and every formula is written out from the paper, so a test that compares precplan against this
+module checks the bundled law files as well as the math. Brute-force numerical oracles live in
+``tests/oracles.py``.
 """
 
 from __future__ import annotations
