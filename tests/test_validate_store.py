@@ -53,7 +53,6 @@ def test_partial_trailing_line_is_ignored_then_repaired(tmp_path):
     assert [r["run_id"] for r in read_store(frag)[0]] == ["run-5"]
 
 
-@pytest.mark.slow
 def test_sigkilled_writer_leaves_a_valid_store(tmp_path):
     path = tmp_path / "runs.jsonl"
     # Big records make each write take long enough to be killed in the middle of some.
