@@ -12,7 +12,7 @@ import pytest
 
 from precplan.cli import app
 
-from conftest import KUMAR, kumar_factor
+from reference import KUMAR, LOSS_220M_16B, kumar_factor
 
 
 def run_json(runner, *args: str) -> dict:
@@ -23,7 +23,7 @@ def run_json(runner, *args: str) -> dict:
 
 def test_predict_json_16_bit(runner) -> None:
     out = run_json(runner, "predict", "--params", "220M", "--tokens", "16B")
-    assert out["loss"] == pytest.approx(3.2298, abs=5e-5)
+    assert out["loss"] == pytest.approx(LOSS_220M_16B, abs=5e-5)
     assert out["effective_params"] == pytest.approx(220e6)
     assert out["ptq_degradation"] == 0.0
     assert out["irreducible"] + out["param_term"] + out["data_term"] == pytest.approx(out["loss"], rel=1e-12)
@@ -120,4 +120,4 @@ def test_cli_import_is_light() -> None:
 def test_python_m_precplan() -> None:
     out = subprocess.run([sys.executable, "-m", "precplan", "predict", "--params", "220M", "--tokens", "16B", "--json"],
                          capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout)["loss"] == pytest.approx(3.2298, abs=5e-5)
+    assert json.loads(out.stdout)["loss"] == pytest.approx(LOSS_220M_16B, abs=5e-5)

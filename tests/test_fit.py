@@ -12,7 +12,8 @@ from precplan.fit._fit import fit_law, load_runs
 from precplan.laws._file import load_law, save_law
 from precplan.laws._law import BASE
 
-from fit_helpers import SARDANA, SARDANA_COLUMNS, chinchilla_records, precision_records
+from oracles import SARDANA_COLUMNS, SARDANA_RUNS, chinchilla_records, precision_records
+from reference import HOFFMANN_DELTA, HOFFMANN_GRID_STARTS, HOFFMANN_PRINTED, P_STAR, huber, tied_factor
 
 HOFFMANN = load_law("hoffmann2022")
 KUMAR = load_law("kumar2024")
@@ -23,9 +24,10 @@ def assert_recovers(result, law, names, rel=1e-6):
         assert result.coefficients[name] == pytest.approx(law.c(name), rel=rel), name
 
 
+@pytest.mark.slow
 def test_noise_free_runs_recover_the_law_exactly_from_the_full_grid():
     result = fit_law(chinchilla_records(HOFFMANN), budget=1e18)  # N*, D* inside the 30M-440M x 1.5B-26B runs
-    assert result.form == "chinchilla" and result.stages["base"]["starts"] == 4500
+    assert result.form == "chinchilla" and result.stages["base"]["starts"] == HOFFMANN_GRID_STARTS
     assert_recovers(result, HOFFMANN, BASE)
     assert result.converged == {"base": True}
     assert result.r2 == pytest.approx(1.0, abs=1e-12)
@@ -40,6 +42,7 @@ def test_tied_exponents_recover_kumars_base_law(objective):
     assert result.coefficients["alpha"] == result.coefficients["beta"]
 
 
+@pytest.mark.slow
 def test_noisy_runs_fall_inside_the_bootstrap_intervals():
     records = chinchilla_records(HOFFMANN, noise=0.005, seed=3, sizes=[4e7, 1e8, 3e8, 1e9, 3e9, 1e10],
                                  tokens=[2e9, 6e9, 2e10, 6e10, 2e11, 6e11])
@@ -57,10 +60,11 @@ def test_noisy_runs_fall_inside_the_bootstrap_intervals():
     assert doc["coefficients"]["alpha"] == result.coefficients["alpha"]
 
 
+@pytest.mark.slow
 def test_fit_is_a_minimum_of_an_independent_huber_objective():
     """Sardana's 47 runs: no local search of a separately coded Hoffmann objective (Huber on
     log loss, delta 1e-3, in E, A, B, alpha, beta) improves on the fit."""
-    runs = load_runs(SARDANA, SARDANA_COLUMNS)
+    runs = load_runs(SARDANA_RUNS, SARDANA_COLUMNS)
     result = fit_law(runs)
 
     def objective(p):
@@ -68,16 +72,17 @@ def test_fit_is_a_minimum_of_an_independent_huber_objective():
         if min(E, A, B) <= 0:
             return np.inf
         r = np.log(E + A * runs.params**-alpha + B * runs.tokens**-beta) - np.log(runs.loss)
-        return np.sum(np.where(np.abs(r) <= 1e-3, 0.5 * r**2, 1e-3 * (np.abs(r) - 0.5e-3)))
+        return np.sum(huber(r, HOFFMANN_DELTA))
 
     best = np.array([result.coefficients[k] for k in BASE])
     found = objective(best)
-    for start in (best, best * [1.05, 0.9, 1.1, 1.02, 0.98], np.array([1.69, 406.4, 410.7, 0.34, 0.28])):
+    for start in (best, best * [1.05, 0.9, 1.1, 1.02, 0.98], np.array([HOFFMANN_PRINTED[k] for k in BASE])):
         res = minimize(objective, start, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 20000})
         assert res.fun >= found - 1e-9 * found
     assert result.r2 > 0.95
 
 
+@pytest.mark.slow
 def test_precision_stage_recovers_gamma_w_and_n_w_and_labels_what_it_took():
     result = fit_law(precision_records(KUMAR), grid="coarse")
     assert result.form == "precision"
@@ -102,6 +107,7 @@ def test_precision_stage_on_top_of_a_given_base_law():
     assert result.law.coefficients["E"].note.startswith("taken from kumar2024")
 
 
+@pytest.mark.slow
 def test_ptq_stage_recovers_the_degradation_and_keeps_unfittable_constants_assumed():
     records = precision_records(KUMAR, weight_bits=(3, 4, 6, 8, 16), post_bits=(2, 3, 4, 6))
     result = fit_law(records, grid="coarse")
@@ -112,6 +118,7 @@ def test_ptq_stage_recovers_the_degradation_and_keeps_unfittable_constants_assum
     assert result.stage_r2["ptq"] == pytest.approx(1.0, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_compute_optimal_point_matches_brute_force():
     result = fit_law(chinchilla_records(KUMAR), grid="coarse", budget=1e21)
     c = result.coefficients
@@ -122,14 +129,12 @@ def test_compute_optimal_point_matches_brute_force():
 
     prec = fit_law(precision_records(KUMAR), grid="coarse")
     P = np.linspace(4.0, 16.0, 120001)
-    f = np.ones_like(P)
-    for op in ("w", "a", "kv"):  # Kumar et al. eq. 3 with offsets, normalized at 16 bits
-        g, n = prec.coefficients[f"gamma_{op}"], prec.coefficients[f"n_{op}"]
-        f *= (1 - np.exp(-P / g + n)) / (1 - np.exp(-16 / g + n))
+    f = tied_factor(P, prec.coefficients)  # Kumar et al. eq. 3 with offsets, normalized at 16 bits
     assert prec.optimum["P_opt"] == pytest.approx(P[np.argmax(f / P)], abs=2e-4)
-    assert prec.optimum["P_opt"] == pytest.approx(7.00, abs=0.01)  # the paper's headline with Table 2
+    assert prec.optimum["P_opt"] == pytest.approx(P_STAR, abs=0.01)  # the paper's headline with Table 2
 
 
+@pytest.mark.slow
 def test_compute_optimal_point_outside_the_runs_is_a_warning_saying_by_how_much():
     records = chinchilla_records(HOFFMANN)  # N 30M..440M, D 1.5B..26B
     inside = fit_law(records, grid="coarse", budget=1e18)
@@ -149,13 +154,14 @@ def test_compute_optimal_point_outside_the_runs_is_a_warning_saying_by_how_much(
     assert f"{30e6 / tiny.optimum['N_opt']:.3g}x below the smallest fitted model" in w
 
 
-def test_holdout_reports_error_on_the_held_out_runs():
+@pytest.mark.slow
+def test_holdout_reports_error_on_the_held_out_runs(tmp_path):
     records = chinchilla_records(HOFFMANN, noise=0.01, seed=5)
     result = fit_law(records, grid="coarse", holdout="params>=440M")
     held = [r for r in records if r["params"] >= 440e6]
     N, D = np.array([r["params"] for r in held]), np.array([r["tokens"] for r in held])
     measured = np.array([r["loss"] for r in held])
-    pred = load_law(save_law(result.law, _tmp("holdout.yaml"))).loss(N, D)
+    pred = load_law(save_law(result.law, tmp_path / "holdout.yaml")).loss(N, D)
     assert result.holdout["n"] == len(held) == 5
     assert result.holdout["mean_abs_rel_error"] == pytest.approx(np.mean(np.abs(pred - measured) / measured), rel=1e-9)
     r2 = 1 - np.sum((pred - measured) ** 2) / np.sum((measured - measured.mean()) ** 2)
@@ -163,21 +169,23 @@ def test_holdout_reports_error_on_the_held_out_runs():
     assert result.n_runs == 20
 
 
+@pytest.mark.slow
 def test_law_file_round_trip_and_provenance(tmp_path):
     path = tmp_path / "fitted.yaml"
-    result = fit_law(load_runs(SARDANA, SARDANA_COLUMNS), grid="coarse", law_id="sardana-fit")
+    result = fit_law(load_runs(SARDANA_RUNS, SARDANA_COLUMNS), grid="coarse", law_id="sardana-fit")
     law = load_law(save_law(result.law, path))
     assert law.id == "sardana-fit" and law.form == "chinchilla"
     N, D = np.array([1e9, 5e9]), np.array([2e10, 1e11])
     np.testing.assert_allclose(law.loss(N, D), result.law.loss(N, D), rtol=1e-12)
     prov = law.provenance
     assert prov["data"]["rows"] == 47 and len(prov["data"]["sha256"]) == 64
-    assert prov["fit"]["objective"] == "huber" and prov["fit"]["delta"] == 1e-3 and prov["fit"]["grid"] == "coarse"
+    assert prov["fit"]["objective"] == "huber" and prov["fit"]["delta"] == HOFFMANN_DELTA and prov["fit"]["grid"] == "coarse"
     assert "date" in prov
     assert law.fit_range["params"] == (151e6, 6.05e9)
     assert law.fit_range["tokens"] == (1.51e9, 1.51e12)
 
 
+@pytest.mark.slow
 def test_degenerate_data_is_an_error_or_a_warning():
     with pytest.raises(PrecplanError, match="more runs than coefficients"):
         fit_law([chinchilla_records(HOFFMANN)[i] for i in (0, 6, 12, 18, 24)], grid="coarse")
@@ -196,9 +204,3 @@ def test_degenerate_data_is_an_error_or_a_warning():
     assert any("edge of the start grid" in w and "log E" in w for w in result.warnings)
     assert any("fit warning" in n for n in result.law.notes)
 
-
-def _tmp(name: str):
-    import tempfile
-    from pathlib import Path
-
-    return Path(tempfile.mkdtemp()) / name

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from precplan.cli import app
 from precplan.laws._file import load_law
 
-from fit_helpers import SARDANA, SARDANA_COLUMNS_ARG, chinchilla_records, precision_records
+from oracles import SARDANA_COLUMNS, SARDANA_COLUMNS_ARG, SARDANA_RUNS, chinchilla_records, precision_records
+from reference import HOFFMANN_GRID_STARTS
 
 runner = CliRunner()
 
@@ -24,14 +25,15 @@ def write_csv(path: Path, records: list[dict]) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_sardana_fits_end_to_end_and_the_law_loads_in_predict(tmp_path):
     out = tmp_path / "sardana-law.yaml"
-    res = runner.invoke(app, ["fit", str(SARDANA), "--columns", SARDANA_COLUMNS_ARG, "--out", str(out), "--json"])
+    res = runner.invoke(app, ["fit", str(SARDANA_RUNS), "--columns", SARDANA_COLUMNS_ARG, "--out", str(out), "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["r2"] > 0.95 and doc["n_runs"] == 47 and doc["form"] == "chinchilla"
     assert set(doc["coefficients"]) == {"E", "A", "B", "alpha", "beta"}
-    assert doc["converged"] == {"base": True} and doc["stages"]["base"]["starts"] == 4500
+    assert doc["converged"] == {"base": True} and doc["stages"]["base"]["starts"] == HOFFMANN_GRID_STARTS
     law = load_law(str(out))
     c = doc["coefficients"]
     # predict with the written law: the CLI's number against the closed form of the JSON coefficients
@@ -40,16 +42,17 @@ def test_sardana_fits_end_to_end_and_the_law_loads_in_predict(tmp_path):
     expected = c["E"] + c["A"] * 1e9 ** -c["alpha"] + c["B"] * 2e10 ** -c["beta"]
     assert json.loads(pred.stdout)["loss"] == pytest.approx(expected, rel=1e-12)
     assert law.provenance["data"]["rows"] == 47
-    assert law.provenance["fit"]["columns"] == {"params": "Parameters", "tokens": "Tokens", "loss": "Smoothed Loss"}
+    assert law.provenance["fit"]["columns"] == SARDANA_COLUMNS
     # the measured losses are reproduced to a few percent (R^2 computed here from the file's law)
-    lines = SARDANA.read_text().splitlines()[1:]
+    lines = SARDANA_RUNS.read_text().splitlines()[1:]
     N, D, L = (np.array([float(line.split(",")[i]) for line in lines]) for i in (1, 3, 5))
     pred_all = law.loss(N, D)
     assert 1 - np.sum((pred_all - L) ** 2) / np.sum((L - L.mean()) ** 2) == pytest.approx(doc["r2"], rel=1e-9)
 
 
+@pytest.mark.slow
 def test_table_output_with_bootstrap_and_holdout(tmp_path):
-    res = runner.invoke(app, ["fit", str(SARDANA), "--columns", SARDANA_COLUMNS_ARG, "--grid", "coarse",
+    res = runner.invoke(app, ["fit", str(SARDANA_RUNS), "--columns", SARDANA_COLUMNS_ARG, "--grid", "coarse",
                               "--bootstrap", "20", "--holdout-largest", "--at-budget", "1e21"])
     assert res.exit_code == 0, res.output
     for text in ("coefficients, ", "95% interval", "fit quality", "held out (largest model size)",
@@ -59,6 +62,7 @@ def test_table_output_with_bootstrap_and_holdout(tmp_path):
     assert "1 targets" not in res.stdout
 
 
+@pytest.mark.slow
 def test_precision_fit_says_what_it_took_from_kumar(tmp_path):
     path = write_csv(tmp_path / "quant.csv", precision_records(load_law("kumar2024")))
     res = runner.invoke(app, ["fit", str(path), "--grid", "coarse", "--json"])
@@ -87,7 +91,7 @@ def test_precision_fit_says_what_it_took_from_kumar(tmp_path):
     ],
 )
 def test_bad_options_exit_2_with_one_line(args, message):
-    res = runner.invoke(app, ["fit", str(SARDANA)] + args)
+    res = runner.invoke(app, ["fit", str(SARDANA_RUNS)] + args)
     assert res.exit_code == 2
     assert message in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.output
@@ -117,10 +121,11 @@ def test_missing_file_exits_2(tmp_path):
 MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".svg": b"<svg", ".pdf": b"%PDF-"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
 def test_plot_file_is_a_valid_image(tmp_path, suffix):
     path = tmp_path / f"fit{suffix}"
-    res = runner.invoke(app, ["fit", str(SARDANA), "--columns", SARDANA_COLUMNS_ARG, "--grid", "coarse",
+    res = runner.invoke(app, ["fit", str(SARDANA_RUNS), "--columns", SARDANA_COLUMNS_ARG, "--grid", "coarse",
                               "--plot", str(path), "--json"])
     assert res.exit_code == 0, res.output
     data = path.read_bytes()
@@ -131,6 +136,7 @@ def test_plot_file_is_a_valid_image(tmp_path, suffix):
     assert json.loads(res.stdout)["plot"] == str(path)
 
 
+@pytest.mark.slow
 def test_plot_holds_the_expected_series(tmp_path):
     from precplan.fit._fit import fit_law
     from precplan.plots._common import series_labels

@@ -15,7 +15,7 @@ from precplan.fit._fit import load_runs
 from precplan.fit._holdout import holdout_mask, parse_holdout
 from precplan.fit._runs import parse_columns
 
-from fit_helpers import SARDANA, SARDANA_COLUMNS
+from oracles import SARDANA_COLUMNS, SARDANA_RUNS
 
 
 
@@ -26,12 +26,12 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_sardana_csv_with_column_mapping():
-    runs = load_runs(SARDANA, SARDANA_COLUMNS)
+    runs = load_runs(SARDANA_RUNS, SARDANA_COLUMNS)
     assert runs.n == 47
-    first = SARDANA.read_text().splitlines()[1].split(",")
+    first = SARDANA_RUNS.read_text().splitlines()[1].split(",")
     assert runs.params[0] == float(first[1]) and runs.tokens[0] == float(first[3]) and runs.loss[0] == float(first[5])
     assert runs.weight_bits is None and runs.post_loss is None
-    assert runs.source["sha256"] == hashlib.sha256(SARDANA.read_bytes()).hexdigest()
+    assert runs.source["sha256"] == hashlib.sha256(SARDANA_RUNS.read_bytes()).hexdigest()
     assert runs.source["rows"] == 47
 
 
@@ -126,7 +126,7 @@ def test_malformed_jsonl_names_the_line(tmp_path):
 
 
 def test_holdout_expressions():
-    runs = load_runs(SARDANA, SARDANA_COLUMNS)
+    runs = load_runs(SARDANA_RUNS, SARDANA_COLUMNS)
     assert parse_holdout("params>=1B") == ("params", ">=", 1e9)
     mask = holdout_mask(runs, "params>=1e9")
     np.testing.assert_array_equal(mask, runs.params >= 1e9)

@@ -5,43 +5,53 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from optimize_helpers import bisect, zoom_min
 
 from precplan import load_law
 from precplan.costs import GpuSpec, gpu_costs, lagrange_tokens
 from precplan.optimize._planner import optimize
 
+from oracles import bisect, zoom_min
+from reference import PEAK_FLOPS, SARDANA, SARDANA_FIG1, chinchilla_loss, hoffmann_split
+
+
+H100, A100 = PEAK_FLOPS["h100_bf16"], PEAK_FLOPS["a100_bf16"]
+
 
 @pytest.fixture(scope="module")
 def sardana():
-    return load_law("sardana2024")
+    law = load_law("sardana2024")
+    assert law.values == SARDANA  # the constants of Sardana et al.'s code (tests/reference.py)
+    return law
 
 
-def chinchilla_13b(law):
-    """Budget and loss of the Chinchilla-optimal 13B model (Hoffmann eq. 4 inverted for C)."""
-    E, A, B, a, b = (law.c(k) for k in ("E", "A", "B", "alpha", "beta"))
-    G = (a * A / (b * B)) ** (1 / (a + b))
+def chinchilla_13b():
+    """Budget and loss of the Chinchilla-optimal 13B model (Hoffmann eq. 4 inverted for C), with
+    Sardana et al.'s constants."""
+    a, b = SARDANA["alpha"], SARDANA["beta"]
+    G = (a * SARDANA["A"] / (b * SARDANA["B"])) ** (1 / (a + b))
     C = 6 * (13e9 / G) ** ((a + b) / b)
+    assert hoffmann_split(SARDANA, C)[0] == pytest.approx(13e9, rel=1e-12)  # the inversion is right
     D = C / (6 * 13e9)
-    return C, D, E + A * 13e9**-a + B * D**-b
+    return C, D, chinchilla_loss(SARDANA, 13e9, D)
 
 
 def test_sardana_figure_1_13b_becomes_7b_saving_17_percent(sardana):
-    C, D13, L = chinchilla_13b(sardana)
-    plan = optimize(sardana, None, target_loss=L, inference_tokens=2e12)
-    assert 6.5e9 < plan.params < 7.5e9  # "about a 7B model"
+    C, D13, L = chinchilla_13b()
+    T = SARDANA_FIG1["inference_tokens"]
+    plan = optimize(sardana, None, target_loss=L, inference_tokens=T)
+    assert 6.5e9 < plan.params < 7.5e9  # "about a 7B model" (SARDANA_FIG1["params"] = 7e9)
     assert plan.tokens > D13  # trained longer
     ref = plan.reference
-    assert ref.params == pytest.approx(13e9, rel=1e-6)
+    assert ref.params == pytest.approx(SARDANA_FIG1["chinchilla_params"], rel=1e-6)
     assert ref.train_flops == pytest.approx(C, rel=1e-6)
-    assert ref.total_flops == pytest.approx(C + 2 * 13e9 * 2e12, rel=1e-6)
-    assert ref.saved_fraction == pytest.approx(0.17, abs=0.01)  # "17%"
-    assert ref.saved_flops == pytest.approx(1.7e22, rel=0.05)  # "1.7e22 FLOPs"
+    assert ref.total_flops == pytest.approx(C + 2 * 13e9 * T, rel=1e-6)
+    assert ref.saved_fraction == pytest.approx(SARDANA_FIG1["saved_fraction"], abs=0.01)  # "17%"
+    assert ref.saved_flops == pytest.approx(SARDANA_FIG1["saved_flops"], rel=0.05)  # "1.7e22 FLOPs"
     assert plan.loss == pytest.approx(L, rel=1e-9)  # the constraint holds
 
 
 def test_lagrange_solution_matches_brute_force_on_the_iso_loss_curve(sardana):
-    E, A, B, a, b = (sardana.c(k) for k in ("E", "A", "B", "alpha", "beta"))
+    E, A, B, a, b = (SARDANA[k] for k in ("E", "A", "B", "alpha", "beta"))
     L, T = 2.1, 5e12
 
     def lifetime(u):  # D from the loss equation at each N, then 6 N D + 2 N T
@@ -58,13 +68,14 @@ def test_lagrange_solution_matches_brute_force_on_the_iso_loss_curve(sardana):
 
 
 def test_without_inference_the_target_plan_is_the_chinchilla_point(sardana):
-    C, D13, L = chinchilla_13b(sardana)
+    C, D13, L = chinchilla_13b()
     plan = optimize(sardana, None, target_loss=L)
     assert plan.params == pytest.approx(13e9, rel=1e-6)
     assert plan.train_flops == pytest.approx(C, rel=1e-6)
     assert float(lagrange_tokens(sardana, L, 0.0)) == pytest.approx(D13, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_target_loss_with_ptq_matches_brute_force():
     law = load_law("kumar2024")
     L, post, P = 3.0, 4.0, 6.0

@@ -11,6 +11,8 @@ from precplan import load_law, save_law
 from precplan.errors import LawFileError, PrecplanError
 from precplan.laws._file import laws_dir, read_law_file
 
+from reference import KUMAR, kumar_loss
+
 
 def write(tmp_path: Path, data: object, name: str = "my.yaml") -> Path:
     path = tmp_path / name
@@ -85,3 +87,4 @@ def test_user_law_file_predicts(tmp_path: Path) -> None:
     law = load_law(str(write(tmp_path, data)))
     assert law.id == "mine"
     assert float(law.loss(220e6, 16e9)) == pytest.approx(float(load_law("kumar2024").loss(220e6, 16e9)) - 0.7648, rel=1e-12)
+    assert float(law.loss(220e6, 16e9, 4, 8, 8)) == pytest.approx(kumar_loss(dict(KUMAR, E=2.0), 220e6, 16e9, 4, 8, 8), rel=1e-12)

@@ -1,4 +1,4 @@
-"""The bundled laws against the equations and figures of docs/science.md, derived here independently."""
+"""The bundled laws against the papers' equations and figures (tests/reference.py)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,17 @@ from precplan import load_law
 from precplan.errors import PrecplanError
 from precplan.laws._file import bundled_names
 
-from conftest import KUMAR, kumar_factor
+from reference import (
+    ASSUMED_C, BESIROGLU, BESIROGLU_STDERR, HOFFMANN, HOFFMANN_PRINTED, KUMAR, KUMAR_FP_WEIGHTS, LOSS_220M_16B,
+    NEFF_RATIO_16_TO_4, P_STAR, ROBUSTNESS_8_TO_4, SARDANA, chinchilla_loss, delta_ptq, kumar_factor, n_eff,
+    relative_factor,
+)
+from reference import kumar_loss as _kumar_loss
 
 
 def kumar_loss(N: float, D: float, pw: float = 16, pa: float = 16, pkv: float = 16) -> float:
-    """Kumar et al. eq. 10 with factors relative to 16 bits (the base law's runs), written out from docs/science.md section 4."""
-    rel = 1.0
-    for bits, op in ((pw, "w"), (pa, "a"), (pkv, "kv")):
-        rel *= kumar_factor(bits, op) / kumar_factor(16, op)
-    return KUMAR["E"] + KUMAR["A"] * (N * rel) ** -KUMAR["alpha"] + KUMAR["B"] * D ** -KUMAR["beta"]
+    """Kumar et al. 2024, eq. 10 with Table 2 (tests/reference.py)."""
+    return float(_kumar_loss(KUMAR, N, D, pw, pa, pkv))
 
 
 def test_bundled_library_is_complete() -> None:
@@ -38,27 +40,27 @@ def test_kumar_coefficients_match_table_2() -> None:
 
 
 def test_220m_16b_loss_is_3_2298() -> None:
-    """docs/science.md section 4: L(220M, 16B, 16-bit) = 3.2298 with raw counts."""
+    """Kumar et al. 2024: L(220M, 16B, 16-bit) = 3.2298 with raw counts."""
     law = load_law("kumar2024")
-    assert float(law.loss(220e6, 16e9)) == pytest.approx(3.2298, abs=5e-5)
+    assert float(law.loss(220e6, 16e9)) == pytest.approx(LOSS_220M_16B, abs=5e-5)
     assert float(law.loss(220e6, 16e9)) == pytest.approx(kumar_loss(220e6, 16e9), rel=1e-12)
 
 
 def test_effective_parameter_ratio_16_to_4_bits_is_5_2() -> None:
-    """docs/science.md section 4: N_eff(16 bits) / N_eff(4 bits) = 5.2 (paper: more than 4x)."""
+    """Kumar et al. 2024: N_eff(16 bits) / N_eff(4 bits) = 5.2 (paper: more than 4x)."""
     law = load_law("kumar2024")
     ratio = float(law.effective_params(1e9, 16, 16, 16) / law.effective_params(1e9, 4, 4, 4))
     expected = math.prod(kumar_factor(16, op) / kumar_factor(4, op) for op in ("w", "a", "kv"))
     assert ratio == pytest.approx(expected, rel=1e-12)
-    assert round(ratio, 1) == 5.2
+    assert round(ratio, 1) == NEFF_RATIO_16_TO_4
 
 
 def test_compute_optimal_precision_is_7_bits() -> None:
-    """docs/science.md section 8: P* maximizes f(P)/P; with Table 2 it is 7.00 bits."""
+    """Kumar et al. 2024, compute-optimal precision: P* maximizes f(P)/P; with Table 2 it is 7.00 bits."""
     law = load_law("kumar2024")
     P = np.linspace(3.5, 16, 125_001)
     p_star = P[np.argmax(law.precision_factor(P, P, P) / P)]
-    assert p_star == pytest.approx(7.00, abs=0.005)
+    assert p_star == pytest.approx(P_STAR, abs=0.005)
     # the same from the formula written out here
     mine = P[np.argmax([math.prod(kumar_factor(p, op) for op in ("w", "a", "kv")) / p for p in P[::25]]) * 25]
     assert mine == pytest.approx(p_star, abs=0.002)
@@ -106,7 +108,7 @@ def test_ptq_degradation_high_precision_matches_eq_2() -> None:
     delta = C_T exp(-P/gamma_post + b) D^gamma_D / N^gamma_N."""
     law = load_law("kumar2024")
     N, D, P = 220e6, 16e9, 4.0
-    eq2 = KUMAR["C_T"] * math.exp(-P / KUMAR["gamma_post"] + KUMAR["b_post"]) * D ** KUMAR["gamma_D"] / N ** KUMAR["gamma_N"]
+    eq2 = float(delta_ptq(KUMAR, N, D, P))
     assert float(law.ptq_degradation(N, D, P)) == pytest.approx(eq2, rel=1e-12)
     assert 0.03 < eq2 < 0.06  # a few hundredths of a nat at int4 for a 220M model
     other = law.with_coefficients(C_w=3.0, C_a=0.1, C_kv=1.0)
@@ -116,14 +118,43 @@ def test_ptq_degradation_high_precision_matches_eq_2() -> None:
 
 def test_low_precision_training_robustness_is_eq_9_relative_to_16_bits() -> None:
     """Eq. 9's factor per operand, relative to a 16-bit-trained model: trained at 8 bits, served
-    at 4, the weights keep (1 - e^{-4C}) / (1 - e^{-12C}) of the degradation."""
+    at 4, the weights keep (1 - e^{-4C}) / (1 - e^{-12C}) of the degradation; with the bundled
+    (assumed) C = 0.5 that is 0.8668..., worked by hand in tests/reference.py."""
     law = load_law("kumar2024")
-    C = law.c("C_w")
-    expected = (1 - math.exp(-C * 4)) / (1 - math.exp(-C * 12))
-    assert float(law.robustness(4, 8, 16, 16)) == pytest.approx(expected, rel=1e-12)
-    assert float(law.robustness(4, 8, 8, 8)) == pytest.approx(expected**3, rel=1e-12)  # C_a = C_kv = C_w here
+    assert (law.c("C_w"), law.c("C_a"), law.c("C_kv")) == (ASSUMED_C, ASSUMED_C, ASSUMED_C)
+    assert float(law.robustness(4, 8, 16, 16)) == pytest.approx(ROBUSTNESS_8_TO_4, rel=1e-12)
+    assert float(law.robustness(4, 8, 8, 8)) == pytest.approx(ROBUSTNESS_8_TO_4**3, rel=1e-12)  # C_a = C_kv = C_w
     assert law.robustness_constants_used(4, 8, 16, 16) == ["C_w"]
     assert float(law.robustness(4, 4, 16, 16)) == 0.0 and float(law.robustness(4, 32, 16, 16)) == 1.0
+
+
+@pytest.mark.parametrize("C", [0.05, 0.5, 3.0])
+def test_robustness_properties_from_the_paper(C: float) -> None:
+    """Kumar et al. 2024, eqs. 8-9, whatever the (unpublished) C_x: the factor is 1 for a model
+    trained at the reference 16 bits (eq. 2 holds), 0 when any operand trained at or below P_post
+    (a model trained at the serving precision loses nothing to PTQ), and grows with training bits
+    in between, staying in [0, 1]."""
+    law = load_law("kumar2024").with_coefficients(C_w=C, C_a=C, C_kv=C)
+    posts = np.array([2.0, 3.0, 4.0, 6.0, 8.0])
+    np.testing.assert_array_equal(law.robustness(posts, 16, 16, 16), 1.0)
+    for post in posts:
+        for at_or_below in (post, post - 0.5, 1.0):
+            assert float(law.robustness(post, at_or_below, 16, 16)) == 0.0
+            assert float(law.robustness(post, 16, at_or_below, 16)) == 0.0
+            assert float(law.robustness(post, 16, 16, at_or_below)) == 0.0
+        bits = np.linspace(post, 16.0, 200)
+        for r in (law.robustness(post, bits, 16, 16), law.robustness(post, 16, bits, 16),
+                  law.robustness(post, bits, bits, bits)):
+            assert np.all((r >= 0) & (r <= 1))
+            # monotone: the more bits it trained at, the less robust (strictly, until it reaches 1)
+            assert np.all(np.diff(r) >= 0)
+            assert np.all(np.diff(r)[r[1:] < 1 - 1e-9] > 0)
+            assert r[0] == 0.0 and r[-1] == pytest.approx(1.0, rel=1e-12)
+        # and it scales eq. 8's degradation at the model's own N_eff (Table 2 written out)
+        deg = law.ptq_degradation(1e9, 1e11, post, bits, 16, 16)
+        r = law.robustness(post, bits, 16, 16)
+        assert deg[0] == 0.0
+        np.testing.assert_allclose(deg, delta_ptq(KUMAR, n_eff(KUMAR, 1e9, bits), 1e11, post, r), rtol=1e-12)
 
 
 def test_ptq_is_zero_when_serving_at_training_precision() -> None:
@@ -135,29 +166,31 @@ def test_ptq_is_zero_when_serving_at_training_precision() -> None:
 
 def test_float_variant() -> None:
     fp = load_law("kumar2024-fp")
-    assert (fp.c("gamma_w"), fp.c("n_w")) == (2.8111, 0.1240)
+    assert (fp.c("gamma_w"), fp.c("n_w")) == (KUMAR_FP_WEIGHTS["gamma_w"], KUMAR_FP_WEIGHTS["n_w"])
     assert fp.weight_format == "float" and load_law("kumar2024").float_variant == "kumar2024-fp"
-    expected = (1 - math.exp(-8 / 2.8111 + 0.1240)) / (1 - math.exp(-16 / 2.8111 + 0.1240))
+    for name, value in KUMAR.items():  # everything but the weights' precision terms is Table 2
+        if name not in KUMAR_FP_WEIGHTS:
+            assert fp.c(name) == pytest.approx(value, rel=1e-12), name
+    expected = float(relative_factor(8, "w", dict(KUMAR, **KUMAR_FP_WEIGHTS)))
+    assert expected == pytest.approx((1 - math.exp(-8 / 2.8111 + 0.1240)) / (1 - math.exp(-16 / 2.8111 + 0.1240)), rel=1e-15)
     assert float(fp.factor(8, "w")) == pytest.approx(expected, rel=1e-12)
 
 
 def test_chinchilla_laws() -> None:
     h = load_law("hoffmann2022")
-    assert h.c("E") == pytest.approx(math.exp(0.5267228), rel=1e-6)
-    assert h.c("A") == pytest.approx(math.exp(6.0073404), rel=1e-6)
-    assert h.c("B") == pytest.approx(math.exp(6.0179186), rel=1e-6)
+    for name, value in HOFFMANN.items():  # the unrounded constants of the paper's TeX source
+        assert h.c(name) == pytest.approx(value, rel=1e-6), name
     # Chinchilla 70B on 1.4T tokens, from the unrounded constants; the printed (rounded) ones
-    # give 1.9368, and rounding moves it by under 0.02
-    unrounded = math.exp(0.5267228) + math.exp(6.0073404) / 70e9**0.33917084 + math.exp(6.0179186) / 1.4e12**0.2849083
-    assert float(h.loss(70e9, 1.4e12)) == pytest.approx(unrounded, rel=1e-6)
-    assert float(h.loss(70e9, 1.4e12)) == pytest.approx(1.69 + 406.4 / 70e9**0.34 + 410.7 / 1.4e12**0.28, abs=0.02)
+    # give 1.9366, and rounding moves it by under 0.02
+    assert float(h.loss(70e9, 1.4e12)) == pytest.approx(chinchilla_loss(HOFFMANN, 70e9, 1.4e12), rel=1e-6)
+    assert float(h.loss(70e9, 1.4e12)) == pytest.approx(chinchilla_loss(HOFFMANN_PRINTED, 70e9, 1.4e12), abs=0.02)
     with pytest.raises(PrecplanError, match="no precision terms"):
         h.loss(70e9, 1.4e12, 8, 8, 8)
     b = load_law("besiroglu2024")
-    assert (b.c("E"), b.c("alpha"), b.c("beta")) == (1.8172, 0.3478, 0.3658)
-    assert b.coefficients["A"].stderr == 124.52
+    assert b.values == BESIROGLU
+    assert {k: b.coefficients[k].stderr for k in BESIROGLU} == BESIROGLU_STDERR
     s = load_law("sardana2024")
-    assert (s.c("alpha"), s.c("beta")) == (0.336, 0.283)
+    assert s.values == SARDANA
 
 
 def test_compose_takes_base_terms_from_base() -> None:
@@ -165,8 +198,12 @@ def test_compose_takes_base_terms_from_base() -> None:
     h = load_law("hoffmann2022")
     for name in ("E", "A", "B", "alpha", "beta"):
         assert law.c(name) == h.c(name)
-    assert law.c("gamma_w") == KUMAR["gamma_w"]
+        assert law.c(name) == pytest.approx(HOFFMANN[name], rel=1e-6)  # Hoffmann's, not Table 2's
+        assert law.c(name) != pytest.approx(KUMAR[name], rel=1e-2)
+    for name in ("gamma_w", "n_w", "gamma_a", "n_a", "gamma_kv", "n_kv", "C_T", "gamma_D", "gamma_N", "gamma_post", "b_post"):
+        assert law.c(name) == KUMAR[name], name
     assert law.composed_from == ("kumar2024", "hoffmann2022")
+    assert float(law.loss(70e9, 1.4e12)) == pytest.approx(chinchilla_loss(HOFFMANN, 70e9, 1.4e12), rel=1e-6)
     assert float(law.loss(70e9, 1.4e12)) == pytest.approx(float(h.loss(70e9, 1.4e12)), rel=1e-12)
     assert float(law.loss(70e9, 1.4e12, 4, 4, 4)) > float(h.loss(70e9, 1.4e12))
 

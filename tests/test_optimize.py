@@ -1,20 +1,20 @@
 """optimize (Python API): optimal N, D and precision against independent derivations and
-dense brute-force searches (tests/optimize_helpers.py), for kumar2024 (docs/science.md section 8)."""
+dense brute-force searches (tests/oracles.py), for kumar2024 (Kumar et al. 2024, compute-optimal precision)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from optimize_helpers import budget_line_min, zoom_min
 
 from precplan import load_law
 from precplan.errors import PrecplanError
 from precplan.optimize._planner import optimize, optimize_sweep
 
-# Kumar et al. 2024, App. K Table 2 (docs/science.md section 4), typed in independently of the law file.
-GAMMA = {"w": 2.6745, "a": 2.2102, "kv": 0.9578}
-OFFSET = {"w": 0.3037, "a": 1.4072, "kv": 2.4185}
-A, B, ALPHA, BETA, E = 4299.0, 18060.0, 0.4965, 0.4965, 2.7648
+from oracles import budget_line_min, zoom_min
+from reference import HOFFMANN, KUMAR, MEMORY_MATCHED_RUNS, P_STAR, hoffmann_split, tied_factor
+
+# Kumar et al. 2024, App. K Table 2 (tests/reference.py), independent of the law file.
+A, B, ALPHA, BETA, E = (KUMAR[k] for k in ("A", "B", "alpha", "beta", "E"))
 
 
 @pytest.fixture(scope="module")
@@ -22,22 +22,16 @@ def law():
     return load_law("kumar2024")
 
 
-def tied_factor(P):
-    """N_eff / N with every operand at P bits, relative to 16 bits (docs/science.md section 4)."""
-    raw = lambda p: np.prod([1 - np.exp(-p / GAMMA[x] + OFFSET[x]) for x in GAMMA], axis=0)  # noqa: E731
-    return raw(np.asarray(P, dtype=float)) / raw(16.0)
-
-
 def test_continuous_optimum_is_7_bits_and_independent_of_budget(law):
-    # Independent: P* maximizes f(P)/P (docs/science.md section 8), found here on a dense grid.
+    # Independent: P* maximizes f(P)/P (Kumar et al. 2024), found here on a dense grid.
     P = np.linspace(3.5, 16, 2_000_001)
     expected = P[np.argmax(tied_factor(P) / P)]
-    assert expected == pytest.approx(7.00, abs=0.005)
+    assert expected == pytest.approx(P_STAR, abs=0.005)
     plans = optimize_sweep(law, np.logspace(19, 25, 7), continuous=True)
     for p in plans:
         assert p.bits.weights == p.bits.activations == p.bits.kv
         assert p.bits.weights == pytest.approx(expected, abs=2e-4)
-        assert round(p.bits.weights, 2) == 7.00
+        assert round(p.bits.weights, 2) == P_STAR
 
 
 def test_integer_optimum_is_7_bits_from_1e19_to_1e25(law):
@@ -100,7 +94,7 @@ def test_memory_matched_6_to_8_bits_beat_4_16_and_32(law):
     plan = optimize(law, None, memory=880e6, tokens=16e9)
     rows = {r.label: r for r in plan.comparison}
     # The paper's memory-matched runs: FP4 1.76B, FP6 1.17B, FP8 880M, BF16 440M, FP32 220M.
-    for label, N in (("4-bit", 1.76e9), ("6-bit", 1.1733e9), ("8-bit", 880e6), ("16-bit", 440e6), ("32-bit", 220e6)):
+    for label, N in ((f"{bits}-bit", n) for bits, n in MEMORY_MATCHED_RUNS.items()):
         assert rows[label].params == pytest.approx(N, rel=1e-3)
         assert rows[label].tokens == 16e9
         assert rows[label].loss == pytest.approx(float(law.loss(8 * 880e6 / int(label.split("-")[0]), 16e9, *(3 * [int(label.split("-")[0])]))), rel=1e-12)
@@ -190,9 +184,10 @@ def test_chinchilla_law_plans_16_bits_only():
     law = load_law("hoffmann2022")
     plan = optimize(law, 1e23)
     assert (plan.bits.weights, plan.bits.activations, plan.bits.kv) == (16.0, 16.0, 16.0)
-    a, b, al, be = (law.c(k) for k in ("A", "B", "alpha", "beta"))
-    G = (al * a / (be * b)) ** (1 / (al + be))
-    assert plan.params == pytest.approx(G * (1e23 / 6) ** (be / (al + be)), rel=1e-9)  # Hoffmann eq. 4
+    N_opt, D_opt = hoffmann_split(law.values, 1e23)  # Hoffmann eq. 4 with the file's constants
+    assert plan.params == pytest.approx(N_opt, rel=1e-9)
+    assert plan.tokens == pytest.approx(D_opt, rel=1e-9)
+    assert plan.params == pytest.approx(hoffmann_split(HOFFMANN, 1e23)[0], rel=1e-5)  # and with the paper's
     assert any("no precision terms" in n for n in plan.notes)
     assert [r.label for r in plan.comparison] == ["16-bit", "optimum P*"]
     with pytest.raises(PrecplanError, match="--base hoffmann2022"):

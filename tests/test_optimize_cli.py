@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 
 from precplan.cli import app
 
+from reference import PEAK_FLOPS
+
 
 def run(*args: str):
     return CliRunner().invoke(app, ["optimize", *args])

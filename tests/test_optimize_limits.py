@@ -8,7 +8,6 @@ import re
 
 import numpy as np
 import pytest
-from optimize_helpers import zoom_min
 from typer.testing import CliRunner
 
 from precplan import load_law
@@ -16,7 +15,10 @@ from precplan.cli import app
 from precplan.errors import PrecplanError
 from precplan.optimize._planner import optimize, optimize_sweep
 
-A, ALPHA, E = 4299.0, 0.4965, 2.7648  # Kumar et al. 2024, App. K Table 2 (docs/science.md section 4)
+from oracles import zoom_min
+from reference import KUMAR, tied_factor
+
+A, ALPHA, E = KUMAR["A"], KUMAR["alpha"], KUMAR["E"]  # Kumar et al. 2024, App. K Table 2
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +102,7 @@ def test_target_loss_floor_with_ptq_is_the_minimum_over_tokens(law):
     N, post = 1e8, 4.0
     # Brute force: the lowest post-PTQ loss over D at each training precision 4..16.
     best = min(zoom_min(lambda u: law.loss(N, np.exp(u), P, P, P, post=post), np.log(1e6), np.log(1e16))[1] for P in range(4, 17))
-    without_ptq = min(E + A * (N * float(law.precision_factor(P, P, P))) ** -ALPHA for P in range(4, 17))
+    without_ptq = min(E + A * (N * float(tied_factor(P))) ** -ALPHA for P in range(4, 17))
     assert best > without_ptq + 0.1  # the PTQ term matters: the old message said 3.2233
     with pytest.raises(PrecplanError, match="cannot go below") as err:
         optimize(law, None, target_loss=3.0, params=N, inference_precision=post)
@@ -112,7 +114,7 @@ def test_target_loss_floor_with_ptq_is_the_minimum_over_tokens(law):
 
 def test_target_loss_floor_without_ptq_is_the_infinite_data_limit(law):
     N = 1e8
-    floor = min(E + A * (N * float(law.precision_factor(P, P, P))) ** -ALPHA for P in range(4, 17))
+    floor = min(E + A * (N * float(tied_factor(P))) ** -ALPHA for P in range(4, 17))
     with pytest.raises(PrecplanError, match="even with unlimited data") as err:
         optimize(law, None, target_loss=3.0, params=N)
     assert float(re.search(r"cannot go below ([0-9.]+)", str(err.value)).group(1)) == pytest.approx(floor, abs=6e-5)

@@ -19,6 +19,7 @@ from precplan.plots._optimize import plot_optimize  # noqa: E402
 MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF-"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
 def test_cli_writes_a_valid_image(tmp_path, suffix):
     path = tmp_path / f"plan{suffix}"

@@ -1,4 +1,5 @@
-"""precplan.ptq._risk against an independent write-out of Kumar et al. 2024 (tests/test_ptq_reference.py)."""
+"""precplan.ptq._risk against Kumar et al. 2024 written out independently (tests/reference.py) and a
+brute-force argmin over D (tests/oracles.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import pytest
 from precplan.errors import PrecplanError
 from precplan.laws._file import load_law
 from precplan.ptq._risk import d_crit, degradation_curves, ptq_risk, ptq_sweep
-from test_ptq_reference import TABLE2, loss_after, loss_before, numerical_argmin, robustness
+from oracles import ptq_argmin
+from reference import (
+    ASSUMED_C, KUMAR, ROBUSTNESS_6_TO_5, ROBUSTNESS_8_TO_4, ROBUSTNESS_8_TO_5, d_crit_eq13, kumar_loss, loss_after_ptq,
+)
 
 
 @pytest.fixture(scope="module")
@@ -18,44 +22,43 @@ def law():
 
 @pytest.fixture(scope="module")
 def c(law):
-    """Table 2 as published, plus the law's (assumed) robustness constants C_x."""
-    for name, value in TABLE2.items():
+    """Table 2 as published, plus the bundled (assumed) robustness constants C_x."""
+    for name, value in KUMAR.items():
         assert law.c(name) == pytest.approx(value, rel=1e-12), name
-    return dict(TABLE2, C_w=law.c("C_w"), C_a=law.c("C_a"), C_kv=law.c("C_kv"))
+    for name in ("C_w", "C_a", "C_kv"):
+        assert law.c(name) == ASSUMED_C, name
+    return dict(KUMAR, C_w=ASSUMED_C, C_a=ASSUMED_C, C_kv=ASSUMED_C)
 
 
 # ---------------------------------------------------------------- D_crit
 @pytest.mark.parametrize(
-    "N, post, bits",
+    "N, post, bits, robustness",
     [
-        (220e6, 4.0, (16, 16, 16)),
-        (7e9, 3.0, (16, 16, 16)),
-        (7e9, 4.0, (16, 16, 16)),
-        (70e9, 6.0, (16, 16, 16)),
-        (1e9, 4.0, (8, 8, 8)),  # low-precision training: N_eff and the robustness term
-        (3e9, 5.0, (8, 16, 6)),
+        (220e6, 4.0, (16, 16, 16), 1.0),  # a 16-bit model gets eq. 2: robustness 1
+        (7e9, 3.0, (16, 16, 16), 1.0),
+        (7e9, 4.0, (16, 16, 16), 1.0),
+        (70e9, 6.0, (16, 16, 16), 1.0),
+        # low-precision training: N_eff and eq. 9's robustness, hand-computed in tests/reference.py
+        (1e9, 4.0, (8, 8, 8), ROBUSTNESS_8_TO_4**3),
+        (3e9, 5.0, (8, 16, 6), ROBUSTNESS_8_TO_5 * ROBUSTNESS_6_TO_5),
     ],
 )
-def test_d_crit_is_the_numerical_argmin_of_post_ptq_loss(law, c, N, post, bits):
-    expected = numerical_argmin(c, N, post, *map(float, bits))
+def test_d_crit_is_the_numerical_argmin_of_post_ptq_loss(law, c, N, post, bits, robustness):
+    expected = ptq_argmin(c, N, post, *map(float, bits), robustness=robustness)
     got = float(d_crit(law, N, post, *bits))
     assert got == pytest.approx(expected, rel=1e-6)
     # and the loss the result reports at D_crit is the reference loss there
     r = ptq_risk(law, N, expected, post, None, *bits)
-    assert r.loss_at_d_crit == pytest.approx(loss_after(c, N, expected, post, *map(float, bits)), rel=1e-12)
+    ref = loss_after_ptq(c, N, expected, post, *map(float, bits), robustness=robustness)
+    assert r.loss_at_d_crit == pytest.approx(ref, rel=1e-12)
 
 
 def test_d_crit_matches_printed_eq13_for_high_precision_training(law):
-    # Eq. 13 as in docs/science.md section 6 (with the -b offset reading) has no robustness term: make R == 1.
+    # Kumar et al. 2024 eq. 13 (with the -b offset reading) has no robustness term: make R == 1.
     hp = law.with_coefficients(C_w=1e4, C_a=1e4, C_kv=1e4)
-    k = TABLE2
     for N in (30e6, 7e9, 4e11):
         for post in (2.0, 4.0, 8.0):
-            eq13 = (
-                k["beta"] * k["B"] * N ** k["gamma_N"] * np.exp(post / k["gamma_post"] - k["b_post"])
-                / (k["gamma_D"] * k["C_T"])
-            ) ** (1.0 / (k["gamma_D"] + k["beta"]))
-            assert float(d_crit(hp, N, post)) == pytest.approx(eq13, rel=1e-12)
+            assert float(d_crit(hp, N, post)) == pytest.approx(d_crit_eq13(KUMAR, N, post), rel=1e-12)
 
 
 def test_d_crit_grows_with_n_and_with_post_bits(law, c):
@@ -90,7 +93,7 @@ def test_degradation_increases_with_data(law, c):
     deg = np.array([p.degradation for p in sweep.curve])
     assert np.all(np.diff(deg) > 0)
     D = np.array([p.tokens for p in sweep.curve])
-    ref = loss_after(c, N, D, post) - loss_before(c, N, D)
+    ref = loss_after_ptq(c, N, D, post) - kumar_loss(c, N, D)
     np.testing.assert_allclose(deg, ref, rtol=1e-9)
     # the power law in D at fixed N, P_post: delta ∝ D^gamma_D
     np.testing.assert_allclose(deg[1:] / deg[:-1], (D[1:] / D[:-1]) ** c["gamma_D"], rtol=1e-10)
@@ -104,7 +107,7 @@ def test_degradation_is_zero_when_trained_at_the_serving_precision(law, c):
     assert len(native) == 1
     o = native[0]
     assert o.degradation == 0.0 and o.robustness == 0.0 and o.d_crit is None
-    assert o.loss_after == o.loss_before == pytest.approx(loss_before(c, 7e9, 2e12, 4.0), rel=1e-12)
+    assert o.loss_after == o.loss_before == pytest.approx(kumar_loss(c, 7e9, 2e12, 4.0), rel=1e-12)
     curves = degradation_curves(law, 7e9, np.logspace(10, 13, 5), [4], 4, 4, 4)
     assert np.all(curves.degradation == 0.0)
 
@@ -113,22 +116,23 @@ def test_lower_precision_training_is_more_robust(law, c):
     r = ptq_risk(law, 7e9, 2e12, post=4)
     planned, eight = r.training[0], r.training[1]
     assert (eight.bits.weights, eight.bits.activations, eight.bits.kv) == (8.0, 8.0, 8.0)
-    assert eight.robustness == pytest.approx(robustness(c, 4.0, 8.0, 8.0, 8.0), rel=1e-12)
+    assert eight.robustness == pytest.approx(ROBUSTNESS_8_TO_4**3, rel=1e-12)  # hand-computed eq. 9
     assert eight.degradation < planned.degradation
-    ref = loss_after(c, 7e9, 2e12, 4.0, 8.0, 8.0, 8.0) - loss_before(c, 7e9, 2e12, 8.0, 8.0, 8.0)
+    ref = (loss_after_ptq(c, 7e9, 2e12, 4.0, 8.0, 8.0, 8.0, robustness=ROBUSTNESS_8_TO_4**3)
+           - kumar_loss(c, 7e9, 2e12, 8.0, 8.0, 8.0))
     assert eight.degradation == pytest.approx(ref, rel=1e-9)
 
 
 # ---------------------------------------------------------------- headline numbers and verdict
 def test_headline_numbers_match_reference(law, c):
     r = ptq_risk(law, 7e9, 2e12, post=4)
-    assert r.loss_before == pytest.approx(loss_before(c, 7e9, 2e12), rel=1e-12)
-    assert r.loss_after == pytest.approx(loss_after(c, 7e9, 2e12, 4.0), rel=1e-12)
+    assert r.loss_before == pytest.approx(kumar_loss(c, 7e9, 2e12), rel=1e-12)
+    assert r.loss_after == pytest.approx(loss_after_ptq(c, 7e9, 2e12, 4.0), rel=1e-12)
     assert r.degradation == pytest.approx(r.loss_after - r.loss_before, rel=1e-9)
     assert r.degradation_share == pytest.approx(r.degradation / (r.loss_before - c["E"]), rel=1e-9)
     assert [row.post_bits for row in r.table] == [2, 3, 4, 5, 6, 7, 8]
     for row in r.table:
-        assert row.loss_after == pytest.approx(loss_after(c, 7e9, 2e12, row.post_bits), rel=1e-12)
+        assert row.loss_after == pytest.approx(loss_after_ptq(c, 7e9, 2e12, row.post_bits), rel=1e-12)
         expected = "past" if 2e12 > row.d_crit else ("near" if 2e12 >= row.d_crit / 2 else "below")
         assert row.status == expected
     assert r.assumed == ["C_w", "C_a", "C_kv"]
@@ -173,7 +177,7 @@ def test_sweep_flags_points_past_d_crit(law):
 
 def test_sweep_status_is_the_single_point_status(law, c):
     # One rule for both modes: a sweep point and a single-D run at the same D agree.
-    dc = numerical_argmin(c, 7e9, 4.0, 16.0, 16.0, 16.0)
+    dc = ptq_argmin(c, 7e9, 4.0, 16.0, 16.0, 16.0)
     tokens = np.array([0.2, 0.45, 0.55, 0.9, 1.2, 30.0]) * dc
     s = ptq_sweep(law, 7e9, np.append(tokens, 100e9), 4)
     expected = ["below", "below", "near", "near", "past", "past", "near"]  # 100B: 1.87x below D_crit

@@ -11,10 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from precplan.cli import app
-from test_ptq_reference import TABLE2, loss_after, loss_before, numerical_argmin
+from oracles import ptq_argmin
+from reference import ASSUMED_C, KUMAR, ROBUSTNESS_8_TO_4, kumar_loss, loss_after_ptq
 
 runner = CliRunner()
-C = dict(TABLE2, C_w=0.5, C_a=0.5, C_kv=0.5)  # the robustness constants bundled (assumed) in kumar2024
+C = dict(KUMAR, C_w=ASSUMED_C, C_a=ASSUMED_C, C_kv=ASSUMED_C)  # the robustness constants bundled (assumed) in kumar2024
 
 
 def run(*args: str):
@@ -31,15 +32,15 @@ def test_json_top_level_keys_and_values():
     out = run_json("--params", "7B", "--tokens", "2T", "--post", "int4")
     for key in ("loss_before", "loss_after", "degradation", "d_crit"):
         assert isinstance(out[key], float), key
-    assert out["loss_before"] == pytest.approx(loss_before(C, 7e9, 2e12), rel=1e-12)
-    assert out["loss_after"] == pytest.approx(loss_after(C, 7e9, 2e12, 4.0), rel=1e-12)
+    assert out["loss_before"] == pytest.approx(kumar_loss(C, 7e9, 2e12), rel=1e-12)
+    assert out["loss_after"] == pytest.approx(loss_after_ptq(C, 7e9, 2e12, 4.0), rel=1e-12)
     assert out["degradation"] == pytest.approx(out["loss_after"] - out["loss_before"], rel=1e-9)
-    assert out["d_crit"] == pytest.approx(numerical_argmin(C, 7e9, 4.0), rel=1e-6)
+    assert out["d_crit"] == pytest.approx(ptq_argmin(C, 7e9, 4.0), rel=1e-6)
     assert out["post_name"] == "int4" and out["status"] == "past"
     assert [row["post_bits"] for row in out["table"]] == [2, 3, 4, 5, 6, 7, 8]
     for row in out["table"]:
         assert set(row) >= {"post_bits", "loss_after", "d_crit", "degradation", "status"}
-        assert row["d_crit"] == pytest.approx(numerical_argmin(C, 7e9, row["post_bits"]), rel=1e-6)
+        assert row["d_crit"] == pytest.approx(ptq_argmin(C, 7e9, row["post_bits"]), rel=1e-6)
     assert out["assumed"] == ["C_w", "C_a", "C_kv"]
     assert any("extrapolates" in w for w in out["warnings"])  # 7B, 2T: far outside the fit range
     assert {o["bits"]["weights"] for o in out["training"]} == {16.0, 8.0, 4.0}
@@ -55,7 +56,8 @@ def test_post_list_and_posts_option():
 def test_low_precision_training_options():
     out = run_json("--params", "1B", "--tokens", "20B", "--train-precision", "8")
     assert out["bits"] == {"weights": 8.0, "activations": 8.0, "kv": 8.0}
-    assert out["loss_after"] == pytest.approx(loss_after(C, 1e9, 20e9, 4.0, 8.0, 8.0, 8.0), rel=1e-12)
+    assert out["loss_after"] == pytest.approx(
+        loss_after_ptq(C, 1e9, 20e9, 4.0, 8.0, 8.0, 8.0, robustness=ROBUSTNESS_8_TO_4**3), rel=1e-12)  # eq. 9 by hand
     out2 = run_json("--params", "1B", "--tokens", "20B", "--weights", "8", "--activations", "8", "--kv", "8")
     assert out2["loss_after"] == out["loss_after"]
 
@@ -68,7 +70,7 @@ def test_token_sweep_gives_the_degradation_curve():
     assert D[0] == pytest.approx(1e11) and D[-1] == pytest.approx(1e13)
     deg = np.array([p["degradation"] for p in curve])
     assert np.all(np.diff(deg) > 0)
-    np.testing.assert_allclose(deg, loss_after(C, 7e9, D, 4.0) - loss_before(C, 7e9, D), rtol=1e-9)
+    np.testing.assert_allclose(deg, loss_after_ptq(C, 7e9, D, 4.0) - kumar_loss(C, 7e9, D), rtol=1e-9)
     assert [p["past_d_crit"] for p in curve] == list(D > out["d_crit"])
     dc = out["d_crit"]
     assert [p["status"] for p in curve] == ["past" if d > dc else "near" if d >= dc / 2 else "below" for d in D]

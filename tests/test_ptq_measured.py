@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from precplan.cli import app
 from precplan.errors import PrecplanError
 from precplan.ptq import measurements, nearest_measurements
-from test_ptq_reference import TABLE2
+from reference import KUMAR as TABLE2
 
 runner = CliRunner()
 

@@ -13,7 +13,8 @@ from precplan.laws._file import load_law  # noqa: E402
 from precplan.plots._common import series_labels  # noqa: E402
 from precplan.plots._ptq import BEFORE_LABEL, D_CRIT_LABEL, curve_label, plot_ptq_curves  # noqa: E402
 from precplan.ptq._risk import degradation_curves, plot_token_grid  # noqa: E402
-from test_ptq_reference import TABLE2, numerical_argmin  # noqa: E402
+from oracles import ptq_argmin  # noqa: E402
+from reference import ASSUMED_C, KUMAR  # noqa: E402
 
 MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-"}
 
@@ -25,6 +26,7 @@ def is_image(data: bytes, fmt: str) -> bool:
     return data.startswith(MAGIC[fmt])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
 def test_cli_writes_a_valid_image(tmp_path, fmt):
     path = tmp_path / f"ptq.{fmt}"
@@ -34,6 +36,7 @@ def test_cli_writes_a_valid_image(tmp_path, fmt):
     assert not any(p.name != path.name for p in tmp_path.iterdir())  # atomic write left no temp file
 
 
+@pytest.mark.slow
 def test_sweep_plot_with_json(tmp_path):
     path = tmp_path / "sweep.png"
     res = CliRunner().invoke(app, ["ptq-risk", "-N", "220M", "-D", "1B:100B:9", "--json", "--plot", str(path)])
@@ -56,8 +59,8 @@ def test_figure_holds_expected_series():
     # the D_crit stars sit at the minimum of each post-PTQ curve (independent numerical argmin)
     ax = fig.axes[0]
     stars = [col for col in ax.collections if col.get_label() == D_CRIT_LABEL][0].get_offsets()
-    c = dict(TABLE2, C_w=0.5, C_a=0.5, C_kv=0.5)
-    expected = [numerical_argmin(c, 7e9, b) for b in (3.0, 4.0, 8.0)]
+    c = dict(KUMAR, C_w=ASSUMED_C, C_a=ASSUMED_C, C_kv=ASSUMED_C)
+    expected = [ptq_argmin(c, 7e9, b) for b in (3.0, 4.0, 8.0)]
     np.testing.assert_allclose(np.asarray(stars)[:, 0], expected, rtol=1e-6)
     # each star is the lowest point of its curve on the drawn grid (up to grid resolution)
     for i, line in enumerate(ax.lines[1:4]):

@@ -275,7 +275,7 @@ def test_precision_ptq_fit_samples_vary_ptq_terms_and_bits():
     import sys
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from fit_helpers import precision_records
+    from oracles import precision_records
     from precplan.fit import fit_law
 
     rng = np.random.default_rng(3)

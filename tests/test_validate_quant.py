@@ -80,7 +80,7 @@ def test_gradient_is_straight_through_inside_and_zero_outside():
 
 
 def test_sixteen_bits_is_the_identity_and_bad_bits_fail():
-    x = torch.randn(10)
+    x = torch.randn(10, generator=torch.Generator().manual_seed(5))
     assert fake_quant(x, 16) is x
     with pytest.raises(ValueError):
         levels(1)
@@ -96,7 +96,7 @@ def test_rtn_error_shrinks_with_bits():
 
 
 @pytest.mark.parametrize("name", ["100K", "1.6M", "30M"])
-def test_non_embedding_param_count(name):
+def test_non_embedding_param_count(name, torch_seed):
     shape = SHAPES[name]
     d, L = shape.d_model, shape.n_layers
     f = 16 * math.ceil(8 * d / 3 / 16)
@@ -115,10 +115,10 @@ def test_shape_table_spans_the_paper_and_tiny_models():
         assert min(abs(n / paper_n - 1) for n in ns) < 0.06
 
 
-def test_quantized_forward_uses_quantized_weights_and_ptq_restores():
-    torch.manual_seed(0)
+def test_quantized_forward_uses_quantized_weights_and_ptq_restores(torch_seed):
+    # torch_seed: the layers initialise from torch's global generator, seeded and restored per test
     shape = Shape("t", 32, 2, 2)
-    x = torch.randint(0, 64, (2, 12))
+    x = torch.randint(0, 64, (2, 12), generator=torch_seed)
     m16 = Decoder(shape, 64, 12, QuantConfig())
     m4 = Decoder(shape, 64, 12, QuantConfig(weight_bits=4))
     m4.load_state_dict(m16.state_dict())
@@ -135,11 +135,10 @@ def test_quantized_forward_uses_quantized_weights_and_ptq_restores():
         assert m16(x).equal(y16)
 
 
-def test_causal_attention_ignores_the_future():
+def test_causal_attention_ignores_the_future(torch_seed):
     # (per-tensor activation scales see the whole tensor, as in the paper; weights-only here)
-    torch.manual_seed(0)
     m = Decoder(Shape("t", 32, 2, 2), 64, 16, QuantConfig(weight_bits=4))
-    x = torch.randint(0, 64, (1, 16))
+    x = torch.randint(0, 64, (1, 16), generator=torch_seed)
     x2 = x.clone()
     x2[0, 10:] = (x2[0, 10:] + 1) % 64
     with torch.no_grad():
@@ -149,8 +148,7 @@ def test_causal_attention_ignores_the_future():
 @pytest.mark.parametrize("bits", [4, 6, 8])
 def test_bf16_inputs_round_to_nearest_like_fp32(bits):
     """bf16 activations (autocast on GPU) land on the same levels as the fp32 quantizer would put them."""
-    torch.manual_seed(0)
-    x = torch.randn(64, 256).to(torch.bfloat16)
+    x = torch.randn(64, 256, generator=torch.Generator().manual_seed(0)).to(torch.bfloat16)
     got = fake_quant(x, bits, "tensor")
     want = fake_quant(x.float(), bits, "tensor").to(torch.bfloat16)
     assert torch.equal(got, want)

@@ -13,10 +13,14 @@ from precplan.laws._file import load_law
 from precplan.validate._report import _claim_optimal_precision, analyze
 from precplan.cli._validate_report import markdown, print_report, report_json, tables
 
-# A made-up base law and kumar2024's published precision constants (docs/science.md section 4).
+from reference import ASSUMED_C, KUMAR, P_STAR, kumar_factor
+
+# A made-up base law and kumar2024's published precision and PTQ constants (Kumar et al. 2024,
+# App. K Table 2), with the bundled assumed robustness constant.
 E, A, B, ALPHA, BETA = 1.2, 60.0, 900.0, 0.35, 0.45
-GAMMA_W, N_W = 2.6745, 0.3037
-C_T, G_D, G_N, G_POST, B_POST, C_X = 0.0598, 0.5068, 0.3439, 0.5907, 1.1277, 0.5
+GAMMA_W, N_W = KUMAR["gamma_w"], KUMAR["n_w"]
+C_T, G_D, G_N, G_POST, B_POST = (KUMAR[k] for k in ("C_T", "gamma_D", "gamma_N", "gamma_post", "b_post"))
+C_X = ASSUMED_C
 
 
 def f_w(p: float) -> float:
@@ -62,6 +66,7 @@ def exact():
     return analyze(grid_records(), load_law("kumar2024"), grid="coarse")
 
 
+@pytest.mark.slow
 def test_base_fit_recovers_the_generating_law(exact):
     c = exact.base["coefficients"]
     assert c["E"] == pytest.approx(E, rel=1e-3)
@@ -69,6 +74,7 @@ def test_base_fit_recovers_the_generating_law(exact):
     assert exact.base["runs"] == 16
 
 
+@pytest.mark.slow
 def test_predictions_match_data_generated_by_the_law(exact):
     # Data generated with kumar2024's precision and PTQ constants: every prediction is exact.
     for kind in ("16-bit", "quantized", "ptq"):
@@ -77,6 +83,7 @@ def test_predictions_match_data_generated_by_the_law(exact):
     assert exact.quality["quantized"]["n"] == 16 and exact.quality["ptq"]["n"] == 64
 
 
+@pytest.mark.slow
 def test_refit_recovers_gamma_w(exact):
     refit = {k.name: k for k in exact.constants}
     assert refit["gamma_w"].source == "fitted"
@@ -85,6 +92,7 @@ def test_refit_recovers_gamma_w(exact):
     assert refit["gamma_w"].law == GAMMA_W
 
 
+@pytest.mark.slow
 def test_claims_hold_on_law_generated_data(exact):
     claims = {c.claim.split()[0]: c for c in exact.claims}
     eff = claims["Lower"]
@@ -94,9 +102,10 @@ def test_claims_hold_on_law_generated_data(exact):
         assert d["n_eff_fraction"] == pytest.approx(f_w(d["weight_bits"]), rel=1e-3)
     assert claims["PTQ"].verdict == "holds"
     opt = claims["Compute-optimal"]
-    assert opt.verdict == "agrees" and opt.details[0]["law"] == pytest.approx(7.0, abs=0.05)
+    assert opt.verdict == "agrees" and opt.details[0]["law"] == pytest.approx(P_STAR, abs=0.05)
 
 
+@pytest.mark.slow
 def test_claims_fail_when_the_data_contradict_them():
     recs = grid_records(ptq_sign=-1.0)  # PTQ damage falling with D
     for r in recs:  # and low-bit weights doing better than 16-bit
@@ -108,6 +117,7 @@ def test_claims_fail_when_the_data_contradict_them():
     assert verdicts["PTQ"] == "does not hold"
 
 
+@pytest.mark.slow
 def test_diverged_runs_are_reported_not_fitted():
     recs = grid_records()
     recs.append({**record(999, 1e5, 1e6, 3), "loss": None, "ptq": {}, "diverged": True})
@@ -132,6 +142,7 @@ def test_needs_a_precision_law():
         analyze(grid_records(), load_law("hoffmann2022"))
 
 
+@pytest.mark.slow
 def test_report_json_and_markdown(exact):
     doc = json.loads(json.dumps(report_json(exact)))
     assert doc["law"] == "kumar2024" and doc["refit"]["law"]["coefficients"]["gamma_w"]["source"] == "fitted"
@@ -140,7 +151,7 @@ def test_report_json_and_markdown(exact):
     # validate shows no N*, D* at a budget: the fits' warnings about theirs stay out of the report
     assert not any("compute-optimal point" in w for w in exact.warnings + exact.base["warnings"])
     md = markdown(exact, command="precplan validate --report x")
-    assert "| gamma_w | 2.6745 |" in md and "## The paper's claims on this data" in md
+    assert f"| gamma_w | {KUMAR['gamma_w']} |" in md and "## The paper's claims on this data" in md
     assert md.count("\n| ptq |") == 64
     np.testing.assert_allclose([c.measured for c in exact.comparisons][:1], [loss(1e5, 1e6)])
 
@@ -150,9 +161,8 @@ def brute_force_p_star(law) -> float:
     P = np.linspace(2.0, 16.0, 140001)
     f = np.ones_like(P)
     for op in ("w", "a", "kv"):
-        g, n = law.c(f"gamma_{op}"), law.c(f"n_{op}")
-        x = 1 - np.exp(-P / g + n)
-        f *= np.where(x > 0, x, -np.inf) / (1 - np.exp(-16 / g + n))
+        x = kumar_factor(P, op, law.values)
+        f *= np.where(x > 0, x, -np.inf) / kumar_factor(16.0, op, law.values)
     return float(P[np.argmax(np.where(np.isfinite(f), f / P, -np.inf))])
 
 
@@ -177,6 +187,7 @@ def test_optimal_precision_claim_covers_the_gap_the_old_rule_let_through():
     assert _claim_optimal_precision(law, {"law": refit, "fitted": ["gamma_w"]}).verdict == "differs"
 
 
+@pytest.mark.slow
 def test_terminal_table_title_says_what_it_shows(exact):
     n_train, n_ptq = 16 + 16, 16 * 4  # grid_records: 16-bit and weight-quantized runs; 4 PTQ bits per 16-bit run
     assert len(exact.comparisons) == n_train + n_ptq
@@ -196,6 +207,7 @@ def test_terminal_table_title_says_what_it_shows(exact):
     assert len(rows) == n_train + n_ptq and title == "Every run: measured vs predicted loss (nats/token)"
 
 
+@pytest.mark.slow
 def test_rtn_ptq_against_a_gptq_law_is_flagged_next_to_the_ptq_numbers(exact, capsys):
     assert exact.ptq_note is None  # no ptq_method recorded: nothing claimed
     recs = [dict(r, ptq_method="rtn-per-channel") for r in grid_records()]

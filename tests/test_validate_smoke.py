@@ -34,6 +34,7 @@ def smoke(tmp_path_factory):
     return out, doc, {(r["config"]["shape"], r["tokens"], r["weight_bits"]): r for r in records}
 
 
+@pytest.mark.slow
 def test_smoke_sweep_ran_every_run(smoke):
     _, doc, runs = smoke
     assert doc["sweep"]["ran"] == 11 and doc["sweep"]["skipped"] == 0 and doc["sweep"]["diverged"] == 0
@@ -44,6 +45,7 @@ def test_smoke_sweep_ran_every_run(smoke):
         assert set(r["ptq"]) == {"3", "4", "6", "8"} and r["diverged"] is False and r["tokens_per_s"] > 0
 
 
+@pytest.mark.slow
 def test_training_lowers_loss(smoke):
     for r in smoke[2].values():
         # from uniform guessing over 256 tokens (ln 256 = 5.55) to well below it
@@ -52,6 +54,7 @@ def test_training_lowers_loss(smoke):
         assert r["curve"][-1][1] < r["curve"][0][1]
 
 
+@pytest.mark.slow
 def test_loss_falls_with_params_and_tokens(smoke):
     runs = smoke[2]
     shapes, tokens = ("25K", "50K", "100K"), (65_536, 131_072, 262_144)
@@ -63,6 +66,7 @@ def test_loss_falls_with_params_and_tokens(smoke):
         assert losses == sorted(losses, reverse=True), (s, losses)
 
 
+@pytest.mark.slow
 def test_three_bit_weights_end_worse_than_eight_bit(smoke):
     runs = smoke[2]
     w3, w8 = runs[("25K", 262_144, 3)]["loss"], runs[("25K", 262_144, 8)]["loss"]
@@ -70,6 +74,7 @@ def test_three_bit_weights_end_worse_than_eight_bit(smoke):
     assert runs[("25K", 262_144, 8)]["params"] == runs[("25K", 262_144, 3)]["params"]
 
 
+@pytest.mark.slow
 def test_ptq_to_3_bits_hurts_more_than_to_8(smoke):
     for (shape, d, w), r in smoke[2].items():
         hurt = {b: r["ptq"][str(b)] - r["loss"] for b in (3, 4, 8)}
@@ -80,6 +85,7 @@ def test_ptq_to_3_bits_hurts_more_than_to_8(smoke):
         assert hurt[3] > 0.005 and abs(hurt[8]) < 0.003
 
 
+@pytest.mark.slow
 def test_report_files_and_plot(smoke):
     out, doc, _ = smoke
     report = json.loads((out / "report.json").read_text())
@@ -91,6 +97,7 @@ def test_report_files_and_plot(smoke):
     assert str(out / "validate.png") in doc["files"]
 
 
+@pytest.mark.slow
 def test_plot_series_by_label(smoke):
     pytest.importorskip("matplotlib")
     from precplan.laws._file import load_law
@@ -111,6 +118,7 @@ def test_plot_series_by_label(smoke):
     assert list(measured.get_xdata()) == [3, 8, 16]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".svg", ".pdf"])
 def test_report_only_writes_other_formats_without_training(smoke, tmp_path, suffix):
     path = tmp_path / f"v{suffix}"
@@ -122,6 +130,7 @@ def test_report_only_writes_other_formats_without_training(smoke, tmp_path, suff
     assert (tmp_path / "report.md").exists() and "sweep:" not in res.stdout
 
 
+@pytest.mark.slow
 def test_resume_skips_finished_runs_and_redoes_a_lost_one(smoke, tmp_path):
     out = tmp_path / "resume"
     shutil.copytree(smoke[0], out)
@@ -157,6 +166,7 @@ def test_shards_are_disjoint_and_cover_the_preset():
     assert sorted(flat) == sorted(everything) and len(set(flat)) == len(flat) == len(everything)
 
 
+@pytest.mark.slow
 def test_diverged_run_is_recorded_as_diverged(tmp_path):
     from precplan.validate._data import ZipfFacts
     from precplan.validate._store import read_store
@@ -174,6 +184,7 @@ def test_diverged_run_is_recorded_as_diverged(tmp_path):
     assert "diverged" in res.stderr
 
 
+@pytest.mark.slow
 def test_file_data_warns_when_a_run_repeats_it(tmp_path):
     from precplan.validate._data import load_source
     from precplan.validate._sweep import run_sweep

@@ -28,6 +28,7 @@ def test_schedule_warmup_then_cosine_to_ten_percent():
     assert min(lr_at(s, spec) for s in range(100, 1000)) >= 1e-4 * 0.999
 
 
+@pytest.mark.slow
 def test_micro_batches_accumulate_to_the_same_step():
     src, cpu = ZipfFacts(), placement("cpu")
     whole = train_run(RunSpec(**TINY), src, cpu)
@@ -36,6 +37,7 @@ def test_micro_batches_accumulate_to_the_same_step():
     assert [c[1] for c in split.curve] == pytest.approx([c[1] for c in whole.curve], abs=2e-3)
 
 
+@pytest.mark.slow
 def test_bf16_autocast_path_trains():
     # The CUDA path (bf16 autocast, fp32 master weights), exercised on the CPU.
     where = Placement(torch.device("cpu"), torch.bfloat16, False, "cpu bf16")
@@ -51,6 +53,7 @@ def test_bf16_autocast_path_trains():
     assert q4.dtype == torch.bfloat16 and torch.unique(q4).numel() <= 15
 
 
+@pytest.mark.slow
 def test_seed_determines_the_run():
     src, cpu = ZipfFacts(), placement("cpu")
     a = train_run(RunSpec(**TINY, seed=1), src, cpu)
@@ -89,7 +92,7 @@ def test_presets():
     # quick: weight precisions at several N to fit gamma_w
     wq = {(s.shape, s.weight_bits) for s in quick.specs if s.weight_bits < 16}
     assert len({b for _, b in wq}) >= 4 and len({n for n, _ in wq}) >= 2
-    # paper: the paper's grid (docs/science.md section 11)
+    # paper: the paper's grid (Kumar et al. 2024's setup: N 30M-220M, D 1.5B-26B, seq 1024, batch 256)
     assert {s.params for s in paper.specs} == {s.params for s in paper.specs if s.shape in ("30M", "60M", "110M", "220M")}
     assert sorted({round(s.tokens / 1e9, 1) for s in paper.specs}) == [1.5, 3.0, 6.0, 13.0, 26.0]
     assert {s.seq_len for s in paper.specs} == {1024} and {s.batch_size for s in paper.specs} == {256}
