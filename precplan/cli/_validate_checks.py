@@ -69,12 +69,11 @@ def check_validate_args(
     elif out is not None and list_only:  # --list only reads the folder (what is done)
         if not out.strip() or (Path(out).exists() and not Path(out).is_dir()):
             raise PrecplanError(f"--out {out!r}: not a folder; give the results folder to list what is done in it")
-    elif out is not None:  # training's results folder (checked again once torch is there)
-        if plot is not None and not Path(out).exists() and _same_place(Path(plot).parent, Path(out)):
-            from precplan.plots._common import plot_format
+    if not report and out and plot is not None and not Path(out).exists() and _same_place(Path(plot).parent, Path(out)):
+        from precplan.plots._common import plot_format
 
-            plot_format(plot)  # a plot in the results folder training is about to create
-            return None
+        plot_format(plot)  # a plot in the results folder training is about to create (checked with it)
+        return None
     check_outputs({"--plot": plot}, inputs, force)
     return report_dir
 
