@@ -23,3 +23,12 @@ def torch_seed():
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         yield torch.Generator().manual_seed(0)
+
+
+@pytest.fixture(scope="module")
+def torch_seed_module():
+    """:func:`torch_seed` for module-scoped fixtures (e.g. one model trained once per module)."""
+    torch = pytest.importorskip("torch")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        yield torch.Generator().manual_seed(0)

@@ -15,9 +15,8 @@ from precplan.validate._train import RunSpec, evaluate, placement, train_run  # 
 TINY = dict(shape="100K", tokens=16 * 128 * 60, val_tokens=8192, ptq_bits=(4,))
 
 
-def test_bf16_quantized_eval_loss_does_not_depend_on_the_eval_batch():
+def test_bf16_quantized_eval_loss_does_not_depend_on_the_eval_batch(torch_seed):
     gpu = placement("cuda")
-    torch.manual_seed(0)
     model = Decoder(SHAPES["100K"], 256, 128, QuantConfig(4, 4, 4)).to(gpu.device)
     val = torch.from_numpy(ZipfFacts().validation(64 * 128, 128)).to(gpu.device)
     assert evaluate(model, val, gpu, 1) == pytest.approx(evaluate(model, val, gpu, 16), rel=2e-3)

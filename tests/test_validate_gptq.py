@@ -47,14 +47,13 @@ def test_lazy_blocks_do_not_change_the_result():
 
 
 @pytest.fixture(scope="module")
-def trained():
+def trained(torch_seed_module):
     """A smoke-sized model trained for 60 steps, and its layers' input Hessians on training data."""
     from precplan.validate._model import SHAPES, Decoder
     from precplan.validate._train import build_optimizer, lr_at, train_step
 
     spec = RunSpec("50K", 16 * 128 * 60, lr=6e-3)
     src, cpu = ZipfFacts(), placement("cpu")
-    torch.manual_seed(0)
     model = Decoder(SHAPES["50K"], 256, 128, spec.quant)
     opt = build_optimizer(model, spec, fused=False)
     stream = src.batches(16, 128, 0)
