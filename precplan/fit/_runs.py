@@ -168,6 +168,10 @@ def load_runs(path_or_records: str | Path | Sequence[Mapping[str, Any]], columns
         except OSError as exc:
             raise PrecplanError(f"{p}: cannot read ({exc.strerror})") from None
         where, digest = str(p), hashlib.sha256(raw).hexdigest()
+        from precplan.fit._fastcsv import FAST_BYTES, read_csv
+
+        if len(raw) >= FAST_BYTES and (fast := read_csv(p, raw, mapping, digest)) is not None:
+            return fast  # a large CSV: read by numpy's parser, checked column by column (same errors)
         text = raw.decode("utf-8-sig", errors="replace")
         records, lines, header = _read_text(text, p)
     else:
