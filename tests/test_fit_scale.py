@@ -4,9 +4,21 @@ and the fast CSV reader gives the same runs (and the same errors) as the row-by-
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
+import numpy as np
 import pytest
 
+from precplan.errors import PrecplanError
+from precplan.fit import _fastcsv, _objective
 from precplan.fit._fit import fit_law
+from precplan.fit._models import ChinchillaModel
+from precplan.fit._objective import Objective
+from precplan.fit._runs import load_runs
+from precplan.fit._solve import representative_rows
+from precplan.laws._file import load_law
+from precplan.laws._law import BASE
 
 from fit_helpers import SARDANA, SARDANA_COLUMNS
 
@@ -24,14 +36,8 @@ def test_sardana_coefficients_are_those_of_the_full_grid_fit():
 
 
 # ------------------------------------------------------------------ the fast CSV reader
-import dataclasses  # noqa: E402
-from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
 
-from precplan.errors import PrecplanError  # noqa: E402
-from precplan.fit import _fastcsv  # noqa: E402
-from precplan.fit._runs import load_runs  # noqa: E402
 
 
 def slow_runs(path: Path, columns=None, monkeypatch=None):
@@ -96,3 +102,56 @@ def test_the_fast_reader_reports_what_the_row_by_row_reader_reports(tmp_path, mo
         with pytest.raises(PrecplanError) as fast:
             _fastcsv.read_csv(path, raw, {}, "x")
         assert str(fast.value) == str(slow.value)
+
+
+# ------------------------------------------------------------------ subsample, then refine on all rows
+
+HOFFMANN = load_law("hoffmann2022")
+
+
+def synthetic_runs(n: int, seed: int = 0, noise: float = 0.01) -> list[dict]:
+    """Runs of Hoffmann et al.'s law over 30M-10B parameters and 1B-1T tokens (log-uniform), noisy."""
+    rng = np.random.default_rng(seed)
+    N = np.exp(rng.uniform(np.log(3e7), np.log(1e10), n))
+    D = np.exp(rng.uniform(np.log(1e9), np.log(1e12), n))
+    L = HOFFMANN.loss(N, D) * np.exp(rng.normal(0, noise, n))
+    return [{"params": a, "tokens": b, "loss": c} for a, b, c in zip(N, D, L)]
+
+
+def test_subsample_then_refine_reaches_the_full_grid_objective():
+    runs = synthetic_runs(700, seed=4)
+    full = fit_law(runs, grid="coarse", subsample=0)
+    fast = fit_law(runs, grid="coarse", subsample=250)
+    assert full.stages["base"]["grid_rows"] == 700 and fast.stages["base"]["grid_rows"] == 250
+    assert fast.stages["base"]["rows"] == 700
+    f_full, f_fast = full.stages["base"]["objective"], fast.stages["base"]["objective"]
+    assert f_fast <= f_full * (1 + 1e-9)
+    for name in BASE:
+        assert fast.coefficients[name] == pytest.approx(full.coefficients[name], rel=1e-5), name
+    assert any("representative 250-row subsample" in n for n in fast.notes)
+    assert not any("subsample" in n for n in full.notes)
+
+
+def test_representative_rows_span_every_feature():
+    rng = np.random.default_rng(0)
+    feats = np.stack([rng.lognormal(0, 2, 50_000), rng.lognormal(0, 2, 50_000)], axis=1)
+    idx = representative_rows(feats, 200)
+    assert idx.size == 200 and np.unique(idx).size == 200
+    for j in range(2):  # the extremes are kept, and the subsample fills the range evenly by rank
+        assert feats[:, j].argmin() in idx and feats[:, j].argmax() in idx
+        ranks = np.argsort(np.argsort(feats[:, j]))[idx] / feats.shape[0]
+        assert np.histogram(ranks, bins=4, range=(0, 1))[0].min() >= 35
+    assert np.array_equal(idx, representative_rows(feats, 200))
+    assert np.array_equal(representative_rows(feats[:150], 200), np.arange(150))
+
+
+def test_the_chunked_objective_equals_the_one_pass_objective(monkeypatch):
+    runs = synthetic_runs(1000, seed=2)
+    N, D, L = (np.array([r[k] for r in runs]) for k in ("params", "tokens", "loss"))
+    w = np.random.default_rng(1).random(1000)
+    x = np.array([[6.0, 6.0, 0.5, 0.34, 0.28], [5.0, 7.0, 0.4, 0.3, 0.3]])
+    whole = Objective(ChinchillaModel(N, D), np.log(L), w).batch(x, np.arange(2))
+    monkeypatch.setattr(_objective, "ROW_CHUNK", 64)
+    chunked = Objective(ChinchillaModel(N, D), np.log(L), w).batch(x, np.arange(2))
+    np.testing.assert_allclose(chunked[0], whole[0], rtol=1e-12)
+    np.testing.assert_allclose(chunked[1], whole[1], rtol=1e-10, atol=1e-14)

@@ -28,6 +28,7 @@ SUBSAMPLE = 250         # runs the start grid searches on when there are more (S
 GRID_FTOL = 1e-7        # the grid's tolerance on a subsample: it only has to find the basin
 REFINE_ROWS = 20_000    # above this many runs, candidates are refined on a subsample this large first
 FINAL_CANDIDATES = 2    # candidates refined on all runs after that
+REFINE_ITERATIONS = 150  # expected iterations of a refinement (progress bar length until measured)
 TIGHT = dict(maxiter=5000, ftol=1e-15, gtol=1e-14)
 
 
@@ -65,8 +66,9 @@ class Solved:
 def representative_rows(features: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
     """Indices of ``size`` rows spread over the range of every feature: each feature (column of
     ``features``) is cut into equal-count bins over its distinct values, and rows are drawn in
-    turn from every occupied cell of the bins' product (at random within a cell, seeded), so
-    sparse corners (the largest models, the longest runs) are kept. Sorted indices."""
+    turn from every occupied cell of the bins' product (at random within a cell, seeded), after
+    the rows holding each feature's smallest and largest value (the largest models, the longest
+    runs: what the law extrapolates from). Sorted indices."""
     n, f = features.shape
     if size >= n:
         return np.arange(n)
@@ -83,7 +85,9 @@ def representative_rows(features: np.ndarray, size: int, seed: int = 0) -> np.nd
     sorted_cell = cell[order]
     starts = np.flatnonzero(np.r_[True, sorted_cell[1:] != sorted_cell[:-1]])
     rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))  # place within its cell
-    pick = order[np.lexsort((noise[order], rank))[:size]]  # every cell's first, then every cell's second, ...
+    extremes = np.r_[features.argmin(axis=0), features.argmax(axis=0)]
+    rank[np.isin(order, extremes)] = -1  # the smallest and largest of every feature come first
+    pick = order[np.lexsort((noise[order], rank))[:size]]  # then every cell's first, every cell's second, ...
     return np.sort(pick)
 
 
@@ -156,6 +160,24 @@ def _finish(out: Solved, obj: Objective, tight, member: int, grid_f: np.ndarray)
     out.candidates = np.vstack([top_x[None, :], tight.x])
 
 
+def _refine(obj: Objective, x: np.ndarray, settings: Settings, label: str, expected: int):
+    """Tight batched L-BFGS from ``x``; the bar's length is ``expected`` iterations (stretched if exceeded)."""
+    with progress_bar(settings.progress, label, max(expected, 1)) as advance:
+        count = 0
+
+        def step(k: int) -> None:
+            nonlocal count
+            count += k
+            if count >= expected:
+                advance.total(int(count * 1.25) + 1)
+            advance(k)
+
+        res = batched_lbfgs(obj.batch, x, obj.lower, obj.upper, on_iter=step if advance else None, **TIGHT)
+        if advance:
+            advance.total(count)
+    return res
+
+
 def _solve_large(model: Model, y: np.ndarray, weights: np.ndarray, starts: np.ndarray, free: np.ndarray,
                  theta0: np.ndarray, settings: Settings, label: str) -> Solved:
     """The start grid on a representative subsample, its best candidates refined on all runs."""
@@ -174,17 +196,17 @@ def _solve_large(model: Model, y: np.ndarray, weights: np.ndarray, starts: np.nd
     grid_best = float(fs[cand[0]])
     x = xs[cand]
     refined = []
+    iterations = REFINE_ITERATIONS  # the first refinement's length is a guess; the next one's, what it took
     if n > REFINE_ROWS:  # a middle step: the candidates' ranking settles on far fewer rows than all
         mid = representative_rows(features, REFINE_ROWS, seed=1)
         obj_mid = _objective(model.rows(mid), y[mid], weights[:, mid], settings, free, theta0)
-        with progress_bar(settings.progress, f"{label}: refining {x.shape[0]} fits on {mid.size:,} rows", 0):
-            res = batched_lbfgs(obj_mid.batch, x, obj_mid.lower, obj_mid.upper, **TIGHT)
+        res = _refine(obj_mid, x, settings, f"{label}: refining {x.shape[0]} fits on {mid.size:,} rows", iterations)
+        iterations = int(res.iterations.max())
         keep = distinct_best(res.x, res.f, FINAL_CANDIDATES)
         x = res.x[keep]
         refined.append(int(mid.size))
     obj = _objective(model, y, weights, settings, free, theta0)
-    with progress_bar(settings.progress, f"{label}: refining {x.shape[0]} fits on all {n:,} rows", 0):
-        tight = batched_lbfgs(obj.batch, x, obj.lower, obj.upper, **TIGHT)
+    tight = _refine(obj, x, settings, f"{label}: refining {x.shape[0]} fits on all {n:,} rows", iterations)
     refined.append(n)
     _finish(out, obj, tight, 0, np.array([]))
     out.n_at_best = int(np.sum(fs <= grid_best + 1e-4 * abs(grid_best) + 1e-12))  # on the grid's subsample
