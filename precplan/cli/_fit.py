@@ -44,9 +44,7 @@ def fit(
 ) -> None:
     """Fit a scaling law to your runs (Hoffmann's procedure, Kumar's stages) and write it as a law file.
 
-    Training curves (--curves): one row per checkpoint with columns run (or run_id), params,
-    tokens_seen (tokens seen at the checkpoint), loss, optional step and training bits; each run
-    weighs 1, and checkpoints before --min-tokens (or in the first --skip-fraction of a run) are dropped.
+    Training curves (--curves): one row per checkpoint with columns run (or run_id), params, tokens_seen (tokens seen at the checkpoint), loss, optional step and training bits; each run weighs 1, and checkpoints before --min-tokens (or in the first --skip-fraction of a run) are dropped.
     """
     from precplan.errors import PrecplanError
     from precplan.fit._fit import fit_law
