@@ -35,11 +35,18 @@ def fit(
     holdout_largest: bool = typer.Option(False, "--holdout-largest", help="Hold out the runs of the largest model size."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resampling."),
     law_id: Optional[str] = typer.Option(None, "--id", help="id of the fitted law (default: fit-<data file name>)."),
+    curves: Optional[bool] = typer.Option(None, "--curves/--no-curves", help="The file holds training curves, one row per checkpoint: run (or run_id), params, tokens_seen, loss[, step] (default: detected from a run id column with step or tokens_seen)."),
+    min_tokens: str = typer.Option("1e10", "--min-tokens", help="Curves: drop checkpoints with fewer tokens seen (Choshen et al. 2024; 0 keeps all)."),
+    skip_fraction: float = typer.Option(0.0, "--skip-fraction", help="Curves: also drop the first fraction of each run's tokens, e.g. 0.1."),
+    subsample: int = typer.Option(250, "--subsample", help="With more runs than this, search the start grid on a representative subsample and refine on all runs (0: full grid on every run)."),
     plot: Optional[str] = PlotOpt,
     force: bool = ForceOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Fit a scaling law to your runs (Hoffmann's procedure, Kumar's stages) and write it as a law file."""
+    """Fit a scaling law to your runs (Hoffmann's procedure, Kumar's stages) and write it as a law file.
+
+    Training curves (--curves): one row per checkpoint with columns run (or run_id), params, tokens_seen (tokens seen at the checkpoint), loss, optional step and training bits; each run weighs 1, and checkpoints before --min-tokens (or in the first --skip-fraction of a run) are dropped.
+    """
     from precplan.errors import PrecplanError
     from precplan.fit._fit import fit_law
     from precplan.laws._file import save_law
@@ -61,7 +68,9 @@ def fit(
                       seed=seed, law_id=law_id, columns=columns, holdout=holdout)
     result = fit_law(runs, form=form, base_law=law, tie_exponents=tie_exponents, delta=delta, objective=objective,
                      grid=grid, bootstrap=bootstrap, holdout=holdout, holdout_largest=holdout_largest, budget=budget,
-                     level=level, seed=seed, progress=not json_out, columns=columns, law_id=law_id)
+                     level=level, seed=seed, progress=not json_out, columns=columns, law_id=law_id, subsample=subsample,
+                     curves=curves, min_tokens=_token_count(min_tokens),
+                     skip_fraction=skip_fraction)
     written = str(save_law(result.law, out)) if out else None
     drawn = None
     if plot:
@@ -76,6 +85,13 @@ def fit(
         print_json_warnings(result.warnings)
     else:
         render_fit(result, written, drawn)
+
+
+def _token_count(text: str) -> float:
+    """--min-tokens: a count as people write it (10B, 1e10), or 0."""
+    from precplan.units import parse_count
+
+    return 0.0 if text.strip() in ("0", "0.0") else parse_count(text, "--min-tokens")
 
 
 def _targets(n: int) -> str:

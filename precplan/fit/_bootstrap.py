@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from precplan.errors import PrecplanError
+from precplan.fit._curves import group_clusters, group_weights
 from precplan.fit._models import readable
 from precplan.fit._optimum import compute_optimal
 from precplan.fit._plan import Data, Plan
@@ -39,7 +40,11 @@ class Bootstrap:
 
 
 def resample_counts(data: Data, B: int, rng: np.random.Generator) -> np.ndarray:
-    """(B, G) counts: each stratum (high-precision, quantized runs) drawn with replacement."""
+    """(B, G) counts: each stratum (high-precision, quantized runs) drawn with replacement.
+    Training curves: whole runs (curves) are drawn, each checkpoint counting its weight."""
+    clusters = group_clusters(data)
+    if clusters is not None:
+        return _curve_counts(data, clusters, B, rng)
     W = np.zeros((B, data.n_training))
     for stratum in (data.base, data.quant):
         if stratum.size == 0:
@@ -50,6 +55,22 @@ def resample_counts(data: Data, B: int, rng: np.random.Generator) -> np.ndarray:
         empty = W[:, data.group[data.post]].sum(axis=1) == 0
         if np.any(empty):
             W[empty] = resample_counts(data, int(empty.sum()), rng)
+    return W
+
+
+def _curve_counts(data: Data, clusters: np.ndarray, B: int, rng: np.random.Generator) -> np.ndarray:
+    """(B, G): runs (curves) of each stratum drawn with replacement; a checkpoint's entry is its
+    run's draw count times the checkpoint's weight (1/k for a run with k checkpoints)."""
+    weight = group_weights(data)
+    W = np.zeros((B, data.n_training))
+    for stratum in (data.base, data.quant):
+        if stratum.size == 0:
+            continue
+        ids, local = np.unique(clusters[stratum], return_inverse=True)
+        draws = rng.integers(0, ids.size, size=(B, ids.size))
+        counts = np.zeros((B, ids.size))
+        np.add.at(counts, (np.repeat(np.arange(B), ids.size), draws.ravel()), 1.0)
+        W[:, stratum] = counts[:, local.reshape(-1)] * weight[stratum]
     return W
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from precplan.errors import PrecplanError
 from precplan.fit._bootstrap import Bootstrap, run_bootstrap
+from precplan.fit._curves import MIN_TOKENS, SKIP_FRACTION, CurveRuns, group_weights, load_curves, looks_like_curves
 from precplan.fit._grids import base_grid, check_grid, edge_report
 from precplan.fit._holdout import holdout_mask
 from precplan.fit._models import readable
@@ -28,7 +29,7 @@ from precplan.fit._plan import Data, Plan, make_plan
 from precplan.fit._quality import points, ptq_r2, r_squared, summary
 from precplan.fit._result import FitResult, build_law, source_labels
 from precplan.fit._runs import Runs, load_runs, parse_columns
-from precplan.fit._solve import Settings
+from precplan.fit._solve import SUBSAMPLE, Settings
 from precplan.fit._stages import (
     StageResult, base_values, coefficient_values, math_law, run_base, run_precision, run_ptq,
 )
@@ -103,6 +104,10 @@ def fit_law(
     progress: bool = False,
     columns: Mapping[str, str] | str | None = None,
     law_id: str | None = None,
+    subsample: int = SUBSAMPLE,
+    curves: bool | None = None,
+    min_tokens: float = MIN_TOKENS,
+    skip_fraction: float = SKIP_FRACTION,
 ) -> FitResult:
     """Fit a law to ``runs`` (a :class:`Runs`, a CSV/JSONL path, or a list of records).
 
@@ -117,10 +122,15 @@ def fit_law(
 
     check_fit_options(form, objective, delta, grid, bootstrap, level, seed, law_id, columns, holdout)
     if not isinstance(runs, Runs):
-        runs = load_runs(runs, columns)
+        if curves or (curves is None and isinstance(runs, (str, Path)) and looks_like_curves(runs)):
+            runs = load_curves(runs, columns, min_tokens, skip_fraction)
+        else:
+            runs = load_runs(runs, columns)
+    if int(subsample) < 0:
+        raise PrecplanError(f"--subsample must be 0 (off) or a number of runs, e.g. 250; got {subsample}")
     if isinstance(base_law, str):
         base_law = load_law(base_law)
-    settings = Settings(objective, float(delta), check_grid(grid), progress)
+    settings = Settings(objective, float(delta), check_grid(grid), progress, int(subsample))
     if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not (np.isfinite(budget) and budget > 0):
         raise PrecplanError(f"--at-budget must be a positive number of FLOPs; got {budget!r}")
 
@@ -129,9 +139,11 @@ def fit_law(
     data = Data.from_runs(fit_runs)
     plan = make_plan(data, form, base_law, tie_exponents)
     warnings = list(runs.warnings) + plan.warnings
+    notes = list(runs.notes) if isinstance(runs, CurveRuns) else []
 
     stages = _fit_stages(data, plan, settings, tie_exponents)
     warnings += _diagnostics(stages, settings, tie_exponents)
+    notes += _subsample_notes(stages)
     values = coefficient_values(plan, stages)
     fitted = [k for s in stages.values() for k in s.fitted]
     law = math_law(plan, values)
@@ -159,8 +171,11 @@ def fit_law(
         "starts": int(base_grid(grid, tie_exponents).shape[0]) if plan.fit_base else 0,
         "tie_exponents": bool(tie_exponents), "base_law": plan.base_law.id if plan.base_law else None,
         "bootstrap": int(bootstrap), "level": float(level), "seed": int(seed), "holdout": held and held["selection"],
-        "budget": float(budget), "columns": dict(runs.columns or {}),
+        "budget": float(budget), "columns": dict(runs.columns or {}), "subsample": int(subsample),
     }
+    if isinstance(runs, CurveRuns):
+        fit_settings["curves"] = {"runs": len(set(runs.run.tolist())), "checkpoints": runs.n,
+                                  "min_tokens": float(min_tokens), "skip_fraction": float(skip_fraction)}
     law_quality = {"r2": quality.get("r2"), "mean_abs_rel_error": quality.get("mean_abs_rel_error"), "runs": len(pts)}
     if held:
         law_quality["holdout"] = {k: held[k] for k in ("selection", "n", "r2", "mean_abs_rel_error") if k in held}
@@ -177,13 +192,13 @@ def fit_law(
         residuals=pts.relative_error, n_runs=data.n_training, n_rows=fit_runs.n,
         converged={k: bool(s.solved.converged[0]) for k, s in stages.items()},
         stages={k: _stage_info(s) for k, s in stages.items()}, points=pts, holdout=held, holdout_points=held_pts,
-        bootstrap=boot, warnings=warnings, notes=list(plan.notes), settings=fit_settings, source=runs.source,
+        bootstrap=boot, warnings=warnings, notes=notes + list(plan.notes), settings=fit_settings, source=runs.source,
     )
 
 
 def _fit_stages(data: Data, plan: Plan, settings: Settings, tie: bool) -> dict[str, StageResult]:
     """Kumar et al. 2024's staged fit: base, then precision factors, then the PTQ term."""
-    ones = np.ones((1, data.n_training))
+    ones = group_weights(data)[None, :]  # 1 per run; training curves: 1/k per checkpoint of a run
     stages: dict[str, StageResult] = {}
     if plan.fit_base:
         stages["base"] = run_base(data, settings, ones, tie)
@@ -194,6 +209,17 @@ def _fit_stages(data: Data, plan: Plan, settings: Settings, tie: bool) -> dict[s
         law = math_law(plan, coefficient_values(plan, stages))
         stages["ptq"] = run_ptq(data, plan, settings, [law], ones)
     return stages
+
+
+def _subsample_notes(stages: dict[str, StageResult]) -> list[str]:
+    out = []
+    for name, stage in stages.items():
+        s = stage.solved
+        if s.refined_on:
+            steps = " then ".join(f"{r:,}" for r in s.refined_on)
+            out.append(f"the {name} fit searched its {s.n_starts:,}-start grid on a representative {s.grid_rows:,}-row subsample"
+                       f" (stratified over {'N and D' if name == 'base' else 'its inputs'}; --subsample) and refined the best fits on {steps} rows")
+    return out
 
 
 def _diagnostics(stages: dict[str, StageResult], settings: Settings, tie: bool) -> list[str]:
@@ -257,5 +283,5 @@ def _stage_r2(law: Law, data: Data, pts, stages: dict[str, StageResult]) -> dict
 
 def _stage_info(stage: StageResult) -> dict[str, Any]:
     s = stage.solved
-    return {"rows": stage.n_rows, "starts": s.n_starts, "starts_at_best": s.n_at_best, "objective": float(s.fun[0]),
+    return {"rows": stage.n_rows, "grid_rows": s.grid_rows, "starts": s.n_starts, "starts_at_best": s.n_at_best, "objective": float(s.fun[0]),
             "converged": bool(s.converged[0]), "message": s.message, "fitted": stage.fitted}

@@ -28,9 +28,11 @@ class BatchResult:
 
 def batched_lbfgs(fun: BatchFun, x0: np.ndarray, lower: np.ndarray, upper: np.ndarray, *,
                   maxiter: int = 1000, history: int = 10, ftol: float = 1e-12, gtol: float = 1e-12,
-                  on_done: Callable[[int], None] | None = None) -> BatchResult:
+                  on_done: Callable[[int], None] | None = None,
+                  on_iter: Callable[[int], None] | None = None) -> BatchResult:
     """Minimize ``fun`` from every row of ``x0`` (M starts) at once. ``fun(x (k, q), members (k,))``
-    returns values (k,) and gradients (k, q). ``on_done(count)`` reports members that finished."""
+    returns values (k,) and gradients (k, q). ``on_done(count)`` reports members that finished,
+    ``on_iter(1)`` every iteration."""
     x = np.clip(np.asarray(x0, dtype=float), lower, upper)
     M, q = x.shape
     f, g = fun(x, np.arange(M))
@@ -61,6 +63,8 @@ def batched_lbfgs(fun: BatchFun, x0: np.ndarray, lower: np.ndarray, upper: np.nd
             S[i, -1], Y[i, -1], rho[i, -1] = s[upd], y[upd], 1.0 / sy[upd]
         x[active], f[active], g[active] = np.where(ok[:, None], x_new, xa), np.where(ok, f_new, fa), np.where(ok[:, None], g_new, ga)
         iters[active] += 1
+        if on_iter:
+            on_iter(1)
         pg = np.abs(np.clip(x[active] - g[active], lower, upper) - x[active]).max(axis=1)
         small_f = np.abs(fa - f[active]) <= ftol * np.maximum(np.maximum(np.abs(fa), np.abs(f[active])), 1e-300)
         small_x = np.abs(s).max(axis=1) <= 1e-13 * (1 + np.abs(xa).max(axis=1))

@@ -9,6 +9,7 @@ prediction against :meth:`precplan.laws._law.Law.loss`.
 
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 import numpy as np
@@ -31,6 +32,20 @@ def _dot(m: np.ndarray, v: np.ndarray) -> np.ndarray:
     """(k, n) x (n,) without BLAS: tiny products do not pay for BLAS threads, which on a busy
     machine spin and cost several times the work (einsum without optimize never calls BLAS)."""
     return np.einsum("kn,n->k", m, v)
+
+
+def _row_copy(model, idx, names: tuple[str, ...], dicts: tuple[str, ...] = (), last_axis: tuple[str, ...] = ()):
+    """A shallow copy of ``model`` holding only runs ``idx`` (a slice or index array) of its
+    per-run arrays: ``names`` (n,), ``dicts`` (name -> (n,)), ``last_axis`` ((1 or R, n))."""
+    out = copy.copy(model)
+    for name in names:
+        value = getattr(model, name)
+        setattr(out, name, value[idx] if np.ndim(value) else value)
+    for name in dicts:
+        setattr(out, name, {k: v[idx] for k, v in getattr(model, name).items()})
+    for name in last_axis:
+        setattr(out, name, getattr(model, name)[:, idx])
+    return out
 
 
 def pick(context: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -71,6 +86,14 @@ class ChinchillaModel:
             return np.stack(cols, axis=1)
 
         return pred, vjp
+
+    def rows(self, idx) -> "ChinchillaModel":
+        """The model over runs ``idx`` only (a slice or index array)."""
+        return _row_copy(self, idx, ("logN", "logD"))
+
+    def features(self) -> np.ndarray:
+        """(n, 2) log N, log D of each run: what a representative subsample is stratified over."""
+        return np.stack([self.logN, self.logD], axis=1)
 
     def coefficients(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         theta = np.atleast_2d(theta)
@@ -126,6 +149,13 @@ class PrecisionModel:
             return np.stack([(vq * d).sum(1) for pair in parts for d in pair], axis=1)
 
         return pred, vjp
+
+    def rows(self, idx) -> "PrecisionModel":
+        """The model over runs ``idx`` only; the lowest precision of each operand stays that of all runs."""
+        return _row_copy(self, idx, ("logN", "logD", "fixed"), dicts=("bits",))
+
+    def features(self) -> np.ndarray:
+        return np.stack([self.logN, self.logD] + [self.bits[op] for op in self.ops], axis=1)
 
     def coefficients(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         theta = np.atleast_2d(theta)
@@ -197,6 +227,13 @@ class PtqModel:
             return np.stack(cols, axis=1)
 
         return pred, vjp
+
+    def rows(self, idx) -> "PtqModel":
+        """The model over measurements ``idx`` only."""
+        return _row_copy(self, idx, ("logD", "post", "logL0", "ref_gap"), dicts=("gaps",), last_axis=("log_neff",))
+
+    def features(self) -> np.ndarray:
+        return np.stack([self.log_neff[0], self.logD, self.post], axis=1)
 
     def coefficients(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         theta = np.atleast_2d(theta)

@@ -16,6 +16,7 @@ import numpy as np
 from precplan.errors import PrecplanError
 
 LOSSES = ("huber", "lsq")
+ROW_CHUNK = 65_536  # runs per pass over the data: above this the objective is summed chunk by chunk
 
 
 def robust_loss(r: np.ndarray, kind: str, delta: float) -> tuple[np.ndarray, np.ndarray]:
@@ -30,11 +31,19 @@ def robust_loss(r: np.ndarray, kind: str, delta: float) -> tuple[np.ndarray, np.
 class Model(Protocol):
     """A stage's model of log loss: ``evaluate(theta (k, p), rows (k,))`` -> predicted log loss
     ``(k, n)`` and a vector-Jacobian product ``vjp(v (k, n)) -> (k, p)``. ``rows`` picks each
-    parameter vector's context (its bootstrap resample); models without context ignore it."""
+    parameter vector's context (its bootstrap resample); models without context ignore it.
+    ``rows(idx)`` is the same model over some runs only; ``features()`` (n, f) is what a
+    representative subsample of the runs is stratified over."""
 
     names: tuple[str, ...]
     lower: np.ndarray
     upper: np.ndarray
+
+    def rows(self, idx) -> "Model":
+        ...
+
+    def features(self) -> np.ndarray:
+        ...
 
     def evaluate(self, theta: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
         ...
@@ -67,6 +76,7 @@ class Objective:
         self.free = np.ones(p, dtype=bool) if free is None else np.asarray(free, dtype=bool)
         self.theta0 = np.zeros(p) if theta0 is None else np.asarray(theta0, dtype=float)
         self.member_rows = member_rows
+        self._chunks: dict[int, Model] = {}
 
     @property
     def lower(self) -> np.ndarray:
@@ -86,20 +96,41 @@ class Objective:
         return members if self.member_rows is None else self.member_rows[members]
 
     def batch(self, x: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Objective values ``(k,)`` and gradients ``(k, q)`` for free parameters ``x (k, q)``."""
+        """Objective values ``(k,)`` and gradients ``(k, q)`` for free parameters ``x (k, q)``.
+        Over more than ``ROW_CHUNK`` runs the sums run chunk by chunk (memory stays bounded)."""
         rows = self.rows(members)
         theta = self.full(x)
+        wrows = rows if self.weights.shape[0] > 1 else np.zeros_like(rows)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            pred, vjp = self.model.evaluate(theta, rows)
-            rho, drho = robust_loss(pred - self.y[None, :], self.kind, self.delta)
-            w = self.weights[rows if self.weights.shape[0] > 1 else np.zeros_like(rows)]
-            f = np.einsum("kn,kn->k", w, rho)
-            g = vjp(w * drho)[:, self.free]
+            if self.y.size <= ROW_CHUNK:
+                f, g = self._part(self.model, self.y, self.weights, theta, rows, wrows)
+            else:
+                f, g = np.zeros(theta.shape[0]), np.zeros(theta.shape)
+                for lo in range(0, self.y.size, ROW_CHUNK):
+                    part = slice(lo, lo + ROW_CHUNK)
+                    fc, gc = self._part(self._chunk(lo), self.y[part], self.weights[:, part], theta, rows, wrows)
+                    f += fc
+                    g += gc
+            g = g[:, self.free]
         bad = ~np.isfinite(f) | ~np.all(np.isfinite(g), axis=1)
         if np.any(bad):
             f = np.where(bad, np.inf, f)
             g = np.where(bad[:, None], 0.0, g)
         return f, g
+
+    def _part(self, model: Model, y: np.ndarray, weights: np.ndarray, theta: np.ndarray, rows: np.ndarray,
+              wrows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted sums of rho and of its gradient over the runs of ``model``."""
+        pred, vjp = model.evaluate(theta, rows)
+        rho, drho = robust_loss(pred - y[None, :], self.kind, self.delta)
+        w = weights[wrows]
+        return np.einsum("kn,kn->k", w, rho), vjp(w * drho)
+
+    def _chunk(self, lo: int) -> Model:
+        """The model over runs lo .. lo + ROW_CHUNK (built once, kept)."""
+        if lo not in self._chunks:
+            self._chunks[lo] = self.model.rows(slice(lo, lo + ROW_CHUNK))
+        return self._chunks[lo]
 
     def single(self, member: int = 0) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
         """The objective of one member as ``x (q,) -> (f, g)`` for scipy."""

@@ -168,6 +168,10 @@ def load_runs(path_or_records: str | Path | Sequence[Mapping[str, Any]], columns
         p = Path(path_or_records)
         raw = read_regular_file(p, MAX_RUNS_BYTES, "runs file", missing="no such file")
         where, digest = str(p), hashlib.sha256(raw).hexdigest()
+        from precplan.fit._fastcsv import FAST_BYTES, read_csv
+
+        if len(raw) >= FAST_BYTES and (fast := read_csv(p, raw, mapping, digest)) is not None:
+            return fast  # a large CSV: read by numpy's parser, checked column by column (same errors)
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
