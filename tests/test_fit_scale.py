@@ -20,7 +20,8 @@ from precplan.fit._solve import representative_rows
 from precplan.laws._file import load_law
 from precplan.laws._law import BASE
 
-from fit_helpers import SARDANA, SARDANA_COLUMNS
+from oracles import SARDANA_COLUMNS
+from oracles import SARDANA_RUNS as SARDANA
 
 # precplan fit --example sardana2024 --json, recorded before the scale work (commit 189590e):
 # Hoffmann's full 4,500-start grid on all 47 runs.
