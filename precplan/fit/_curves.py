@@ -62,11 +62,11 @@ class CurveRuns(Runs):
 def header_of(path: str | Path) -> list[str]:
     """The column names of a CSV/TSV file ([] for JSON, an unreadable or empty file)."""
     p = Path(path)
-    if p.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-        return []
+    if p.suffix.lower() in (".jsonl", ".ndjson", ".json") or not p.is_file():
+        return []  # not a regular file (/dev/zero, a pipe): the runs reader refuses it in one line
     try:
         with open(p, encoding="utf-8-sig", errors="replace", newline="") as fh:
-            first = fh.readline()
+            first = fh.readline(1 << 20)  # a header line, bounded: a file without newlines is not read whole
     except OSError:
         return []
     row = next(csv.reader([first], delimiter=_delimiter(p)), [])
