@@ -108,11 +108,30 @@ def test_read_folders_merges_and_deduplicates(tmp_path):
         read_folders([tmp_path / "missing"])
 
 
-def test_corrupt_middle_line_is_skipped_with_a_note(tmp_path):
-    path = tmp_path / "runs.jsonl"
-    path.write_bytes(json.dumps(rec(0)).encode() + b"\nnot json\n" + json.dumps({"x": 1}).encode() + b"\n")
-    records, notes = read_store(path)
-    assert [r["run_id"] for r in records] == ["run-0"] and len(notes) == 2
+def test_one_store_policy_for_validate_and_fit(tmp_path):
+    """A damaged complete line is an error in both readers; a partial last line (a killed writer)
+    is ignored with a note in both (issue: fit stopped on a bad line while validate skipped it)."""
+    from precplan.fit import load_runs
+
+    good = b"".join(json.dumps(dict(rec(i), params=3e7 * (i + 1), tokens=1.5e9, loss=4.0 - 0.1 * i)).encode() + b"\n" for i in range(3))
+    damaged = tmp_path / "runs.jsonl"
+    damaged.write_bytes(good + b"not json\n" + good)
+    with pytest.raises(PrecplanError, match="line 4: not a JSON line"):
+        read_store(damaged)
+    with pytest.raises(PrecplanError, match="line 4: not a JSON line"):
+        load_runs(damaged)
+    stranger = tmp_path / "runs-b.jsonl"
+    stranger.write_bytes(good + json.dumps({"x": 1}).encode() + b"\n")
+    with pytest.raises(PrecplanError, match="line 4: not a run record"):
+        read_store(stranger)
+    with pytest.raises(PrecplanError, match="line 4: not a run record"):
+        load_runs(stranger)
+    killed = tmp_path / "runs-c.jsonl"
+    killed.write_bytes(good + b'{"run_id": "half')
+    records, notes = read_store(killed)
+    assert len(records) == 3 and len(notes) == 1 and "partial last line" in notes[0]
+    runs = load_runs(killed)
+    assert runs.n == 3 and any("partial last line" in w for w in runs.warnings)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 7])

@@ -179,7 +179,7 @@ def load_runs(path_or_records: str | Path | Sequence[Mapping[str, Any]], columns
         if "\0" in text:
             raise PrecplanError(f"{p}: contains NUL bytes; a runs file is CSV or JSONL text")
         try:
-            records, lines, header = _read_text(text, p)
+            records, lines, header, store_notes = _read_text(text, p)
         except csv.Error as exc:
             raise PrecplanError(f"{p}: malformed CSV ({exc})") from None
         except RecursionError:
@@ -188,17 +188,25 @@ def load_runs(path_or_records: str | Path | Sequence[Mapping[str, Any]], columns
         records = [dict(r) for r in path_or_records]
         if not all(isinstance(r, Mapping) for r in path_or_records):
             raise PrecplanError("records: every run must be a mapping of column name to value")
-        where = "<records>"
+        where, store_notes = "<records>", []
         digest = hashlib.sha256(json.dumps(records, sort_keys=True, default=str).encode()).hexdigest()
         lines = list(range(1, len(records) + 1))
         header = sorted({k for r in records for k in r})
     if not records:
         raise PrecplanError(f"{where}: no runs in the data")
-    return _build(records, lines, header, mapping, where, digest)
+    runs = _build(records, lines, header, mapping, where, digest)
+    return replace(runs, warnings=tuple(store_notes) + runs.warnings) if store_notes else runs
 
 
-def _read_text(text: str, p: Path) -> tuple[list[dict[str, Any]], list[int], list[str]]:
+def _read_text(text: str, p: Path) -> tuple[list[dict[str, Any]], list[int], list[str], list[str]]:
+    """Records, their line numbers, the header and notes. A results store of ``precplan validate``
+    (JSON lines with ``run_id``) is read under the store's own policy (``validate._store.parse_store``)."""
     stripped = text.lstrip()
+    if _looks_like_store(stripped):
+        from precplan.validate._store import parse_store
+
+        records, notes = parse_store(text.encode("utf-8"), p)
+        return records, list(range(1, len(records) + 1)), sorted({k for r in records for k in r}), notes
     if p.suffix.lower() in (".jsonl", ".ndjson", ".json") or stripped.startswith(("{", "[")):
         if stripped.startswith("["):
             try:
@@ -207,7 +215,7 @@ def _read_text(text: str, p: Path) -> tuple[list[dict[str, Any]], list[int], lis
                 raise PrecplanError(f"{p}: malformed JSON at line {exc.lineno}: {exc.msg}") from None
             if not all(isinstance(r, dict) for r in data):
                 raise PrecplanError(f"{p}: a JSON file must hold a list of objects, one per run")
-            return data, list(range(1, len(data) + 1)), sorted({k for r in data for k in r})
+            return data, list(range(1, len(data) + 1)), sorted({k for r in data for k in r}), []
         records, lines = [], []
         for k, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
@@ -220,7 +228,7 @@ def _read_text(text: str, p: Path) -> tuple[list[dict[str, Any]], list[int], lis
                 raise PrecplanError(f"{p}: line {k}: expected a JSON object, got {type(rec).__name__}")
             records.append(rec)
             lines.append(k)
-        return records, lines, sorted({k for r in records for k in r})
+        return records, lines, sorted({k for r in records for k in r}), []
     delimiter = "\t" if p.suffix.lower() == ".tsv" else ","
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     if not reader.fieldnames:
@@ -228,7 +236,19 @@ def _read_text(text: str, p: Path) -> tuple[list[dict[str, Any]], list[int], lis
     header = [h.strip() for h in reader.fieldnames]
     reader.fieldnames = header
     records = [dict(r) for r in reader]
-    return records, [reader_line + 2 for reader_line in range(len(records))], header
+    return records, [reader_line + 2 for reader_line in range(len(records))], header, []
+
+
+def _looks_like_store(stripped: str) -> bool:
+    """Whether a text is a results store of ``precplan validate``: JSON lines whose first record
+    has a ``run_id``."""
+    if not stripped.startswith("{"):
+        return False
+    try:
+        first = json.loads(stripped.split("\n", 1)[0])
+    except ValueError:
+        return False
+    return isinstance(first, dict) and "run_id" in first
 
 
 def _number(value: Any, where: str, column: str, kind: str) -> float:

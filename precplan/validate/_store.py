@@ -104,14 +104,18 @@ def append_record(path: str | Path, record: dict[str, Any]) -> None:
             os.close(dfd)
 
 
-def read_store(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """The complete records of one store file, and notes about anything skipped."""
-    p = Path(path)
-    data = p.read_bytes()
+def parse_store(data: bytes, where: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The records of a results store, under the one policy every command reads a store with.
+
+    A store is appended to under a lock, one fsynced line per run, so the only damage a healthy
+    store can show is a partial last line (a writer killed mid-write): that line is ignored with a
+    note, and the run is trained again by the next sweep. Any other line that is not a JSON run
+    record (an object with ``run_id``) means the file is damaged or is not a store: an error
+    naming the file and the line, for ``fit`` and ``validate --report`` alike."""
     lines = data.split(b"\n")
     notes: list[str] = []
-    if lines and lines[-1]:
-        notes.append(f"{p}: ignored a partial last line ({len(lines[-1])} bytes; a writer was killed mid-write)")
+    if lines and lines[-1].strip():
+        notes.append(f"{where}: ignored a partial last line ({len(lines[-1])} bytes; a writer was killed mid-write)")
     records = []
     for k, line in enumerate(lines[:-1], 1):
         if not line.strip():
@@ -119,13 +123,19 @@ def read_store(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
         try:
             rec = json.loads(line)
         except ValueError:
-            notes.append(f"{p}:{k}: not a JSON line, skipped")
-            continue
+            raise PrecplanError(f"{where}: line {k}: not a JSON line; a results store holds one run record per line"
+                                " (only a partial last line, left by a killed writer, is ignored)") from None
         if not isinstance(rec, dict) or "run_id" not in rec:
-            notes.append(f"{p}:{k}: not a run record (no run_id), skipped")
-            continue
+            raise PrecplanError(f"{where}: line {k}: not a run record (no run_id); a results store holds the"
+                                " records precplan validate writes")
         records.append(rec)
     return records, notes
+
+
+def read_store(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The complete records of one store file (:func:`parse_store`'s policy), and notes."""
+    p = Path(path)
+    return parse_store(p.read_bytes(), p)
 
 
 def store_files(folder: str | Path) -> list[Path]:
