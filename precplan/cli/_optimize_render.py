@@ -6,31 +6,8 @@ import csv
 import io
 
 from precplan.optimize._result import Plan
-from precplan.cli._render import console, fmt, print_notes, print_warnings, table
+from precplan.cli._render import bits_num, bits_text, console, fmt, plain, print_notes, print_warnings, table
 from precplan.units import format_bytes, format_count
-
-
-def bits_num(x: float) -> str:
-    """One bit count, everywhere alike: ``7`` when whole, else 2 decimals (``7.00``)."""
-    return f"{x:g}" if abs(x - round(x)) < 1e-9 else f"{x:.2f}"
-
-
-def bits_text(b) -> str:
-    """``7-bit`` for 7/7/7, ``w/a/kv 4/8/8`` when untied; reals with 2 decimals."""
-    vals = (b.weights, b.activations, b.kv)
-    if vals[0] == vals[1] == vals[2]:
-        return f"{bits_num(vals[0])}-bit"
-    return "w/a/kv " + "/".join(bits_num(v) for v in vals)
-
-
-def plain(x: float | None) -> str:
-    """Ratios and hours, one style: 3 significant digits, thousands separators, never an exponent
-    (``0.0672``, ``13.4``, ``1,903``, ``33,370``)."""
-    if x is None:
-        return "-"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    return f"{x:.3g}" if abs(x) >= 1e-4 or x == 0 else f"{x:.2e}"
 
 
 def _flops(x: float | None) -> str:

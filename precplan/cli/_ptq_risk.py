@@ -93,6 +93,7 @@ def ptq_risk(
 
 def _law_list(laws, n, d, head, table, pw, pa, pkv, level, json_out, plot) -> None:
     """``--law a,b,c``: the headline of each law side by side, with the spread."""
+    from precplan.cli._render import bits_triple
     from precplan.errors import PrecplanError
     from precplan.cli._render import fmt, print_json
     from precplan.cli._spread import Column, run_each, render_side_by_side
@@ -121,7 +122,7 @@ def _law_list(laws, n, d, head, table, pw, pa, pkv, level, json_out, plot) -> No
         Column("D_crit", "d_crit", "d_crit", _count),
         Column("D/D_crit", "tokens_over_d_crit", None, lambda x: f"{x:.3g}"),
     ]
-    title = f"N = {_count(n)}, D = {_count(float(d[0]))}, trained at {_bits(r0.bits)} bits, served at {r0.post_name}: each law"
+    title = f"N = {_count(n)}, D = {_count(float(d[0]))}, trained at {bits_triple(r0.bits.weights, r0.bits.activations, r0.bits.kv)} bits, served at {r0.post_name}: each law"
     render_side_by_side(title, results, columns)
 
 
@@ -152,21 +153,8 @@ def _count(x) -> str:
     return "none" if x is None else format_count(x)
 
 
-def _num(x) -> str:
-    from precplan.cli._render import fmt
-
-    return "-" if x is None else fmt(x)
-
-
-def _bits(b) -> str:
-    return f"{b.weights:g}/{b.activations:g}/{b.kv:g}"
-
-
-def _pct(x) -> str:
-    return "-" if x is None else f"{100 * x:.2f}%"
-
-
 def _serving_table(r, with_planned: bool):
+    from precplan.cli._render import fmt, pct
     from precplan.cli._render import table
 
     if with_planned:
@@ -174,9 +162,9 @@ def _serving_table(r, with_planned: bool):
         rows = [
             (
                 ("[bold]" + row.post_name + "[/bold]") if row.post_bits == r.post_bits else row.post_name,
-                _num(row.loss_after),
-                _num(row.degradation),
-                _pct(row.degradation_share),
+                fmt(row.loss_after),
+                fmt(row.degradation),
+                pct(row.degradation_share),
                 _count(row.d_crit),
                 "-" if row.d_crit is None else f"{row.tokens_over_d_crit:.3g}",
                 row.status,
@@ -186,7 +174,7 @@ def _serving_table(r, with_planned: bool):
         title = f"Each serving precision at D = {_count(r.tokens)}"
     else:
         cols = ["PTQ to", "D_crit", "best post-PTQ loss (at D_crit)"]
-        rows = [(row.post_name, _count(row.d_crit), _num(row.loss_at_d_crit)) for row in r.table]
+        rows = [(row.post_name, _count(row.d_crit), fmt(row.loss_at_d_crit)) for row in r.table]
         title = "Critical data size for this N at each serving precision"
     return table(title, cols, rows)
 
@@ -200,11 +188,12 @@ def _print_footer(r) -> None:
 
 def render_risk(r) -> None:
     """Headline, verdict, table over serving precisions, training alternatives, notes, warnings."""
+    from precplan.cli._render import bits_triple, fmt, pct
     from precplan.cli._render import console, table
 
     out = console()
     title = (
-        f"{r.law}: N = {_count(r.params)}, D = {_count(r.tokens)}, trained at {_bits(r.bits)} bits"
+        f"{r.law}: N = {_count(r.params)}, D = {_count(r.tokens)}, trained at {bits_triple(r.bits.weights, r.bits.activations, r.bits.kv)} bits"
         f" (weights/activations/KV), served at {r.post_name}"
     )
     unc = r.uncertainty or {}
@@ -213,13 +202,13 @@ def render_risk(r) -> None:
         return f" [{show(unc[key][0])}, {show(unc[key][1])}]" if unc.get(key) else ""
 
     rows = [
-        ("loss before PTQ", _num(r.loss_before) + band("loss_before", _num)),
-        (f"[bold]loss after PTQ to {r.post_name}[/bold]", f"[bold]{_num(r.loss_after)}{band('loss_after', _num)}[/bold]"),
-        ("degradation  delta_PTQ", _num(r.degradation) + band("degradation", _num)),
-        ("degradation / reducible loss (loss before - E)", _pct(r.degradation_share)),
+        ("loss before PTQ", fmt(r.loss_before) + band("loss_before", fmt)),
+        (f"[bold]loss after PTQ to {r.post_name}[/bold]", f"[bold]{fmt(r.loss_after)}{band('loss_after', fmt)}[/bold]"),
+        ("degradation  delta_PTQ", fmt(r.degradation) + band("degradation", fmt)),
+        ("degradation / reducible loss (loss before - E)", pct(r.degradation_share)),
         (f"critical data size D_crit at {r.post_name}", _count(r.d_crit) + band("d_crit", _count)),
-        ("post-PTQ loss at D_crit (best for this N)", _num(r.loss_at_d_crit)),
-        ("robustness factor R (eq. 9)", _num(r.robustness)),
+        ("post-PTQ loss at D_crit (best for this N)", fmt(r.loss_at_d_crit)),
+        ("robustness factor R (eq. 9)", fmt(r.robustness)),
     ]
     out.print(table(title, ["quantity", "value" + (f" [{unc['level']:.0%} interval]" if unc else "")], rows))
     style = _STYLE[r.status]
@@ -229,10 +218,10 @@ def render_risk(r) -> None:
     trows = [
         (
             o.label,
-            _num(o.loss_before),
-            _num(o.degradation),
-            _num(o.loss_after),
-            _num(o.robustness),
+            fmt(o.loss_before),
+            fmt(o.degradation),
+            fmt(o.loss_after),
+            fmt(o.robustness),
             _count(o.d_crit) if o.feasible else "infeasible",
         )
         for o in r.training
@@ -251,12 +240,13 @@ def render_risk(r) -> None:
 
 def _measured_table(r):
     """The nearest published real-model PTQ measurements beside the law's prediction for each."""
+    from precplan.cli._render import fmt
     from precplan.cli._render import table
 
     rows = [
         (
-            m.model, _count(m.params), _count(m.tokens), m.method, f"{m.bits:g}", m.group, _num(m.measured),
-            _num(m.predicted), "-" if m.ratio is None else f"{m.ratio:.3g}", m.source,
+            m.model, _count(m.params), _count(m.tokens), m.method, f"{m.bits:g}", m.group, fmt(m.measured),
+            fmt(m.predicted), "-" if m.ratio is None else f"{m.ratio:.3g}", m.source,
         )
         for m in r.measured
     ]
@@ -270,6 +260,7 @@ def _measured_table(r):
 
 def render_sweep(r) -> None:
     """The degradation curve over D at the headline precision, then D_crit per precision."""
+    from precplan.cli._render import bits_triple, fmt, pct
     from precplan.cli._render import console, table
 
     out = console()
@@ -277,21 +268,21 @@ def render_sweep(r) -> None:
 
     def band(key, i):  # the interval of curve point i over the law's coefficient samples
         v = (unc.get(key) or [None] * len(r.curve))[i]
-        return f" [{_num(v[0])}, {_num(v[1])}]" if v else ""
+        return f" [{fmt(v[0])}, {fmt(v[1])}]" if v else ""
 
     rows = [
         (
             _count(p.tokens),
-            _num(p.loss_before),
-            _num(p.loss_after) + band("loss_after", i),
-            _num(p.degradation) + band("degradation", i),
-            _pct(p.degradation_share),
+            fmt(p.loss_before),
+            fmt(p.loss_after) + band("loss_after", i),
+            fmt(p.degradation) + band("degradation", i),
+            pct(p.degradation_share),
             f"[{_STYLE[p.status]}]{p.status}[/{_STYLE[p.status]}]",
         )
         for i, p in enumerate(r.curve)
     ]
     title = (
-        f"{r.law}: degradation curve, N = {_count(r.params)}, trained at {_bits(r.bits)} bits, served at"
+        f"{r.law}: degradation curve, N = {_count(r.params)}, trained at {bits_triple(r.bits.weights, r.bits.activations, r.bits.kv)} bits, served at"
         f" {r.post_name} (D_crit = {_count(r.d_crit)})"
     )
     cols = ["tokens", "loss before PTQ", f"loss at {r.post_name}", "degradation", "% of reducible", "vs D_crit"]

@@ -76,11 +76,46 @@ def print_notes(notes: Iterable[str]) -> None:
         out.print(f"[dim]note: {n}[/dim]")
 
 
-def fmt(value: float, digits: int = 4) -> str:
-    """A number for a table cell: fixed for ordinary magnitudes, scientific otherwise."""
+def fmt(value: float | None, digits: int = 4) -> str:
+    """A number for a table cell: fixed for ordinary magnitudes, scientific otherwise; ``-`` for none."""
+    if value is None:
+        return "-"
     v = float(value)
     if not math.isfinite(v):
         return "-" if math.isnan(v) else ("inf" if v > 0 else "-inf")
     if v == 0 or 1e-3 <= abs(v) < 1e5:
         return f"{v:.{digits}f}"
     return f"{v:.{max(digits - 1, 2)}e}"
+
+
+def plain(x: float | None) -> str:
+    """Ratios and hours, one style: 3 significant digits, thousands separators, never an exponent
+    (``0.0672``, ``13.4``, ``1,903``, ``33,370``)."""
+    if x is None:
+        return "-"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.3g}" if abs(x) >= 1e-4 or x == 0 else f"{x:.2e}"
+
+
+def pct(x: float | None) -> str:
+    """A fraction as a percentage with 2 decimals (``0.0512`` -> ``5.12%``)."""
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def bits_num(x: float) -> str:
+    """One bit count, everywhere alike: ``7`` when whole, else 2 decimals (``7.00``)."""
+    return f"{x:g}" if abs(x - round(x)) < 1e-9 else f"{x:.2f}"
+
+
+def bits_text(b) -> str:
+    """``7-bit`` for 7/7/7, ``w/a/kv 4/8/8`` when untied; reals with 2 decimals."""
+    vals = (b.weights, b.activations, b.kv)
+    if vals[0] == vals[1] == vals[2]:
+        return f"{bits_num(vals[0])}-bit"
+    return "w/a/kv " + "/".join(bits_num(v) for v in vals)
+
+
+def bits_triple(weights: float, activations: float, kv: float) -> str:
+    """Training bits of weights/activations/KV as ``4/16/16``."""
+    return f"{weights:g}/{activations:g}/{kv:g}"

@@ -6,21 +6,13 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from precplan.io import atomic_write_text
-from precplan.cli._render import fmt
+from precplan.cli._render import bits_triple, fmt
 from precplan.io import to_jsonable
 from precplan.laws import law_to_mapping
 from precplan.units import format_count
 from precplan.validate._report import ValidationReport
 
 KIND_LABEL = {"16-bit": "16-bit (base fit)", "quantized": "quantized training", "ptq": "post-training quantization", "all": "all"}
-
-
-def _num(x: float | None, digits: int = 4) -> str:
-    return "-" if x is None else fmt(x, digits)
-
-
-def _bits(c) -> str:
-    return f"{c.weight_bits}/{c.activation_bits}/{c.kv_bits}"
 
 
 Table = tuple[str, list[str], list[list[str]], str | None]  # title, columns, rows, caption under it
@@ -38,7 +30,7 @@ def tables(r: ValidationReport, max_rows: int | None = None, ptq_rows: bool = Tr
                     ["E", "A", "B", "alpha", "beta", "R^2"],
                     [[fmt(c["E"]), fmt(c["A"]), fmt(c["B"]), fmt(c["alpha"]), fmt(c["beta"]), fmt(r.base["r2"])]], None))
     if r.quality:
-        rows = [[KIND_LABEL.get(k, k) + (mark if k == "ptq" else ""), str(int(q["n"])), _num(q["r2"]),
+        rows = [[KIND_LABEL.get(k, k) + (mark if k == "ptq" else ""), str(int(q["n"])), fmt(q["r2"]),
                  f"{100 * q['mean_abs_rel_error']:.2f}%", f"{100 * q['max_abs_rel_error']:.2f}%", f"{q['mean_error']:+.4f}"]
                 for k, q in r.quality.items()]
         out.append((f"Measured vs predicted ({r.law} precision/PTQ terms on the fitted base)",
@@ -46,9 +38,9 @@ def tables(r: ValidationReport, max_rows: int | None = None, ptq_rows: bool = Tr
                     ptq_caption if "ptq" in r.quality else None))
     comps = [c for c in r.comparisons if ptq_rows or c.kind != "ptq"]
     shown = comps if max_rows is None else comps[:max_rows]
-    rows = [[c.kind, format_count(c.params), format_count(c.tokens), _bits(c)]
+    rows = [[c.kind, format_count(c.params), format_count(c.tokens), bits_triple(c.weight_bits, c.activation_bits, c.kv_bits)]
             + ([("-" if c.post_bits is None else str(c.post_bits))] if ptq_rows else [])
-            + [fmt(c.measured), _num(c.predicted), "-" if c.error is None else f"{c.error:+.4f}",
+            + [fmt(c.measured), fmt(c.predicted), "-" if c.error is None else f"{c.error:+.4f}",
                "-" if c.rel_error is None else f"{100 * c.rel_error:+.2f}%"] for c in shown]
     title = "Every run: measured vs predicted loss (nats/token)" + _shown(len(shown), len(comps), len(r.comparisons))
     cols = ["kind", "N", "D", "w/a/kv bits"] + (["PTQ bits"] if ptq_rows else []) + ["measured", "predicted", "error", "rel"]
@@ -56,7 +48,7 @@ def tables(r: ValidationReport, max_rows: int | None = None, ptq_rows: bool = Tr
     if r.constants:
         out.append((f"Precision and PTQ constants: {r.law} beside a refit on these runs (base fixed)",
                     ["constant", r.law, "refit", "source of refit value"],
-                    [[k.name, _num(k.law), _num(k.fitted), k.source] for k in r.constants], None))
+                    [[k.name, fmt(k.law), fmt(k.fitted), k.source] for k in r.constants], None))
     if r.unidentified:
         out.append(("Refitted constants these runs cannot identify (do not quote them)", ["operand", "constants", "why"],
                     [[u["operand"], ", ".join(f"{k} = {fmt(v)}" for k, v in u["values"].items()), u["reason"]]
@@ -67,7 +59,7 @@ def tables(r: ValidationReport, max_rows: int | None = None, ptq_rows: bool = Tr
                     f" {sd:.4f} nats ({r.seeds['pooled_df']} degrees of freedom)",
                     ["N", "D", "w/a/kv bits", "seeds", "mean loss", "sd"],
                     [[format_count(x["params"]), format_count(x["tokens"]), "/".join(map(str, x["bits"])), str(x["seeds"]),
-                      fmt(x["mean_loss"]), _num(x["sd"], 3)] for x in r.seeds["rows"]],
+                      fmt(x["mean_loss"]), fmt(x["sd"], 3)] for x in r.seeds["rows"]],
                     f"An effect is 'not resolved' when it is within {r.seeds['resolve_sigmas']:g} standard errors of the"
                     " seed noise (pooled sd x sqrt(1/n1 + 1/n2) for a difference of means over n1 and n2 seeds)."))
     out.append(("The paper's claims on this data", ["claim", "verdict", "evidence"],
@@ -78,8 +70,8 @@ def tables(r: ValidationReport, max_rows: int | None = None, ptq_rows: bool = Tr
                     ["N", "D", "w bits", "seeds", "loss", "16-bit loss", "measured", r.law, "refit"],
                     [[format_count(d["params"]), format_count(d["tokens"]), str(d["weight_bits"]), str(d.get("seeds", 1)),
                       fmt(d["loss"]), fmt(d["loss_16"]),
-                      "not resolved" if d.get("resolved") is False else _num(d.get("n_eff_fraction"), 3),
-                      _num(d.get("law_fraction"), 3), _num(d.get("refit_fraction"), 3)] for d in eff.details], None))
+                      "not resolved" if d.get("resolved") is False else fmt(d.get("n_eff_fraction"), 3),
+                      fmt(d.get("law_fraction"), 3), fmt(d.get("refit_fraction"), 3)] for d in eff.details], None))
     ptq = next((c for c in r.claims if c.claim.startswith("PTQ damage")), None)
     if ptq and ptq.details:
         out.append(("PTQ degradation (post-PTQ loss minus loss) against D, 16-bit-trained runs",
