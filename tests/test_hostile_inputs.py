@@ -26,6 +26,8 @@ GOOD_RUNS = "params,tokens,loss\n" + "".join(
 STORE_LINE = {"run_id": "r{i}", "params": 1e6, "tokens": 1e7, "loss": 3.5, "weight_bits": 16, "activation_bits": 16,
               "kv_bits": 16, "ptq": {"4": 3.7}, "preset": "smoke", "data": "zipf", "device": "cpu"}
 
+pytestmark = pytest.mark.slow  # hundreds of invocations: CI runs them, the quick loop skips them
+
 
 def _store(lines: list[dict]) -> str:
     return "".join(json.dumps(rec) + "\n" for rec in lines)

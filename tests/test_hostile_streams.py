@@ -19,6 +19,8 @@ from precplan.errors import PrecplanError
 
 ROOT = Path(__file__).resolve().parents[1]
 
+pytestmark = pytest.mark.slow  # hundreds of invocations: CI runs them, the quick loop skips them
+
 
 def run(args: list[str], **kw) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="100")

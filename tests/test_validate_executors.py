@@ -60,6 +60,7 @@ def test_device_lists():
             cuda_devices(bad)
 
 
+@pytest.mark.slow
 def test_bad_executor_options_are_one_line(tmp_path):
     for args, msg in ((["--executor", "pbs"], "--executor 'pbs'"), (["--devices", "cpu", "--shard", "2/2"], "--shard"),
                       (["--executor", "slurm", "--devices", "all"], "--devices is for one machine"),
@@ -70,6 +71,7 @@ def test_bad_executor_options_are_one_line(tmp_path):
         assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and msg in res.stderr, res.stderr
 
 
+@pytest.mark.slow
 def test_device_workers_on_cpu_store_every_run_once(tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "dev"
@@ -81,6 +83,7 @@ def test_device_workers_on_cpu_store_every_run_once(tmp_path):
     assert (out / "logs" / "worker-0-cpu.log").exists()
 
 
+@pytest.mark.slow
 def test_submitit_local_stores_the_smoke_preset_once_and_resumes(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("submitit")

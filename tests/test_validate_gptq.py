@@ -65,6 +65,7 @@ def trained(torch_seed_module):
     return model, model.input_hessians(calibration_batches(src, spec, 16, cpu))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bits", [3, 4])
 def test_gptq_reconstructs_every_layer_better_than_rtn(trained, bits):
     from precplan.validate._quant import fake_quant

@@ -14,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_seeds_python_source_and_gptq_train_and_report(tmp_path):
     pytest.importorskip("torch")
     res = subprocess.run([sys.executable, "-m", "precplan", "validate", "--preset", "ci", "--seeds", "2", "--data",

@@ -270,6 +270,7 @@ def test_one_seed_says_noise_is_unmeasured(exact):
     assert any("one seed per configuration" in n for n in exact.notes)
 
 
+@pytest.mark.slow
 def test_refitted_constants_the_runs_cannot_identify_are_flagged():
     recs = grid_records()
     i = 1000

@@ -96,6 +96,7 @@ def test_claim_held_on_another_host_is_respected_until_its_heartbeat_is_stale(tm
     c.release(finished=False)
 
 
+@pytest.mark.slow
 def test_sigkilled_sweep_then_rerun_loses_and_duplicates_nothing(tmp_path):
     torch = pytest.importorskip("torch")  # noqa: F841
     from precplan.validate._data import ZipfFacts
@@ -135,6 +136,7 @@ def test_sigkilled_sweep_then_rerun_loses_and_duplicates_nothing(tmp_path):
     assert not list((tmp_path / "claims").glob("*.lock"))
 
 
+@pytest.mark.slow
 def test_two_validate_processes_train_each_smoke_run_once_even_when_one_is_killed(tmp_path):
     pytest.importorskip("torch")
     cmd = [sys.executable, "-m", "precplan", "validate", "--preset", "smoke", "--device", "cpu", "--out", str(tmp_path),

@@ -222,22 +222,26 @@ class _Point:
     before: np.ndarray
     after: np.ndarray
     delta: np.ndarray
-    d_crit: float
-    loss_at_d_crit: float | None
+    d_crit: np.ndarray
 
 
-def _evaluate(law: Law, params: float, tokens: np.ndarray, s: _Setup) -> _Point:
+def _evaluate(law: Law, params: float, tokens: ArrayLike, s: _Setup) -> _Point:
     """Loss before and after PTQ (Kumar et al. 2024, eq. 10), the degradation (eqs. 2, 8-9) and
-    D_crit with the loss there (eq. 13), for ``tokens`` at the setup's precisions."""
+    D_crit (eq. 13), for ``tokens`` at the setup's precisions. A sampled law (``law.sampled()``)
+    gives every coefficient sample at once."""
     b, p = s.bits, s.post.bits
-    dc = float(d_crit(law, params, p, b.weights, b.activations, b.kv))
     return _Point(
         before=law.loss(params, tokens, b.weights, b.activations, b.kv),
         after=law.loss(params, tokens, b.weights, b.activations, b.kv, post=p),
         delta=law.ptq_degradation(params, tokens, p, b.weights, b.activations, b.kv),
-        d_crit=dc,
-        loss_at_d_crit=float(law.loss(params, dc, b.weights, b.activations, b.kv, post=p)) if np.isfinite(dc) else None,
+        d_crit=np.asarray(d_crit(law, params, p, b.weights, b.activations, b.kv)),
     )
+
+
+def _loss_at(law: Law, params: float, dc: float, s: _Setup) -> float | None:
+    """The post-PTQ loss at D_crit (None where D_crit is infinite)."""
+    b = s.bits
+    return float(law.loss(params, dc, b.weights, b.activations, b.kv, post=s.post.bits)) if np.isfinite(dc) else None
 
 
 # ------------------------------------------------------------------------------------ API
@@ -263,7 +267,8 @@ def ptq_risk(
     law, b, p = s.law, s.bits, s.post.bits
     pt = _evaluate(law, params, np.array([float(tokens)]), s)
     before, after, delta = float(pt.before[0]), float(pt.after[0]), float(pt.delta[0])
-    dc, at_dc = pt.d_crit, pt.loss_at_d_crit
+    dc = float(pt.d_crit)
+    at_dc = _loss_at(law, params, dc, s)
     status = data_status(tokens, dc)
     lead = extrapolation_lead(law, params, tokens)
     said = verdict(status, tokens, dc, s.post.name, after, at_dc if at_dc is not None else after, lead)
@@ -310,13 +315,8 @@ def _uncertainty(law: Law, params: float, tokens: float, s: _Setup, level: float
     """Intervals of the headline numbers over the law's coefficient samples, all samples at once."""
     if not law.has_samples:
         return None
-    ls, b, p = law.sampled(), s.bits, s.post.bits
-    return uncertainty(law, level, {
-        "loss_before": ls.loss(params, tokens, b.weights, b.activations, b.kv),
-        "loss_after": ls.loss(params, tokens, b.weights, b.activations, b.kv, post=p),
-        "degradation": ls.ptq_degradation(params, tokens, p, b.weights, b.activations, b.kv),
-        "d_crit": d_crit(ls, params, p, b.weights, b.activations, b.kv),
-    })
+    pt = _evaluate(law.sampled(), params, tokens, s)
+    return uncertainty(law, level, {"loss_before": pt.before, "loss_after": pt.after, "degradation": pt.delta, "d_crit": pt.d_crit})
 
 
 def ptq_sweep(
@@ -337,7 +337,8 @@ def ptq_sweep(
     s = _setup(law, params, tokens, post, posts, weights, activations, kv)
     law, b, p = s.law, s.bits, s.post.bits
     pt = _evaluate(law, params, tokens, s)
-    before, after, delta, dc, at_dc = pt.before, pt.after, pt.delta, pt.d_crit, pt.loss_at_d_crit
+    before, after, delta, dc = pt.before, pt.after, pt.delta, float(pt.d_crit)
+    at_dc = _loss_at(law, params, dc, s)
     E = law.c("E")
     curve = [
         CurvePoint(float(d), float(lb), float(la), float(dl), float(dl / (lb - E)), bool(d > dc), data_status(d, dc))
