@@ -39,6 +39,7 @@ SIZES = [4e7, 1e8, 3e8, 1e9, 3e9]
 BUDGETS = [1e10, 4e10, 1.6e11, 6.4e11]
 
 
+@pytest.mark.slow
 def test_synthetic_curves_recover_the_law_within_the_bootstrap_interval(tmp_path):
     path = write_curves(tmp_path / "curves.csv", HOFFMANN, SIZES, BUDGETS, seed=1)
     result = fit_law(path, grid="coarse", bootstrap=60, level=0.99, seed=2)  # detected: run + step/tokens_seen
@@ -79,6 +80,7 @@ def test_bad_curves_are_clear_errors(tmp_path):
         load_curves(path, skip_fraction=1.5)
 
 
+@pytest.mark.slow
 def test_cli_fits_curves_and_states_the_choices(tmp_path):
     path = write_curves(tmp_path / "curves.csv", HOFFMANN, SIZES, BUDGETS, checkpoints=5, seed=1)
     res = runner.invoke(app, ["fit", str(path), "--curves", "--grid", "coarse", "--min-tokens", "20B", "--json"])

@@ -29,6 +29,7 @@ SARDANA_FIT = {"E": 1.4629631473095435, "A": 35.38830019688386, "B": 133.0198474
                "alpha": 0.1788381532128533, "beta": 0.23160186945756742}
 
 
+@pytest.mark.slow
 def test_sardana_coefficients_are_those_of_the_full_grid_fit():
     result = fit_law(SARDANA, columns=SARDANA_COLUMNS)
     assert result.stages["base"]["starts"] == 4500 and result.stages["base"]["rows"] == 47
@@ -119,6 +120,7 @@ def synthetic_runs(n: int, seed: int = 0, noise: float = 0.01) -> list[dict]:
     return [{"params": a, "tokens": b, "loss": c} for a, b, c in zip(N, D, L)]
 
 
+@pytest.mark.slow
 def test_subsample_then_refine_reaches_the_full_grid_objective():
     runs = synthetic_runs(700, seed=4)
     full = fit_law(runs, grid="coarse", subsample=0)

@@ -67,6 +67,7 @@ def fitted(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_fit_writes_bootstrap_samples(fitted):
     law = read_law_file(fitted)
     assert law.samples is not None and law.samples.names == ("E", "A", "B", "alpha", "beta")
@@ -269,6 +270,7 @@ def test_ptq_sweep_has_intervals_per_token_count():
     assert ptq_sweep(load_law("kumar2024"), 1e9, tokens, 4).uncertainty is None
 
 
+@pytest.mark.slow
 def test_precision_ptq_fit_samples_vary_ptq_terms_and_bits():
     """A bootstrap fit of every stage (synthetic quantized runs from kumar2024 with 1% noise):
     its samples cover the precision and PTQ terms, so degradation, D_crit and the chosen bits vary."""

@@ -82,6 +82,7 @@ def test_gptq_reconstructs_every_layer_better_than_rtn(trained, bits):
     assert sum(ratios) / len(ratios) < 0.9  # not a rounding-noise win: a real reduction on average
 
 
+@pytest.mark.slow
 def test_gptq_ptq_losses_are_measured_and_recorded(tmp_path):
     from precplan.validate._store import read_store
     from precplan.validate._sweep import run_sweep

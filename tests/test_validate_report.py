@@ -240,6 +240,7 @@ def _two_seeds(recs: list[dict], delta: float, ptq_delta: float) -> list[dict]:
     return out
 
 
+@pytest.mark.slow
 def test_seed_noise_is_measured_and_small_effects_stand_out_of_it():
     rep = analyze(_two_seeds(grid_records(), 0.001, 0.0005), load_law("kumar2024"), grid="coarse")
     assert rep.seeds["seeds_min"] == rep.seeds["seeds_max"] == 2
@@ -254,6 +255,7 @@ def test_seed_noise_is_measured_and_small_effects_stand_out_of_it():
     assert "## Seed noise: 2-2 seeds per configuration, pooled sd 0.0014 nats" in md
 
 
+@pytest.mark.slow
 def test_effects_within_seed_noise_are_not_resolved():
     # 3-bit weights cost ~0.07-0.24 nats here; a seed sd of 0.7 nats swamps that (2 standard errors = 1.4)
     rep = analyze(_two_seeds(grid_records(), 0.5, 0.5), load_law("kumar2024"), grid="coarse")
@@ -265,6 +267,7 @@ def test_effects_within_seed_noise_are_not_resolved():
     assert "| not resolved |" in md  # the N_eff/N column says so instead of a ratio
 
 
+@pytest.mark.slow
 def test_one_seed_says_noise_is_unmeasured(exact):
     assert exact.seeds["pooled_sd"] is None
     assert any("one seed per configuration" in n for n in exact.notes)
