@@ -11,7 +11,6 @@ from precplan.errors import PrecplanError
 def plan_each(laws: Sequence[Any], request: Callable[[Any], Any], budgets, level: float, json_out: bool,
               csv: str | None, plot: str | None) -> None:
     """Plan with every law (one budget, or none), then print the list (JSON) or the side-by-side table."""
-    from precplan.cli._common import law_warnings
     from precplan.cli._optimize_render import bits_num, plain
     from precplan.cli._render import fmt, print_json
     from precplan.cli._spread import Column, render_side_by_side, run_each
@@ -25,9 +24,7 @@ def plan_each(laws: Sequence[Any], request: Callable[[Any], Any], budgets, level
 
     def solve(the_law):
         planner = request(the_law)
-        plan = annotate(planner, planner.plans(budgets), level)[0]
-        plan.warnings[:0] = law_warnings(the_law)
-        return plan
+        return annotate(planner, planner.plans(budgets), level)[0]
 
     plans = run_each(laws, solve)
     if json_out:

@@ -39,9 +39,7 @@ def predict(
     n, d = parse_count(params, "--params"), parse_count(tokens, "--tokens")
 
     def solve(the_law):
-        result = run_predict(the_law, n, d, pw, pa, pkv, post, level=lvl)
-        result.warnings[:0] = law_warnings(the_law)
-        return result
+        return run_predict(the_law, n, d, pw, pa, pkv, post, level=lvl)
 
     if len(laws) > 1:
         from precplan.cli._spread import run_each
@@ -53,6 +51,7 @@ def predict(
             render_predictions(results)
         return
     result = solve(laws[0])
+    result.warnings[:0] = law_warnings(laws[0])
     if json_out:
         print_json(result)
         print_json_warnings(result.warnings)

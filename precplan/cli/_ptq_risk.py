@@ -106,9 +106,7 @@ def _law_list(laws, n, d, head, table, pw, pa, pkv, level, json_out, plot) -> No
 
     def solve(the_law):
         the_law.require_ptq()
-        r = run_risk(the_law, n, float(d[0]), head, table, pw, pa, pkv, level=level)
-        r.warnings[:0] = law_warnings(the_law)
-        return r
+        return run_risk(the_law, n, float(d[0]), head, table, pw, pa, pkv, level=level)
 
     results = run_each(laws, solve)
     if json_out:

@@ -36,12 +36,17 @@ class Column:
 
 
 def run_each(laws: Sequence[Any], solve: Callable[[Any], Any]) -> list[Any]:
-    """``solve(law)`` for every law; a law that cannot answer becomes :class:`NotApplicable`.
-    If none can, the first law's reason is the (one-line) error."""
+    """``solve(law)`` for every law, each result headed by its law's own warnings (composition,
+    ...); a law that cannot answer becomes :class:`NotApplicable`. If none can, the first law's
+    reason is the (one-line) error."""
+    from precplan.cli._common import law_warnings
+
     out: list[Any] = []
     for law in laws:
         try:
-            out.append(solve(law))
+            result = solve(law)
+            result.warnings[:0] = law_warnings(law)
+            out.append(result)
         except PrecplanError as exc:
             out.append(NotApplicable(law.id, False, str(exc)))
     if all(isinstance(r, NotApplicable) for r in out):
