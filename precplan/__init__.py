@@ -39,6 +39,7 @@ _EXPORTS = {
     "make_planner": "precplan.optimize",
     "optimize_sweep": "precplan.optimize",
     "Plan": "precplan.optimize",
+    "Sweep": "precplan.optimize",
     # post-training quantization
     "ptq_risk": "precplan.ptq",
     "ptq_sweep": "precplan.ptq",

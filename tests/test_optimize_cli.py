@@ -39,11 +39,12 @@ def test_json_plan_has_the_documented_keys():
     assert any("outside the range" in w for w in plan["warnings"])
 
 
-def test_sweep_prints_one_object_per_budget():
-    plans = as_json("--budget", "1e19:1e25:13")
-    assert isinstance(plans, list) and len(plans) == 13
+def test_sweep_prints_one_row_per_budget():
+    sweep = as_json("--budget", "1e19:1e25:13")
+    plans = sweep["rows"]
+    assert sweep["count"] == 13 and len(plans) == 13
     assert [p["budget"] for p in plans] == pytest.approx([10 ** (19 + 0.5 * i) for i in range(13)], rel=1e-12)
-    assert {p["bits"]["weights"] for p in plans} == {7.0}
+    assert {p["bits_weights"] for p in plans} == {7.0}
 
 
 def test_lifetime_plan_adds_flop_keys():

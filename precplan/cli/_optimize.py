@@ -66,10 +66,13 @@ def optimize(
     base: Optional[str] = BaseOpt,
     level: str = LevelOpt,
     json_out: bool = JsonOpt,
+    json_columns: bool = Opt(False, "--json-columns", help="Print JSON with one array per column (compact for large sweeps): the same columns as --csv."),
 ) -> None:
     """Choose parameters, tokens and training precision that minimize predicted loss under a budget.
 
     --law a,b,c plans with each law side by side and shows the spread."""
+    from dataclasses import replace
+
     import numpy as np
 
     from precplan.errors import PrecplanError
@@ -77,8 +80,10 @@ def optimize(
     from precplan.optimize._checks import parse_bits_spec
     from precplan.units import parse_bytes, parse_count, parse_count_or_sweep
 
-    if csv == "-" and json_out:
-        raise PrecplanError("--csv - and --json both write to stdout; pick one (or give --csv a file name)")
+    if csv == "-" and (json_out or json_columns):
+        raise PrecplanError(f"--csv - and {'--json' if json_out else '--json-columns'} both write to stdout; pick one (or give --csv a file name)")
+    if json_out and json_columns:
+        raise PrecplanError("--json and --json-columns both write JSON to stdout; pick one (--json-columns: one array per column)")
     check_outputs({"--csv": csv, "--plot": plot}, [law, base], force)
     if compare is not None and not [c for c in compare.split(",") if c.strip()]:
         raise PrecplanError("--compare: an empty list; give precisions such as 4,8,16 (or leave --compare out)")
@@ -120,6 +125,8 @@ def optimize(
     if len(laws) > 1:
         from precplan.cli._optimize_spread import plan_each
 
+        if json_columns:
+            raise PrecplanError("--json-columns writes one law's sweep; with several laws (--law a,b,c) use --json")
         if len(hw.specs) > 1:
             raise PrecplanError("several laws and several GPUs at once: compare laws on one GPU, or GPUs with one law")
         spec = hw.specs[0] if hw.specs else None
@@ -127,52 +134,92 @@ def optimize(
             budgets = np.atleast_1d(spec.budget_units(hw.hours[0]))
         plan_each(laws, lambda one: make_planner(one, gpu=spec, **common), budgets, lvl, json_out, csv, plot)
         return
+    extra = law_warnings(the_law)
+    card_note = None if card is None else f"--serve-memory {serve_memory} = {card}: {serve_bytes:,.0f} B ({serve_bytes / 2**30:.2f}GiB, {serve_bytes / 1e9:.2f}GB)"
     if len(hw.specs) > 1:
         from precplan.optimize._hardware import plan_across
 
         planner, plans = plan_across(the_law, hw.specs, hw.hours, budgets, common)
-    else:
-        spec = hw.specs[0] if hw.specs else None
-        planner = make_planner(the_law, gpu=spec, **common)
-        if hw.hours is not None:
-            budgets = np.atleast_1d(spec.budget_units(hw.hours[0]))
-        plans = planner.plans(budgets)
-        if budgets is not None and planner.problem.mode == "budget":
-            from precplan.optimize._limits import check_meaningful_budgets
+        chosen = plans[0]
+        one = planner.sweep(None if chosen.budget is None else [chosen.budget]) if csv is not None else None
+        _one_plan(planner, annotate(planner, plans, lvl)[0], one, extra, card_note, json_out, csv, plot)
+        return
+    spec = hw.specs[0] if hw.specs else None
+    planner = make_planner(the_law, gpu=spec, **common)
+    if hw.hours is not None:
+        budgets = np.atleast_1d(spec.budget_units(hw.hours[0]))
+    sweep = _solve(planner, budgets, lvl)
+    if card_note is not None:
+        sweep = replace(sweep, shared_notes=(card_note,) + sweep.shared_notes)
+    sweep.lead_warnings[:] = extra
+    if sweep.count == 1 and not json_columns:
+        _one_plan(planner, sweep[0], sweep, [], None, json_out, csv, plot)
+        return
+    from precplan.cli._optimize_render import render_sweep, sweep_header, write_csv
 
-            check_meaningful_budgets(planner.groups, planner.problem, budgets, [p.params for p in plans], [p.loss for p in plans])
-    plans = annotate(planner, plans, lvl)
-    extra = law_warnings(the_law)
-    for p in plans:
-        p.warnings[:0] = extra
-        if card is not None:
-            p.notes.insert(0, f"--serve-memory {serve_memory} = {card}: {serve_bytes:,.0f} B ({serve_bytes / 2**30:.2f}GiB, {serve_bytes / 1e9:.2f}GB)")
     if csv is not None:
-        from precplan.cli._optimize_render import write_csv
+        write_csv(sweep, csv)
+    if json_out or json_columns:
+        from precplan.cli._render import write_json_table
 
-        write_csv(plans, csv)
+        write_json_table(sweep_header(sweep), sweep.columns(), columnar=json_columns)
+        print_json_warnings(sweep.warnings())
+    elif csv != "-":
+        render_sweep(sweep)
+    if plot is not None:
+        _plot(planner, list(sweep), plot, json_out or json_columns or csv == "-")
+
+
+def _solve(planner, budgets, level: float):
+    """The sweep with its intervals; a progress bar (stderr, on a terminal) when it takes over a
+    second. Budgets too small for any model the law describes are refused first."""
+    import numpy as np
+
+    from precplan.optimize._limits import check_meaningful_budgets
+    from precplan.optimize._uncertainty import annotate_sweep
+    from precplan.progress import progress_bar
+
+    n = 1 if budgets is None else int(np.size(budgets))
+    samples = planner.law.has_samples
+    with progress_bar(n > 1, "planning budgets", n * (2 if samples else 1)) as advance:
+        sweep = planner.sweep(budgets, advance)
+        if budgets is not None and planner.problem.mode == "budget":
+            check_meaningful_budgets(planner.groups, planner.problem, budgets, sweep.params, sweep.loss)
+        return annotate_sweep(planner, sweep, level, advance)
+
+
+def _one_plan(planner, plan, sweep, extra: list[str], card_note: str | None, json_out: bool, csv: str | None, plot: str | None) -> None:
+    """Print one plan (table or JSON); write its CSV (from ``sweep``, the one-budget sweep it
+    comes from) and plot."""
+    from precplan.cli._optimize_render import render_plan, write_csv
+
+    plan.warnings[:0] = extra
+    if card_note is not None:
+        plan.notes.insert(0, card_note)
+    if csv is not None:
+        write_csv(sweep, csv)
     if json_out:
         from precplan.cli._render import print_json
 
-        print_json(plans if len(plans) > 1 else plans[0])
-        print_json_warnings(extra + planner.range_warnings(plans) if len(plans) > 1 else plans[0].warnings)
+        print_json(plan)
+        print_json_warnings(plan.warnings)
     elif csv != "-":
-        from precplan.cli._optimize_render import render_plan, render_sweep
-
-        if len(plans) > 1:
-            render_sweep(plans, extra + planner.range_warnings(plans))
-        else:
-            render_plan(plans[0])
+        render_plan(plan)
     if plot is not None:
-        from precplan.optimize._curves import plan_curves
-        from precplan.plots._common import save_figure
-        from precplan.plots._optimize import plot_optimize
+        _plot(planner, [plan], plot, json_out or csv == "-")
 
-        path = save_figure(plot_optimize(plan_curves(planner, plans)), plot)
-        if not json_out and csv != "-":
-            from precplan.cli._render import print_notes
 
-            print_notes([f"plot written to {path}"])
+def _plot(planner, plans, path: str, quiet: bool) -> None:
+    """Draw the plan's curves to ``path`` (and say so, unless stdout carries JSON or CSV)."""
+    from precplan.optimize._curves import plan_curves
+    from precplan.plots._common import save_figure
+    from precplan.plots._optimize import plot_optimize
+
+    written = save_figure(plot_optimize(plan_curves(planner, plans)), path)
+    if not quiet:
+        from precplan.cli._render import print_notes
+
+        print_notes([f"plot written to {written}"])
 
 
 def _tokens(text: str) -> float:

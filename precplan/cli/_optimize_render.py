@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from precplan.optimize._result import Plan
-from precplan.cli._render import bits_num, bits_text, console, fmt, plain, print_notes, print_warnings, table
+from precplan.optimize._sweep import Sweep
+from precplan.precision import Bits
+from precplan.cli._render import bits_num, bits_text, console, csv_table, fmt, plain, print_notes, print_warnings, table
 from precplan.units import format_bytes, format_count
 
 
@@ -166,70 +165,74 @@ def _tail(p: Plan) -> None:
     print_warnings(p.warnings)
 
 
-def render_sweep(plans: list[Plan], warnings: list[str]) -> None:
-    """One row per budget; ``warnings`` cover the whole sweep (composition, extrapolation)."""
-    p0 = plans[0]
-    lifetime = bool(p0.inference_tokens)
+TABLE_ROWS = 60  # a sweep table shows at most this many budgets (evenly spaced); --csv and --json have all
+
+
+def render_sweep(sweep: Sweep) -> None:
+    """One row per budget (at most :data:`TABLE_ROWS`, evenly spaced, first and last included),
+    then the sweep's notes and warnings once."""
+    import numpy as np
+
+    n = sweep.count
+    shown = np.unique(np.linspace(0, n - 1, min(n, TABLE_ROWS)).round().astype(int))
+    lifetime = bool(sweep.inference_tokens)
     # the 16-bit row (bf16, fp16 when formats were listed) is the baseline the gap is shown to
-    i16 = next((i for i, a in enumerate(p0.comparison[:-1]) if a.bits.weights == a.bits.activations == a.bits.kv == 16), None)
-    gap_col = [f"{p0.comparison[i16].label} loss gap"] if i16 is not None else []
-    hours = p0.gpu_hours is not None
-    cols = ["budget", "N*", "D*", "D/N", "P*", "loss"] + (["lifetime FLOPs"] if lifetime else []) + (["GPU-hours"] if hours else []) + gap_col
+    c16 = next((c for c in sweep.compared if c.bits == 16), None)
+    hours = sweep.gpu_hours
+    cols = ["budget", "N*", "D*", "D/N", "P*", "loss"] + (["lifetime FLOPs"] if lifetime else []) + (["GPU-hours"] if hours is not None else [])
+    cols += [f"{c16.label} loss gap"] if c16 is not None else []
+    names = _format_cells(sweep)
     rows = []
-    for p in plans:
-        row = [f"{p.budget:.3g}", format_count(p.params), format_count(p.tokens), plain(p.tokens_per_param), bits_text(p.bits) + _format_text(p), fmt(p.loss)]
+    for i in shown.tolist():
+        row = [f"{sweep.budget[i]:.3g}", format_count(sweep.params[i]), format_count(sweep.tokens[i]), plain(sweep.tokens[i] / sweep.params[i]),
+               bits_text(Bits(*sweep.bits[i].tolist())) + names[i], fmt(sweep.loss[i])]
         if lifetime:
-            row.append(_flops(p.total_flops))
-        if hours:
-            row.append(plain(p.gpu_hours))
-        if i16 is not None:
-            gap = p.comparison[i16].loss_gap
-            row.append("-" if gap is None else f"+{gap:.4f}")
+            row.append(_flops(sweep.train_flops[i] + sweep.inference_flops[i]))
+        if hours is not None:
+            row.append(plain(hours[i]))
+        if c16 is not None:
+            gap = c16.loss[i] - sweep.loss[i]
+            row.append(f"+{gap:.4f}" if np.isfinite(gap) else "-")
         rows.append(row)
-    console().print(f"[bold]{p0.law}: lowest-loss plan per budget (16-bit-equivalent FLOPs)[/bold]")
-    console().print(table("", cols, rows))
-    notes = list(dict.fromkeys(n for p in plans for n in p.notes))
-    if p0.assumed:
-        notes.append(f"these plans depend on ASSUMED constants no paper reports: {', '.join(p0.assumed)}")
+    caption = None if shown.size == n else f"{shown.size} of {n:,} budgets shown, evenly spaced; --csv FILE or --json has every one"
+    console().print(f"[bold]{sweep.law}: lowest-loss plan per budget (16-bit-equivalent FLOPs)[/bold]")
+    console().print(table("", cols, rows, caption))
+    notes = sweep.notes
+    if sweep.assumed:
+        notes.append(f"these plans depend on ASSUMED constants no paper reports: {', '.join(sweep.assumed)}")
     print_notes(notes)
-    print_warnings(warnings)
+    print_warnings(sweep.warnings())
 
 
-CSV_COLUMNS = (
-    "budget", "target_loss", "params", "tokens", "tokens_per_param", "bits_weights", "bits_activations", "bits_kv",
-    "cost_bits", "loss", "irreducible", "param_term", "data_term", "ptq_degradation", "inference_precision",
-    "inference_tokens", "train_flops", "inference_flops", "total_flops", "weights_memory_bytes", "gpu_hours", "dollars",
-    "cost_model", "gpu", "gpus", "train_format", "emulated", "wall_days", "serve_format", "kv_cache_bytes",
-)
+def _format_cells(sweep: Sweep) -> list[str]:
+    """`` (fp8-e4m3)`` / `` (emulated in fp8-e4m3)`` per plan, as :func:`_format_text` says it."""
+    if sweep.gpu_cost is not None:
+        return [f" (emulated in {g.train_format})" if g.emulated else f" ({g.train_format})" for g in sweep.gpu_cost]
+    if sweep.formats is None:
+        return [""] * sweep.count
+    return [f" ({sweep.formats[k]})" for k in sweep.index.tolist()]
 
 
-def csv_text(plans: list[Plan]) -> str:
-    """The plans as CSV, one row per plan."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for p in plans:
-        d = p.decomposition
-        writer.writerow([
-            "" if p.budget is None else repr(p.budget), "" if p.target_loss is None else repr(p.target_loss),
-            repr(p.params), repr(p.tokens), repr(p.tokens_per_param), repr(p.bits.weights), repr(p.bits.activations), repr(p.bits.kv),
-            repr(p.cost_bits), repr(p.loss), repr(d.irreducible), repr(d.param_term), repr(d.data_term), repr(d.ptq_degradation),
-            "" if p.inference_precision is None else repr(p.inference_precision), repr(p.inference_tokens),
-            repr(p.train_flops), repr(p.inference_flops), repr(p.total_flops), repr(p.weights_memory_bytes),
-            "" if p.gpu_hours is None else repr(p.gpu_hours), "" if p.dollars is None else repr(p.dollars),
-            p.cost_model, p.gpu or "", "" if p.gpus is None else p.gpus, p.train_format or "", "true" if p.emulated else "false",
-            "" if p.wall_days is None else repr(p.wall_days), p.serve_format or "", "" if p.kv_cache_bytes is None else repr(p.kv_cache_bytes),
-        ])
-    return buf.getvalue()
+def sweep_header(sweep: Sweep) -> dict:
+    """What a sweep's JSON says once, before its rows or columns."""
+    unc = next((u for u in sweep.uncertainty or () if u), None)
+    return {
+        "law": sweep.law, "mode": sweep.mode, "count": sweep.count, "cost_model": sweep.cost_model,
+        "target_loss": sweep.target_loss, "inference_precision": sweep.inference_precision,
+        "inference_tokens": sweep.inference_tokens, "gpu": sweep.gpu, "gpus": sweep.gpus,
+        "uncertainty": None if unc is None else {k: unc[k] for k in ("level", "samples", "method", "sampled")},
+        "assumed": list(sweep.assumed), "notes": sweep.notes, "warnings": sweep.warnings(),
+    }
 
 
-def write_csv(plans: list[Plan], path: str) -> None:
-    """CSV to stdout (``-``) or atomically to a file."""
+def write_csv(sweep: Sweep, path: str) -> None:
+    """The plans as CSV (:meth:`Sweep.columns`, one row per budget), to stdout (``-``) or
+    atomically to a file."""
     import sys
 
     from precplan.io import atomic_write_text
 
-    text = csv_text(plans)
+    text = csv_table(sweep.columns())
     if path == "-":
         sys.stdout.write(text)
     else:

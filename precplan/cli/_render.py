@@ -17,6 +17,66 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(to_jsonable(obj), indent=2) + "\n")
 
 
+def json_cells(values: Any) -> list[Any]:
+    """One column as JSON-ready cells: numbers as floats (NaN and infinities as null), text and
+    booleans as they are."""
+    import numpy as np
+
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            return np.where(np.isfinite(values), values, None).tolist()
+        return values.tolist()
+    return list(values)
+
+
+ROWS_PER_WRITE = 1000  # JSON rows serialized per write: output memory stays bounded
+
+
+def write_json_table(header: dict[str, Any], columns: dict[str, Any], columnar: bool) -> None:
+    """A table as JSON on stdout: ``header`` (notes, warnings, ...), then either ``"columns"``
+    (name -> list of values, ``columnar``) or ``"rows"`` (one object per row, one per line, written
+    in blocks so a large table never sits in memory twice)."""
+    out = sys.stdout
+    names = list(columns)
+    head = json.dumps(to_jsonable(header), indent=2)[:-2]
+    if columnar:
+        body = ",\n".join(f"    {json.dumps(k)}: {json.dumps(json_cells(v))}" for k, v in columns.items())
+        out.write(f'{head},\n  "columns": {{\n{body}\n  }}\n}}\n')
+        return
+    cells = [json_cells(columns[k]) for k in names]
+    n = len(cells[0]) if cells else 0
+    out.write(f'{head},\n  "columns": {json.dumps(names)},\n  "rows": [\n')
+    dumps = json.dumps
+    for start in range(0, n, ROWS_PER_WRITE):
+        block = zip(*(c[start:start + ROWS_PER_WRITE] for c in cells))
+        text = ",\n".join("    " + dumps(dict(zip(names, row))) for row in block)
+        out.write(text + (",\n" if start + ROWS_PER_WRITE < n else "\n"))
+    out.write("  ]\n}\n")
+
+
+def csv_table(columns: dict[str, Any]) -> str:
+    """Named columns as CSV text: numbers in full precision (repr), missing values empty,
+    booleans ``true``/``false``."""
+    import csv
+    import io
+
+    def cell(x: Any) -> str:
+        if x is None:
+            return ""
+        if isinstance(x, bool):
+            return "true" if x else "false"
+        if isinstance(x, float):
+            return repr(x) if math.isfinite(x) else ""
+        return str(x)
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(list(columns))
+    cells = [json_cells(v) for v in columns.values()]
+    writer.writerows([cell(x) for x in row] for row in zip(*cells))
+    return buf.getvalue()
+
+
 def console(stderr: bool = False):  # -> rich.console.Console
     """A rich console (imported lazily: rich costs start-up time)."""
     from rich.console import Console

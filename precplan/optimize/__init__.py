@@ -1,16 +1,17 @@
 """``optimize``: the model size N, training tokens D and training precision that minimize the
 predicted loss under a budget (or the lifetime compute that reaches a target loss).
 
-:func:`plan` answers one budget, :func:`plan_sweep` many at once (vectorized); both return
-:class:`Plan` objects. :func:`make_planner` validates a request once for repeated solving,
+:func:`plan` answers one budget with a :class:`Plan`; :func:`plan_sweep` many at once
+(vectorized) with a :class:`Sweep` (arrays, one entry per budget; ``sweep[i]`` is a Plan). :func:`make_planner` validates a request once for repeated solving,
 and :func:`plan_curves` computes the data behind the ``--plot`` figures.
 """
 
 from precplan.optimize._curves import Curves, plan_curves
 from precplan.optimize._planner import Planner, make_planner, optimize, optimize_sweep, plan, plan_sweep
 from precplan.optimize._result import Alternative, Plan, Reference, Shift
+from precplan.optimize._sweep import Sweep
 
 __all__ = [
-    "Alternative", "Curves", "Plan", "Planner", "Reference", "Shift",
+    "Alternative", "Curves", "Plan", "Planner", "Reference", "Shift", "Sweep",
     "make_planner", "optimize", "optimize_sweep", "plan", "plan_curves", "plan_sweep",
 ]

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from precplan.laws._law import Law
 from precplan.optimize._result import Alternative
-from precplan.optimize._split import Problem, Split, solve_bits
+from precplan.optimize._split import Problem, solve_bits
 from precplan.precision import Precision, parse_precision
 from precplan.laws._variant import law_for_weights
 from precplan.precision import Bits
@@ -74,43 +74,49 @@ def _rows(law: Law, family: Law, chosen: Sequence[Precision]) -> tuple[CompareRo
     return tuple(CompareRow("/".join(dict.fromkeys(names)), variant, bits) for (_, bits), (variant, names) in ordered)
 
 
-def comparison(
-    rows: Sequence[CompareRow],
-    pb: Problem,
-    budget: Array | None,
-    star: Split,
-    star_bits: Array,
-    star_laws: Sequence[str],
-    star_label: str,
-) -> list[list[Alternative]]:
-    """Per budget: each row at its own optimal N, D, then the plan (``star``, predicted by
-    ``star_laws[i]``) itself."""
+@dataclass(frozen=True)
+class Compared:
+    """One comparison row solved for every budget: arrays (one entry per budget) of its own
+    optimal N, D, loss and lifetime FLOPs (NaN / +inf where infeasible)."""
+
+    label: str
+    law: str
+    bits: float
+    params: Array
+    tokens: Array
+    loss: Array
+    total_flops: Array
+
+
+def compare_columns(rows: Sequence[CompareRow], pb: Problem, budget: Array | None, n: int) -> list[Compared]:
+    """Every comparison row at its own optimal N, D for each of ``n`` budgets (vectorized: one
+    solve per law variant, budgets down, rows across)."""
     col = None if budget is None else budget[:, None]
     by_law: dict[str, tuple[Law, list[int]]] = {}
     for j, r in enumerate(rows):
         by_law.setdefault(r.law.id, (r.law, []))[1].append(j)
-    solved: dict[int, tuple[Split, int]] = {}
+    out: dict[int, Compared] = {}
     for law, idx in by_law.values():
         cb = np.array([rows[j].bits for j in idx])
         s = solve_bits(law, pb, cb[None, :], cb[None, :], cb[None, :], col)
         for k, j in enumerate(idx):
-            solved[j] = (s, k)
-    target = pb.mode == "target-loss"
-    out: list[list[Alternative]] = []
-    for i in range(star_bits.shape[0]):
-        row = []
-        for j, r in enumerate(rows):
-            s, k = solved[j]
-            at = (min(i, s.params.shape[0] - 1), k)
-            row.append(
-                _alternative(r.label, r.law.id, Bits(r.bits, r.bits, r.bits), s.params[at], s.tokens[at], s.loss[at],
-                             s.total_flops[at], star.loss[i], star.total_flops[i], target)
-            )
-        bits = Bits(*(float(x) for x in star_bits[i]))
-        row.append(_alternative(star_label, star_laws[i], bits, star.params[i], star.tokens[i], star.loss[i], star.total_flops[i],
-                                star.loss[i], star.total_flops[i], target))
-        out.append(row)
-    return out
+            pick = lambda a: np.broadcast_to(a[:, k] if a.shape[0] == n else a[0, k], (n,))  # noqa: E731
+            out[j] = Compared(rows[j].label, law.id, rows[j].bits, pick(s.params), pick(s.tokens), pick(s.loss), pick(s.total_flops))
+    return [out[j] for j in range(len(rows))]
+
+
+def alternatives_at(
+    compared: Sequence[Compared], i: int, star_label: str, star_law: str, star_bits: Bits,
+    star_params: float, star_tokens: float, star_loss: float, star_flops: float, target: bool,
+) -> list[Alternative]:
+    """Budget ``i``'s comparison table: each row at its own optimal N, D, then the plan itself."""
+    row = [
+        _alternative(c.label, c.law, Bits(c.bits, c.bits, c.bits), c.params[i], c.tokens[i], c.loss[i], c.total_flops[i],
+                     star_loss, star_flops, target)
+        for c in compared
+    ]
+    row.append(_alternative(star_label, star_law, star_bits, star_params, star_tokens, star_loss, star_flops, star_loss, star_flops, target))
+    return row
 
 
 def _alternative(label, law, bits, N, D, loss, flops, star_loss, star_flops, target) -> Alternative:

@@ -7,25 +7,25 @@ precision; :meth:`precplan.laws.Law.sampled` gives the coefficients that shape),
 sample gets its own optimal bits, N*, D* and loss, and the interval of each is the central
 ``level`` of those S optima (:mod:`precplan.laws._intervals`).
 
-:func:`annotate` attaches the intervals to the plans, and the warnings every plan gets from
-the one rule in :mod:`precplan.laws._checks`: an implausible shape (tokens per parameter
-outside 1..10,000), and, more than 10x beyond the law's data, that the plan is what the law
-extrapolates to, not a recommendation.
+:func:`annotate` attaches the intervals to plans, :func:`annotate_sweep` to a
+:class:`~precplan.optimize._sweep.Sweep` (each plan's warnings from the one rule in
+:mod:`precplan.laws._checks` come with the plan itself).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from precplan.laws._checks import extrapolation_lead, plausibility_warnings
 from precplan.laws._law import BASE
 from precplan.laws._intervals import DEFAULT_LEVEL, check_level, uncertainty, uncertainty_notes
 from precplan.optimize._planner import Planner
 from precplan.optimize._precision import choose, point, refine
 from precplan.optimize._result import Plan
+from precplan.optimize._sweep import Sweep
+from precplan.precision import Bits
 
 
 def bits_independent_of_samples(planner: Planner) -> bool:
@@ -94,15 +94,37 @@ def plan_uncertainty(planner: Planner, budget: float | None, level: float = DEFA
 
 def annotate(planner: Planner, plans: list[Plan], level: float = DEFAULT_LEVEL) -> list[Plan]:
     """The plans with their ``uncertainty`` (when the law has samples; else a note that the plan
-    is a point estimate), a warning for an implausible shape, and, far beyond the law's data,
-    the statement that the plan is what the law extrapolates to."""
+    is a point estimate). Each plan already carries the warnings of the one rule in
+    :mod:`precplan.laws._checks` (implausible shape; far beyond the data, what the law
+    extrapolates to rather than a recommendation)."""
     level = check_level(level)
     out = []
     for p in plans:
         unc = plan_uncertainty(planner, p.budget, level, plan=p)
-        warnings = list(p.warnings) + plausibility_warnings(p.params, p.tokens, None)
-        lead = extrapolation_lead(planner.family, p.params, p.tokens)
-        if lead is not None:
-            warnings.insert(0, f"{lead} this plan is optimal; it is what the formula gives so far from its data, not a recommendation")
-        out.append(replace(p, uncertainty=unc, warnings=warnings, notes=list(p.notes) + uncertainty_notes(planner.law, unc)))
+        out.append(replace(p, uncertainty=unc, notes=list(p.notes) + uncertainty_notes(planner.law, unc)))
     return out
+
+
+def annotate_sweep(planner: Planner, sweep: Sweep, level: float = DEFAULT_LEVEL, advance: Callable[[int], None] | None = None) -> Sweep:
+    """:func:`annotate` for a :class:`Sweep`: intervals per budget (``advance(1)`` after each,
+    for a progress bar); a law without samples gets its point-estimate note once."""
+    level = check_level(level)
+    if not planner.law.has_samples:
+        note = uncertainty_notes(planner.law, None)
+        return sweep.with_uncertainty([None] * sweep.count, [note] * sweep.count)
+    per_plan, notes = [], []
+    for i in range(sweep.count):
+        unc = plan_uncertainty(planner, None if sweep.budget is None else float(sweep.budget[i]), level, plan=_Point(sweep, i))
+        per_plan.append(unc)
+        notes.append(uncertainty_notes(planner.law, unc))
+        if advance is not None:
+            advance(1)
+    return sweep.with_uncertainty(per_plan, notes)
+
+
+class _Point:
+    """The law id and bits of one plan of a sweep (what :func:`plan_uncertainty` reads)."""
+
+    def __init__(self, sweep: Sweep, i: int) -> None:
+        self.law = sweep.variants[int(sweep.group[i])].id
+        self.bits = Bits(*(float(x) for x in sweep.bits[i]))
