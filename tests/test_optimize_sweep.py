@@ -134,3 +134,15 @@ def test_big_sweep_table_shows_a_sample_and_says_so(runner):
 def test_json_and_json_columns_together_are_refused(runner):
     result = runner.invoke(app, ["optimize", "--budget", "1e21", "--json", "--json-columns"])
     assert result.exit_code == 2 and "pick one" in result.output
+
+
+def test_sweep_table_shows_intervals_of_a_sampled_law(runner):
+    """besiroglu2024 carries coefficient samples: each row's N*, D* and loss get their interval,
+    and the interval brackets the point value."""
+    out = invoke(runner, "--law", "besiroglu2024", "--budget", "1e20:1e22:3").stdout
+    assert "central 80% interval over the law's coefficient samples" in out
+    data = json.loads(invoke(runner, "--law", "besiroglu2024", "--budget", "1e20:1e22:3", "--json-columns").stdout)
+    c = data["columns"]
+    for k in ("params", "tokens", "loss"):
+        assert all(lo <= x <= hi for lo, x, hi in zip(c[f"{k}_lo"], c[k], c[f"{k}_hi"]))
+    assert data["uncertainty"]["samples"] == 1000

@@ -173,6 +173,8 @@ def render_sweep(sweep: Sweep) -> None:
     then the sweep's notes and warnings once."""
     import numpy as np
 
+    from precplan.cli._spread import band
+
     n = sweep.count
     shown = np.unique(np.linspace(0, n - 1, min(n, TABLE_ROWS)).round().astype(int))
     lifetime = bool(sweep.inference_tokens)
@@ -184,8 +186,10 @@ def render_sweep(sweep: Sweep) -> None:
     names = _format_cells(sweep)
     rows = []
     for i in shown.tolist():
-        row = [f"{sweep.budget[i]:.3g}", format_count(sweep.params[i]), format_count(sweep.tokens[i]), plain(sweep.tokens[i] / sweep.params[i]),
-               bits_text(Bits(*sweep.bits[i].tolist())) + names[i], fmt(sweep.loss[i])]
+        u = sweep.uncertainty[i] if sweep.uncertainty else None  # intervals over the law's samples
+        row = [f"{sweep.budget[i]:.3g}", format_count(sweep.params[i]) + band(u, "params", format_count),
+               format_count(sweep.tokens[i]) + band(u, "tokens", format_count), plain(sweep.tokens[i] / sweep.params[i]),
+               bits_text(Bits(*sweep.bits[i].tolist())) + names[i], fmt(sweep.loss[i]) + band(u, "loss", fmt)]
         if lifetime:
             row.append(_flops(sweep.train_flops[i] + sweep.inference_flops[i]))
         if hours is not None:
@@ -194,7 +198,11 @@ def render_sweep(sweep: Sweep) -> None:
             gap = c16.loss[i] - sweep.loss[i]
             row.append(f"+{gap:.4f}" if np.isfinite(gap) else "-")
         rows.append(row)
-    caption = None if shown.size == n else f"{shown.size} of {n:,} budgets shown, evenly spaced; --csv FILE or --json has every one"
+    parts = [] if shown.size == n else [f"{shown.size} of {n:,} budgets shown, evenly spaced; --csv FILE or --json has every one"]
+    levels = {u["level"] for u in sweep.uncertainty or () if u}
+    if levels:
+        parts.append(f"\\[lo, hi]: central {levels.pop():.0%} interval over the law's coefficient samples")
+    caption = "; ".join(parts) or None
     console().print(f"[bold]{sweep.law}: lowest-loss plan per budget (16-bit-equivalent FLOPs)[/bold]")
     console().print(table("", cols, rows, caption))
     notes = sweep.notes
