@@ -34,9 +34,9 @@ class Prediction(Decomposition):
 
 
 def predict(
-    law: Law,
-    params: float,
-    tokens: float,
+    law: Law | str,
+    params: float | str,
+    tokens: float | str,
     weights: Precision | float | str = 16,
     activations: Precision | float | str = 16,
     kv: Precision | float | str = 16,
@@ -50,9 +50,11 @@ def predict(
     intervals of the loss (and, with ``post``, the loss before PTQ and the degradation),
     computed for every sample at once; otherwise it is None and a note says the answer is a
     point estimate."""
+    from precplan.laws._file import as_law
+    from precplan.units import parse_count
+
     level = check_level(level)
-    if not (np.isfinite(params) and params > 0 and np.isfinite(tokens) and tokens > 0):
-        raise PrecplanError("params and tokens must be positive numbers")
+    law, params, tokens = as_law(law), parse_count(params, "params"), parse_count(tokens, "tokens")
     pw, pa, pkv = (parse_precision(p) for p in (weights, activations, kv))
     pp = None if post is None else parse_precision(post)
     law, variant_note = law_for_weights(law, pw)

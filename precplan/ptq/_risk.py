@@ -22,7 +22,9 @@ from numpy.typing import ArrayLike
 from precplan.errors import PrecplanError
 from precplan.laws._checks import extrapolation_lead, plausibility_warnings
 from precplan.laws._intervals import DEFAULT_LEVEL, check_level, intervals, uncertainty, uncertainty_notes
+from precplan.laws._file import as_law
 from precplan.laws._law import ASSUMED_LABEL, ROBUSTNESS, Law
+from precplan.units import parse_count
 from precplan.precision import Bits, Precision, parse_precision
 from precplan.laws._variant import law_for_weights
 from precplan.ptq._measured import measured_rows
@@ -246,9 +248,9 @@ def _loss_at(law: Law, params: float, dc: float, s: _Setup) -> float | None:
 
 # ------------------------------------------------------------------------------------ API
 def ptq_risk(
-    law: Law,
-    params: float,
-    tokens: float,
+    law: Law | str,
+    params: float | str,
+    tokens: float | str,
     post: Precision | float | str = 4,
     posts: list | None = None,
     weights: Precision | float | str = 16,
@@ -262,6 +264,8 @@ def ptq_risk(
     With coefficient samples in the law, ``uncertainty`` holds the central ``level`` intervals of
     the loss before and after PTQ, the degradation and D_crit, solved for every sample at once.
     More than 10x beyond the law's data the verdict says what the law extrapolates to."""
+    law, params = as_law(law), parse_count(params, "params")
+    tokens = parse_count(tokens, "tokens")
     level = check_level(level)
     s = _setup(law, params, tokens, post, posts, weights, activations, kv)
     law, b, p = s.law, s.bits, s.post.bits
@@ -320,8 +324,8 @@ def _uncertainty(law: Law, params: float, tokens: float, s: _Setup, level: float
 
 
 def ptq_sweep(
-    law: Law,
-    params: float,
+    law: Law | str,
+    params: float | str,
     tokens: ArrayLike,
     post: Precision | float | str = 4,
     posts: list | None = None,
@@ -332,6 +336,8 @@ def ptq_sweep(
 ) -> PtqSweep:
     """The degradation curve over a token sweep at ``post`` (Kumar et al. 2024, fig. 3), with
     intervals per token count when the law carries coefficient samples."""
+    law, params = as_law(law), parse_count(params, "params")
+    tokens = [parse_count(t, "tokens") for t in tokens] if isinstance(tokens, (list, tuple)) else tokens
     level = check_level(level)
     tokens = np.atleast_1d(np.asarray(tokens, dtype=float))
     s = _setup(law, params, tokens, post, posts, weights, activations, kv)
