@@ -213,3 +213,16 @@ def test_extrapolation_warnings() -> None:
     assert law.extrapolation_warnings(220e6, 16e9, [16, 16, 16]) == []
     warnings = law.extrapolation_warnings(7e9, 2e12, [4, 16, 16])
     assert len(warnings) == 2 and all("extrapolates" in w for w in warnings)
+
+
+def test_predict_and_ptq_risk_take_law_names_and_counts_as_text():
+    import precplan
+    from reference import KUMAR, kumar_loss
+
+    p = precplan.predict("kumar2024", "220M", "16B")
+    assert p.loss == pytest.approx(kumar_loss(KUMAR, 220e6, 16e9), rel=1e-12)
+    by_text = precplan.ptq_risk("kumar2024", "8B", "15T", post="int4")
+    by_value = precplan.ptq_risk(precplan.load_law("kumar2024"), 8e9, 15e12, post=4)
+    assert by_text.degradation == by_value.degradation > 0
+    with pytest.raises(precplan.PrecplanError, match="params must be a positive number"):
+        precplan.predict("kumar2024", "-1", "16B")
