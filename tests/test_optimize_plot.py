@@ -76,3 +76,22 @@ def test_memory_plot_marks_the_compared_precisions():
     bits, losses = curves.markers["compared precisions"]
     assert list(bits) == [4, 6, 8, 16, 32]
     assert curves.optimum_y[0] <= losses.min()
+
+
+def test_sampled_law_sweep_plot_has_the_optimum_interval():
+    """A law with coefficient samples: the optimum's loss interval (central 80% of the samples'
+    optima) brackets each planned loss, and a 10,000-budget sweep draws at most 60 markers."""
+    from precplan.laws import compose
+    from precplan.optimize._uncertainty import annotate_sweep
+
+    law = compose(load_law("kumar2024"), load_law("besiroglu2024"))
+    planner = make_planner(law, has_budget=True)
+    sweep = annotate_sweep(planner, planner.sweep(np.logspace(20, 24, 9)))
+    c = plan_curves(planner, sweep)
+    bx, lo, hi = c.optimum_band
+    E = law.c("E")
+    assert np.all(lo <= sweep.loss - E) and np.all(sweep.loss - E <= hi) and np.all(hi > lo)
+    assert "80%" in c.band_label
+    plot_optimize(c)  # draws
+    big = plan_curves(make_planner(load_law("kumar2024"), has_budget=True), make_planner(load_law("kumar2024"), has_budget=True).sweep(np.logspace(19, 25, 10_000)))
+    assert big.optimum_x.size == 60 and big.optimum_band is None

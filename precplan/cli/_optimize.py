@@ -167,7 +167,7 @@ def optimize(
     elif csv != "-":
         render_sweep(sweep)
     if plot is not None:
-        _plot(planner, list(sweep), plot, json_out or json_columns or csv == "-")
+        _plot(planner, sweep, plot, json_out or json_columns or csv == "-")
 
 
 def _solve(planner, budgets, level: float):

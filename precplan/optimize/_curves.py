@@ -22,6 +22,7 @@ from precplan.costs import cost_bits, infer_coef, train_coef
 from precplan.optimize._planner import Planner
 from precplan.optimize._memory import params_cap
 from precplan.optimize._result import Plan
+from precplan.optimize._sweep import Sweep
 from precplan.optimize._split import solve_bits, tokens_for_loss
 
 Array = NDArray[np.float64]
@@ -48,10 +49,16 @@ class Curves:
     trend: tuple[float, float] | None = None  # P* ~ intercept + slope ln C
     y_log: bool = False
     y_limits: tuple[float, float] | None = None
+    optimum_band: tuple[Array, Array, Array] | None = None  # (x, lo, hi): the optimum's interval over the law's samples
+    band_label: str = ""
 
 
-def plan_curves(planner: Planner, plans: list[Plan]) -> Curves:
-    """The curves for ``plans`` (as returned by ``planner.plans``)."""
+MAX_MARKERS = 60  # optimum markers drawn for a sweep (evenly spaced); the optimum curve shows the rest
+
+
+def plan_curves(planner: Planner, plans: "list[Plan] | Sweep") -> Curves:
+    """The curves for ``plans``: a list of plans (``planner.plans``) or a
+    :class:`~precplan.optimize._sweep.Sweep` (``planner.sweep``, intervals included)."""
     mode = planner.problem.mode
     if planner.gpu is not None and mode in ("budget", "target-loss") and len(plans) == 1:
         return _hardware_curves(planner, plans[0])
@@ -62,15 +69,34 @@ def plan_curves(planner: Planner, plans: list[Plan]) -> Curves:
     return _budget_curves(planner, plans)
 
 
-def _budget_range(plans: list[Plan]) -> Array:
+def _optimum(plans: "list[Plan] | Sweep") -> tuple[Array, Array, Plan, tuple[Array, Array] | None, str]:
+    """Budgets, losses, the first plan, and the loss interval per budget (when there is one)."""
+    if isinstance(plans, Sweep):
+        unc = [u if u and u.get("loss") else None for u in plans.uncertainty or ()]
+        band = None
+        label = ""
+        if unc and all(unc):
+            lohi = np.array([u["loss"] for u in unc], dtype=float)
+            band, label = (lohi[:, 0], lohi[:, 1]), f"central {unc[0]['level']:.0%} interval of the optimum's loss (coefficient samples)"
+        return plans.budget, plans.loss, plans[0], band, label
     b = np.array([p.budget for p in plans], dtype=float)
+    loss = np.array([p.loss for p in plans], dtype=float)
+    unc = [p.uncertainty for p in plans]
+    if all(u and u.get("loss") for u in unc):
+        lohi = np.array([u["loss"] for u in unc], dtype=float)
+        return b, loss, plans[0], (lohi[:, 0], lohi[:, 1]), f"central {unc[0]['level']:.0%} interval of the optimum's loss (coefficient samples)"
+    return b, loss, plans[0], None, ""
+
+
+def _budget_range(b: Array) -> Array:
     if b.size >= 2:
         return np.logspace(np.log10(b.min()), np.log10(b.max()), max(POINTS, min(b.size, 400)))
     return np.logspace(np.log10(b[0]) - SPAN_DECADES, np.log10(b[0]) + SPAN_DECADES, POINTS)
 
 
-def _budget_curves(planner: Planner, plans: list[Plan]) -> Curves:
-    x = _budget_range(plans)
+def _budget_curves(planner: Planner, plans: "list[Plan] | Sweep") -> Curves:
+    budgets, losses, first, band, band_label = _optimum(plans)
+    x = _budget_range(budgets)
     pb = planner.problem
     # Reducible loss L - E on log axes: the precisions' curves are near-parallel power laws there.
     E = planner.family.c("E")
@@ -88,21 +114,24 @@ def _budget_curves(planner: Planner, plans: list[Plan]) -> Curves:
         slope, intercept = np.polyfit(np.log(x), pc, 1)
         trend = (float(intercept), float(slope))
         pstar["ln C trend"] = intercept + slope * np.log(x)
-    what = f"N = {plans[0].params:.3g} fixed" if pb.params is not None else "N, D free"
+    what = f"N = {first.params:.3g} fixed" if pb.params is not None else "N, D free"
+    keep = np.unique(np.linspace(0, budgets.size - 1, min(budgets.size, MAX_MARKERS)).round().astype(int))
     return Curves(
         kind=kind,
-        law=plans[0].law,
-        assumed=plans[0].assumed,
+        law=first.law,
+        assumed=first.assumed,
         title=f"{planner.family.id}: loss at each training precision's optimum ({what})",
         x_label="compute budget C (16-bit-equivalent FLOPs)",
         y_label=f"reducible loss L - E (nats/token; E = {E:.4g})",
         x=x,
         series=series,
-        optimum_x=np.array([p.budget for p in plans], dtype=float),
-        optimum_y=np.array([p.loss for p in plans]) - E,
+        optimum_x=budgets[keep],
+        optimum_y=losses[keep] - E,
         pstar=pstar,
         trend=trend,
         y_log=True,
+        optimum_band=None if band is None else (budgets, band[0] - E, band[1] - E),
+        band_label=band_label,
     )
 
 

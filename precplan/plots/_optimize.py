@@ -39,6 +39,12 @@ def plot_optimize(c: "Curves") -> "Figure":
     for label, (mx, my) in c.markers.items():
         ax.scatter(mx, my, marker="s", s=36, zorder=4, label=label, color="tab:gray")
     ax.scatter(c.optimum_x, c.optimum_y, marker="*", s=140, zorder=5, color="crimson", label="planned optimum")
+    if c.optimum_band is not None:
+        bx, lo, hi = c.optimum_band
+        if len(bx) >= 2:
+            ax.fill_between(bx, lo, hi, color="crimson", alpha=0.15, lw=0, label=c.band_label)
+        else:  # one budget: an error bar on its star
+            ax.errorbar(bx, (lo + hi) / 2, yerr=(hi - lo) / 2, fmt="none", ecolor="crimson", capsize=4, label=c.band_label)
     if c.kind in ("budget", "params", "target-loss"):
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())
