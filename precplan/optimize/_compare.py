@@ -74,7 +74,7 @@ def _rows(law: Law, family: Law, chosen: Sequence[Precision]) -> tuple[CompareRo
     return tuple(CompareRow("/".join(dict.fromkeys(names)), variant, bits) for (_, bits), (variant, names) in ordered)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compare fields, not objects
 class Compared:
     """One comparison row solved for every budget: arrays (one entry per budget) of its own
     optimal N, D, loss and lifetime FLOPs (NaN / +inf where infeasible)."""

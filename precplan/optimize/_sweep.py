@@ -34,7 +34,7 @@ MEMORY_BINDS = "the memory limit binds: N is the largest model that fits"
 LEAD_TAIL = "it is what the formula gives so far from its data, not a recommendation"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compare fields, not objects
 class ShiftColumns:
     """Per budget: the optimum when post-training quantization is ignored (:class:`Shift`)."""
 
@@ -45,7 +45,7 @@ class ShiftColumns:
     loss_after_ptq: Array
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compare fields, not objects
 class ReferenceColumns:
     """Per budget: the training-optimal plan at the same loss (:class:`Reference`); GPU-hours
     are ``None`` without a GPU."""
@@ -74,7 +74,7 @@ class ReferenceColumns:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compare fields, not objects
 class Sweep:
     """The optimal plans for an array of budgets, one entry per budget in every array.
 
