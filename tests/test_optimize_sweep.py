@@ -15,7 +15,6 @@ import pytest
 
 from precplan import load_law
 from precplan.optimize import make_planner
-from precplan.optimize._planner import CHUNK
 
 from reference import KUMAR, tied_factor
 
@@ -62,8 +61,9 @@ def test_sweep_rows_match_the_closed_form_and_the_plan_alone():
 
 def test_sweeps_longer_than_a_chunk_equal_their_budgets_solved_alone():
     law = load_law("kumar2024")
-    budgets = np.logspace(20, 24, CHUNK + 7)
     planner = make_planner(law, has_budget=True, inference_tokens=1e12, memory=2e10)
+    CHUNK = planner.chunk
+    budgets = np.logspace(20, 24, CHUNK + 7)
     calls = []
     sweep = planner.sweep(budgets, advance=calls.append)
     assert calls == [CHUNK, 7] and len(sweep) == CHUNK + 7

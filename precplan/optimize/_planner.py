@@ -38,7 +38,7 @@ from precplan.laws._variant import law_for_weights
 Array = NDArray[np.float64]
 DEFAULT_RANGE = (3.0, 16.0)
 DEFAULT_COMPARE = (4.0, 8.0, 16.0)
-CHUNK = 4096  # budgets solved together: bounds a sweep's temporaries (budgets x candidates x search points)
+CHUNK_CELLS = 1 << 15  # budget x candidate cells solved together: bounds a sweep's temporaries (x search points)
 MEMORY_COMPARE = (4.0, 6.0, 8.0, 16.0, 32.0)  # the paper's memory-matched runs (FP4 ... FP32)
 
 
@@ -84,6 +84,12 @@ class Planner:
             raise PrecplanError(unreachable_message(self.law, self.groups, self.problem, min_bits, budget_bad, self._feasible))
         return choice
 
+    @property
+    def chunk(self) -> int:
+        """Budgets solved together: :data:`CHUNK_CELLS` budget x candidate cells (2,340 budgets
+        for the 14 default candidates, fewer for an untied search's thousands)."""
+        return max(16, CHUNK_CELLS // sum(len(c) for _, c in self.groups))
+
     def _feasible(self, budget: Array) -> Array:
         """Whether any candidate precision has a feasible plan at each budget."""
         return choose(list(self.groups), self.problem, budget, budget.size).split.feasible
@@ -95,13 +101,14 @@ class Planner:
     def sweep(self, budget: ArrayLike | None = None, advance: Callable[[int], None] | None = None) -> Sweep:
         """Every budget's plan at once, as arrays (:class:`~precplan.optimize._sweep.Sweep`).
 
-        Budgets are solved in chunks of :data:`CHUNK` (memory stays bounded however many there
+        Budgets are solved in chunks of :attr:`chunk` (memory stays bounded however many there
         are); ``advance(k)`` is called after each chunk of k budgets (for a progress bar)."""
         b = None if budget is None else np.atleast_1d(np.asarray(budget, dtype=float))
-        if b is not None and b.size > CHUNK:
+        step = self.chunk
+        if b is not None and b.size > step:
             parts = []
-            for start in range(0, b.size, CHUNK):
-                parts.append(self._sweep(b[start:start + CHUNK]))
+            for start in range(0, b.size, step):
+                parts.append(self._sweep(b[start:start + step]))
                 if advance is not None:
                     advance(parts[-1].count)
             return concat(parts)
