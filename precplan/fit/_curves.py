@@ -115,7 +115,8 @@ def load_curves(path: str | Path, columns: Mapping[str, str] | str | None = None
     if not keep.any():
         raise PrecplanError(
             f"{p}: every checkpoint is dropped (fewer than {min_tokens:.3g} tokens seen, or in the first {skip_fraction:.0%}"
-            f" of its run); the most tokens any checkpoint saw is {tokens.max():.3g}: lower --min-tokens (e.g. --min-tokens 0)"
+            f" of its run); the most tokens any checkpoint saw is {tokens.max():.3g}: lower --min-tokens (--min-tokens 0 keeps"
+            " them; drop the early part of each curve with --skip-fraction instead, e.g. --skip-fraction 0.5)"
         )
     kept_count = np.bincount(run[keep], minlength=names.size)
     weight = np.where(keep, 1.0 / np.maximum(kept_count[run], 1), 0.0)
