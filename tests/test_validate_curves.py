@@ -162,8 +162,8 @@ def test_exported_curves_fit_back_to_the_law_that_made_them(runner, tmp_path):
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["settings"]["curves"]["runs"] == 9
-    # skip fraction 0.5 keeps the checkpoints at 50%, 75% and the final one of each run (27 of 36)
-    assert doc["n_rows"] == 27
+    # skip fraction 0.75 keeps each run's checkpoint at 75% (not before 0.75 of its tokens) and its final one
+    assert doc["n_rows"] == 18
     for name in ("E", "A", "B", "alpha", "beta"):  # noise-free losses of hoffmann2022: its coefficients back
         assert doc["coefficients"][name] == pytest.approx(HOFFMANN.c(name), rel=2e-2), name
     # fit's default --min-tokens (1e10) would drop the small runs' checkpoints: the error names the option
@@ -198,6 +198,13 @@ def test_force_replaces_a_curves_file_and_a_killed_writers_partial_line_is_ignor
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["curves"]["runs"] == 9 and "partial last line" in res.stderr
     assert len(read_csv(tmp_path / "c.csv")) == 36
+
+
+def test_fit_curves_on_a_store_says_how_to_export_them(runner, tmp_path):
+    store = write_store(tmp_path / "store", grid())
+    res = runner.invoke(app(), ["fit", str(store / "runs.jsonl"), "--curves"])
+    assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert "--curves-out curves.csv" in res.stderr
 
 
 @pytest.mark.parametrize("args, message", [

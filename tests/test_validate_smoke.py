@@ -28,7 +28,7 @@ MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF-"}
 def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("smoke")
     res = runner.invoke(app, ["validate", "--preset", "smoke", "--device", "cpu", "--out", str(out),
-                              "--plot", str(out / "validate.png"), "--json"])
+                              "--plot", str(out / "validate.png"), "--curves-out", str(out / "curves.csv"), "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     records = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
@@ -181,10 +181,12 @@ def test_smoke_curves_export_and_fit(smoke, tmp_path):
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)["curves"]
     assert (doc["rows"], doc["runs"], doc["runs_with_checkpoints"]) == (44, 11, 11)
+    assert curves.read_text() == (smoke[0] / "curves.csv").read_text()  # the same file as training wrote
+    assert str(smoke[0] / "curves.csv") in smoke[1]["files"] and smoke[1]["curves"]["rows"] == 44
     res = runner.invoke(app, ["fit", *fit_args(curves)[2:], "--grid", "coarse", "--json"])
     assert res.exit_code == 0, res.output
     fit = json.loads(res.stdout)
-    assert fit["settings"]["curves"]["runs"] == 11 and fit["n_rows"] == 33  # the 25% checkpoints dropped
+    assert fit["settings"]["curves"]["runs"] == 11 and fit["n_rows"] == 22  # the 75% and final checkpoints kept
     assert fit["r2"] > 0.9
 
 

@@ -184,13 +184,13 @@ def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out, curves
         files.append(str(save_figure(validate_figure(rep), plot)))
     curves_doc = None
     if curves is not None:
-        from precplan.validate._curves import fit_args, fit_command, write_curves
+        from precplan.validate._curves import FIT_NOTE, fit_args, fit_command, write_curves
 
         files.append(str(write_curves(curves_out, curves)))
         curves_doc = {"path": files[-1], "rows": len(curves.rows), "runs": curves.runs,
                       "runs_with_checkpoints": curves.with_checkpoints, "runs_final_loss_only": curves.final_only,
                       "diverged_left_out": curves.diverged, "notes": curves.notes, "fit_args": fit_args(files[-1])[1:],
-                      "fit_command": fit_command(files[-1])}
+                      "fit_command": fit_command(files[-1]), "fit_note": FIT_NOTE}
     if json_out:
         doc = report_json(rep, summary)
         doc["files"] = files
@@ -211,8 +211,8 @@ def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out, curves
         from precplan.cli._render import print_notes
 
         print_notes(curves_doc["notes"])
-        console().print(f"fit the law on these curves (validate's runs see far fewer than fit's default --min-tokens 1e10"
-                        f" tokens):\n  {curves_doc['fit_command']}", soft_wrap=True)
+        console().print(f"fit the law on these curves with:\n  {curves_doc['fit_command']}", soft_wrap=True)
+        print_notes([curves_doc["fit_note"]])
 
 
 def _list(preset, source, out_dir, shard, json_out, checkpoints) -> None:
