@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,7 @@ MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF-"}
 def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("smoke")
     res = runner.invoke(app, ["validate", "--preset", "smoke", "--device", "cpu", "--out", str(out),
-                              "--plot", str(out / "validate.png"), "--json"])
+                              "--plot", str(out / "validate.png"), "--curves-out", str(out / "curves.csv"), "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     records = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
@@ -152,6 +153,41 @@ def test_resume_skips_finished_runs_and_redoes_a_lost_one(smoke, tmp_path):
     again = [json.loads(x) for x in (out / "runs.jsonl").read_text().splitlines()]
     assert len(again) == 11 and json.loads(smallest)["run_id"] == again[-1]["run_id"]
     assert again[-1]["loss"] == pytest.approx(json.loads(smallest)["loss"], abs=1e-4)  # same seed, same result
+
+
+@pytest.mark.slow
+def test_every_run_records_its_validation_loss_at_four_checkpoints(smoke):
+    from precplan.validate._curves import checkpoint_steps
+
+    for r in smoke[2].values():
+        steps, per_step = r["config"]["steps"], r["config"]["batch_size"] * r["config"]["seq_len"]
+        ckpts = r["checkpoints"]
+        assert [c["step"] for c in ckpts] == checkpoint_steps(steps, 4) == [steps // 4, steps // 2, 3 * steps // 4, steps]
+        assert [c["tokens_seen"] for c in ckpts] == [c["step"] * per_step for c in ckpts]
+        assert ckpts[-1]["tokens_seen"] == r["tokens"]
+        losses = [c["loss"] for c in ckpts]
+        assert all(math.isfinite(x) for x in losses) and losses == sorted(losses, reverse=True)
+        assert losses[-1] == pytest.approx(r["loss"], abs=1e-6)  # the last checkpoint is the final evaluation
+        assert losses[0] < r["initial_train_loss"]
+
+
+@pytest.mark.slow
+def test_smoke_curves_export_and_fit(smoke, tmp_path):
+    from precplan.validate._curves import fit_args
+
+    curves = tmp_path / "curves.csv"
+    res = runner.invoke(app, ["validate", "--report", str(smoke[0]), "--out", str(tmp_path), "--curves-out", str(curves),
+                              "--fit-grid", "coarse", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)["curves"]
+    assert (doc["rows"], doc["runs"], doc["runs_with_checkpoints"]) == (44, 11, 11)
+    assert curves.read_text() == (smoke[0] / "curves.csv").read_text()  # the same file as training wrote
+    assert str(smoke[0] / "curves.csv") in smoke[1]["files"] and smoke[1]["curves"]["rows"] == 44
+    res = runner.invoke(app, ["fit", *fit_args(curves)[2:], "--grid", "coarse", "--json"])
+    assert res.exit_code == 0, res.output
+    fit = json.loads(res.stdout)
+    assert fit["settings"]["curves"]["runs"] == 11 and fit["n_rows"] == 22  # the 75% and final checkpoints kept
+    assert fit["r2"] > 0.9
 
 
 def test_shards_are_disjoint_and_cover_the_preset():

@@ -50,6 +50,8 @@ def validate(
     gpus_per_node: int = typer.Option(1, "--gpus-per-node", help="--executor slurm: GPUs per task (runs use one each)."),
     slurm_param: Optional[List[str]] = typer.Option(None, "--slurm-param", help="--executor slurm: more SLURM settings as key=value (account=..., qos=..., constraint=..., mem=...); repeatable."),
     runs_per_task: Optional[int] = typer.Option(None, "--runs-per-task", help="--executor slurm/ray: runs per task (default 1; slurm:local: runs / CPU cores)."),
+    checkpoints: Optional[int] = typer.Option(None, "--checkpoints", help="Measure the validation loss at this many evenly spaced steps of every run, the last being the final step (default 4; 0: at the end only). Each one before the final step is one more pass over the validation set."),
+    curves_out: Optional[str] = typer.Option(None, "--curves-out", help="Also write the runs' training curves (validation loss at each checkpoint, and the final loss) to this .csv/.tsv file, the format precplan fit --curves reads; prints the fit command for it."),
     fit_grid: str = typer.Option("full", "--fit-grid", help="Start grid of the base-law fit: full (4,500 starts) or coarse."),
     plot: Optional[str] = PlotOpt,
     force: bool = ForceOpt,
@@ -64,11 +66,11 @@ def validate(
     the_law = load_cli_law(law, None)
     shard_t = parse_shard(shard)
     report_dir = check_validate_args(the_law, dirs, out, data, law, preset, report, list_only, seed, act_granularity,
-                                     fit_grid, plot, force)
+                                     fit_grid, plot, force, checkpoints, curves_out)
     if report:
         folders = list(dirs or ([out] if out else []))
         records, notes = read_folders(folders)
-        return _analyse(records, notes, the_law, fit_grid, report_dir, None, plot, json_out)
+        return _analyse(records, notes, the_law, fit_grid, report_dir, None, plot, json_out, curves_out)
     if dirs:
         raise PrecplanError(f"unexpected argument {dirs[0]!r}: folders are only taken with --report (use --out DIR to train)")
 
@@ -110,8 +112,11 @@ def validate(
 
     check_output_dir(out_dir, "--out")
     source = _load_data(data, the_preset)
+    from precplan.validate._curves import CHECKPOINTS
+
+    n_checkpoints = CHECKPOINTS if checkpoints is None else checkpoints
     if list_only:
-        return _list(the_preset, source, out_dir, shard_t, json_out)
+        return _list(the_preset, source, out_dir, shard_t, json_out, n_checkpoints)
 
     from precplan.cli._render import console
     from precplan.validate._sweep import run_sweep
@@ -126,13 +131,13 @@ def validate(
 
         summary = execute(executor, devices, the_preset.specs, source, data, _need(the_preset), out_dir, name, run_device,
                           threads, compile_, console(stderr=True), runs_per_task, partition, time_limit, gpus_per_node,
-                          slurm_param or (), shard=shard_t)
+                          slurm_param or (), shard=shard_t, checkpoints=n_checkpoints)
     else:
         where = placement(device)
         summary = run_sweep(the_preset.specs, source, where, out_dir, name, shard_t, console=console(stderr=True),
-                            compile=compile_)
+                            compile=compile_, checkpoints=n_checkpoints)
     records, notes = read_folders([out_dir])
-    _analyse(records, notes + summary.warnings, the_law, fit_grid, out_dir, summary, plot, json_out)
+    _analyse(records, notes + summary.warnings, the_law, fit_grid, out_dir, summary, plot, json_out, curves_out)
 
 
 def _need(preset) -> tuple[int, int]:
@@ -154,8 +159,8 @@ def _load_data(data, preset):
     return source
 
 
-def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out) -> None:
-    """Analyse, write report.md/report.json (and the plot), then print."""
+def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out, curves_out=None) -> None:
+    """Analyse, write report.md/report.json (the plot, the curves file), then print."""
     import shlex
     import sys
 
@@ -163,6 +168,11 @@ def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out) -> Non
     from precplan.validate._report import analyze
     from precplan.cli._validate_report import print_report, report_json, write_report
 
+    curves = None
+    if curves_out:
+        from precplan.validate._curves import curve_rows
+
+        curves = curve_rows(records)  # refused (one line) before any analysis or writing
     rep = analyze(records, law, grid=grid)
     rep.warnings[:0] = notes
     command = "precplan " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
@@ -172,9 +182,20 @@ def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out) -> Non
         from precplan.plots._validate import validate_figure
 
         files.append(str(save_figure(validate_figure(rep), plot)))
+    curves_doc = None
+    if curves is not None:
+        from precplan.validate._curves import FIT_NOTE, fit_args, fit_command, write_curves
+
+        files.append(str(write_curves(curves_out, curves)))
+        curves_doc = {"path": files[-1], "rows": len(curves.rows), "runs": curves.runs,
+                      "runs_with_checkpoints": curves.with_checkpoints, "runs_final_loss_only": curves.final_only,
+                      "diverged_left_out": curves.diverged, "notes": curves.notes, "fit_args": fit_args(files[-1])[1:],
+                      "fit_command": fit_command(files[-1]), "fit_note": FIT_NOTE}
     if json_out:
         doc = report_json(rep, summary)
         doc["files"] = files
+        if curves_doc is not None:
+            doc["curves"] = curves_doc
         print_json(doc)
         print_json_warnings(rep.warnings)
         return
@@ -186,9 +207,15 @@ def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out) -> Non
                         f" {summary.wall_s:.0f} s on {summary.device}; store {summary.store}"
                         + (f"; {summary.elsewhere} still training in other workers" if summary.elsewhere else ""))
     console().print("wrote " + ", ".join(files))
+    if curves_doc is not None:
+        from precplan.cli._render import print_notes
+
+        print_notes(curves_doc["notes"])
+        console().print(f"fit the law on these curves with:\n  {curves_doc['fit_command']}", soft_wrap=True)
+        print_notes([curves_doc["fit_note"]])
 
 
-def _list(preset, source, out_dir, shard, json_out) -> None:
+def _list(preset, source, out_dir, shard, json_out, checkpoints) -> None:
     from pathlib import Path
 
     from precplan.cli._render import console, fmt, print_json, table
@@ -206,7 +233,7 @@ def _list(preset, source, out_dir, shard, json_out) -> None:
                      "activation_bits": s.activation_bits, "kv_bits": s.kv_bits, "lr": s.lr, "steps": s.steps,
                      "done": rid in done, "running": rid in running and rid not in done,
                      "repeats_data": bool(source.repeat_warning(d))})
-    estimate = preset.estimate_seconds(source.vocab_size, mine)
+    estimate = preset.estimate_seconds(source.vocab_size, mine, checkpoints)
     doc = {"preset": preset.name, "description": preset.description, "shard": list(shard), "data": source.name,
            "runs": rows, "estimated_seconds": estimate, "estimate_device": preset.device_hint}
     if json_out:

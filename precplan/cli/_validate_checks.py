@@ -15,6 +15,7 @@ REPORT_FILES = ("report.md", "report.json")
 def check_validate_args(
     law: Any, dirs: Sequence[str] | None, out: str | None, data: str | None, law_arg: str, preset: str | None,
     report: bool, list_only: bool, seed: int, act_granularity: str, fit_grid: str, plot: str | None, force: bool,
+    checkpoints: int | None = None, curves_out: str | None = None,
 ) -> Path | None:
     """Raise on the first bad argument; return the folder ``--report`` writes report.md/json to."""
     from precplan.cli._common import check_outputs
@@ -40,6 +41,22 @@ def check_validate_args(
     if act_granularity not in ("tensor", "token"):
         raise PrecplanError(f"--act-granularity must be tensor or token; got {act_granularity!r}")
     check_grid(fit_grid)
+    if checkpoints is not None:
+        from precplan.validate._curves import MAX_CHECKPOINTS
+
+        if report:
+            raise PrecplanError("--checkpoints is a training option; --report exports the checkpoints the stores hold"
+                                " (--curves-out FILE)")
+        if isinstance(checkpoints, bool) or not 0 <= checkpoints <= MAX_CHECKPOINTS:
+            raise PrecplanError(f"--checkpoints must be a whole number from 0 to {MAX_CHECKPOINTS} (each checkpoint before"
+                                f" the final step is a pass over the validation set); got {checkpoints}")
+    if curves_out is not None:
+        if list_only:
+            raise PrecplanError("--curves-out writes the curves of trained runs: give it with --report DIR or when training,"
+                                " not with --list")
+        from precplan.validate._curves import check_curves_path
+
+        check_curves_path(curves_out)
     if data is not None and not data.strip():
         raise PrecplanError("--data: empty; give a text file or folder, a .bin of uint16 ids, or leave --data out")
     inputs: list[str | None] = [law_arg, data]
@@ -69,12 +86,17 @@ def check_validate_args(
     elif out is not None and list_only:  # --list only reads the folder (what is done)
         if not out.strip() or (Path(out).exists() and not Path(out).is_dir()):
             raise PrecplanError(f"--out {out!r}: not a folder; give the results folder to list what is done in it")
-    if not report and out and plot is not None and not Path(out).exists() and _same_place(Path(plot).parent, Path(out)):
-        from precplan.plots._common import plot_format
+    outputs = {"--plot": plot, "--curves-out": curves_out}
+    if not report and out and not Path(out).exists():
+        # files in the results folder training is about to create: checked with it (their names here)
+        if plot is not None and _same_place(Path(plot).parent, Path(out)):
+            from precplan.plots._common import plot_format
 
-        plot_format(plot)  # a plot in the results folder training is about to create (checked with it)
-        return None
-    check_outputs({"--plot": plot}, inputs, force)
+            plot_format(plot)
+            outputs["--plot"] = None
+        if curves_out is not None and _same_place(Path(curves_out).parent, Path(out)):
+            outputs["--curves-out"] = None
+    check_outputs(outputs, inputs, force)
     return report_dir
 
 

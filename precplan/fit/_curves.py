@@ -90,6 +90,9 @@ def load_curves(path: str | Path, columns: Mapping[str, str] | str | None = None
     p = Path(path)
     header = header_of(p)
     run_col = next((c for c in RUN_COLUMNS if c in header), None)
+    if run_col is None and p.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        raise PrecplanError(f"{p}: training curves are read from CSV/TSV, one row per checkpoint; for the results store of"
+                            " precplan validate, write them with: precplan validate --report DIR --curves-out curves.csv")
     if run_col is None:
         raise PrecplanError(f"{p}: training curves need a run id column ({' or '.join(RUN_COLUMNS)}), one row per"
                             f" checkpoint (columns: {', '.join(header[:12]) or 'none'})")
@@ -115,7 +118,8 @@ def load_curves(path: str | Path, columns: Mapping[str, str] | str | None = None
     if not keep.any():
         raise PrecplanError(
             f"{p}: every checkpoint is dropped (fewer than {min_tokens:.3g} tokens seen, or in the first {skip_fraction:.0%}"
-            f" of its run); the most tokens any checkpoint saw is {tokens.max():.3g}: lower --min-tokens (e.g. --min-tokens 0)"
+            f" of its run); the most tokens any checkpoint saw is {tokens.max():.3g}: lower --min-tokens (--min-tokens 0 keeps"
+            " them; drop the early part of each run with --skip-fraction instead)"
         )
     kept_count = np.bincount(run[keep], minlength=names.size)
     weight = np.where(keep, 1.0 / np.maximum(kept_count[run], 1), 0.0)

@@ -17,6 +17,7 @@ _EXPORTS = {
     "check_comparable": "_report", "seed_noise": "_report",
     "execute": "_executors", "run_group": "_executors",
     "gptq_quantize": "_gptq",
+    "curve_rows": "_curves", "write_curves": "_curves", "CurveExport": "_curves", "checkpoint_steps": "_curves",
     "python_source": "_data",
     "get_preset": "_presets", "Preset": "_presets", "PRESETS": "_presets",
     "run_sweep": "_sweep", "SweepSummary": "_sweep",

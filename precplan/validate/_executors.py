@@ -28,10 +28,11 @@ POLL_S = 2.0
 
 
 def job(specs: Sequence[Any], data: str | None, need: tuple[int, int], out_dir: str | Path, preset: str,
-        device: str = "auto", threads: int | None = None, compile: bool = False) -> dict[str, Any]:
-    """A worker's orders as plain data (RunSpecs as dicts)."""
+        device: str = "auto", threads: int | None = None, compile: bool = False,
+        checkpoints: int | None = None) -> dict[str, Any]:
+    """A worker's orders as plain data (RunSpecs as dicts; ``checkpoints`` None: the default)."""
     return {"specs": [asdict(s) for s in specs], "data": data, "need": list(need), "out_dir": str(out_dir),
-            "preset": preset, "device": device, "threads": threads, "compile": compile}
+            "preset": preset, "device": device, "threads": threads, "compile": compile, "checkpoints": checkpoints}
 
 
 def run_group(order: dict[str, Any]) -> dict[str, Any]:
@@ -41,14 +42,16 @@ def run_group(order: dict[str, Any]) -> dict[str, Any]:
 
     from precplan.validate._data import load_source
     from precplan.validate._sweep import run_sweep
-    from precplan.validate._train import RunSpec, placement
+    from precplan.validate._train import CHECKPOINTS, RunSpec, placement
 
     if order.get("threads"):
         torch.set_num_threads(int(order["threads"]))
     specs = [RunSpec(**{**s, "ptq_bits": tuple(s["ptq_bits"])}) for s in order["specs"]]
     source = load_source(order["data"], need=tuple(order["need"]))
     where = placement(order["device"])
-    summary = run_sweep(specs, source, where, order["out_dir"], order["preset"], compile=order.get("compile", False))
+    checkpoints = order.get("checkpoints")
+    summary = run_sweep(specs, source, where, order["out_dir"], order["preset"], compile=order.get("compile", False),
+                        checkpoints=CHECKPOINTS if checkpoints is None else int(checkpoints))
     return asdict(summary)
 
 
@@ -282,7 +285,7 @@ def execute(executor: str, devices: str | None, specs: Sequence[Any], source: An
             need: tuple[int, int], out_dir: str | Path, preset: str, device: str, threads: int | None,
             compile: bool, console: Any, runs_per_task: int | None = None, partition: str | None = None,
             time_limit: str | None = None, gpus_per_node: int = 1, slurm_extra: Sequence[str] = (),
-            wait: bool = True, shard: tuple[int, int] = (0, 1)) -> Any:
+            wait: bool = True, shard: tuple[int, int] = (0, 1), checkpoints: int | None = None) -> Any:
     """Run ``specs`` (this shard's, not yet finished ones) through ``executor`` / on ``devices``;
     the SweepSummary of all workers together."""
     from precplan.validate._sweep import SweepSummary, pending
@@ -299,7 +302,7 @@ def execute(executor: str, devices: str | None, specs: Sequence[Any], source: An
         visible = cuda_devices(devices or "cpu")
         dev = "cpu" if visible == [""] else "cuda"
         # every worker gets the whole list: claims share it out, the fastest device takes the most
-        orders = [(v, job(todo, data, need, out_dir, preset, dev, threads, compile)) for v in visible]
+        orders = [(v, job(todo, data, need, out_dir, preset, dev, threads, compile, checkpoints)) for v in visible]
         results = run_devices(orders, out_dir, ids, console)
         label = f"{len(visible)} worker(s) on {devices or 'cpu'}"
     elif todo and executor in ("slurm", "slurm:local"):
@@ -307,7 +310,7 @@ def execute(executor: str, devices: str | None, specs: Sequence[Any], source: An
         size = runs_per_task or (max(1, -(-len(todo) // max(1, os.cpu_count() or 1))) if local else 1)
         dev = device if device != "auto" else ("cpu" if local and not gpus_per_node else "cuda")
         gpn = gpus_per_node if not (local and dev == "cpu") else 0
-        orders = [job(g, data, need, out_dir, preset, dev, threads, compile) for g in groups(todo, size)]
+        orders = [job(g, data, need, out_dir, preset, dev, threads, compile, checkpoints) for g in groups(todo, size)]
         params = slurm_params(partition, parse_time(time_limit), gpn, slurm_extra, local, f"precplan-{preset}")
         results = run_submitit(orders, out_dir, ids, console, local, params, wait)
         if not wait:
@@ -315,7 +318,7 @@ def execute(executor: str, devices: str | None, specs: Sequence[Any], source: An
         label = f"submitit {'local' if local else 'SLURM'}: {len(orders)} task(s)"
     elif todo and executor == "ray":
         dev = device if device != "auto" else "cuda"
-        orders = [job(g, data, need, out_dir, preset, dev, threads, compile) for g in groups(todo, runs_per_task or 1)]
+        orders = [job(g, data, need, out_dir, preset, dev, threads, compile, checkpoints) for g in groups(todo, runs_per_task or 1)]
         results = run_ray(orders, out_dir, ids, console, 0 if dev == "cpu" else 1)
         label = f"Ray: {len(orders)} task(s)"
     devices_seen = sorted({r["device"] for r in results if r.get("ran")}) or [label]

@@ -23,6 +23,7 @@ from typing import Sequence
 
 from precplan.errors import PrecplanError
 from precplan.validate._model import SHAPES
+from precplan.validate._curves import CHECKPOINTS, checkpoint_steps
 from precplan.validate._train import RunSpec
 
 
@@ -45,13 +46,15 @@ class Preset:
     flops_per_s: float  # assumed sustained training throughput, for the time estimate only
     device_hint: str
 
-    def estimate_seconds(self, vocab: int = 256, specs: Sequence[RunSpec] | None = None) -> float:
+    def estimate_seconds(self, vocab: int = 256, specs: Sequence[RunSpec] | None = None,
+                         checkpoints: int = CHECKPOINTS) -> float:
         """A rough time for ``specs`` (default: the whole grid): training plus 1 + len(ptq_bits)
-        validation passes, at the assumed throughput."""
+        validation passes, and one per checkpoint before the final step, at the assumed throughput."""
         total = 0.0
         for s in self.specs if specs is None else specs:
             per_token = SHAPES[s.shape].flops_per_token(vocab, s.seq_len)
-            evals = s.val_tokens * (1 + len(s.ptq_bits)) / 3  # forward only: a third of a step
+            passes = 1 + len(s.ptq_bits) + sum(1 for k in checkpoint_steps(s.steps, checkpoints) if k < s.steps)
+            evals = s.val_tokens * passes / 3  # forward only: a third of a step
             total += per_token * (s.steps * s.batch_size * s.seq_len + evals)
         return total / self.flops_per_s
 

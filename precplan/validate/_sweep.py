@@ -20,7 +20,7 @@ from precplan.units import format_count
 from precplan.validate._data import Source
 from precplan.validate._model import SHAPES
 from precplan.validate._store import append_record, claim_run, finished_ids, prune_claims, shard_slice, store_path
-from precplan.validate._train import Outcome, Placement, RunSpec, train_run
+from precplan.validate._train import CHECKPOINTS, Outcome, Placement, RunSpec, train_run
 
 
 @dataclass
@@ -79,6 +79,9 @@ def make_record(spec: RunSpec, run_id: str, outcome: Outcome, source: Source, wh
         "initial_train_loss": outcome.initial_train_loss,
         "final_train_loss": outcome.final_train_loss,
         "curve": outcome.curve,
+        # validation loss at evenly spaced steps, the last being the final step ([] with --checkpoints 0;
+        # absent from stores written before checkpoints were recorded): what --curves-out exports
+        "checkpoints": outcome.checkpoints,
         "tokens_per_s": round(outcome.tokens_per_s, 1),
         "wall_s": round(outcome.wall_s, 2),
         "device": where.label,
@@ -114,8 +117,10 @@ def run_sweep(
     console: Any = None,
     on_record: Callable[[dict[str, Any]], None] | None = None,
     compile: bool = False,
+    checkpoints: int = CHECKPOINTS,
 ) -> SweepSummary:
-    """Train this shard's unfinished runs in grid order, appending one record per run."""
+    """Train this shard's unfinished runs in grid order, appending one record per run, with the
+    validation loss at ``checkpoints`` evenly spaced steps of each (:func:`train_run`)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     t0 = time.perf_counter()
@@ -164,7 +169,8 @@ def run_sweep(
                         progress.update(task, completed=done, info=f"{rate:,.0f} tok/s  loss {loss:.3f}")
                         progress.update(sweep, completed=base + cost * done / total_tokens)
 
-                    outcome = train_run(spec, source, where, on_progress=update, compile=compile)
+                    outcome = train_run(spec, source, where, on_progress=update, compile=compile,
+                                        checkpoints=checkpoints)
                     record = make_record(spec, spec.run_id(source.fingerprint), outcome, source, where, preset)
                     append_record(path, record)  # before the claim is let go (the with block's exit)
                 ran += 1

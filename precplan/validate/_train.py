@@ -5,6 +5,10 @@ matrices, cosine schedule with 10% linear warmup decaying to 10% of the peak, gr
 clipping at 1.0, bf16 autocast on CUDA (fp32 master weights). After training, the weights
 are quantized post hoc to each of ``ptq_bits`` (per output channel, round-to-nearest or GPTQ
 calibrated on training data: ``ptq_method``) and the validation loss is measured again.
+
+Checkpoints: the validation loss is also measured at ``checkpoints`` evenly spaced steps of
+the run (:func:`checkpoint_steps`; the last is the final step, whose evaluation is the run's
+final loss), the training curves ``precplan fit --curves`` reads (Choshen et al. 2024).
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ import threading
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from precplan.validate._curves import CHECKPOINTS, MAX_CHECKPOINTS, checkpoint_steps  # noqa: F401 - re-exported
 from precplan.validate._data import Source
 from precplan.validate._model import SHAPES, Decoder, QuantConfig
 
@@ -232,6 +237,7 @@ class Outcome:
     initial_train_loss: float
     final_train_loss: float | None
     curve: list[tuple[int, float]] = field(default_factory=list)
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)  # {step, tokens_seen, loss} per evaluation
     diverged_at_tokens: int | None = None
     micro_batch: int | None = None  # sequences per forward/backward pass
     compiled: bool = False
@@ -311,12 +317,17 @@ def train_run(
     log_every: int = 10,
     micro_batch: int | None = None,
     compile: bool = False,
+    checkpoints: int = CHECKPOINTS,
 ) -> Outcome:
     """Train one model as ``spec`` says and measure it. ``on_progress(tokens_done, tokens_total,
     train_loss)`` is called every ``log_every`` steps. Divergence (a non-finite loss, or a
     training loss a nat above uniform guessing after warmup) stops the run early.
     ``micro_batch``: sequences per forward pass (default: :func:`micro_batch_size`).
-    ``compile``: run the training forward pass through ``torch.compile``."""
+    ``compile``: run the training forward pass through ``torch.compile``.
+    ``checkpoints``: measure the validation loss after this many evenly spaced steps
+    (:func:`checkpoint_steps`; 0: only at the end). Evaluation has no effect on training (no
+    dropout, no random draws), so the final loss does not depend on it; its time is left out of
+    ``tokens_per_s``."""
     t0 = time.perf_counter()
     torch.manual_seed(spec.seed)
     quant = spec.quant
@@ -329,6 +340,10 @@ def train_run(
     warmup = max(1, int(spec.warmup_frac * spec.steps))
     micro = micro_batch or micro_batch_size(spec, source.vocab_size, where)
     loss_fn = compiled_loss(model, where) if compile else micro_loss
+    eval_batch = max(1, 2 * micro)
+    at = set(checkpoint_steps(spec.steps, checkpoints))
+    evals: list[dict[str, Any]] = []
+    eval_s = 0.0
 
     window, count = torch.zeros((), device=where.device), 0
     curve: list[tuple[int, float]] = []
@@ -351,14 +366,19 @@ def train_run(
             curve.append((done * tokens_per_step, round(mean, 5)))
             if on_progress:
                 on_progress(done * tokens_per_step, spec.steps * tokens_per_step, mean)
-    train_s = time.perf_counter() - t_train
+        if done in at and done < spec.steps:  # the final step's checkpoint is the final evaluation below
+            t_eval = time.perf_counter()
+            evals.append(_checkpoint(done, done * tokens_per_step, evaluate(model, val, where, eval_batch)))
+            eval_s += time.perf_counter() - t_eval
+    train_s = max(time.perf_counter() - t_train - eval_s, 1e-9)
     trained = done * tokens_per_step
     if diverged_at is not None:
         return Outcome(None, {}, True, spec.steps * tokens_per_step, trained / train_s, time.perf_counter() - t0,
-                       float(initial), final, curve, diverged_at, micro_batch=micro)
+                       float(initial), final, curve, evals, diverged_at, micro_batch=micro)
 
-    eval_batch = max(1, 2 * micro)
     loss_val = evaluate(model, val, where, eval_batch)
+    if spec.steps in at and math.isfinite(loss_val):
+        evals.append(_checkpoint(spec.steps, trained, loss_val))
     ptq: dict[str, float] = {}
     hessians = None
     if spec.ptq_method == "gptq" and spec.ptq_bits:
@@ -378,7 +398,13 @@ def train_run(
         initial_train_loss=float(initial),
         final_train_loss=final,
         curve=curve,
+        checkpoints=evals,
         micro_batch=micro,
         eval_batch=eval_batch,
         compiled=compile,
     )
+
+
+def _checkpoint(step: int, tokens_seen: int, loss: float) -> dict[str, Any]:
+    """One checkpoint of a store record (a non-finite loss as ``None``: the store is strict JSON)."""
+    return {"step": step, "tokens_seen": tokens_seen, "loss": loss if math.isfinite(loss) else None}
