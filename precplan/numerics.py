@@ -86,3 +86,49 @@ def bisect_root(g: Callable[[Array], Array], lo: Array, hi: Array, iters: int = 
         hi = np.where(same, hi, mid)
     root = 0.5 * (lo + hi)
     return np.where(ok, root, np.nan)
+
+
+def newton_min(
+    derivatives: Callable[[Array, NDArray[np.intp]], tuple[Array, Array]],
+    lo: Array,
+    hi: Array,
+    x0: Array,
+    tol: float = 1e-11,
+    iters: int = 100,
+) -> Array:
+    """Minimize unimodal functions on ``[lo, hi]`` elementwise by safeguarded Newton steps on the
+    derivative (Press et al., Numerical Recipes, 3rd ed., sec. 9.4, ``rtsafe``), from ``x0``.
+
+    ``derivatives(x, idx)`` gets the current points of the problems ``idx`` (indices into the
+    flattened problems; only the unconverged ones are passed) and returns the first and second
+    derivatives there. A first derivative of +inf says "the minimum is left of x" (e.g. x is
+    infeasible on the right), -inf "right of x"; NaN counts as +inf.
+
+    The derivative's sign shrinks a bracket around the minimum; a Newton step that leaves the
+    bracket, meets a non-positive curvature, or does not halve the step before last is replaced
+    by bisection, so every problem converges (at worst linearly). Stops when the step is below
+    ``tol``. Returns x (the caller compares it with the end points, where a bound can bind)."""
+    lo, hi, x0 = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (lo, hi, x0)))
+    shape = lo.shape
+    a, b = lo.ravel().copy(), hi.ravel().copy()
+    x = np.clip(x0.ravel(), a, b)
+    step_old = b - a
+    act = np.flatnonzero(b - a > tol)
+    for _ in range(iters):
+        if act.size == 0:
+            break
+        xa, aa, ba = x[act], a[act], b[act]
+        g1, g2 = derivatives(xa, act)
+        g1 = np.where(np.isnan(g1), np.inf, g1)
+        aa = np.where(g1 < 0, xa, aa)
+        ba = np.where(g1 > 0, xa, ba)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            step = g1 / g2
+            xn = xa - step
+        converged = np.isfinite(step) & (g2 > 0) & (np.abs(step) <= tol)
+        newton = np.isfinite(g1) & (g2 > 0) & (xn > aa) & (xn < ba) & (np.abs(step) <= 0.5 * step_old[act])
+        xn = np.where(converged, np.clip(xn, aa, ba), np.where(newton, xn, 0.5 * (aa + ba)))
+        x[act], a[act], b[act] = xn, aa, ba
+        step_old[act] = np.where(newton, np.abs(step), 0.5 * (ba - aa))
+        act = act[~converged & (ba - aa > tol) & (g1 != 0)]
+    return x.reshape(shape)
