@@ -93,42 +93,67 @@ def newton_min(
     lo: Array,
     hi: Array,
     x0: Array,
-    tol: float = 1e-11,
+    tol: float = 1e-7,
     iters: int = 100,
 ) -> Array:
     """Minimize unimodal functions on ``[lo, hi]`` elementwise by safeguarded Newton steps on the
     derivative (Press et al., Numerical Recipes, 3rd ed., sec. 9.4, ``rtsafe``), from ``x0``.
 
-    ``derivatives(x, idx)`` gets the current points of the problems ``idx`` (indices into the
-    flattened problems; only the unconverged ones are passed) and returns the first and second
-    derivatives there. A first derivative of +inf says "the minimum is left of x" (e.g. x is
-    infeasible on the right), -inf "right of x"; NaN counts as +inf.
+    ``derivatives(x, idx)`` gets current points of the problems ``idx`` (indices into the
+    flattened problems; the same ``idx`` object is passed again until the set of unfinished
+    problems is compacted, so the callee may cache what it gathers for it) and returns the first
+    and second derivatives there. A first derivative of +inf says "the minimum is left of x"
+    (e.g. x is infeasible on the right), -inf "right of x"; NaN counts as +inf.
 
-    The derivative's sign shrinks a bracket around the minimum; a Newton step that leaves the
-    bracket, meets a non-positive curvature, or does not halve the step before last is replaced
-    by bisection, so every problem converges (at worst linearly). Stops when the step is below
-    ``tol``. Returns x (the caller compares it with the end points, where a bound can bind)."""
+    The derivative's sign shrinks a bracket around the minimum. A Newton step that leaves the
+    bracket, or meets a non-positive curvature, is replaced by bisection; a step past an end of
+    the search range tries that end first (an optimum on a bound, e.g. a memory cap, is then
+    found at once; if the derivative there points back inside, the next step bisects). After
+    ``SLOW`` iterations every other step bisects, so every problem
+    converges (at worst linearly). A problem stops when its Newton step is at most ``tol``: the
+    step is taken, and with Newton's quadratic convergence the error left is of order tol^2
+    (smooth functions; near a kink it is at most of order tol)."""
     lo, hi, x0 = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (lo, hi, x0)))
     shape = lo.shape
-    a, b = lo.ravel().copy(), hi.ravel().copy()
-    x = np.clip(x0.ravel(), a, b)
-    step_old = b - a
-    act = np.flatnonzero(b - a > tol)
-    for _ in range(iters):
-        if act.size == 0:
+    lo_f, hi_f = np.ascontiguousarray(lo).ravel(), np.ascontiguousarray(hi).ravel()
+    x = np.minimum(np.maximum(np.ascontiguousarray(x0).ravel(), lo_f), hi_f)
+    idx = np.flatnonzero(hi_f - lo_f > 0)
+    xa, aa, ba, la, ha = x[idx], lo_f[idx], hi_f[idx], lo_f[idx], hi_f[idx]
+    try_lo, try_hi = np.ones(idx.size, dtype=bool), np.ones(idx.size, dtype=bool)
+    at_end = np.zeros(idx.size, dtype=bool)  # x was just set to an end of the range
+    live = np.ones(idx.size, dtype=bool)
+    for it in range(iters):
+        n_live = int(np.count_nonzero(live))
+        if n_live == 0:
             break
-        xa, aa, ba = x[act], a[act], b[act]
-        g1, g2 = derivatives(xa, act)
+        if n_live < 0.6 * live.size:  # compact: write the finished ones out, keep the rest
+            x[idx[~live]] = xa[~live]
+            idx, xa, aa, ba, la, ha, try_lo, try_hi, at_end = (v[live] for v in (idx, xa, aa, ba, la, ha, try_lo, try_hi, at_end))
+            live = np.ones(idx.size, dtype=bool)
+        g1, g2 = derivatives(xa, idx)
         g1 = np.where(np.isnan(g1), np.inf, g1)
-        aa = np.where(g1 < 0, xa, aa)
-        ba = np.where(g1 > 0, xa, ba)
+        aa = np.where(live & (g1 < 0), xa, aa)
+        ba = np.where(live & (g1 > 0), xa, ba)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             step = g1 / g2
             xn = xa - step
-        converged = np.isfinite(step) & (g2 > 0) & (np.abs(step) <= tol)
-        newton = np.isfinite(g1) & (g2 > 0) & (xn > aa) & (xn < ba) & (np.abs(step) <= 0.5 * step_old[act])
-        xn = np.where(converged, np.clip(xn, aa, ba), np.where(newton, xn, 0.5 * (aa + ba)))
-        x[act], a[act], b[act] = xn, aa, ba
-        step_old[act] = np.where(newton, np.abs(step), 0.5 * (ba - aa))
-        act = act[~converged & (ba - aa > tol) & (g1 != 0)]
+        curved = np.isfinite(step) & (g2 > 0)
+        # At a tried end whose derivative points back inside, the end is no optimum, and a short
+        # Newton step there says nothing (next to a wall, such as D -> 0, the curvature is
+        # huge): bisect instead.
+        newton = curved & (xn > aa) & (xn < ba) & (it < SLOW or it % 2 == 0) & ~at_end
+        done = curved & (np.abs(step) <= tol) & ~at_end
+        to_lo = ~newton & ~done & curved & (xn <= aa) & try_lo & (aa == la)
+        to_hi = ~newton & ~done & curved & (xn >= ba) & try_hi & (ba == ha)
+        try_lo &= ~to_lo
+        try_hi &= ~to_hi
+        xn = np.where(newton | done, np.minimum(np.maximum(xn, aa), ba),
+                      np.where(to_lo, aa, np.where(to_hi, ba, 0.5 * (aa + ba))))
+        xa = np.where(live, xn, xa)
+        at_end = to_lo | to_hi
+        live &= ~done & (ba - aa > 1e-3 * tol) & (g1 != 0)
+    x[idx] = xa
     return x.reshape(shape)
+
+
+SLOW = 16  # Newton iterations before newton_min alternates them with bisection

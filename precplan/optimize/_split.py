@@ -120,9 +120,12 @@ class Problem:
         scale = T * hw.units_per_second
         share_in = hw.input_tokens / (hw.input_tokens + hw.output_tokens)
 
+        gather = _Gather(c=c, w=w, k=k)
+
         def real(u: Array, idx: NDArray[np.intp]) -> tuple[Array, Array, Array]:
+            g = gather(idx)
             N = np.exp(u)
-            cn, wn, kn = c[idx] * N, w[idx] * N, k[idx] * np.exp(2.0 * u / 3.0)
+            cn, wn, kn = g["c"] * N, g["w"] * N, g["k"] * np.exp(2.0 * u / 3.0)
             compute = cn >= wn + kn  # np.maximum's branch in seconds_of
             d0 = np.where(compute, cn, wn + kn)
             d1 = np.where(compute, cn, wn + 2.0 / 3.0 * kn)
@@ -181,6 +184,13 @@ def hoffmann_params(law: Law, factor: ArrayLike, product: ArrayLike) -> Array:
         return G * np.power(np.asarray(product, dtype=float), beta / (alpha + beta))
 
 
+def _compact(x: Array) -> Array:
+    """``x`` without its broadcast axes (stride 0) copied out: the same values, broadcastable to
+    ``x``'s shape, so per-candidate work (precision factors) is done once per candidate."""
+    x = np.asarray(x)
+    return x[tuple(slice(0, 1) if s == 0 and n > 1 else slice(None) for s, n in zip(x.strides, x.shape))]
+
+
 def budget_floor(law: Law, pb: Problem, weights: ArrayLike, activations: ArrayLike, kv: ArrayLike, budget: ArrayLike) -> Array:
     """A lower bound on the loss :func:`solve_bits` finds in budget mode (N and D free): the
     optimum with the inference term and the PTQ degradation dropped, under the same memory cap.
@@ -237,7 +247,7 @@ def tokens_for_loss(law: Law, N: ArrayLike, w: ArrayLike, a: ArrayLike, kv: Arra
     co, shape = _coefs(law, N.shape, w, a, kv, post)
     with np.errstate(invalid="ignore", divide="ignore"):
         u = np.log(np.broadcast_to(N, shape)).ravel()
-    x = _log_tokens(co, u, np.arange(u.size), target)
+    x = _log_tokens(vars(co), u, target)
     with np.errstate(invalid="ignore"):
         x = np.where(x >= 0, x, np.nan)  # below one token: out of reach, as the bisection in [0, ...] had it
     return np.exp(x).reshape(shape)
@@ -279,6 +289,7 @@ def _coefs(law: Law, shape: tuple[int, ...], w: Array, a: Array, kv: Array, post
     """The constants, flattened to the problems' shape: ``shape`` broadcast with the law's (a law
     with coefficient samples adds its sample axis)."""
     lw = law.lift(len(shape))
+    w, a, kv = _compact(w), _compact(a), _compact(kv)
     f = lw.precision_factor(w, a, kv)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         a_eff = lw.param_term(f)  # A f^-alpha, +inf where f <= 0
@@ -289,18 +300,36 @@ def _coefs(law: Law, shape: tuple[int, ...], w: Array, a: Array, kv: Array, post
             gD, gN = lw.c("gamma_D"), lw.c("gamma_N")
     values = [np.asarray(v, dtype=float) for v in (lw.c("E"), a_eff, lw.c("B"), lw.c("alpha"), lw.c("beta"), K, gD, gN)]
     shape = np.broadcast_shapes(shape, *(v.shape for v in values))
-    return _Coefs(*(np.broadcast_to(v, shape).ravel() for v in values)), shape
+    # per-problem arrays, flattened; a coefficient that is one number stays one (no gathering)
+    return _Coefs(*(v if v.size == 1 else np.broadcast_to(v, shape).ravel() for v in (x.reshape(()) if x.size == 1 else x for x in values))), shape
 
 
-def _log_tokens(co: _Coefs, u: Array, idx: NDArray[np.intp], target: float) -> Array:
-    """log D on the falling branch of L(u, x) = ``target`` (NaN where none), for the problems ``idx``.
+class _Gather:
+    """The per-problem arrays a Newton search needs at the problems ``idx``, gathered once per
+    set of unfinished problems (:func:`precplan.numerics.newton_min` passes the same ``idx``
+    object until it compacts). Zero-dimensional values pass through."""
+
+    def __init__(self, **arrays: Array) -> None:
+        self.arrays, self.idx, self.got = arrays, None, {}
+
+    def __call__(self, idx: NDArray[np.intp]) -> dict[str, Array]:
+        if idx is not self.idx:
+            self.idx = idx
+            self.got = {k: (v if np.ndim(v) == 0 else v[idx]) for k, v in self.arrays.items()}
+        return self.got
+
+
+def _log_tokens(g: dict[str, Array], u: Array, target: float) -> Array:
+    """log D on the falling branch of L(u, x) = ``target`` (NaN where none), for problems whose
+    constants (:class:`_Coefs`' fields, gathered) are ``g``.
 
     F(x) = E - target + a_eff e^(-alpha u) + B e^(-beta x) + K e^(gamma_D x - gamma_N u) is convex
     in x with its minimum at e^((beta + gamma_D) x) = beta B / (gamma_D K e^(-gamma_N u)) (zero of
     dF/dx; Kumar et al. 2024, eq. 10). Newton from the PTQ-free root (Hoffmann et al. 2022, eq. 2
     solved for D), which lies left of the root, climbs to it monotonically (convexity)."""
-    E, a_eff, B, beta, K, gD, gN = (getattr(co, k)[idx] for k in ("E", "a_eff", "B", "beta", "K", "gD", "gN"))
-    alpha = co.alpha[idx]
+    E, a_eff, B, alpha, beta, K, gD, gN = (g[k] for k in ("E", "a_eff", "B", "alpha", "beta", "K", "gD", "gN"))
+    u = np.asarray(u, dtype=float)
+    full = lambda v: np.broadcast_to(v, u.shape)  # noqa: E731
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         c0 = E - target + a_eff * np.exp(-alpha * u)
         x = np.where(c0 < 0, np.log(B / np.where(c0 < 0, -c0, 1.0)) / beta, np.nan)
@@ -312,6 +341,7 @@ def _log_tokens(co: _Coefs, u: Array, idx: NDArray[np.intp], target: float) -> A
         F_min = c0 + B * np.exp(-beta * x_min) + Kp * np.exp(gD * x_min)
         ok = np.where(ptq, (F_min <= 0) & (x < x_min), np.isfinite(x))
         act = np.flatnonzero(ptq & ok)
+        B, beta, gD = full(B), full(beta), full(gD)
         for _ in range(200):
             if act.size == 0:
                 break
@@ -383,8 +413,8 @@ def _budget(law, pb, w, a, kv, f, c, cst, cap) -> tuple[Array, Array]:
     top = np.minimum(cap, c / pb.infer_floor(ps, budget=True)) if T > 0 else cap
     hi = np.minimum(np.log(guess) + SEARCH_DECADES * LN10, np.log(top))
     lo = np.minimum(np.log(guess) - SEARCH_DECADES * LN10, hi - 4 * LN10)
-    ex = [x[..., None] for x in (w, a, kv, c, c_tr)]
-    infer_ex = pb.infer_fn(*(x[..., None] for x in (ps, ws, ks)), budget=True)
+    ex = [_compact(x[..., None]) for x in (w, a, kv, c, c_tr)]
+    infer_ex = pb.infer_fn(*(_compact(x[..., None]) for x in (ps, ws, ks)), budget=True)
 
     def loss_of_logn(u: Array) -> Array:
         ww, aa, kk, cc, ctr = ex
@@ -398,31 +428,97 @@ def _budget(law, pb, w, a, kv, f, c, cst, cap) -> tuple[Array, Array]:
     C, ctr = (np.broadcast_to(x, shape).ravel() for x in (c, c_tr))
     infer_d = pb.infer_log_derivs(shape, ps, ws, ks, budget=True)
 
+    gather = _Gather(C=C, ctr=ctr, **vars(co))
+
     def derivs(u: Array, idx: NDArray[np.intp]) -> tuple[Array, Array]:
         """dL/du and d2L/du2 on the budget line D(u) = (C - I(N)) / (c_tr N), N = e^u, of
         Kumar et al. 2024 eq. 10 (see :class:`_Coefs`); +inf where D <= 0 (N too large)."""
+        g = gather(idx)
         N = np.exp(u)
         I, I1, I2 = infer_d(u, idx)
-        cn = ctr[idx] * N
+        cn = g["ctr"] * N
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            D = (C[idx] - I) / cn
+            D = (g["C"] - I) / cn
             q1, q2 = I1 / cn, I2 / cn
             r = (-q1 - D) / D  # D'/D
             s2 = (-q2 + 2.0 * q1 + D) / D  # D''/D
-            alpha, beta, K, gD, gN = co.alpha[idx], co.beta[idx], co.K[idx], co.gD[idx], co.gN[idx]
-            t1 = co.a_eff[idx] * np.exp(-alpha * u)
-            t2 = co.B[idx] * np.exp(-beta * np.log(D))
+            alpha, beta, K, gD, gN = g["alpha"], g["beta"], g["K"], g["gD"], g["gN"]
+            t1 = g["a_eff"] * np.exp(-alpha * u)
+            t2 = g["B"] * np.exp(-beta * np.log(D))
             t3 = np.where(K > 0, K * np.exp(gD * np.log(D) - gN * u), 0.0)
             q = gD * r - gN
             g1 = -alpha * t1 - beta * t2 * r + t3 * q
             g2 = alpha * alpha * t1 + beta * t2 * ((beta + 1.0) * r * r - s2) + t3 * (q * q + gD * (s2 - r * r))
         return np.where(D > 0, g1, np.inf), g2
 
-    start = np.minimum(np.maximum(np.log(guess), lo), hi - np.log(2.0))
-    u = newton_min(derivs, lo, hi, start)
+    if pb.hardware is None:
+        u = _budget_in_log_tokens(co, C, ctr, pb.infer_floor(ps, budget=True), shape, lo, hi, np.log(c / (c_tr * guess)))
+    else:
+        # start near the N whose D is the PTQ- and inference-free optimum's D0: the root of
+        # c_tr N D0 + I(N) = C, approximated from the compute-only floor (I(N) / N falls with N)
+        D0 = c / (c_tr * guess)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            N_a = c / (c_tr * D0 + pb.infer_floor(ps, budget=True))
+            N_s = c / (c_tr * D0 + infer(N_a) / N_a)
+        start = np.where(np.isfinite(N_s) & (N_s > 0), np.log(N_s), np.log(guess))
+        # tol: the decode/compute kink of the hardware cost makes Newton's convergence linear there
+        u = newton_min(derivs, lo, hi, np.minimum(np.maximum(start, lo), hi - np.log(2.0)), tol=1e-11)
     u = _best_of(loss_of_logn, u, lo, hi)
     N = np.where(valid, np.exp(u), np.nan)
     return N, (c - infer(N)) / (c_tr * N)
+
+
+def _budget_in_log_tokens(co: _Coefs, C: Array, ctr: Array, k: Array, shape: tuple[int, ...], lo: Array, hi: Array, v0: Array) -> Array:
+    """The budget-line search of :func:`_budget` for the idealized cost model, over v = log D.
+
+    Inference costs k N (Sardana et al. 2024's 2 N T, bit-scaled), so on the line
+    c_tr N D + k N = C, N = C / (c_tr e^v + k) is explicit, u = log N = log C - log(c_tr e^v + k)
+    with du/dv = -p, d2u/dv2 = -p (1 - p), p = c_tr D / (c_tr D + k). In v every term of
+    Kumar et al. 2024 eq. 10 is an exponential of a convex function, so the loss is convex and
+    Newton converges fast (in u the data term has a wall where D reaches 0). Returns log N."""
+    k_all = np.broadcast_to(k, shape).ravel()
+    serving = bool(np.any(k_all > 0))
+    gather = _Gather(logC=np.log(C), ctr=ctr, k=k_all, a_eff=co.a_eff, B=co.B, alpha=co.alpha, beta=co.beta,
+                     K=co.K, gD=co.gD, gN=co.gN, ptq=co.K > 0)
+
+    def derivs(v: Array, idx: NDArray[np.intp]) -> tuple[Array, Array]:
+        g = gather(idx)
+        alpha, beta = g["alpha"], g["beta"]
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            cd = g["ctr"] * np.exp(v)
+            if serving:
+                tot = cd + g["k"]
+                p = cd / tot
+                u = g["logC"] - np.log(tot)
+                pq = p * (1.0 - p)
+            else:  # p = 1: u = log C - log c_tr - v
+                p, pq = 1.0, 0.0
+                u = g["logC"] - np.log(cd)
+            t1 = g["a_eff"] * np.exp(-alpha * u)
+            t2 = g["B"] * np.exp(-beta * v)
+            g1 = alpha * p * t1 - beta * t2
+            g2 = t1 * (alpha * alpha * p * p + alpha * pq) + beta * beta * t2
+            if np.ndim(g["ptq"]) or g["ptq"]:
+                gD, gN = g["gD"], g["gN"]
+                h1 = gD + gN * p
+                t3 = np.where(g["ptq"], g["K"] * np.exp(gD * v - gN * u), 0.0)
+                g1 = g1 + h1 * t3
+                g2 = g2 + t3 * (h1 * h1 + gN * pq)
+        return g1, g2
+
+    Cs, cs = C.reshape(shape), ctr.reshape(shape)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        def v_of(u: Array) -> Array:
+            N = np.exp(u)
+            return np.log((Cs - k * N) / (cs * N))
+
+        v_hi = v_of(lo)
+        v_lo = v_of(hi)
+        v_lo = np.where(np.isfinite(v_lo), v_lo, v_hi - 460.0)  # D -> 0 where N reaches C / k
+        # convex and smooth in v: Newton converges quadratically, so a step of 1e-7 leaves ~1e-14
+        v = newton_min(derivs, v_lo, v_hi, np.minimum(np.maximum(v0, v_lo), v_hi), tol=1e-7)
+        u = np.log(Cs) - np.log(cs * np.exp(v) + k)
+    return np.minimum(np.maximum(u, lo), hi)
 
 
 def _best_of(objective, u: Array, lo: Array, hi: Array) -> Array:
@@ -461,8 +557,8 @@ def _target(law, pb, w, a, kv, f, cst, cap) -> tuple[Array, Array]:
         floor = np.power(law.c("A") / (L - law.c("E")), 1.0 / law.c("alpha")) / np.where(f > 0, f, np.nan)
     hi = np.minimum(np.log(floor) + 10 * LN10, np.log(cap))
     lo = np.minimum(np.log(floor), hi)
-    ex = [x[..., None] for x in (w, a, kv, c_tr, f)]
-    infer_ex = pb.infer_fn(*(x[..., None] for x in (ps, ws, ks)))
+    ex = [_compact(x[..., None]) for x in (w, a, kv, c_tr, f)]
+    infer_ex = pb.infer_fn(*(_compact(x[..., None]) for x in (ps, ws, ks)))
     E, A, B, alpha, beta = (law.c(k) for k in ("E", "A", "B", "alpha", "beta"))
 
     def cost_of_logn(u: Array) -> Array:
@@ -481,24 +577,26 @@ def _target(law, pb, w, a, kv, f, cst, cap) -> tuple[Array, Array]:
     lo, hi = np.broadcast_to(lo, shape), np.broadcast_to(hi, shape)
     ctr = np.broadcast_to(c_tr, shape).ravel()
     infer_d = pb.infer_log_derivs(shape, ps, ws, ks)
+    gather = _Gather(ctr=ctr, **vars(co))
 
     def derivs(u: Array, idx: NDArray[np.intp]) -> tuple[Array, Array]:
         """dG/du and d2G/du2 of the lifetime cost G = c_tr N D(u) + I(N) with D(u) implicit in
         F(u, x) = L(u, x) - target = 0 (Kumar et al. 2024, eq. 10; x = log D): x_u = -F_u / F_x,
         x_uu = -(F_uu + 2 F_ux x_u + F_xx x_u^2) / F_x. -inf where the target is out of reach
         (N too small)."""
-        x = _log_tokens(co, u, idx, L)
+        g = gather(idx)
+        x = _log_tokens(g, u, L)
         I, I1, I2 = infer_d(u, idx)
-        alpha, beta, K, gD, gN = co.alpha[idx], co.beta[idx], co.K[idx], co.gD[idx], co.gN[idx]
+        alpha, beta, K, gD, gN = g["alpha"], g["beta"], g["K"], g["gD"], g["gN"]
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            t1 = co.a_eff[idx] * np.exp(-alpha * u)
-            t2 = co.B[idx] * np.exp(-beta * x)
+            t1 = g["a_eff"] * np.exp(-alpha * u)
+            t2 = g["B"] * np.exp(-beta * x)
             t3 = np.where(K > 0, K * np.exp(gD * x - gN * u), 0.0)
             Fu, Fx = -alpha * t1 - gN * t3, -beta * t2 + gD * t3
             Fuu, Fxx, Fux = alpha * alpha * t1 + gN * gN * t3, beta * beta * t2 + gD * gD * t3, -gN * gD * t3
             xu = -Fu / Fx
             xuu = -(Fuu + 2.0 * Fux * xu + Fxx * xu * xu) / Fx
-            train = ctr[idx] * np.exp(u + x)
+            train = g["ctr"] * np.exp(u + x)
             g1 = train * (1.0 + xu) + I1
             g2 = train * ((1.0 + xu) ** 2 + xuu) + I2
         return np.where(np.isfinite(x), g1, -np.inf), g2
@@ -509,7 +607,7 @@ def _target(law, pb, w, a, kv, f, cst, cap) -> tuple[Array, Array]:
         chin = np.log(floor) + np.log((law.c("alpha") + law.c("beta")) / law.c("beta")) / law.c("alpha")
     start = np.minimum(np.maximum(np.where(np.isfinite(chin), chin, lo), lo), hi)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # once, not per evaluation
-        u = newton_min(derivs, lo, hi, start)
+        u = newton_min(derivs, lo, hi, start, tol=1e-11)
         u = _best_of(cost_of_logn, u, lo, hi)
     N = np.where(valid, np.exp(u), np.nan)
     return N, tokens_for_loss(law, N, w, a, kv, pb.post, L)
