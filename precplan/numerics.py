@@ -117,42 +117,56 @@ def newton_min(
     shape = lo.shape
     lo_f, hi_f = np.ascontiguousarray(lo).ravel(), np.ascontiguousarray(hi).ravel()
     x = np.minimum(np.maximum(np.ascontiguousarray(x0).ravel(), lo_f), hi_f)
-    idx = np.flatnonzero(hi_f - lo_f > 0)
-    xa, aa, ba, la, ha = x[idx], lo_f[idx], hi_f[idx], lo_f[idx], hi_f[idx]
-    try_lo, try_hi = np.ones(idx.size, dtype=bool), np.ones(idx.size, dtype=bool)
-    at_end = np.zeros(idx.size, dtype=bool)  # x was just set to an end of the range
+    # per problem (all problems' indexing): ends not yet tried, and whether x was just set to one
+    try_lo, try_hi, at_end = (np.ones(x.size, dtype=bool), np.ones(x.size, dtype=bool), np.zeros(x.size, dtype=bool))
+    idx = np.flatnonzero(hi_f - lo_f > 0)  # the unfinished problems; xa, aa, ba: their x and bracket
+    xa, aa, ba = x[idx], lo_f[idx], hi_f[idx]
     live = np.ones(idx.size, dtype=bool)
-    for it in range(iters):
-        n_live = int(np.count_nonzero(live))
-        if n_live == 0:
-            break
-        if n_live < 0.6 * live.size:  # compact: write the finished ones out, keep the rest
-            x[idx[~live]] = xa[~live]
-            idx, xa, aa, ba, la, ha, try_lo, try_hi, at_end = (v[live] for v in (idx, xa, aa, ba, la, ha, try_lo, try_hi, at_end))
-            live = np.ones(idx.size, dtype=bool)
-        g1, g2 = derivatives(xa, idx)
-        g1 = np.where(np.isnan(g1), np.inf, g1)
-        aa = np.where(live & (g1 < 0), xa, aa)
-        ba = np.where(live & (g1 > 0), xa, ba)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for it in range(iters):
+            if it:
+                n_live = int(np.count_nonzero(live))
+                if n_live == 0:
+                    break
+                if n_live < 0.6 * live.size:  # compact (the finished ones' x is already written out)
+                    idx, xa, aa, ba = idx[live], xa[live], aa[live], ba[live]
+                    live = np.ones(idx.size, dtype=bool)
+            g1, g2 = derivatives(xa, idx)
+            g1 = np.where(g1 == g1, g1, np.inf)  # NaN: as +inf
+            aa = np.where(g1 < 0, xa, aa)
+            ba = np.where(g1 > 0, xa, ba)
             step = g1 / g2
             xn = xa - step
-        curved = np.isfinite(step) & (g2 > 0)
-        # At a tried end whose derivative points back inside, the end is no optimum, and a short
-        # Newton step there says nothing (next to a wall, such as D -> 0, the curvature is
-        # huge): bisect instead.
-        newton = curved & (xn > aa) & (xn < ba) & (it < SLOW or it % 2 == 0) & ~at_end
-        done = curved & (np.abs(step) <= tol) & ~at_end
-        to_lo = ~newton & ~done & curved & (xn <= aa) & try_lo & (aa == la)
-        to_hi = ~newton & ~done & curved & (xn >= ba) & try_hi & (ba == ha)
-        try_lo &= ~to_lo
-        try_hi &= ~to_hi
-        xn = np.where(newton | done, np.minimum(np.maximum(xn, aa), ba),
-                      np.where(to_lo, aa, np.where(to_hi, ba, 0.5 * (aa + ba))))
-        xa = np.where(live, xn, xa)
-        at_end = to_lo | to_hi
-        live &= ~done & (ba - aa > 1e-3 * tol) & (g1 != 0)
-    x[idx] = xa
+            # a Newton step inside the bracket, with positive curvature (NaN/inf fail the tests)
+            ok = (g2 > 0) & (xn > aa) & (xn < ba)
+            if it >= SLOW and it % 2:
+                ok[:] = False
+            done = ok & (np.abs(step) <= tol)
+            rare = np.flatnonzero(~ok)
+            if rare.size:
+                # At a tried end whose derivative points back inside, the end is no optimum, and a
+                # short Newton step there says nothing (next to a wall, such as D -> 0, the
+                # curvature is huge): bisect. Otherwise a step past an untried end tries that end.
+                r_idx, r_x, r_a, r_b, r_s, r_g2 = idx[rare], xa[rare], aa[rare], ba[rare], step[rare], g2[rare]
+                curved = (r_g2 > 0) & np.isfinite(r_s) & ~at_end[r_idx]
+                r_n = r_x - r_s
+                converged = curved & (np.abs(r_s) <= tol) & (it < SLOW or it % 2 == 0)
+                to_lo = curved & ~converged & (r_n <= r_a) & try_lo[r_idx] & (r_a == lo_f[r_idx])
+                to_hi = curved & ~converged & (r_n >= r_b) & try_hi[r_idx] & (r_b == hi_f[r_idx])
+                try_lo[r_idx[to_lo]] = False
+                try_hi[r_idx[to_hi]] = False
+                xn[rare] = np.where(converged, np.minimum(np.maximum(r_n, r_a), r_b),
+                                    np.where(to_lo, r_a, np.where(to_hi, r_b, 0.5 * (r_a + r_b))))
+                done[rare] = converged
+                at_end[idx] = False
+                at_end[r_idx[to_lo | to_hi]] = True
+            elif it:
+                at_end[idx] = False
+            xa = xn
+            finished = live & (done | (ba - aa <= 1e-3 * tol) | (g1 == 0))
+            x[idx[finished]] = xa[finished]
+            live &= ~finished
+    x[idx[live]] = xa[live]
     return x.reshape(shape)
 
 

@@ -453,6 +453,8 @@ def _budget(law, pb, w, a, kv, f, c, cst, cap) -> tuple[Array, Array]:
 
     if pb.hardware is None:
         u = _budget_in_log_tokens(co, C, ctr, pb.infer_floor(ps, budget=True), shape, lo, hi, np.log(c / (c_tr * guess)))
+        if not _convex_in_log_tokens(co):  # else Newton's answer is the minimum over the range, its ends included
+            u = _best_of(loss_of_logn, u, lo, hi)
     else:
         # start near the N whose D is the PTQ- and inference-free optimum's D0: the root of
         # c_tr N D0 + I(N) = C, approximated from the compute-only floor (I(N) / N falls with N)
@@ -463,7 +465,7 @@ def _budget(law, pb, w, a, kv, f, c, cst, cap) -> tuple[Array, Array]:
         start = np.where(np.isfinite(N_s) & (N_s > 0), np.log(N_s), np.log(guess))
         # tol: the decode/compute kink of the hardware cost makes Newton's convergence linear there
         u = newton_min(derivs, lo, hi, np.minimum(np.maximum(start, lo), hi - np.log(2.0)), tol=1e-11)
-    u = _best_of(loss_of_logn, u, lo, hi)
+        u = _best_of(loss_of_logn, u, lo, hi)
     N = np.where(valid, np.exp(u), np.nan)
     return N, (c - infer(N)) / (c_tr * N)
 
@@ -515,10 +517,18 @@ def _budget_in_log_tokens(co: _Coefs, C: Array, ctr: Array, k: Array, shape: tup
         v_hi = v_of(lo)
         v_lo = v_of(hi)
         v_lo = np.where(np.isfinite(v_lo), v_lo, v_hi - 460.0)  # D -> 0 where N reaches C / k
-        # convex and smooth in v: Newton converges quadratically, so a step of 1e-7 leaves ~1e-14
-        v = newton_min(derivs, v_lo, v_hi, np.minimum(np.maximum(v0, v_lo), v_hi), tol=1e-7)
+        # Smooth and convex in v, a sum of exponentials with rates of order 1 (L''' / L'' <~ 1):
+        # Newton converges quadratically, so after a step of 1e-6 the error left is ~1e-12.
+        v = newton_min(derivs, v_lo, v_hi, np.minimum(np.maximum(v0, v_lo), v_hi), tol=1e-6)
         u = np.log(Cs) - np.log(cs * np.exp(v) + k)
     return np.minimum(np.maximum(u, lo), hi)
+
+
+def _convex_in_log_tokens(co: _Coefs) -> bool:
+    """Whether the idealized budget line's loss is convex in v = log D (:func:`_budget_in_log_tokens`):
+    every term is e^(convex) when the exponents alpha, beta, gamma_D, gamma_N are >= 0 (they are
+    for every bundled law; a law file could set others)."""
+    return all(bool(np.all(np.asarray(v) >= 0)) for v in (co.alpha, co.beta, co.gD, co.gN))
 
 
 def _best_of(objective, u: Array, lo: Array, hi: Array) -> Array:
