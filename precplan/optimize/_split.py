@@ -294,9 +294,9 @@ def _coefs(law: Law, shape: tuple[int, ...], w: Array, a: Array, kv: Array, post
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         a_eff = lw.param_term(f)  # A f^-alpha, +inf where f <= 0
         if post is None or not lw.has_ptq:
-            K, gD, gN = np.zeros(1), np.zeros(1), np.zeros(1)
+            K, gD, gN = 0.0, 0.0, 0.0
         else:
-            K = lw.ptq_degradation(np.ones(1), np.ones(1), post, w, a, kv)
+            K = lw.ptq_degradation(1.0, 1.0, post, w, a, kv)
             gD, gN = lw.c("gamma_D"), lw.c("gamma_N")
     values = [np.asarray(v, dtype=float) for v in (lw.c("E"), a_eff, lw.c("B"), lw.c("alpha"), lw.c("beta"), K, gD, gN)]
     shape = np.broadcast_shapes(shape, *(v.shape for v in values))
