@@ -9,7 +9,10 @@ budget then still picks equal bits. Untied choices differ once memory (weights o
 post-training quantization (robustness per operand, eq. 9) enters.
 
 Every search is vectorized over budgets: candidates form one axis, refinement is a vectorized
-golden-section line search (:func:`precplan.numerics.golden_min`).
+golden-section line search (:func:`precplan.numerics.golden_min`). Large (untied) grids are
+first pruned of candidates another one beats at every budget (:func:`undominated`), then
+screened per budget by a cheap lower bound of each candidate's loss (:func:`_solve_screened`),
+so only candidates that can be the best are solved.
 """
 
 from __future__ import annotations

@@ -6,11 +6,14 @@
   Hoffmann et al. 2022's closed form (eq. 4 / Approach 3) with the effective-parameter factor
   folded into A: A' = A f(P)^-alpha and N D = 16 C / (6 P) (Kumar et al. 2024, sec. 4.3; the
   paper's printed eq. 6 has a sign error, N* D* P must stay constant). With inference demand
-  or a post-training-quantization term there is no closed form: a vectorized bounded search
-  over log N (:func:`precplan.numerics.golden_min`).
+  or a post-training-quantization term there is no closed form: vectorized safeguarded Newton
+  steps (:func:`precplan.numerics.newton_min`) with analytic derivatives, over log D for the
+  idealized cost model (where the loss along the budget line is convex) and over log N with a
+  GPU, from the closed form's point.
 - target-loss mode (minimize lifetime compute subject to L = target): Sardana et al. 2024's
-  Lagrange equation in D (:func:`precplan.costs.lagrange_tokens`), or a search over log N
-  with D solved from the loss equation when a PTQ term is present.
+  Lagrange equation in D (:func:`precplan.costs.lagrange_tokens`), or Newton steps over log N
+  with D solved from the loss equation (itself by Newton steps in log D when a PTQ term is
+  present) and its derivatives by implicit differentiation.
 - fixed mode (no budget): N from --params or the memory limit, D from --tokens.
 
 With a GPU (``Problem.hardware``) the training coefficient is the format's real price
