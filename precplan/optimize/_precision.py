@@ -89,27 +89,28 @@ def choose(groups: list[tuple[Law, Array]], pb: Problem, budget: Array | None, n
     (:func:`_solve_screened`); both only drop candidates that cannot be (or tie with) the best."""
     col = None if budget is None else budget[:, None]
     splits, index, bits, owner = [], [], [], []
-    offset = 0
+    offset, identity = 0, True  # identity: every candidate solved, in order (column = candidate)
     for g, (law, cand) in enumerate(groups):
         keep = np.flatnonzero(undominated(law, pb, cand)) if len(cand) >= SCREEN_MIN_CANDIDATES else np.arange(len(cand))
         sub = cand[keep]
         if _screened(pb, budget, sub):
             s, pos = _solve_screened(law, pb, sub, col, n)
+            index.append(offset + keep[pos])
+            identity = False
         else:
             s = _broadcast(solve_bits(law, pb, sub[None, :, 0], sub[None, :, 1], sub[None, :, 2], col), n)
-            pos = np.broadcast_to(np.arange(len(sub)), (n, len(sub)))
+            index.append(np.broadcast_to(offset + keep, (n, len(sub))))
+            identity &= len(sub) == len(cand)
         splits.append(s)
-        index.append(offset + keep[pos])
         bits.append(cand)
         owner.append(np.full(len(cand), g))
         offset += len(cand)
     split = Split(*(np.concatenate([getattr(s, f) for s in splits], axis=1) for f in _FIELDS))
-    where = np.concatenate(index, axis=1)
     all_bits, all_owner = np.concatenate(bits), np.concatenate(owner)
     # argmin takes the first of equal values: candidates run from low to high bits (and stay in
     # that order after pruning), so a tie goes to the cheaper precision.
     best = np.argmin(split.objective(pb.mode), axis=1)
-    chosen = np.take_along_axis(where, best[:, None], 1)[:, 0]
+    chosen = best if identity else np.take_along_axis(np.concatenate(index, axis=1), best[:, None], 1)[:, 0]
     return Choice(all_bits[chosen], _row(split, best), all_owner[chosen], chosen)
 
 
