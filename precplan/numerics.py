@@ -109,8 +109,8 @@ def newton_min(
     bracket, or meets a non-positive curvature, is replaced by bisection; a step past an end of
     the search range tries that end first (an optimum on a bound, e.g. a memory cap, is then
     found at once; if the derivative there points back inside, the next step bisects). After
-    ``SLOW`` iterations every other step bisects, so every problem
-    converges (at worst linearly). A problem stops when its Newton step is at most ``tol``: the
+    ``SLOW`` iterations a Newton step longer than half the bracket is replaced by bisection, so
+    every problem converges. A problem stops when its Newton step is at most ``tol``: the
     step is taken, and with Newton's quadratic convergence the error left is of order tol^2
     (smooth functions; near a kink it is at most of order tol)."""
     lo, hi, x0 = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (lo, hi, x0)))
@@ -137,20 +137,29 @@ def newton_min(
             ba = np.where(g1 > 0, xa, ba)
             step = g1 / g2
             xn = xa - step
+            # At a tried end whose derivative points back inside, the end is no optimum, and a short
+            # Newton step there says nothing (next to a wall, such as D -> 0, the curvature is
+            # huge): such a problem bisects.
+            ae = at_end[idx] if at_end.any() else None
+            if ae is not None:
+                at_end[idx] = False
             # a Newton step inside the bracket, with positive curvature (NaN/inf fail the tests)
             ok = (g2 > 0) & (xn > aa) & (xn < ba)
-            if it >= SLOW and it % 2:
-                ok[:] = False
+            if ae is not None:
+                ok &= ~ae
             done = ok & (np.abs(step) <= tol)
+            if it >= SLOW:  # slow so far: a Newton step longer than half the bracket bisects instead
+                ok &= done | (np.abs(step) <= 0.5 * (ba - aa))
             rare = np.flatnonzero(~ok)
             if rare.size:
-                # At a tried end whose derivative points back inside, the end is no optimum, and a
-                # short Newton step there says nothing (next to a wall, such as D -> 0, the
-                # curvature is huge): bisect. Otherwise a step past an untried end tries that end.
+                # A converged step that rounds onto the bracket's end is taken; a step past an
+                # untried end of the range tries that end; anything else bisects.
                 r_idx, r_x, r_a, r_b, r_s, r_g2 = idx[rare], xa[rare], aa[rare], ba[rare], step[rare], g2[rare]
-                curved = (r_g2 > 0) & np.isfinite(r_s) & ~at_end[r_idx]
+                curved = (r_g2 > 0) & np.isfinite(r_s)
+                if ae is not None:
+                    curved &= ~ae[rare]
                 r_n = r_x - r_s
-                converged = curved & (np.abs(r_s) <= tol) & (it < SLOW or it % 2 == 0)
+                converged = curved & (np.abs(r_s) <= tol)
                 to_lo = curved & ~converged & (r_n <= r_a) & try_lo[r_idx] & (r_a == lo_f[r_idx])
                 to_hi = curved & ~converged & (r_n >= r_b) & try_hi[r_idx] & (r_b == hi_f[r_idx])
                 try_lo[r_idx[to_lo]] = False
@@ -158,16 +167,13 @@ def newton_min(
                 xn[rare] = np.where(converged, np.minimum(np.maximum(r_n, r_a), r_b),
                                     np.where(to_lo, r_a, np.where(to_hi, r_b, 0.5 * (r_a + r_b))))
                 done[rare] = converged
-                at_end[idx] = False
                 at_end[r_idx[to_lo | to_hi]] = True
-            elif it:
-                at_end[idx] = False
             xa = xn
-            finished = live & (done | (ba - aa <= 1e-3 * tol) | (g1 == 0))
+            finished = live & (done | (ba - aa <= tol) | (g1 == 0))
             x[idx[finished]] = xa[finished]
             live &= ~finished
     x[idx[live]] = xa[live]
     return x.reshape(shape)
 
 
-SLOW = 16  # Newton iterations before newton_min alternates them with bisection
+SLOW = 16  # iterations after which newton_min bisects instead of a long Newton step

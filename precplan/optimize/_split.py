@@ -466,8 +466,8 @@ def _budget(law, pb, w, a, kv, f, c, cst, cap) -> tuple[Array, Array]:
             N_a = c / (c_tr * D0 + pb.infer_floor(ps, budget=True))
             N_s = c / (c_tr * D0 + infer(N_a) / N_a)
         start = np.where(np.isfinite(N_s) & (N_s > 0), np.log(N_s), np.log(guess))
-        # tol: the decode/compute kink of the hardware cost makes Newton's convergence linear there
-        u = newton_min(derivs, lo, hi, np.minimum(np.maximum(start, lo), hi - np.log(2.0)), tol=1e-11)
+        a, b = _beside_kink(pb.hardware, T, ps, ws, ks, shape, lo, hi, derivs)
+        u = newton_min(derivs, a, b, np.minimum(np.maximum(start, a), np.maximum(b - np.log(2.0), a)), tol=1e-11)
         u = _best_of(loss_of_logn, u, lo, hi)
     N = np.where(valid, np.exp(u), np.nan)
     return N, (c - infer(N)) / (c_tr * N)
@@ -525,6 +525,30 @@ def _budget_in_log_tokens(co: _Coefs, C: Array, ctr: Array, k: Array, shape: tup
         v = newton_min(derivs, v_lo, v_hi, np.minimum(np.maximum(v0, v_lo), v_hi), tol=1e-6)
         u = np.log(Cs) - np.log(cs * np.exp(v) + k)
     return np.minimum(np.maximum(u, lo), hi)
+
+
+def _beside_kink(hw: "GpuSpec", T: float, ps: Array, ws: Array, ks: Array, shape: tuple[int, ...], lo: Array, hi: Array,
+                 derivs) -> tuple[Array, Array]:
+    """The search range of a hardware budget line narrowed to one side of the decode kink.
+
+    Decode time max(c N, w N + k N^(2/3)) (:meth:`precplan.costs.GpuSpec.seconds_of`) has a kink
+    where c N = w N + k N^(2/3), at N_k = (k / (c - w))^3 (none when c <= w): the loss's slope
+    jumps up there, and an optimum on it would be approached only by bisection. The one-sided
+    slopes at N_k say whether the optimum is left of it, right of it, or N_k itself (the range
+    then shrinks to that point); either way the search that follows is on a smooth piece."""
+    c, w, k = (np.broadcast_to(x, shape).ravel() for x in hw.infer_terms(T, ps, ws, ks))
+    a, b = np.array(lo, dtype=float).ravel(), np.array(hi, dtype=float).ravel()
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        u_k = 3.0 * np.log(k / np.where(c > w, c - w, np.nan))
+    i = np.flatnonzero(np.isfinite(u_k) & (u_k > a) & (u_k < b))
+    if i.size:
+        uk = u_k[i]
+        left, _ = derivs(uk * (1 - 1e-12) - 1e-12, i)  # decode branch
+        right, _ = derivs(uk * (1 + 1e-12) + 1e-12, i)  # compute branch
+        left, right = np.where(np.isnan(left), np.inf, left), np.where(np.isnan(right), np.inf, right)
+        a[i] = np.where(right < 0, uk, np.where((left < 0) & (right > 0), uk, a[i]))
+        b[i] = np.where(left > 0, uk, np.where((left < 0) & (right > 0), uk, b[i]))
+    return a.reshape(shape), b.reshape(shape)
 
 
 def _convex_in_log_tokens(co: _Coefs) -> bool:
