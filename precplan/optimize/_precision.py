@@ -9,7 +9,10 @@ budget then still picks equal bits. Untied choices differ once memory (weights o
 post-training quantization (robustness per operand, eq. 9) enters.
 
 Every search is vectorized over budgets: candidates form one axis, refinement is a vectorized
-golden-section line search (:func:`precplan.numerics.golden_min`).
+golden-section line search (:func:`precplan.numerics.golden_min`). Large (untied) grids are
+first pruned of candidates another one beats at every budget (:func:`undominated`), then
+screened per budget by a cheap lower bound of each candidate's loss (:func:`_solve_screened`),
+so only candidates that can be the best are solved.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from numpy.typing import NDArray
 
 from precplan.laws._law import Law
 from precplan.precision import OPERAND_LABEL, OPERANDS
-from precplan.optimize._split import Problem, Split, solve_bits
+from precplan.costs import infer_coef
+from precplan.optimize._memory import params_cap
+from precplan.optimize._split import Problem, Split, budget_floor, solve_bits
 from precplan.numerics import golden_min
 
 Array = NDArray[np.float64]
@@ -77,23 +82,123 @@ def _list(values: Array) -> str:
 
 
 def choose(groups: list[tuple[Law, Array]], pb: Problem, budget: Array | None, n: int) -> Choice:
-    """Best candidate per budget across groups of (law, candidate bits (k, 3))."""
+    """Best candidate per budget across groups of (law, candidate bits (k, 3)).
+
+    Large grids (untied) are first pruned of candidates another one beats whatever the budget
+    (:func:`undominated`), and in budget mode screened per budget by a lower bound
+    (:func:`_solve_screened`); both only drop candidates that cannot be (or tie with) the best."""
     col = None if budget is None else budget[:, None]
-    splits, bits, owner = [], [], []
+    splits, index, bits, owner = [], [], [], []
+    offset, identity = 0, True  # identity: every candidate solved, in order (column = candidate)
     for g, (law, cand) in enumerate(groups):
-        s = solve_bits(law, pb, cand[None, :, 0], cand[None, :, 1], cand[None, :, 2], col)
-        splits.append(_broadcast(s, n))
+        keep = np.flatnonzero(undominated(law, pb, cand)) if len(cand) >= SCREEN_MIN_CANDIDATES else np.arange(len(cand))
+        sub = cand[keep]
+        if _screened(pb, budget, sub):
+            s, pos = _solve_screened(law, pb, sub, col, n)
+            index.append(offset + keep[pos])
+            identity = False
+        else:
+            s = _broadcast(solve_bits(law, pb, sub[None, :, 0], sub[None, :, 1], sub[None, :, 2], col), n)
+            index.append(np.broadcast_to(offset + keep, (n, len(sub))))
+            identity &= len(sub) == len(cand)
+        splits.append(s)
         bits.append(cand)
         owner.append(np.full(len(cand), g))
+        offset += len(cand)
     split = Split(*(np.concatenate([getattr(s, f) for s in splits], axis=1) for f in _FIELDS))
     all_bits, all_owner = np.concatenate(bits), np.concatenate(owner)
-    # argmin takes the first of equal values: candidates run from low to high bits, so a tie
-    # goes to the cheaper precision.
+    # argmin takes the first of equal values: candidates run from low to high bits (and stay in
+    # that order after pruning), so a tie goes to the cheaper precision.
     best = np.argmin(split.objective(pb.mode), axis=1)
-    return Choice(all_bits[best], _row(split, best), all_owner[best], best)
+    chosen = best if identity else np.take_along_axis(np.concatenate(index, axis=1), best[:, None], 1)[:, 0]
+    return Choice(all_bits[chosen], _row(split, best), all_owner[chosen], chosen)
 
 
 _FIELDS = ("params", "tokens", "loss", "train_flops", "inference_flops")
+SCREEN_MIN_CANDIDATES = 64  # grids this large (untied) are pruned and screened
+SCREEN_MARGIN = 1e-12  # relative slack on the screen's comparison (rounding in the bound's formula)
+
+
+def undominated(law: Law, pb: Problem, cand: Array) -> NDArray[np.bool_]:
+    """Which candidates no other candidate beats at every budget.
+
+    Y beats X when it costs no more to train (c_tr), to serve (the inference cost's coefficients)
+    and in memory (a cap on N at least X's), and has strictly more effective parameters per
+    parameter (f, Kumar et al. 2024 eq. 5) and, with PTQ, no larger a PTQ coefficient
+    (eqs. 8-9 at N = D = 1). Then Y reaches any (N, D) X can, with a lower loss (and, for a
+    target loss, a lower cost): X is never the best nor tied with it. With PTQ the loss can rise
+    with D, so under a budget with a fixed N or a memory cap nothing is pruned. Nor is anything
+    when the law's coefficient samples change f or the PTQ coefficient across samples.
+
+    Candidates with equal costs form groups; within a group, X is dropped when a candidate with a
+    strictly larger f has a PTQ coefficient no larger (all zero without PTQ)."""
+    keep = np.ones(len(cand), dtype=bool)
+    w, a, kv = cand[:, 0], cand[:, 1], cand[:, 2]
+    capped = pb.memory is not None or pb.serve_memory is not None
+    if pb.post is not None and pb.mode == "budget" and pb.tokens is None and (pb.params is not None or capped):
+        return keep
+    c_tr, ps, ws, ks = pb.costs(w, a, kv)
+    features = [c_tr, -params_cap(w, pb.memory, pb.serve_memory, pb.post, pb.kv_memory, ks)]
+    serving = pb.inference_tokens > 0 and (pb.mode != "budget" or pb.budget_inference)
+    if serving:
+        features += [infer_coef(ps)] if pb.hardware is None else list(np.broadcast_arrays(*pb.hardware.infer_terms(1.0, ps, ws, ks)))
+    lw = law.lift(2)
+    f = np.atleast_2d(lw.precision_factor(w[None, :], a[None, :], kv[None, :]))
+    K = np.zeros_like(f)
+    if pb.post is not None and law.has_ptq:
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            K = np.atleast_2d(lw.ptq_degradation(np.ones(1), np.ones(1), pb.post, w[None, :], a[None, :], kv[None, :]))
+    if np.any(np.ptp(f, axis=0) != 0) or np.any(np.ptp(K, axis=0) != 0) or not np.all(f[0] > 0):
+        return keep
+    f, K = f[0], np.where(np.isnan(K[0]), np.inf, K[0])
+    _, group = np.unique(np.column_stack(features), axis=0, return_inverse=True)
+    group = group.ravel()
+    order = np.lexsort((-f, group))  # by group, then f descending
+    g, fs = group[order], f[order]
+    _, k_rank = np.unique(K[order], return_inverse=True)
+    k_rank = k_rank.ravel()
+    k = len(cand)
+    # prefix minimum of the PTQ coefficient's rank within each group (later groups offset below)
+    running = np.minimum.accumulate(k_rank - g * k) + g * k
+    i = np.arange(k)
+    new_group = np.r_[True, g[1:] != g[:-1]]
+    new_tie = new_group | np.r_[True, fs[1:] != fs[:-1]]
+    tie_start = np.maximum.accumulate(np.where(new_tie, i, 0))  # first index of each f-tie block
+    has_better = ~new_group[tie_start]  # some candidate in the group has a strictly larger f
+    best_better = running[np.maximum(tie_start - 1, 0)]
+    dominated = has_better & (best_better <= k_rank)
+    keep[order[dominated]] = False
+    return keep
+
+
+def _screened(pb: Problem, budget: Array | None, cand: Array) -> bool:
+    """Whether the budget-mode solve is worth screening: a large (untied) grid of candidates. (With
+    inference demand or PTQ the bound is loose: most of a tied grid's candidates survive it.)"""
+    if budget is None or pb.mode != "budget" or pb.params is not None or pb.tokens is not None:
+        return False
+    return len(cand) >= SCREEN_MIN_CANDIDATES
+
+
+def _solve_screened(law: Law, pb: Problem, cand: Array, col: Array, n: int) -> tuple[Split, NDArray[np.intp]]:
+    """:func:`solve_bits` for the candidates that can win at each budget: the split (n, m) and
+    which candidates (positions in ``cand``) its columns are.
+
+    A lower bound of each candidate's loss (:func:`precplan.optimize._split.budget_floor`: the
+    optimum without the inference and PTQ terms, cheap) ranks them; the best-ranked one per
+    budget is solved, and its loss is an upper bound on the best. Only candidates whose lower
+    bound does not exceed it can be the best (or tie with it); they are solved, in candidate
+    order, each row padded with repeats of its first survivor."""
+    lb = np.broadcast_to(budget_floor(law, pb, cand[None, :, 0], cand[None, :, 1], cand[None, :, 2], col), (n, len(cand)))
+    first = np.argmin(lb, axis=1)
+    s1 = solve_bits(law, pb, cand[first, 0][:, None], cand[first, 1][:, None], cand[first, 2][:, None], col)
+    ub = np.broadcast_to(s1.objective(pb.mode), (n, 1))
+    keep = lb <= ub * (1.0 + SCREEN_MARGIN)
+    keep[np.arange(n), first] = True
+    m = int(keep.sum(axis=1).max())
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :m]  # each row's survivors first, in candidate order
+    sel = np.where(np.take_along_axis(keep, order, 1), order, order[:, :1])  # pad with a survivor
+    s2 = _broadcast(solve_bits(law, pb, cand[sel, 0], cand[sel, 1], cand[sel, 2], col), n)
+    return s2, sel
 
 
 def _row(split: Split, best: NDArray[np.int64]) -> Split:
