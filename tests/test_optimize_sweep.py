@@ -146,3 +146,22 @@ def test_sweep_table_shows_intervals_of_a_sampled_law(runner):
     for k in ("params", "tokens", "loss"):
         assert all(lo <= x <= hi for lo, x, hi in zip(c[f"{k}_lo"], c[k], c[f"{k}_hi"]))
     assert data["uncertainty"]["samples"] == 1000
+
+
+def test_with_ptq_a_budget_is_a_ceiling_where_n_cannot_grow():
+    """After PTQ the loss rises with D past its minimum (Kumar et al. 2024, eq. 2), so with N
+    fixed or capped more budget must never give a worse plan: the plan stops at the post-PTQ
+    optimum (brute force: tests/oracles.ptq_argmin) and says it leaves budget unspent."""
+    from oracles import ptq_argmin
+
+    law = load_law("kumar2024")
+    fixed = make_planner(law, has_budget=True, params=100e6, inference_precision=4).sweep(np.logspace(19, 23, 9))
+    assert np.all(np.diff(fixed.loss) <= 1e-12)
+    b = fixed.bits[-1]
+    r = float(law.robustness(4.0, *b))
+    assert fixed.tokens[-1] == pytest.approx(ptq_argmin(KUMAR, 100e6, 4.0, *b, robustness=r), rel=1e-6)
+    assert fixed.spent[-1] < 0.01 and any("stopping at the post-PTQ optimum" in n for n in fixed[-1].notes)
+    capped = make_planner(law, has_budget=True, serve_memory=8e9, inference_precision=4).sweep(np.logspace(22, 25, 7))
+    assert np.all(np.diff(capped.loss) <= 1e-12)
+    assert capped.binds[-1] and capped.spent[-1] < 0.1
+    assert any("stopping at the post-PTQ optimum" in n and "of 7 plans" in n for n in capped.notes)

@@ -94,11 +94,18 @@ def test_budget_line_matches_brute_force(P, post, T, budget):
 @pytest.mark.parametrize("post, T", [(4.0, 0.0), (None, 1e12), (4.0, 1e12)])
 def test_budget_line_on_a_binding_memory_cap(post, T):
     """8 GB for 8-bit weights caps N at 8e9; at 1e25 FLOPs the optimum is far above it, so N is
-    the cap and the loss the brute-force minimum below the cap."""
+    the cap and the loss the brute-force minimum below the cap. With PTQ the budget is a ceiling:
+    at N = cap, the loss after PTQ is least at some D below what the budget buys (Kumar et al.
+    2024, eq. 2: the degradation grows with D), so the brute force searches D up to that."""
     pb = Problem(has_budget=True, memory=8e9, post=post, inference_tokens=T, serve_activations=post, serve_kv=post)
     s = solve_bits(LAW, pb, 8.0, 8.0, 8.0, 1e25)
     assert float(s.params) == pytest.approx(8e9, rel=1e-12)
     _, L_bf = budget_line_min(LAW, 1e25, 8, post=post, inference_tokens=T, cap=8e9)
+    if post is not None:
+        D_line = (1e25 - 2 / 16 * post * 8e9 * T) / (6 / 16 * 8 * 8e9)
+        _, L_below = zoom_min(lambda x: LAW.loss(8e9, np.exp(x), 8.0, 8.0, 8.0, post=post), np.log(1e3), np.log(D_line))
+        assert L_below < L_bf  # here stopping short of the budget is better
+        L_bf = L_below
     assert float(s.loss) == pytest.approx(L_bf, rel=1e-10)
 
 

@@ -163,9 +163,15 @@ def optimize(
         from precplan.cli._render import write_json_table
 
         write_json_table(sweep_header(sweep), sweep.columns(), columnar=json_columns)
-        print_json_warnings(sweep.warnings())
+        print_json_warnings(sweep.warnings)
     elif csv != "-":
         render_sweep(sweep)
+    else:  # the CSV is on stdout: the warnings still reach stderr
+        print_json_warnings(sweep.warnings)
+    if csv not in (None, "-") and not (json_out or json_columns):
+        from precplan.cli._render import print_notes
+
+        print_notes([f"wrote {csv} ({sweep.count} rows)"])
     if plot is not None:
         _plot(planner, sweep, plot, json_out or json_columns or csv == "-")
 
@@ -205,6 +211,8 @@ def _one_plan(planner, plan, sweep, extra: list[str], card_note: str | None, jso
         print_json_warnings(plan.warnings)
     elif csv != "-":
         render_plan(plan)
+    else:  # the CSV is on stdout: the warnings still reach stderr
+        print_json_warnings(plan.warnings)
     if plot is not None:
         _plot(planner, [plan], plot, json_out or csv == "-")
 

@@ -203,13 +203,13 @@ def render_sweep(sweep: Sweep) -> None:
     if levels:
         parts.append(f"\\[lo, hi]: central {levels.pop():.0%} interval over the law's coefficient samples")
     caption = "; ".join(parts) or None
-    console().print(f"[bold]{sweep.law}: lowest-loss plan per budget (16-bit-equivalent FLOPs)[/bold]")
+    console().print(f"[bold]{sweep.family.id}: lowest-loss plan per budget (16-bit-equivalent FLOPs)[/bold]")
     console().print(table("", cols, rows, caption))
     notes = sweep.notes
     if sweep.assumed:
         notes.append(f"these plans depend on ASSUMED constants no paper reports: {', '.join(sweep.assumed)}")
     print_notes(notes)
-    print_warnings(sweep.warnings())
+    print_warnings(sweep.warnings)
 
 
 def _format_cells(sweep: Sweep) -> list[str]:
@@ -229,7 +229,7 @@ def sweep_header(sweep: Sweep) -> dict:
         "target_loss": sweep.target_loss, "inference_precision": sweep.inference_precision,
         "inference_tokens": sweep.inference_tokens, "gpu": sweep.gpu, "gpus": sweep.gpus,
         "uncertainty": None if unc is None else {k: unc[k] for k in ("level", "samples", "method", "sampled")},
-        "assumed": list(sweep.assumed), "notes": sweep.notes, "warnings": sweep.warnings(),
+        "assumed": list(sweep.assumed), "notes": sweep.notes, "warnings": sweep.warnings,
     }
 
 

@@ -107,9 +107,13 @@ def extrapolation_warnings(law: "Law", params: ArrayLike, tokens: ArrayLike, bit
         if f <= 1.0 + 1e-9:
             continue
         lo, hi = ex.ranges[key]  # type: ignore[misc]
-        v = np.asarray(values[key], dtype=float)
+        v = np.asarray(values[key], dtype=float).ravel()
         lo_v, hi_v = float(np.min(v)), float(np.max(v))
-        shown = f"{_LABELS[key]} = {lo_v:.3g} is" if lo_v == hi_v else f"{_LABELS[key]} {lo_v:.3g}..{hi_v:.3g} lie"
+        if lo_v == hi_v:
+            shown = f"{_LABELS[key]} = {lo_v:.3g} is"
+        else:  # several values: say how many of them are outside, not only their span
+            k = int(np.sum((v < lo) | (v > hi)))
+            shown = f"{_LABELS[key]} {lo_v:.3g}..{hi_v:.3g}: {'all' if k == v.size else f'{k} of {v.size}'} {'lie' if k > 1 else 'lies'}"
         tail = (
             f"the prediction extrapolates {_times(f)} beyond its data"
             if f <= FAR_FACTOR

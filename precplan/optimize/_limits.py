@@ -111,7 +111,7 @@ def check_meaningful_budgets(groups: Sequence[tuple[Law, Array]], pb: Problem, b
     lo, hi = b[bad].min(), b[bad].max()
     span = f"{lo:.3g}" if lo == hi else f"{lo:.3g}..{hi:.3g}"
     raise PrecplanError(
-        f"--budget: {int(bad.sum())} of the sweep's {b.size} budgets ({span}) are too small for any model the law"
+        f"--budget: {int(bad.sum())} of the sweep's {b.size} budgets ({span}) {'is' if int(bad.sum()) == 1 else 'are'} too small for any model the law"
         f" describes ({why}); {limit}" + ("" if math.isnan(least) else ": start the sweep there")
     )
 

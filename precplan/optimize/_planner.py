@@ -28,7 +28,7 @@ from precplan.laws._law import BASE, PRECISION, PTQ, ROBUSTNESS, Decomposition, 
 from precplan.optimize._compare import CompareRow, compare_columns, compare_rows
 from precplan.optimize._limits import meaningless_warnings, unreachable_message
 from precplan.optimize._memory import check_fixed_params_fit, kv_cache_bytes, memory_notes, params_cap, weight_bytes
-from precplan.optimize._sweep import ReferenceColumns, ShiftColumns, Sweep, concat
+from precplan.optimize._sweep import PTQ_STOP, TOKENS_FIXED, ReferenceColumns, ShiftColumns, Sweep, concat
 from precplan.optimize._result import Plan
 from precplan.optimize._precision import Choice, choose, integer_candidates, point, refine
 from precplan.optimize._split import Problem
@@ -153,6 +153,7 @@ class Planner:
             kv_cache_bytes=None if kv_at is None else np.asarray(kv_cache_bytes(s.params, ks, kv_at), dtype=float),
             binds=binds, spent=spent, edge=edge, bits_range=self.bits_range, zero_ptq=zero_ptq,
             assumed=tuple(self._assumed()), shared_notes=self.notes,
+            underspend=TOKENS_FIXED if pb.tokens is not None else (PTQ_STOP if pb.post is not None else None),
             extra_notes=None if gpu is None else tuple(tuple(g.notes) + tuple(_emulated_note(self.gpu, g, bits[i])) for i, g in enumerate(gpu)),
         )
 
@@ -514,7 +515,7 @@ def plan_sweep(budgets: ArrayLike, *, law: Law | str = "kumar2024", base: Law | 
     Sweep
         Arrays with one entry per budget (``params``, ``tokens``, ``loss``, ``bits``, ...),
         :meth:`~precplan.optimize._sweep.Sweep.columns`, and the sweep's ``notes`` and
-        ``warnings()`` once; ``sweep[i]`` (or iterating) gives budget i's :class:`Plan`.
+        ``warnings`` once; ``sweep[i]`` (or iterating) gives budget i's :class:`Plan`.
     """
     from precplan.laws import load_law
 

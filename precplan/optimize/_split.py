@@ -379,6 +379,8 @@ def solve_bits(
         N, D = _target(law, pb, w, a, kv, f, cst, cap)
     elif c is not None:
         N, D = _budget(law, pb, w, a, kv, f, c, cst, cap)
+        if pb.post is not None and law.has_ptq and pb.tokens is None:
+            N, D = _stop_at_ptq_optimum(law, pb, w, a, kv, c, cst, cap, N, D)
     else:
         # Loss falls with N and D, so without a budget N is the largest the memory allows.
         N = np.where(np.isfinite(cap), cap, np.nan) if pb.params is None else np.full(w.shape, float(pb.params))
@@ -471,6 +473,40 @@ def _budget(law, pb, w, a, kv, f, c, cst, cap) -> tuple[Array, Array]:
         u = _best_of(loss_of_logn, u, lo, hi)
     N = np.where(valid, np.exp(u), np.nan)
     return N, (c - infer(N)) / (c_tr * N)
+
+
+def ptq_token_optimum(law: Law, N: ArrayLike, w: ArrayLike, a: ArrayLike, kv: ArrayLike, post: float) -> Array:
+    """The tokens that minimize the loss after post-training quantization at fixed N (+inf
+    without a PTQ term): B D^-beta + K(N) D^gamma_D is least where
+    D^(beta + gamma_D) = beta B / (gamma_D K(N)), K(N) = delta_PTQ at D = 1 (Kumar et al. 2024,
+    eqs. 2 and 10)."""
+    lw = law.lift(max(np.ndim(x) for x in (N, w, a, kv)))
+    beta, B, gD = lw.c("beta"), lw.c("B"), lw.c("gamma_D")
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        K = lw.ptq_degradation(N, 1.0, post, w, a, kv)
+        ok = np.isfinite(K) & (K > 0)
+        return np.where(ok, np.power(beta * B / (gD * np.where(ok, K, 1.0)), 1.0 / (beta + gD)), np.inf)
+
+
+def _stop_at_ptq_optimum(law, pb, w, a, kv, c, cst, cap, N, D) -> tuple[Array, Array]:
+    """A budget is a ceiling, not a quota. After post-training quantization the loss rises with
+    D past :func:`ptq_token_optimum`, so where N cannot grow (fixed ``params``, or a memory cap)
+    the best plan stops there and leaves the rest of the budget unspent. With N free, spare
+    budget buys a larger N, which lowers every term of the loss (eq. 10: the PTQ term falls like
+    N^-gamma_N), so an optimum that leaves budget unspent sits on the cap: the better of the
+    budget line's optimum and (cap, min(D_opt(cap), the budget's D))."""
+    if pb.params is not None:
+        return N, np.minimum(D, ptq_token_optimum(law, N, w, a, kv, pb.post))
+    capped = np.isfinite(cap)
+    if not np.any(capped):
+        return N, D
+    c_tr, ps, ws, ks = cst
+    Nc = np.where(capped, cap, 1.0)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        D_line = (c - pb.infer(Nc, ps, ws, ks, budget=True)) / (c_tr * Nc)
+        Dc = ptq_token_optimum(law, Nc, w, a, kv, pb.post)
+        better = capped & (Dc < D_line) & (_loss(law, Nc, Dc, w, a, kv, pb.post) < _loss(law, N, D, w, a, kv, pb.post))
+    return np.where(better, Nc, N), np.where(better, Dc, D)
 
 
 def _budget_in_log_tokens(co: _Coefs, C: Array, ctr: Array, k: Array, shape: tuple[int, ...], lo: Array, hi: Array, v0: Array) -> Array:

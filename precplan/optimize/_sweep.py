@@ -15,7 +15,7 @@ comparison rows, the memory-limit flags. Nothing is built per budget until asked
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,6 +31,10 @@ from precplan.precision import OPERAND_LABEL, OPERANDS, Bits
 Array = NDArray[np.float64]
 
 MEMORY_BINDS = "the memory limit binds: N is the largest model that fits"
+TOKENS_FIXED = "with --tokens fixed, {plans} only {share} of {their} budget"
+PTQ_STOP = ("more tokens would raise the loss after post-training quantization (its degradation grows like"
+            " D^gamma_D, Kumar et al. 2024, eq. 2) and N cannot grow: {plans} only {share} of {their} budget,"
+            " stopping at the post-PTQ optimum")
 LEAD_TAIL = "it is what the formula gives so far from its data, not a recommendation"
 
 
@@ -120,6 +124,7 @@ class Sweep:
     zero_ptq: NDArray[np.bool_]  # untied plans whose PTQ term eq. 9 cancels
     assumed: tuple[str, ...]
     shared_notes: tuple[str, ...]  # the planner's notes, true of every plan
+    underspend: str | None = None  # why a plan may leave budget unspent (a template: share, plans, their)
     extra_notes: tuple[tuple[str, ...], ...] | None = None  # per plan (GPU notes), None without a GPU
     uncertainty: tuple[dict | None, ...] | None = None  # per plan, from precplan.optimize._uncertainty
     uncertainty_notes: tuple[tuple[str, ...], ...] | None = None
@@ -154,12 +159,20 @@ class Sweep:
     def __iter__(self) -> Iterator[Plan]:
         return (self.plan(i) for i in range(self.count))
 
-    def __getitem__(self, i: int | slice) -> Plan | list[Plan]:
-        if isinstance(i, slice):
-            return [self.plan(k) for k in range(self.count)[i]]
-        if not -self.count <= i < self.count:
-            raise IndexError(f"plan {i} of a sweep of {self.count}")
-        return self.plan(i % self.count)
+    def __getitem__(self, i: "int | slice | Sequence[int] | NDArray[np.integer]") -> "Plan | Sweep":
+        """``sweep[i]``: budget i's :class:`Plan`; ``sweep[a:b]`` or ``sweep[[i, j]]``: a Sweep of those budgets."""
+        if isinstance(i, (int, np.integer)) and not isinstance(i, bool):
+            if not -self.count <= i < self.count:
+                raise IndexError(f"plan {i} of a sweep of {self.count} (valid: {-self.count}..{self.count - 1})")
+            return self.plan(int(i) % self.count)
+        idx = np.arange(self.count)[i] if isinstance(i, slice) else np.asarray(i)
+        if idx.dtype.kind not in "iu" or idx.ndim != 1:
+            raise TypeError(f"index a sweep with an integer, a slice or a list of integers, not {i!r}")
+        return take(self, idx)
+
+    def __repr__(self) -> str:
+        span = "" if self.budget is None else f", budgets {self.budget.min():.3g}..{self.budget.max():.3g}"
+        return f"<Sweep of {self.count} plans by {self.family.id} ({self.mode}{span})>"
 
     # ------------------------------------------------------------------ one plan
     def plan(self, i: int) -> Plan:
@@ -211,8 +224,8 @@ class Sweep:
         notes = []
         if self.binds[i]:
             notes.append(MEMORY_BINDS)
-            if self.spent[i] < 1 - 1e-9:
-                notes.append(f"with --tokens fixed, the plan spends only {self.spent[i]:.1%} of the budget")
+        if self.underspend and self.spent[i] < 1 - 1e-9:
+            notes.append(self.underspend.format(share=f"{self.spent[i]:.1%}", plans="the plan spends", their="the"))
         if self.edge[i]:
             notes.append(_edge_note("bottom" if self.edge[i] < 0 else "top", self.bits_range))
         return notes
@@ -229,11 +242,11 @@ class Sweep:
             notes.append(MEMORY_BINDS)
         elif self.binds.any():
             notes.append(f"{MEMORY_BINDS} ({int(self.binds.sum())} of {n} plans{where(self.binds)})")
-        under = self.binds & (self.spent < 1 - 1e-9)
-        if under.any():
+        under = self.spent < 1 - 1e-9
+        if self.underspend and under.any():
             lo, hi = float(self.spent[under].min()), float(self.spent[under].max())
             share = f"{lo:.1%}" if lo == hi else f"{lo:.1%}..{hi:.1%}"
-            notes.append(f"with --tokens fixed, {int(under.sum())} of {n} plans{where(under)} spend only {share} of their budget")
+            notes.append(self.underspend.format(share=share, plans=f"{int(under.sum())} of {n} plans{where(under)} spend", their="their"))
         for side, mask in (("bottom", self.edge < 0), ("top", self.edge > 0)):
             if mask.any():
                 count = "" if mask.all() else f" ({int(mask.sum())} of {n} plans{where(mask)})"
@@ -242,6 +255,7 @@ class Sweep:
             notes += group
         return list(dict.fromkeys(notes))
 
+    @property
     def warnings(self) -> list[str]:
         """Warnings for the whole sweep, one line per concern: how far it extrapolates (the worst
         budget counts), implausible or meaningless plans, PTQ terms that eq. 9 cancels."""
@@ -281,12 +295,12 @@ class Sweep:
             "gpu_hours": none if self.gpu_cost is None else self.gpu_hours,
             "dollars": none if self.gpu_cost is None else np.array([np.nan if g.total_dollars is None else g.total_dollars for g in self.gpu_cost]),
             "cost_model": [self.cost_model] * n,
-            "gpu": [self.gpu or ""] * n,
+            "gpu": [self.gpu] * n,
             "gpus": [self.gpus] * n,
             "train_format": [g.train_format for g in self.gpu_cost] if self.gpu_cost else _format_column(self),
             "emulated": [bool(g.emulated) for g in self.gpu_cost] if self.gpu_cost else [False] * n,
             "wall_days": none if self.gpu_cost is None else np.array([np.nan if g.wall_days is None else g.wall_days for g in self.gpu_cost]),
-            "serve_format": [g.serve_format for g in self.gpu_cost] if self.gpu_cost else [""] * n,
+            "serve_format": [g.serve_format for g in self.gpu_cost] if self.gpu_cost else [None] * n,
             "kv_cache_bytes": none if self.kv_cache_bytes is None else self.kv_cache_bytes,
             # added after the first CSV release: new columns go last
             "law": self.law_ids, "serve_bits": self.serve_bits, "serve_memory_bytes": self.serve_memory_bytes,
@@ -343,6 +357,28 @@ def concat(parts: list[Sweep]) -> Sweep:
     return replace(first, **joined)
 
 
+def take(sweep: Sweep, idx: NDArray[np.integer]) -> Sweep:
+    """The plans ``idx`` of ``sweep``, as a sweep."""
+    picked = {}
+    for name in _PER_PLAN:
+        v = getattr(sweep, name)
+        if v is None:
+            continue
+        if isinstance(v, np.ndarray):
+            picked[name] = v[idx]
+        elif isinstance(v, tuple) and name != "compared":
+            picked[name] = tuple(v[k] for k in idx.tolist())
+        else:
+            picked[name] = _take_fields(v, idx)
+    return replace(sweep, **picked, lead_warnings=list(sweep.lead_warnings))
+
+
+def _take_fields(value: Any, idx: NDArray[np.integer]) -> Any:
+    if isinstance(value, tuple):  # compared: one dataclass per row
+        return tuple(_take_fields(v, idx) for v in value)
+    return replace(value, **{f.name: getattr(value, f.name)[idx] for f in fields(value) if isinstance(getattr(value, f.name), np.ndarray)})
+
+
 def _concat_fields(values: list[Any]) -> Any:
     if isinstance(values[0], tuple):  # compared: one dataclass per row
         return tuple(_concat_fields([v[j] for v in values]) for j in range(len(values[0])))
@@ -364,9 +400,9 @@ def _bits(row: Array) -> Bits:
     return Bits(float(row[0]), float(row[1]), float(row[2]))
 
 
-def _format_column(sweep: Sweep) -> list[str]:
+def _format_column(sweep: Sweep) -> list[str | None]:
     if sweep.formats is None:
-        return [""] * sweep.count
+        return [None] * sweep.count
     return [sweep.formats[k] for k in sweep.index.tolist()]
 
 
@@ -380,7 +416,8 @@ def _where(mask: NDArray[np.bool_], budget: Array | None) -> str:
 
 def _edge_note(side: str, bits_range: tuple[float, float]) -> str:
     lo, hi = bits_range
-    return f"the chosen weight precision is at the {side} of the search range {lo:g}..{hi:g} bits: widen --precisions (e.g. 3:32) to look further"
+    wider = f"{max(lo - 1, 1):g}:{hi:g}" if side == "bottom" else f"{lo:g}:{max(32, hi + 1):g}"
+    return f"the chosen weight precision is at the {side} of the search range {lo:g}..{hi:g} bits: widen --precisions (e.g. {wider}) to look further"
 
 
 def zero_ptq_warning(bits: Array, post: float) -> str:
