@@ -184,13 +184,14 @@ def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out, curves
         files.append(str(save_figure(validate_figure(rep), plot)))
     curves_doc = None
     if curves is not None:
-        from precplan.validate._curves import FIT_NOTE, fit_args, fit_command, write_curves
+        from precplan.validate._curves import fit_args, fit_command, fit_note, write_curves
 
         files.append(str(write_curves(curves_out, curves)))
+        has = curves.with_checkpoints > 0
         curves_doc = {"path": files[-1], "rows": len(curves.rows), "runs": curves.runs,
                       "runs_with_checkpoints": curves.with_checkpoints, "runs_final_loss_only": curves.final_only,
-                      "diverged_left_out": curves.diverged, "notes": curves.notes, "fit_args": fit_args(files[-1])[1:],
-                      "fit_command": fit_command(files[-1]), "fit_note": FIT_NOTE}
+                      "diverged_left_out": curves.diverged, "notes": curves.notes, "fit_args": fit_args(files[-1], has)[1:],
+                      "fit_command": fit_command(files[-1], has), "fit_note": fit_note(has)}
     if json_out:
         doc = report_json(rep, summary)
         doc["files"] = files

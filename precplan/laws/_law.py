@@ -226,7 +226,7 @@ class Law:
             if np.any(p != ref):
                 raise PrecplanError(
                     f"law {self.id!r} has no precision terms, so it only predicts {ref:g}-bit training;"
-                    f" compose it with a precision law, e.g. --law kumar2024 --base {self.id}"
+                    f" compose it with a precision law, e.g. --law kumar2024 --base {self.base_id}"
                 )
             return np.ones_like(p)
         f = self._raw_factor(p, operand)
@@ -350,13 +350,18 @@ class Law:
         law breaks down there (Kumar et al. 2024, eq. 3 with App. K offsets: P <= gamma_x n_x)."""
         return self.c(f"gamma_{operand}") * self.c(f"n_{operand}")
 
+    @property
+    def base_id(self) -> str:
+        """The law whose base terms this one has: a loadable name (a composed law's base)."""
+        return self.composed_from[1] if self.composed_from else self.id
+
     def require_ptq(self) -> None:
         """Raise unless the law has post-training-quantization terms (Kumar et al. 2024, eq. 2)."""
         if not self.has_ptq:
             raise PrecplanError(
                 f"law {self.id!r} (form {self.form}) has no post-training-quantization terms;"
-                f" use a precision-ptq law such as kumar2024, or compose one on {self.id}'s base terms"
-                f" (law kumar2024, base {self.id})"
+                f" use a precision-ptq law such as kumar2024, or compose one on {self.base_id}'s base terms"
+                f" (law kumar2024, base {self.base_id})"
             )
 
     def check_domain(self, N: ArrayLike, D: ArrayLike, weights: ArrayLike = 16, activations: ArrayLike = 16, kv: ArrayLike = 16) -> None:

@@ -65,12 +65,12 @@ def check_request(
         if continuous or untied or any(p.bits != 16 for p in fixed + listed):
             raise PrecplanError(
                 f"law {law.id!r} has no precision terms, so it plans 16-bit training only; compose it with a"
-                f" precision law to search precisions, e.g. --law kumar2024 --base {law.id}"
+                f" precision law to search precisions, e.g. --law kumar2024 --base {law.base_id}"
             )
     if post is not None and not law.has_ptq:
         raise PrecplanError(
             f"--inference-precision needs a law with post-training-quantization terms; law {law.id!r} has none"
-            " (use --law kumar2024, or --law kumar2024 --base " + law.id + ")"
+            " (use --law kumar2024, or --law kumar2024 --base " + law.base_id + ")"
         )
     if precisions is not None and (continuous or untied):
         floats = [p for p in (parse_precision(x) for x in precisions) if p.is_float]

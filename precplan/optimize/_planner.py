@@ -305,7 +305,7 @@ def make_planner(
                 gpu.device.format_for(p)  # a named format the GPU lacks is an error
     if not law.has_precision:
         groups: list[tuple[Law, Array]] = [(law, np.array([[16.0, 16.0, 16.0]]))]
-        notes.append(f"law {law.id} has no precision terms: planned at 16 bits only (compose with --law kumar2024 --base {law.id} for other precisions)")
+        notes.append(f"law {law.id} has no precision terms: planned at 16 bits only (compose with --law kumar2024 --base {law.base_id} for other precisions)")
         lo = hi = 16.0
     elif precision is not None or precisions is not None:
         chosen = [parse_precision(precision)] if precision is not None else [parse_precision(p) for p in precisions or ()]

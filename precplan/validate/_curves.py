@@ -146,8 +146,8 @@ def curve_rows(records: Sequence[dict[str, Any]]) -> CurveExport:
         final_only += ckpts is None or len(mine) == 1
     if not rows:
         raise PrecplanError(f"no run with a final loss in the store ({diverged} diverged): there is no curve to export")
-    notes = [f"curves: {len(rows)} checkpoints of {runs} runs (each run's last row is its final loss; post-training"
-             " quantization losses are not part of a curve and are not exported)"]
+    notes = [f"curves: {len(rows)} rows of {runs} runs, {len(rows) - runs} intermediate checkpoints and {runs} final losses"
+             " (each run's last row; post-training quantization losses are not part of a curve and are not exported)"]
     if final_only:
         notes.append(f"{final_only} of {runs} runs have no checkpoints before the final step (recorded before checkpoints"
                      " were, with --checkpoints 0 or 1, or too few steps): each is exported as its final loss only")
@@ -182,11 +182,23 @@ def write_curves(path: str | Path, export: CurveExport) -> Path:
     return atomic_write_text(p, curves_text(export.rows, "\t" if p.suffix.lower() == ".tsv" else ","))
 
 
-def fit_args(path: str | Path) -> list[str]:
-    """The ``precplan fit`` arguments for a curves file written by :func:`write_curves`."""
-    return ["precplan", "fit", str(path), "--curves", "--min-tokens", MIN_TOKENS, "--skip-fraction", SKIP_FRACTION]
+FINAL_ONLY_NOTE = (f"--min-tokens {MIN_TOKENS}: these runs see far fewer than fit's default 1e10 tokens; no run in this"
+                   " store has checkpoints before its final step, so the file holds final losses only (the same fit as"
+                   " precplan fit DIR/runs.jsonl); train with --checkpoints K (K >= 2) to record curves")
 
 
-def fit_command(path: str | Path) -> str:
+def fit_args(path: str | Path, with_checkpoints: bool = True) -> list[str]:
+    """The ``precplan fit`` arguments for a curves file written by :func:`write_curves`
+    (without checkpoints there is no early part of a curve to drop)."""
+    skip = ["--skip-fraction", SKIP_FRACTION] if with_checkpoints else []
+    return ["precplan", "fit", str(path), "--curves", "--min-tokens", MIN_TOKENS, *skip]
+
+
+def fit_note(with_checkpoints: bool = True) -> str:
+    """Why :func:`fit_args` chose its options."""
+    return FIT_NOTE if with_checkpoints else FINAL_ONLY_NOTE
+
+
+def fit_command(path: str | Path, with_checkpoints: bool = True) -> str:
     """:func:`fit_args` as a shell command line."""
-    return " ".join(shlex.quote(a) for a in fit_args(path))
+    return " ".join(shlex.quote(a) for a in fit_args(path, with_checkpoints))
