@@ -186,11 +186,11 @@ def _solve(planner, budgets, level: float):
     from precplan.progress import progress_bar
 
     n = 1 if budgets is None else int(np.size(budgets))
-    samples = planner.law.has_samples
-    with progress_bar(n > 1, "planning budgets", n * (2 if samples else 1)) as advance:
+    with progress_bar(n > 1, "solving budgets", n) as advance:
         sweep = planner.sweep(budgets, advance)
-        if budgets is not None and planner.problem.mode == "budget":
-            check_meaningful_budgets(planner.groups, planner.problem, budgets, sweep.params, sweep.loss)
+    if budgets is not None and planner.problem.mode == "budget":
+        check_meaningful_budgets(planner.groups, planner.problem, budgets, sweep.params, sweep.loss)
+    with progress_bar(n > 1 and planner.law.has_samples, "intervals over the law's coefficient samples", n) as advance:
         return annotate_sweep(planner, sweep, level, advance)
 
 
