@@ -165,3 +165,17 @@ def test_with_ptq_a_budget_is_a_ceiling_where_n_cannot_grow():
     assert np.all(np.diff(capped.loss) <= 1e-12)
     assert capped.binds[-1] and capped.spent[-1] < 0.1
     assert any("stopping at the post-PTQ optimum" in n and "of 7 plans" in n for n in capped.notes)
+
+
+def test_sweep_indexing_and_bad_budgets():
+    import precplan
+
+    sweep = precplan.plan_sweep(np.logspace(20, 24, 100))
+    part = sweep[::10]
+    assert isinstance(part, precplan.Sweep) and len(part) == 10
+    assert part.params == pytest.approx(sweep.params[::10], rel=0) and part[3] == sweep[30]
+    assert len(sweep[[1, 2]]) == 2 and "Sweep of 100 plans" in repr(sweep)
+    with pytest.raises(IndexError, match="valid: -100..99"):
+        sweep[100]
+    with pytest.raises(precplan.PrecplanError, match="budget 1 is nan"):
+        precplan.plan_sweep([1e21, float("nan")])

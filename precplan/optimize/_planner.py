@@ -395,9 +395,14 @@ def optimize(law: Law, budget: float | str | None = None, **options) -> Plan:
 def optimize_sweep(law: Law, budgets: ArrayLike, **options) -> Sweep:
     """The plans of many budgets as a :class:`~precplan.optimize._sweep.Sweep` (arrays; index it
     for a :class:`Plan`), vectorized: 10,000 budgets in well under a second."""
-    b = np.atleast_1d(np.asarray(budgets, dtype=float))
-    if b.size == 0 or not np.all(np.isfinite(b) & (b > 0)):
-        raise PrecplanError("budgets must be positive numbers of FLOPs (at least one)")
+    try:
+        b = np.atleast_1d(np.asarray(budgets, dtype=float)).ravel()
+    except (TypeError, ValueError):
+        raise PrecplanError(f"budgets must be positive numbers of FLOPs, e.g. [1e21, 1e23]; got {budgets!r}") from None
+    bad = ~(np.isfinite(b) & (b > 0))
+    if b.size == 0 or bad.any():
+        what = "none given" if b.size == 0 else f"budget {int(np.argmax(bad))} is {float(b[np.argmax(bad)])!r}"
+        raise PrecplanError(f"budgets must be positive numbers of FLOPs (at least one); {what}")
     return make_planner(law, has_budget=True, **options).sweep(b)
 
 
