@@ -99,9 +99,13 @@ def parse_count_or_sweep(text: str, what: str = "value") -> np.ndarray:
     if len(parts) != 3:
         raise PrecplanError(f"{what}: a sweep is START:STOP:COUNT, e.g. 1e19:1e25:13; got {text!r}")
     start, stop = parse_count(parts[0], what), parse_count(parts[1], what)
-    count = int(parts[2]) if re.fullmatch(r"\s*\d{1,9}\s*", parts[2], re.ASCII) else 0
+    try:  # a count as people write it (13, 1e3, 10K), whole
+        n = parse_count(parts[2], what)
+    except PrecplanError:
+        n = 0.0
+    count = int(n) if n == int(n) else 0
     if count < 2 or count > MAX_SWEEP:
-        raise PrecplanError(f"{what}: the sweep COUNT must be a whole number from 2 to {MAX_SWEEP:,}; got {parts[2]!r}")
+        raise PrecplanError(f"{what}: the sweep COUNT must be a whole number from 2 to {MAX_SWEEP} (e.g. 13, 1e3 or 10K); got {parts[2]!r}")
     if stop <= start:
         raise PrecplanError(f"{what}: a sweep needs STOP > START; got {text!r}")
     return np.logspace(math.log10(start), math.log10(stop), count)

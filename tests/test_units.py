@@ -80,3 +80,13 @@ def test_precision_list() -> None:
 
 def test_format_count() -> None:
     assert format_count(7e9) == "7B" and format_count(2.2e8) == "220M" and format_count(1.5e12) == "1.5T"
+
+
+def test_sweep_count_takes_counts_as_people_write_them():
+    from precplan.units import parse_count_or_sweep
+
+    assert len(parse_count_or_sweep("1e19:1e25:1e3", "--budget")) == 1000
+    assert len(parse_count_or_sweep("1e19:1e25:10K", "--budget")) == 10_000
+    for bad in ("2.5", "1e5", "1", "x"):
+        with pytest.raises(PrecplanError, match="whole number from 2 to 10000"):
+            parse_count_or_sweep(f"1e19:1e25:{bad}", "--budget")
