@@ -156,8 +156,9 @@ def plausibility_warnings(params: ArrayLike, tokens: ArrayLike | None, loss: Arr
     if np.any(low) or np.any(high):
         bad = ratio[low | high]
         shown = f"{bad[0]:.3g}" if bad.size == 1 else f"{bad.min():.3g}..{bad.max():.3g}"
+        count = f" (at {bad.size} of {ratio.size} points)" if ratio.size > 1 else ""  # several: say how many
         out.append(
-            f"{what} has {shown} tokens per parameter, outside {MIN_TOKENS_PER_PARAM:g}..{MAX_TOKENS_PER_PARAM:,.0f}:"
+            f"{what} has {shown} tokens per parameter{count}, outside {MIN_TOKENS_PER_PARAM:g}..{MAX_TOKENS_PER_PARAM:,.0f}:"
             " no trained language model has that shape (Chinchilla-optimal is about 20), so the law has nothing to say there"
         )
     if loss is not None:
