@@ -32,6 +32,26 @@ def json_cells(values: Any) -> list[Any]:
 ROWS_PER_WRITE = 1000  # JSON rows serialized per write: output memory stays bounded
 
 
+def json_texts(values: Any) -> list[str]:
+    """One column as JSON text per cell, encoded once per column: floats as ``repr`` (what
+    :mod:`json` writes), NaN and infinities as ``null``, booleans ``true``/``false``, text quoted."""
+    import numpy as np
+
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+        finite = np.isfinite(values)
+        if values.size and (not finite.any() or (finite.all() and (values == values.flat[0]).all())):
+            one = float.__repr__(float(values.flat[0])) if finite.any() else "null"
+            return [one] * values.size  # a constant column (bits, E, a null): encoded once
+        cells = values.tolist()
+        if finite.all():
+            return list(map(float.__repr__, cells))
+        return [float.__repr__(x) if math.isfinite(x) else "null" for x in cells]
+    if isinstance(values, np.ndarray) and values.dtype.kind == "b":
+        return ["true" if x else "false" for x in values.tolist()]
+    cache: dict[Any, str] = {}  # few distinct values (text, flags): encode each once
+    return [cache[x] if x in cache else cache.setdefault(x, json.dumps(to_jsonable(x))) for x in json_cells(values)]
+
+
 def write_json_table(header: dict[str, Any], columns: dict[str, Any], columnar: bool) -> None:
     """A table as JSON on stdout: ``header`` (notes, warnings, ...), then either ``"columns"``
     (name -> list of values, ``columnar``) or ``"rows"`` (one object per row, one per line, written
@@ -39,18 +59,17 @@ def write_json_table(header: dict[str, Any], columns: dict[str, Any], columnar: 
     out = sys.stdout
     names = list(columns)
     head = json.dumps(to_jsonable(header), indent=2)[:-2]
+    texts = [json_texts(columns[k]) for k in names]
     if columnar:
-        body = ",\n".join(f"    {json.dumps(k)}: {json.dumps(json_cells(v))}" for k, v in columns.items())
+        body = ",\n".join(f"    {json.dumps(k)}: [{', '.join(t)}]" for k, t in zip(names, texts))
         out.write(f'{head},\n  "columns": {{\n{body}\n  }}\n}}\n')
         return
-    cells = [json_cells(columns[k]) for k in names]
-    n = len(cells[0]) if cells else 0
+    n = len(texts[0]) if texts else 0
+    row = "    {" + ", ".join(f"{json.dumps(k)}: %s" for k in names) + "}"  # each cell is JSON already
     out.write(f'{head},\n  "columns": {json.dumps(names)},\n  "rows": [\n')
-    dumps = json.dumps
     for start in range(0, n, ROWS_PER_WRITE):
-        block = zip(*(c[start:start + ROWS_PER_WRITE] for c in cells))
-        text = ",\n".join("    " + dumps(dict(zip(names, row))) for row in block)
-        out.write(text + (",\n" if start + ROWS_PER_WRITE < n else "\n"))
+        block = zip(*(t[start:start + ROWS_PER_WRITE] for t in texts))
+        out.write(",\n".join(row % cells for cells in block) + (",\n" if start + ROWS_PER_WRITE < n else "\n"))
     out.write("  ]\n}\n")
 
 

@@ -505,7 +505,14 @@ def _stop_at_ptq_optimum(law, pb, w, a, kv, c, cst, cap, N, D) -> tuple[Array, A
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         D_line = (c - pb.infer(Nc, ps, ws, ks, budget=True)) / (c_tr * Nc)
         Dc = ptq_token_optimum(law, Nc, w, a, kv, pb.post)
-        better = capped & (Dc < D_line) & (_loss(law, Nc, Dc, w, a, kv, pb.post) < _loss(law, N, D, w, a, kv, pb.post))
+        cand = capped & (Dc < D_line)
+        if not np.any(cand):
+            return N, D
+        # on the cap already: the loss is unimodal in D at fixed N, so D_opt beats the budget's D
+        better = cand & (N >= Nc * (1 - 1e-9))
+        other = cand & ~better
+        if np.any(other):  # the budget line's optimum is below the cap: compare the two
+            better = better | (other & (_loss(law, Nc, Dc, w, a, kv, pb.post) < _loss(law, N, D, w, a, kv, pb.post)))
     return np.where(better, Nc, N), np.where(better, Dc, D)
 
 
