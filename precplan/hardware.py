@@ -298,24 +298,11 @@ def read_catalog(path: str | Path) -> Catalog:
     """Read and validate a catalog file (safe YAML loader, at most 1 MiB)."""
     import yaml
 
+    from precplan.io import decode_text, read_regular_file
+
     p = Path(path)
-    try:
-        size = p.stat().st_size
-        if not p.is_file():
-            raise PrecplanError(f"{p}: not a file (--hardware takes a catalog YAML file)")
-        if size > MAX_FILE_BYTES:
-            raise PrecplanError(f"{p}: {size} bytes is too large for a hardware catalog (at most {MAX_FILE_BYTES})")
-        with p.open("rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-        text = raw.decode("utf-8")
-    except FileNotFoundError:
-        raise PrecplanError(f"{p}: no such hardware catalog file") from None
-    except UnicodeDecodeError:
-        raise PrecplanError(f"{p}: not UTF-8 text (a hardware catalog is YAML)") from None
-    except OSError as exc:
-        raise PrecplanError(f"{p}: cannot read hardware catalog ({exc.strerror})") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise PrecplanError(f"{p}: too large for a hardware catalog (at most {MAX_FILE_BYTES} bytes)")
+    raw = read_regular_file(p, MAX_FILE_BYTES, "hardware catalog", missing="no such hardware catalog file")
+    text = decode_text(raw, p, "a hardware catalog is UTF-8 YAML text")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -84,6 +84,16 @@ def bundled_dir(name: str) -> Path:
 _TMP_EXTRA = len(".") + len(".") + 8 + len(".tmp")  # atomic_write_bytes' ".NAME.XXXXXXXX.tmp"
 
 
+def _named(path: str | os.PathLike[str], option: str, what: str, example: str) -> str:
+    """An output path's text, refused in one line when empty or holding a NUL character."""
+    text = os.fspath(path)
+    if not text.strip():
+        raise _error(f"{option}: the {what} is empty (give {example})")
+    if "\0" in text:
+        raise _error(f"{option}: the {what} contains a NUL character")
+    return text
+
+
 def _error(message: str):
     from precplan.errors import PrecplanError
 
@@ -126,11 +136,7 @@ def check_output_path(
     Path
         The path, unchanged.
     """
-    text = os.fspath(path)
-    if not text.strip():
-        raise _error(f"{option}: the file name is empty (give a file name, e.g. {option} result{_example_suffix(option)})")
-    if "\0" in text:
-        raise _error(f"{option}: the file name contains a NUL character")
+    text = _named(path, option, "file name", f"a file name, e.g. {option} result{_example_suffix(option)}")
     p = Path(text)
     for inp in inputs:
         if inp is None or not os.fspath(inp).strip():
@@ -255,6 +261,18 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int, what: str, m
     return data
 
 
+def decode_text(raw: bytes, path: str | os.PathLike[str], kind: str) -> str:
+    """A file's bytes as UTF-8 text (a byte-order mark dropped), or one-line errors saying what
+    the file should be (``kind``, e.g. "a law file is UTF-8 YAML text"): not UTF-8, NUL bytes."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _error(f"{path}: not UTF-8 text (byte {exc.start}); {kind}") from None
+    if "\0" in text:
+        raise _error(f"{path}: contains NUL bytes; {kind}")
+    return text
+
+
 def _size(n: int) -> str:
     for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if n >= scale:
@@ -265,11 +283,7 @@ def _size(n: int) -> str:
 def check_output_dir(path: str | os.PathLike[str], option: str = "--out") -> Path:
     """Refuse a results folder that cannot be used, before any work: an empty name, a file or
     device in its place, a name too long, or no permission to create or write it."""
-    text = os.fspath(path)
-    if not text.strip():
-        raise _error(f"{option}: the folder name is empty (give a folder, e.g. {option} results)")
-    if "\0" in text:
-        raise _error(f"{option}: the folder name contains a NUL character")
+    text = _named(path, option, "folder name", f"a folder, e.g. {option} results")
     p = Path(text)
     for part in p.parts:
         if len(part.encode("utf-8", "surrogateescape")) + _TMP_EXTRA + len("report.json") > 255:

@@ -163,7 +163,7 @@ def load_runs(path_or_records: str | Path | Sequence[Mapping[str, Any]], columns
         if key not in COLUMNS:
             raise PrecplanError(f"columns: {key!r} is not a standard column (valid: {', '.join(COLUMNS)})")
     if isinstance(path_or_records, (str, Path)):
-        from precplan.io import read_regular_file
+        from precplan.io import decode_text, read_regular_file
 
         p = Path(path_or_records)
         raw = read_regular_file(p, MAX_RUNS_BYTES, "runs file", missing="no such file")
@@ -172,12 +172,7 @@ def load_runs(path_or_records: str | Path | Sequence[Mapping[str, Any]], columns
 
         if len(raw) >= FAST_BYTES and (fast := read_csv(p, raw, mapping, digest)) is not None:
             return fast  # a large CSV: read by numpy's parser, checked column by column (same errors)
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise PrecplanError(f"{p}: not UTF-8 text (byte {exc.start}); save the runs as UTF-8 CSV or JSONL") from None
-        if "\0" in text:
-            raise PrecplanError(f"{p}: contains NUL bytes; a runs file is CSV or JSONL text")
+        text = decode_text(raw, p, "save the runs as UTF-8 CSV or JSONL text")
         try:
             records, lines, header, store_notes = _read_text(text, p)
         except csv.Error as exc:

@@ -390,19 +390,13 @@ def parse_law_text(text: str, origin: str) -> Any:
 
 def read_law_file(path: str | Path) -> Law:
     """Parse and validate one law file: a regular file of at most 1 MiB of UTF-8 YAML."""
-    from precplan.io import read_regular_file
+    from precplan.io import decode_text, read_regular_file
 
     p = Path(path)
     try:
-        raw = read_regular_file(p, MAX_LAW_BYTES, "law file")
+        text = decode_text(read_regular_file(p, MAX_LAW_BYTES, "law file"), p, "a law file is UTF-8 YAML text")
     except PrecplanError as exc:
         raise LawFileError(str(exc)) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise LawFileError(f"{p}: not UTF-8 text (byte {exc.start}); a law file is UTF-8 YAML") from None
-    if "\0" in text:
-        raise LawFileError(f"{p}: contains NUL bytes; a law file is UTF-8 YAML text")
     return law_from_mapping(parse_law_text(text, str(p)), str(p))
 
 

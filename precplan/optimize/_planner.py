@@ -26,7 +26,7 @@ from precplan.errors import PrecplanError
 from precplan.costs import SHAPE_RULE, GpuSpec, cost_bits, gpu_costs, infer_coef, train_coef
 from precplan.laws._law import BASE, PRECISION, PTQ, ROBUSTNESS, Decomposition, Law
 from precplan.optimize._compare import CompareRow, compare_columns, compare_rows
-from precplan.optimize._limits import meaningless_warnings, unreachable_message
+from precplan.optimize._limits import unreachable_message
 from precplan.optimize._memory import check_fixed_params_fit, kv_cache_bytes, memory_notes, params_cap, weight_bytes
 from precplan.optimize._sweep import PTQ_STOP, TOKENS_FIXED, ReferenceColumns, ShiftColumns, Sweep, concat
 from precplan.optimize._result import Plan
@@ -156,14 +156,6 @@ class Planner:
             underspend=TOKENS_FIXED if pb.tokens is not None else (PTQ_STOP if pb.post is not None else None),
             extra_notes=None if gpu is None else tuple(tuple(g.notes) + tuple(_emulated_note(self.gpu, g, bits[i])) for i, g in enumerate(gpu)),
         )
-
-    def range_warnings(self, plans: list[Plan]) -> list[str]:
-        """Extrapolation warnings for a whole sweep at once (one line per quantity)."""
-        N = np.array([p.params for p in plans])
-        D = np.array([p.tokens for p in plans])
-        bits = np.array([[p.bits.weights, p.bits.activations, p.bits.kv] for p in plans]) if self.law.has_precision else None
-        budgets = None if plans[0].budget is None else np.array([p.budget for p in plans])
-        return self.family.extrapolation_warnings(N, D, bits) + meaningless_warnings(N, np.array([p.loss for p in plans]), budgets)
 
     # ------------------------------------------------------------------ pieces of a plan
     def _binding(self, b: Array | None, s, w: Array, ks: Array) -> tuple[NDArray[np.bool_], Array, NDArray[np.int8]]:
