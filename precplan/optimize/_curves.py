@@ -70,22 +70,16 @@ def plan_curves(planner: Planner, plans: "list[Plan] | Sweep") -> Curves:
 
 
 def _optimum(plans: "list[Plan] | Sweep") -> tuple[Array, Array, Plan, tuple[Array, Array] | None, str]:
-    """Budgets, losses, the first plan, and the loss interval per budget (when there is one)."""
+    """Budgets, losses, the first plan, and the loss interval per budget (when every plan has one)."""
     if isinstance(plans, Sweep):
-        unc = [u if u and u.get("loss") else None for u in plans.uncertainty or ()]
-        band = None
-        label = ""
-        if unc and all(unc):
-            lohi = np.array([u["loss"] for u in unc], dtype=float)
-            band, label = (lohi[:, 0], lohi[:, 1]), f"central {unc[0]['level']:.0%} interval of the optimum's loss (coefficient samples)"
-        return plans.budget, plans.loss, plans[0], band, label
-    b = np.array([p.budget for p in plans], dtype=float)
-    loss = np.array([p.loss for p in plans], dtype=float)
-    unc = [p.uncertainty for p in plans]
-    if all(u and u.get("loss") for u in unc):
-        lohi = np.array([u["loss"] for u in unc], dtype=float)
-        return b, loss, plans[0], (lohi[:, 0], lohi[:, 1]), f"central {unc[0]['level']:.0%} interval of the optimum's loss (coefficient samples)"
-    return b, loss, plans[0], None, ""
+        b, loss, unc = plans.budget, plans.loss, list(plans.uncertainty or ())
+    else:
+        b = np.array([p.budget for p in plans], dtype=float)
+        loss, unc = np.array([p.loss for p in plans], dtype=float), [p.uncertainty for p in plans]
+    if not (unc and all(u and u.get("loss") for u in unc)):
+        return b, loss, plans[0], None, ""
+    lohi = np.array([u["loss"] for u in unc], dtype=float)
+    return b, loss, plans[0], (lohi[:, 0], lohi[:, 1]), f"central {unc[0]['level']:.0%} interval of the optimum's loss (coefficient samples)"
 
 
 def _budget_range(b: Array) -> Array:

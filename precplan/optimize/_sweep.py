@@ -15,7 +15,7 @@ comparison rows, the memory-limit flags. Nothing is built per budget until asked
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -342,51 +342,35 @@ def concat(parts: list[Sweep]) -> Sweep:
     """Sweeps of consecutive budget chunks, one after the other, as one sweep."""
     if len(parts) == 1:
         return parts[0]
-    first = parts[0]
-    joined = {}
-    for name in _PER_PLAN:
-        values = [getattr(p, name) for p in parts]
-        if values[0] is None:
-            continue
-        if isinstance(values[0], np.ndarray):
-            joined[name] = np.concatenate(values)
-        elif isinstance(values[0], tuple) and name != "compared":
-            joined[name] = tuple(x for v in values for x in v)
-        else:  # dataclasses of arrays (one per compared row for "compared")
-            joined[name] = _concat_fields(values)
-    return replace(first, **joined)
+    return _per_plan(parts, np.concatenate, lambda vs: tuple(x for v in vs for x in v))
 
 
 def take(sweep: Sweep, idx: NDArray[np.integer]) -> Sweep:
     """The plans ``idx`` of ``sweep``, as a sweep."""
-    picked = {}
+    return _per_plan([sweep], lambda vs: vs[0][idx], lambda vs: tuple(vs[0][k] for k in idx.tolist()))
+
+
+def _per_plan(parts: list[Sweep], arrays: Callable[[list[Any]], Any], items: Callable[[list[tuple]], tuple]) -> Sweep:
+    """The first sweep with every per-plan field rebuilt from all ``parts``: ``arrays`` combines
+    arrays (also inside the column-set dataclasses), ``items`` per-plan tuples."""
+    def combine(values: list[Any]) -> Any:
+        first = values[0]
+        if isinstance(first, np.ndarray):
+            return arrays(values)
+        if isinstance(first, tuple):  # the compared rows: one column set each
+            return tuple(combine([v[j] for v in values]) for j in range(len(first)))
+        return replace(first, **{f.name: arrays([getattr(v, f.name) for v in values])
+                                 for f in fields(first) if isinstance(getattr(first, f.name), np.ndarray)})
+
+    out = {}
     for name in _PER_PLAN:
-        v = getattr(sweep, name)
-        if v is None:
-            continue
-        if isinstance(v, np.ndarray):
-            picked[name] = v[idx]
-        elif isinstance(v, tuple) and name != "compared":
-            picked[name] = tuple(v[k] for k in idx.tolist())
-        else:
-            picked[name] = _take_fields(v, idx)
-    return replace(sweep, **picked, lead_warnings=list(sweep.lead_warnings))
+        values = [getattr(p, name) for p in parts]
+        if values[0] is not None:
+            out[name] = items(values) if isinstance(values[0], tuple) and name != "compared" else combine(values)
+    return replace(parts[0], **out, lead_warnings=list(parts[0].lead_warnings))
 
 
-def _take_fields(value: Any, idx: NDArray[np.integer]) -> Any:
-    if isinstance(value, tuple):  # compared: one dataclass per row
-        return tuple(_take_fields(v, idx) for v in value)
-    return replace(value, **{f.name: getattr(value, f.name)[idx] for f in fields(value) if isinstance(getattr(value, f.name), np.ndarray)})
-
-
-def _concat_fields(values: list[Any]) -> Any:
-    if isinstance(values[0], tuple):  # compared: one dataclass per row
-        return tuple(_concat_fields([v[j] for v in values]) for j in range(len(values[0])))
-    kinds = {f.name: getattr(values[0], f.name) for f in fields(values[0])}
-    return replace(values[0], **{k: np.concatenate([getattr(v, k) for v in values]) for k, x in kinds.items() if isinstance(x, np.ndarray)})
-
-
-# fields with one entry per plan (concatenated by :func:`concat`); the rest describe the sweep
+# fields with one entry per plan (combined by :func:`concat` and :func:`take`); the rest describe the sweep
 _PER_PLAN = (
     "budget", "params", "tokens", "loss", "bits", "group", "index", "cost_bits", "serve_bits", "train_flops", "inference_flops",
     "weights_memory_bytes", "serve_memory_bytes", "decomposition", "compared", "without_ptq", "reference", "gpu_cost",
