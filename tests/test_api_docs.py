@@ -1,5 +1,5 @@
-"""The examples of docs/api.md (and the checks of docs/science.md) run, and print what the
-documents say they print.
+"""The examples of docs/api.md (and of docs/science.md, the README and every other docs/*.md)
+run, and print what the documents say they print; the links between the documents resolve.
 
 Every ```python block of a document is executed in order in one namespace (as in a notebook),
 from the repository root. A ```text block right after a python block is that block's expected
@@ -21,7 +21,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "api.md"
-DOCS = (DOC, ROOT / "docs" / "science.md")
+# every document: its python blocks run (docs/api.md and docs/science.md must have some) and its links resolve
+DOCS = (DOC, ROOT / "docs" / "science.md", ROOT / "README.md",
+        *sorted(p for p in (ROOT / "docs").glob("*.md") if p.name not in ("api.md", "science.md")))
+MIN_EXAMPLES = {DOC: 15, ROOT / "docs" / "science.md": 1}
 FENCE = re.compile(r"^```(\w*)\s*$")
 
 
@@ -38,7 +41,7 @@ def blocks(text: str) -> list[dict]:
             while j < len(lines) and not lines[j].startswith("```"):
                 j += 1
             if j == len(lines):
-                raise AssertionError(f"{DOC.name}: unclosed code fence at line {i + 1}")
+                raise AssertionError(f"unclosed code fence at line {i + 1}")
             out.append({"lang": m.group(1), "body": "\n".join(lines[i + 1 : j]), "start": i + 1, "end": j + 1,
                         "heading": heading})
             i = j
@@ -96,10 +99,12 @@ def test_every_public_function_has_an_example():
 def test_python_blocks_have_their_output_and_output_blocks_their_python(doc):
     text = doc.read_text(encoding="utf-8")
     exs = examples(text)
-    assert len(exs) >= (15 if doc == DOC else 1)
+    assert len(exs) >= MIN_EXAMPLES.get(doc, 0)
     owned = {ex["expected"]["start"] for ex in exs if ex["expected"]}
     for b in blocks(text):
-        assert b["lang"] in ("python", "text", "bash"), f"line {b['start']}: unexpected block language {b['lang']!r}"
+        # console: shell sessions (tests/test_docs_commands.py runs their precplan commands); "": not run
+        assert b["lang"] in ("python", "text", "bash", "console", ""), (
+            f"line {b['start']}: unexpected block language {b['lang']!r}")
         if b["lang"] == "text":
             assert b["start"] in owned, f"line {b['start']}: a text block not right after a python block"
 
