@@ -1,4 +1,4 @@
-"""Regenerate the README's plot gallery in docs/gallery/ from the real commands.
+"""Regenerate the plot gallery (docs/gallery.md) in docs/gallery/ from the real commands.
 
 Run from the repository root (needs the plot extra; the validate plot reads the committed
 quick-preset results in docs/validate-quick/):
