@@ -6,7 +6,7 @@ A format is more than a bit count. :class:`Format` records
   (1 sign + E + M bits, as in Kumar et al. 2024 App. N);
 - the scaling: per-tensor, per-channel, a group of g elements with a 16-bit scale, an MX block
   (32 elements sharing an E8M0 power-of-two scale: OCP Microscaling Formats (MX) Specification
-  v1.0, sec. 5, Table 1) or an NVFP4 block (16 E2M1 elements sharing an E4M3 scale, plus one FP32
+  v1.0, Table 1) or an NVFP4 block (16 E2M1 elements sharing an E4M3 scale, plus one FP32
   scale per tensor: NVIDIA, "Pretraining Large Language Models with NVFP4", arXiv:2509.25149,
   sec. 2; NVIDIA Transformer Engine NVFP4 documentation); or unspecified (``fp8-e4m3`` alone);
 - which tensors it quantizes: the forward GEMM inputs (weights and activations) and the
@@ -43,7 +43,7 @@ TENSORS = ("weights", "activations", "backward")
 """The GEMM inputs a format can quantize: forward weights, forward activations, and the
 backward GEMM inputs (output gradients and the transposed weights/activations)."""
 
-OCP_MX = "OCP Microscaling Formats (MX) Specification v1.0 (2023), sec. 5.1 Table 1"
+OCP_MX = "OCP Microscaling Formats (MX) Specification v1.0 (2023), Table 1"
 NVFP4_REF = ("NVIDIA, 'Pretraining Large Language Models with NVFP4', arXiv:2509.25149, sec. 2"
              " (16-element blocks, E4M3 block scale, FP32 tensor scale)")
 
@@ -128,7 +128,8 @@ _HIGH = {
 }
 _FP8_DEFAULT = ("fp8 read as fp8-e4m3, the default for training GEMMs (Micikevicius et al. 2022,"
                 " arXiv:2209.05433); write fp8-e5m2 for the other layout")
-_MXFP8_DEFAULT = "mxfp8 read as mxfp8-e4m3 (OCP MX v1.0 defines E4M3 and E5M2 elements); write mxfp8-e5m2 for the other"
+_MXFP8_DEFAULT = ("mxfp8 read as mxfp8-e4m3, the default here (OCP MX v1.0 defines E4M3 and E5M2 elements);"
+                  " write mxfp8-e5m2 for the other")
 
 
 def _mx(name: str, e: int, m: int, note: str = "") -> Format:
