@@ -49,14 +49,18 @@ def predict(
             print_json(results)
         else:
             render_predictions(results)
+            render_runs(pw, n, d)
         return
     result = solve(laws[0])
     result.warnings[:0] = law_warnings(laws[0])
     if json_out:
         print_json(result)
         print_json_warnings(result.warnings)
+    elif hasattr(result, "gap"):
+        render_format_prediction(result)
     else:
         render_prediction(result)
+        render_runs(pw, n, d)
 
 
 def render_predictions(results) -> None:
@@ -74,6 +78,46 @@ def render_predictions(results) -> None:
     title = (f"N = {format_count(r0.params)}, D = {format_count(r0.tokens)}, weights/activations/KV ="
              f" {b.weights:g}/{b.activations:g}/{b.kv:g} bits: each law's prediction")
     render_side_by_side(title, results, columns)
+
+
+def render_format_prediction(r) -> None:
+    """A format-aware law's prediction: verdict line, loss against the unquantized baseline, the
+    nearest measured real runs, notes."""
+    from precplan.cli._render import console, fmt, print_notes, print_warnings, table
+    from precplan.units import format_count
+
+    out = console()
+    out.print(f"[bold]{r.law}: {format_count(r.params)} parameters on {format_count(r.tokens)} tokens in {r.format}"
+              f" lose {fmt(r.gap)} nats ({r.relative_gap:+.2%}) against unquantized training[/bold]")
+    rows = [("unquantized (bf16) loss", fmt(r.baseline_loss)), (f"loss in {r.format}", fmt(r.loss)),
+            ("gap (nats)", fmt(r.gap)), ("relative gap", f"{r.relative_gap:.3%}"),
+            ("bits per element", f"{r.bits_per_element:g}")]
+    out.print(table("", ["term", "value"], rows))
+    _runs_table(r.nearest_runs)
+    print_notes(r.formats + r.notes)
+    print_warnings(r.warnings)
+
+
+def render_runs(precision, params: float, tokens: float) -> None:
+    """The measured real low-precision runs nearest to a named training format (none for a bit count)."""
+    from precplan.laws import nearest_runs
+    from precplan.precision import is_named_format
+
+    if precision.format is None or not is_named_format(precision) or precision.format.is_high_precision:
+        return
+    _runs_table(nearest_runs(params, tokens, precision.format.name))
+
+
+def _runs_table(runs) -> None:
+    from precplan.cli._render import console, table
+    from precplan.units import format_count
+
+    if not runs:
+        return
+    rows = [(r.id, format_count(r.params), format_count(r.tokens), r.format, r.baseline, r.describe_gap(),
+             f"{r.source.rsplit('arXiv:', 1)[-1]} {r.locator.split(',')[0].split(';')[0]}") for r in runs]
+    console().print(table("nearest measured real training runs (data/lowprec_training_runs.csv)",
+                          ["run", "N", "D", "format", "baseline", "gap", "source"], rows, whole=(0,)))
 
 
 def render_prediction(r) -> None:

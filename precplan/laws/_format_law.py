@@ -184,6 +184,8 @@ class FormatLaw:
             return [f"{self.id}: eff_N = {effn:g}, eff_D = {effd:g} for {fmt.name} ({self._scheme_words(fmt)})"]
         setting = self.qat_setting(fmt)
         out = [f"{self.id}: QAT error k D^gamma_D (log2 G)^gamma_G / N^gamma_N for {setting.upper()}, G = {fmt.block}"]
+        if not 32 <= fmt.block <= 256:
+            out.append(f"{self.id}: group size {fmt.block} lies outside the fitted groups 32-256 (extrapolated)")
         if "backward" in fmt.tensors:
             out.append(f"{self.id} is a QAT law: only the forward pass was quantized in its fit; the backward GEMMs of"
                        f" {fmt.name} are not modeled")

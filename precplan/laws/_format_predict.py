@@ -1,0 +1,103 @@
+"""``predict`` with a format-aware law: the loss of training in one format, its gap to the
+unquantized baseline, what the law models, and the nearest measured real runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from precplan.errors import PrecplanError
+from precplan.laws._checks import plausibility_warnings
+from precplan.laws._format_law import FormatLaw
+from precplan.laws._runs import MeasuredRun, nearest_runs
+from precplan.precision import Bits, Precision, is_named_format
+
+__all__ = ["FormatPrediction", "predict_format"]
+
+
+@dataclass(frozen=True)
+class FormatPrediction:
+    """A format-aware law's prediction for one (N, D, format), with the measured runs nearest to it.
+
+    ``gap`` is ``loss - baseline_loss`` (nats) and ``relative_gap`` the same as a fraction of the
+    baseline: the "relative loss error" real low-precision runs report."""
+
+    law: str
+    params: float
+    tokens: float
+    format: str
+    bits_per_element: float
+    bits: Bits
+    loss: float
+    baseline_loss: float
+    gap: float
+    relative_gap: float
+    post_bits: None = None
+    loss_before_ptq: float = 0.0
+    formats: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    nearest_runs: list[MeasuredRun] = field(default_factory=list)
+    uncertainty: None = None
+
+
+def predict_format(law: FormatLaw, params: float, tokens: float, weights: Precision, activations: Precision,
+                   kv: Precision, post: Precision | None = None, runs: int = 3) -> FormatPrediction:
+    """Predict with a format-aware law (``sun2025``, ``castro2025``, ``chen2025``).
+
+    Parameters
+    ----------
+    law : FormatLaw
+        A format-aware law (:func:`precplan.load_law`).
+    params, tokens : float
+        Parameters and training tokens (raw counts).
+    weights, activations, kv : Precision
+        Training precisions; a format-aware law takes one named format for all three.
+    post : Precision or None
+        Must be None: these laws have no post-training-quantization term.
+    runs : int
+        How many measured real runs nearest to the request to list (0 for none).
+
+    Returns
+    -------
+    FormatPrediction
+
+    Raises
+    ------
+    PrecplanError
+        A bit count instead of a named format, different formats per operand, ``post``, or a
+        format the law cannot describe (one line naming what it can).
+
+    Example
+    -------
+    >>> from precplan.precision import parse_precision
+    >>> p = parse_precision("nvfp4")
+    >>> round(predict_format(load_law("sun2025"), 1e9, 1e11, p, p, p).bits_per_element, 2)
+    4.5
+    """
+    if post is not None:
+        raise PrecplanError(f"law {law.id!r} has no post-training-quantization term; drop post (or use kumar2024)")
+    if len({weights.name, activations.name, kv.name}) > 1:
+        raise PrecplanError(
+            f"law {law.id!r} takes one training format for weights, activations and KV (e.g. precision nvfp4);"
+            f" got {weights.name}/{activations.name}/{kv.name}"
+        )
+    if weights.format is None or not is_named_format(weights):
+        raise PrecplanError(
+            f"law {law.id!r} needs a named format, not a bit count ({weights.name}): e.g. e4m3, e5m2, mxfp4, nvfp4, bf16"
+        )
+    if params <= 0 or tokens <= 0:
+        raise PrecplanError("parameters and tokens must be positive")
+    fmt = weights.format
+    law.check_format(fmt)
+    loss = float(law.loss(params, tokens, fmt))
+    base = float(law.baseline_loss(params, tokens))
+    notes = law.format_notes(fmt)
+    warnings = law.extrapolation_warnings(params, tokens)
+    warnings += plausibility_warnings(params, tokens, loss, what="this configuration")
+    bpe = fmt.bits_per_element
+    return FormatPrediction(
+        law=law.id, params=float(params), tokens=float(tokens), format=fmt.name, bits_per_element=bpe,
+        bits=Bits(bpe, bpe, bpe), loss=loss, baseline_loss=base, gap=loss - base, relative_gap=(loss - base) / base,
+        loss_before_ptq=loss, formats=[f"training: {fmt.describe()}"], warnings=warnings, notes=notes,
+        nearest_runs=nearest_runs(params, tokens, fmt.name, count=runs) if runs else [],
+    )
