@@ -92,7 +92,15 @@ def parse_precision(text: str | float) -> Precision:
     else:
         _check_bits(bits, raw)
         return Precision(bits, "int", f"{bits:g}-bit")
-    fmt = parse_format(raw)
+    try:
+        fmt = parse_format(raw)
+    except PrecplanError as exc:
+        if str(exc).startswith("unknown format"):
+            raise PrecplanError(
+                f"unknown precision {raw!r} (valid: a bit count from 1 to 64 like 8, or int4, int4-g128, fp8-e4m3,"
+                " fp8-e5m2, fp6-e3m2, fp4-e2m1, mxfp8, mxfp6-e2m3, mxfp4, nvfp4, bf16, fp16, fp32)"
+            ) from None
+        raise
     bits = _check_bits(fmt.bits_per_element, raw)
     return Precision(bits, fmt.kind, fmt.name, fmt.exponent_bits, fmt.mantissa_bits, fmt)
 

@@ -12,7 +12,7 @@ from precplan.errors import LawFileError, PrecplanError
 from precplan.formats import parse_format
 from precplan.laws import load_law
 from precplan.laws._file import law_from_mapping, laws_dir
-from tests.reference_formats import (
+from reference_formats import (
     CHEN_BASE, CHEN_QAT, QUARTET, QUARTET_BACKWARD_ONLY_EFF_D, QUARTET_EFF, QUARTET_FORWARD_ONLY_EFF_N,
     QUARTET_TABLE3, QUARTET_TABLE3_N, SUN, SUN_DCRIT_1B_B128, SUN_LOG2_B_CHANNEL, SUN_OPTIMAL_LAYOUTS, chen_delta,
     quartet_loss, sun_loss,

@@ -7,7 +7,7 @@ import pytest
 from precplan.errors import PrecplanError
 from precplan.formats import parse_format
 from precplan.precision import parse_precision
-from tests.reference_formats import MX_BLOCK, MX_ELEMENT_BITS, MX_SCALE_BITS, NV_BLOCK, NV_SCALE_BITS
+from reference_formats import MX_BLOCK, MX_ELEMENT_BITS, MX_SCALE_BITS, NV_BLOCK, NV_SCALE_BITS
 
 
 @pytest.mark.parametrize("name", sorted(MX_ELEMENT_BITS))
