@@ -114,3 +114,14 @@ def test_check_against_runs_covers_every_comparable_row():
     sun = {c.run.id: c for c in check_law_against_runs(load_law("sun2025"))}
     assert sun["nvfp4-12b-end"].ratio > 2
     assert sun["deepseek-v3-16b-moe"].consistent  # below the <0.25% bound
+
+
+def test_sun_warns_past_its_critical_data_size():
+    from reference_formats import SUN_DCRIT_1B_B128
+
+    (E, M), d_crit = SUN_DCRIT_1B_B128["fp4-e2m1"]  # 0.4T at block 128; nvfp4 (block 16) lies later
+    below = predict("sun2025", "1B", "100B", "nvfp4", "nvfp4", "nvfp4")
+    above = predict("sun2025", "1B", "10T", "nvfp4", "nvfp4", "nvfp4")
+    assert not any("critical data size" in w for w in below.warnings)
+    assert any("critical data size" in w for w in above.warnings)
+    assert d_crit < 1e13

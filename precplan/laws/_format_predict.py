@@ -92,7 +92,16 @@ def predict_format(law: FormatLaw, params: float, tokens: float, weights: Precis
     loss = float(law.loss(params, tokens, fmt))
     base = float(law.baseline_loss(params, tokens))
     notes = law.format_notes(fmt)
-    warnings = law.extrapolation_warnings(params, tokens)
+    warnings_crit = []
+    if law.form == "sun2025" and not fmt.is_high_precision:
+        d_crit = float(law.critical_data_size(params, fmt.exponent_bits, fmt.mantissa_bits, law.log2_block(fmt)))
+        if tokens > d_crit:
+            warnings_crit.append(
+                f"{tokens:.3g} tokens lie past {law.id}'s critical data size for {fmt.name} at this N ({d_crit:.3g},"
+                " eq. 21): the law predicts that more data raises the loss here; the real 12B NVFP4 run to 10T tokens"
+                " did not show such a rise (data/lowprec_training_runs.csv)"
+            )
+    warnings = law.extrapolation_warnings(params, tokens) + warnings_crit
     warnings += plausibility_warnings(params, tokens, loss, what="this configuration")
     bpe = fmt.bits_per_element
     return FormatPrediction(
