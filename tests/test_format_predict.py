@@ -125,3 +125,13 @@ def test_sun_warns_past_its_critical_data_size():
     assert not any("critical data size" in w for w in below.warnings)
     assert any("critical data size" in w for w in above.warnings)
     assert d_crit < 1e13
+
+
+@pytest.mark.parametrize("args", [
+    ["optimize", "--budget", "1e21", "--law", "sun2025"],
+    ["ptq-risk", "--params", "7B", "--tokens", "2T", "--post", "int4", "--law", "chen2025"],
+])
+def test_commands_that_need_a_bit_count_law_refuse_format_laws_in_one_line(runner, args):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and "format-aware" in result.stderr

@@ -41,7 +41,7 @@ from numpy.typing import ArrayLike, NDArray
 from precplan.errors import PrecplanError
 from precplan.formats import Format
 from precplan.laws._checks import extrapolation_warnings as _extrapolation_warnings
-from precplan.laws._law import Coefficient
+from precplan.laws._law import Coefficient, Law
 
 __all__ = ["FORMAT_FORMS", "FIT_CONDITION_KEYS", "FormatLaw"]
 
@@ -84,6 +84,16 @@ class FormatLaw:
     weight_format: str = "float"
     float_variant: None = None
     provenance: Mapping[str, object] = field(default_factory=dict)
+
+    def __getattr__(self, name: str):
+        """A command that needs a bit-count law's terms (N_eff factors, PTQ) gets one line saying
+        this law cannot serve it, not an AttributeError."""
+        if not name.startswith("_") and hasattr(Law, name):
+            raise PrecplanError(
+                f"law {self.id!r} is format-aware ({self.form}): it answers predict for a named training format"
+                f" (e.g. predict --precision nvfp4 --law {self.id}); this command needs a bit-count law such as kumar2024"
+            )
+        raise AttributeError(name)
 
     # ------------------------------------------------------------ introspection
     def c(self, name: str) -> float:
