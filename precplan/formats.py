@@ -9,8 +9,8 @@ A format is more than a bit count. :class:`Format` records
   v1.0, Table 1) or an NVFP4 block (16 E2M1 elements sharing an E4M3 scale, plus one FP32
   scale per tensor: NVIDIA, "Pretraining Large Language Models with NVFP4", arXiv:2509.25149,
   sec. 2; NVIDIA Transformer Engine NVFP4 documentation); or unspecified (``fp8-e4m3`` alone);
-- which tensors it quantizes: the forward GEMM inputs (weights and activations) and the
-  backward GEMM inputs (the "training" default), or a subset;
+- which tensors it quantizes: the forward GEMM inputs (weights and activations), attention K
+  and V, and the backward GEMM inputs; by default the linear-layer GEMMs forward and backward;
 - bits per element including the scale overhead: MXFP4 4 + 8/32 = 4.25, NVFP4 4 + 8/16 = 4.5
   (the per-tensor FP32 scale is negligible), MXFP8 8.25, ``int4-g128`` 4 + 16/128 = 4.125
   (a 16-bit scale per group: an assumption, said in :meth:`Format.describe`).
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from precplan.errors import PrecplanError
 
-__all__ = ["Format", "SCALES", "TENSORS", "parse_format", "FORMAT_NAMES"]
+__all__ = ["DEFAULT_TENSORS", "FORMAT_NAMES", "Format", "SCALES", "TENSORS", "parse_format"]
 
 SCALES = ("none", "tensor", "channel", "group", "mx", "nv")
 """How a format scales its elements: ``none`` (a plain high-precision format: bf16, fp32),
@@ -39,9 +39,14 @@ SCALES = ("none", "tensor", "channel", "group", "mx", "nv")
 elements share an E8M0 scale), ``nv`` (NVFP4: 16 elements share an E4M3 scale, plus an FP32
 per-tensor scale). ``None`` on a :class:`Format` means the name did not say."""
 
-TENSORS = ("weights", "activations", "backward")
-"""The GEMM inputs a format can quantize: forward weights, forward activations, and the
-backward GEMM inputs (output gradients and the transposed weights/activations)."""
+TENSORS = ("weights", "activations", "kv", "backward")
+"""The tensors a format can quantize: forward weights, forward activations, attention K and V,
+and the backward GEMM inputs (output gradients and the transposed weights/activations)."""
+
+DEFAULT_TENSORS = ("weights", "activations", "backward")
+"""What a training format quantizes unless told otherwise: the inputs of every linear-layer GEMM,
+forward and backward (the recipe of the NVFP4 paper sec. 4.1, Quartet and DeepSeek-V3 sec. 3.3);
+attention (KV) stays in high precision in all three."""
 
 OCP_MX = "OCP Microscaling Formats (MX) Specification v1.0 (2023), Table 1"
 NVFP4_REF = ("NVIDIA, 'Pretraining Large Language Models with NVFP4', arXiv:2509.25149, sec. 2"
@@ -66,7 +71,7 @@ class Format:
     block: int | None = None
     scale_format: str | None = None
     scale_bits: int = 0
-    tensors: tuple[str, ...] = TENSORS
+    tensors: tuple[str, ...] = DEFAULT_TENSORS
     note: str = ""
     source: str = ""
 
