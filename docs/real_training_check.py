@@ -29,13 +29,13 @@ def main() -> None:
         print(f"  {r.id:<24} N={r.params:8.3g} D={r.tokens:8.3g} {r.format:<14} vs {r.baseline:<14}"
               f" measured {r.describe_gap():>7}  [{r.locator.split(';')[0]}]")
     print()
-    header = f"{'law':<20}" + "".join(f"{r.id[:13]:>14}" for r in runs)
+    header = f"{'law':<20}" + "".join(f"{r.id[:16]:>17}" for r in runs)
     print("predicted relative gap (%), per law and run:")
     print(header)
     summary = []
     for name in bundled_names():
         checks = check_law_against_runs(load_law(name))
-        cells = "".join(f"{c.predicted * 100:14.3f}" if c.predicted is not None else f"{'n/a':>14}" for c in checks)
+        cells = "".join(f"{c.predicted * 100:17.3f}" if c.predicted is not None else f"{'n/a':>17}" for c in checks)
         print(f"{name:<20}{cells}")
         about = [c for c in checks if c.predicted is not None and c.run.relation == "~"]
         bounds = [c for c in checks if c.predicted is not None and c.run.relation == "<"]

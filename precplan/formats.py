@@ -48,9 +48,8 @@ DEFAULT_TENSORS = ("weights", "activations", "backward")
 forward and backward (the recipe of the NVFP4 paper sec. 4.1, Quartet and DeepSeek-V3 sec. 3.3);
 attention (KV) stays in high precision in all three."""
 
-OCP_MX = "OCP Microscaling Formats (MX) Specification v1.0 (2023), Table 1"
-NVFP4_REF = ("NVIDIA, 'Pretraining Large Language Models with NVFP4', arXiv:2509.25149, sec. 2"
-             " (16-element blocks, E4M3 block scale, FP32 tensor scale)")
+OCP_MX = "OCP Microscaling Formats (MX) Specification v1.0, Table 1"
+NVFP4_REF = "NVIDIA, 'Pretraining Large Language Models with NVFP4', arXiv:2509.25149, sec. 2 and App. B"
 
 
 @dataclass(frozen=True)
@@ -110,8 +109,8 @@ class Format:
             "tensor": ", one scale per tensor",
             "channel": ", one scale per channel",
             "group": f", one scale per {self.block} elements, taken as 16 bits (an assumption)",
-            "mx": f", one E8M0 scale per {self.block} elements ({OCP_MX})",
-            "nv": f", one E4M3 scale per {self.block} elements + an FP32 tensor scale ({NVFP4_REF})",
+            "mx": f", one E8M0 scale per {self.block} elements; {OCP_MX}",
+            "nv": f", one E4M3 scale per {self.block} elements + an FP32 tensor scale; {NVFP4_REF}",
         }[self.scale]
         bpe = self.bits_per_element
         if bpe == self.bits:

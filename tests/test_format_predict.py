@@ -90,7 +90,7 @@ def test_runs_file_rows_are_cited_and_parse():
         assert 0 < r.gap_rel < 0.1 and r.relation in ("~", "<", ">")
         assert parse_format(r.format) and parse_format(r.baseline)
     # the Quartet row is the Table 7 perplexities converted: ln(17.77/16.40) / ln(16.40)
-    quartet = next(r for r in runs if r.id == "quartet-7b-c4")
+    quartet = next(r for r in runs if r.id == "quartet-7b")
     assert quartet.gap_rel == pytest.approx(math.log(17.77 / 16.40) / math.log(16.40), abs=5e-5)
 
 
@@ -112,8 +112,8 @@ def test_check_against_runs_covers_every_comparable_row():
             assert (c.predicted is None) == bool(c.reason)
     # sun2025 at 12B / 10T in NVFP4 predicts several times the measured gap (issue 20's hand check)
     sun = {c.run.id: c for c in check_law_against_runs(load_law("sun2025"))}
-    assert sun["nvfp4-12b-end"].ratio > 2
-    assert sun["deepseek-v3-16b-moe"].consistent  # below the <0.25% bound
+    assert sun["nvfp4-12b-10t"].ratio > 2
+    assert sun["deepseek-v3-16b"].consistent  # below the <0.25% bound
 
 
 def test_sun_warns_past_its_critical_data_size():
@@ -135,3 +135,11 @@ def test_commands_that_need_a_bit_count_law_refuse_format_laws_in_one_line(runne
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     assert len(result.stderr.strip().splitlines()) == 1 and "format-aware" in result.stderr
+
+
+def test_verdict_says_when_the_law_misses_every_nearest_measured_run():
+    far = predict("sun2025", "12B", "10T", "nvfp4", "nvfp4", "nvfp4")
+    assert far.misses_measured and any("misses every nearest measured nvfp4 run" in w for w in far.warnings)
+    near = predict("sun2025", "8B", "1T", "mxfp4", "mxfp4", "mxfp4")  # mxfp4-8b-1t: 2.23% vs ~2.5%
+    assert not near.misses_measured
+    assert {c.run.id for c in near.run_checks} <= {r.id for r in near.nearest_runs}

@@ -87,13 +87,14 @@ def render_format_prediction(r) -> None:
     from precplan.units import format_count
 
     out = console()
+    miss = f"; it misses the nearest measured {r.format} runs" if r.misses_measured else ""
     out.print(f"[bold]{r.law}: {format_count(r.params)} parameters on {format_count(r.tokens)} tokens in {r.format}"
-              f" lose {fmt(r.gap)} nats ({r.relative_gap:+.2%}) against unquantized training[/bold]")
+              f" lose {fmt(r.gap)} nats ({r.relative_gap:+.2%}) against unquantized training{miss}[/bold]")
     rows = [("unquantized (bf16) loss", fmt(r.baseline_loss)), (f"loss in {r.format}", fmt(r.loss)),
             ("gap (nats)", fmt(r.gap)), ("relative gap", f"{r.relative_gap:.3%}"),
             ("bits per element", f"{r.bits_per_element:g}")]
     out.print(table("", ["term", "value"], rows))
-    _runs_table(r.nearest_runs)
+    _runs_table(r.nearest_runs, {c.run.id: c for c in r.run_checks}, r.law)
     print_notes(r.formats + r.notes)
     print_warnings(r.warnings)
 
@@ -108,16 +109,23 @@ def render_runs(precision, params: float, tokens: float) -> None:
     _runs_table(nearest_runs(params, tokens, precision.format.name))
 
 
-def _runs_table(runs) -> None:
-    from precplan.cli._render import console, table
+def _runs_table(runs, checks=None, law: str | None = None) -> None:
+    from precplan.cli._render import console, print_notes, table
     from precplan.units import format_count
 
     if not runs:
         return
-    rows = [(r.id, format_count(r.params), format_count(r.tokens), r.format, r.baseline, r.describe_gap(),
-             f"{r.source.rsplit('arXiv:', 1)[-1]} {r.locator.split(',')[0].split(';')[0]}") for r in runs]
-    console().print(table("nearest measured real training runs (data/lowprec_training_runs.csv)",
-                          ["run", "N", "D", "format", "baseline", "gap", "source"], rows, whole=(0,)))
+    head = ["run", "N", "D", "measured gap"] + ([f"{law} predicts"] if checks is not None else [])
+    rows = []
+    for r in runs:
+        row = [r.id, format_count(r.params), format_count(r.tokens), f"{r.describe_gap()} vs {r.baseline}"]
+        if checks is not None:
+            c = checks.get(r.id)
+            row.append("-" if c is None or c.predicted is None else f"{c.predicted:.2%}")
+        rows.append(row)
+    console().print(table("nearest measured real training runs (data/lowprec_training_runs.csv)", head, rows, whole=(0, 3)))
+    print_notes([f"{r.id}: {r.format}, {r.source.split(',')[0]}, arXiv:{r.source.rsplit('arXiv:', 1)[-1]}"
+                 f" {r.locator}" for r in runs])
 
 
 def render_prediction(r) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from precplan.errors import PrecplanError
 from precplan.laws._checks import plausibility_warnings
 from precplan.laws._format_law import FormatLaw
-from precplan.laws._runs import MeasuredRun, nearest_runs
+from precplan.laws._runs import MeasuredRun, RunCheck, check_law_against_runs, nearest_runs
 from precplan.precision import Bits, Precision, is_named_format
 
 __all__ = ["FormatPrediction", "predict_format"]
@@ -37,6 +37,8 @@ class FormatPrediction:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     nearest_runs: list[MeasuredRun] = field(default_factory=list)
+    run_checks: list[RunCheck] = field(default_factory=list)  # this law at each nearest comparable run
+    misses_measured: bool = False  # the law misses every nearest measured run of this format (2x or a bound)
     uncertainty: None = None
 
 
@@ -103,10 +105,21 @@ def predict_format(law: FormatLaw, params: float, tokens: float, weights: Precis
             )
     warnings = law.extrapolation_warnings(params, tokens) + warnings_crit
     warnings += plausibility_warnings(params, tokens, loss, what="this configuration")
+    near = nearest_runs(params, tokens, fmt.name, count=runs) if runs else []
+    by_id = {c.run.id: c for c in check_law_against_runs(law)}
+    checks = [by_id[r.id] for r in near if r.id in by_id]
+    same = [c for c in checks if c.run.format == fmt.name and c.consistent is not None]
+    misses = bool(same) and not any(c.consistent for c in same)
+    if misses:
+        warnings.append(
+            f"{law.id} misses every nearest measured {fmt.name} run ("
+            + "; ".join(f"{c.run.id}: predicts {c.predicted:.2%}, measured {c.run.describe_gap()}" for c in same)
+            + "): read this prediction against the measurements"
+        )
     bpe = fmt.bits_per_element
     return FormatPrediction(
         law=law.id, params=float(params), tokens=float(tokens), format=fmt.name, bits_per_element=bpe,
         bits=Bits(bpe, bpe, bpe), loss=loss, baseline_loss=base, gap=loss - base, relative_gap=(loss - base) / base,
         loss_before_ptq=loss, formats=[f"training: {fmt.describe()}"], warnings=warnings, notes=notes,
-        nearest_runs=nearest_runs(params, tokens, fmt.name, count=runs) if runs else [],
+        nearest_runs=near, run_checks=checks, misses_measured=misses,
     )
