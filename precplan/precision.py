@@ -44,7 +44,7 @@ class Precision:
     name: str
     exponent_bits: int | None = None
     mantissa_bits: int | None = None
-    format: Format | None = field(default=None, compare=False)
+    format: Format | None = field(default=None, compare=False, repr=False)
     """The full format (block, scale, tensors) when the precision was named as one."""
 
     @property
