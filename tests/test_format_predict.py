@@ -143,3 +143,11 @@ def test_verdict_says_when_the_law_misses_every_nearest_measured_run():
     near = predict("sun2025", "8B", "1T", "mxfp4", "mxfp4", "mxfp4")  # mxfp4-8b-1t: 2.23% vs ~2.5%
     assert not near.misses_measured
     assert {c.run.id for c in near.run_checks} <= {r.id for r in near.nearest_runs}
+
+
+def test_laws_show_states_the_fit_conditions(runner):
+    result = runner.invoke(app, ["laws", "show", "sun2025"])
+    assert result.exit_code == 0 and "fit conditions" in result.stdout and "Dolma" in result.stdout
+    data = run_json(runner, "laws", "show", "castro2025")
+    assert set(data["fit_conditions"]) == {"data", "params", "tokens", "tensors", "quantization"}
+    assert data["coefficients"]["eff_N_mxfp4"]["value"] == 0.65
