@@ -215,8 +215,8 @@ def parse_format(text: str) -> Format:
 def _element(key: str, raw: str) -> Format:
     if m := _INT.match(key):
         bits = int(m.group(1))
-        if not 1 <= bits <= 32:
-            raise PrecplanError(f"format {raw!r}: integer formats have 1 to 32 bits ({_VALID})")
+        if not 1 <= bits <= 64:
+            raise PrecplanError(f"format {raw!r}: integer formats have 1 to 64 bits ({_VALID})")
         return Format(f"int{bits}", "int", bits)
     m, bare = _FLOAT.match(key), _BARE.match(key)
     if not (m or bare):
