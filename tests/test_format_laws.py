@@ -136,3 +136,13 @@ def test_format_law_files_are_validated():
         law_from_mapping(data, "x.yaml")
     with pytest.raises(PrecplanError, match="takes no base"):
         load_law("sun2025", "hoffmann2022")
+
+
+@pytest.mark.parametrize("name", ["sun2025", "castro2025", "chen2025"])
+def test_format_law_files_round_trip(name, tmp_path):
+    from precplan.laws import dump_law, save_law
+
+    law = load_law(name)
+    again = law_from_mapping(yaml.safe_load(dump_law(law)), "copy.yaml")
+    assert again.values == law.values and dict(again.fit_conditions) == dict(law.fit_conditions)
+    assert load_law(str(save_law(law, tmp_path / f"{name}.yaml"))).notes == law.notes

@@ -71,6 +71,8 @@ def render_predictions(results) -> None:
 
     r0 = next(r for r in results if not isinstance(r, NotApplicable))
     columns = [Column("predicted loss", "loss", "loss", fmt)]
+    if any(hasattr(r, "gap") for r in results):  # a format-aware law: its gap to unquantized training
+        columns.append(Column("gap to bf16", "gap", None, fmt))
     if r0.post_bits is not None:
         columns += [Column("loss before PTQ", "loss_before_ptq", "loss_before_ptq", fmt),
                     Column(f"PTQ degradation at {r0.post_bits:g} bits", "ptq_degradation", "degradation", fmt)]
