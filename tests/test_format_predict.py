@@ -151,3 +151,8 @@ def test_laws_show_states_the_fit_conditions(runner):
     data = run_json(runner, "laws", "show", "castro2025")
     assert set(data["fit_conditions"]) == {"data", "params", "tokens", "tensors", "quantization"}
     assert data["coefficients"]["eff_N_mxfp4"]["value"] == 0.65
+
+
+def test_unquantized_training_has_no_gap_and_no_runs():
+    r = predict("sun2025", "1B", "100B", "bf16", "bf16", "bf16")
+    assert r.gap == 0.0 and r.nearest_runs == [] and not r.misses_measured

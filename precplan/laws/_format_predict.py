@@ -105,7 +105,7 @@ def predict_format(law: FormatLaw, params: float, tokens: float, weights: Precis
             )
     warnings = law.extrapolation_warnings(params, tokens) + warnings_crit
     warnings += plausibility_warnings(params, tokens, loss, what="this configuration")
-    near = nearest_runs(params, tokens, fmt.name, count=runs) if runs else []
+    near = nearest_runs(params, tokens, fmt.name, count=runs) if runs and not fmt.is_high_precision else []
     by_id = {c.run.id: c for c in check_law_against_runs(law)}
     checks = [by_id[r.id] for r in near if r.id in by_id]
     same = [c for c in checks if c.run.format == fmt.name and c.consistent is not None]
