@@ -90,8 +90,8 @@ class FormatLaw:
         this law cannot serve it, not an AttributeError."""
         if not name.startswith("_") and hasattr(Law, name):
             raise PrecplanError(
-                f"law {self.id!r} is format-aware ({self.form}): it answers predict for a named training format"
-                f" (e.g. predict --precision nvfp4 --law {self.id}); this command needs a bit-count law such as kumar2024"
+                f"law {self.id!r} is format-aware ({self.form}): it predicts the loss of one named training format"
+                f" (predict with precision nvfp4, say); planning and PTQ need a bit-count law such as kumar2024"
             )
         raise AttributeError(name)
 
