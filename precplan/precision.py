@@ -1,16 +1,19 @@
-"""Precisions as people name them: bits (``8``, ``4.5``) or formats (``int4``, ``fp8-e4m3``, ``bf16``).
+"""Precisions as people name them: bits (``8``, ``4.5``) or formats (``int4``, ``fp8-e4m3``,
+``mxfp4``, ``nvfp4``, ``bf16``).
 
 Bit counts include the sign bit, as in Kumar et al. 2024 (Appendix N): a float format
-``fpN-eXmY`` has 1 + X + Y = N bits.
+``fpN-eXmY`` has 1 + X + Y = N bits. A named format also carries its :class:`~precplan.formats.Format`
+(element type, block and scale, tensors); its bit count is the bits per element including the
+scale overhead (MXFP4 4.25, NVFP4 4.5), which is what a bit-count law or a cost uses.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from precplan.errors import PrecplanError
+from precplan.formats import Format, parse_format
 
 MIN_BITS = 1.0
 MAX_BITS = 64.0
@@ -41,6 +44,8 @@ class Precision:
     name: str
     exponent_bits: int | None = None
     mantissa_bits: int | None = None
+    format: Format | None = field(default=None, compare=False, repr=False)
+    """The full format (block, scale, tensors) when the precision was named as one."""
 
     @property
     def is_float(self) -> bool:
@@ -48,6 +53,8 @@ class Precision:
 
     def describe(self) -> str:
         """How the format maps to bits, for output."""
+        if self.format is not None:
+            return self.format.describe()
         if self.exponent_bits is not None and self.mantissa_bits is not None:
             return (
                 f"{self.name} = {self.bits:g} bits (1 sign + {self.exponent_bits} exponent"
@@ -58,22 +65,11 @@ class Precision:
         return f"{self.name} = {self.bits:g} bits"
 
 
-_NAMED = {
-    "bf16": Precision(16, "float", "bf16", 8, 7),
-    "fp16": Precision(16, "float", "fp16", 5, 10),
-    "fp32": Precision(32, "float", "fp32", 8, 23),
-    "tf32": Precision(19, "float", "tf32", 8, 10),
-}
-_INT = re.compile(r"^(?:int|i)(\d+)$")
-_FLOAT = re.compile(r"^(?:fp|f)(\d+)(?:[-_]?e(\d+)m(\d+))?$")
-_BARE_FLOAT = re.compile(r"^e(\d+)m(\d+)$")
-
-
 def _check_bits(bits: float, text: str) -> float:
     if not math.isfinite(bits) or bits < MIN_BITS or bits > MAX_BITS:
         raise PrecplanError(
             f"precision {text!r} is outside 1..64 bits (valid: a bit count like 8 or a format like"
-            " int4, fp8-e4m3, fp8-e5m2, fp6-e3m2, fp4-e2m1, bf16, fp16, fp32)"
+            " int4, fp8-e4m3, fp8-e5m2, fp6-e3m2, fp4-e2m1, mxfp4, nvfp4, bf16, fp16, fp32)"
         )
     return bits
 
@@ -89,8 +85,6 @@ def parse_precision(text: str | float) -> Precision:
     if not raw.isascii():
         raise PrecplanError(f"precision {raw!r}: write bits (8, 4.5) or a format (int4, fp8-e4m3, bf16) in ASCII")
     key = raw.lower()
-    if key in _NAMED:
-        return _NAMED[key]
     try:
         bits = float(key.removesuffix("bit").removesuffix("bits").removesuffix("-"))
     except ValueError:
@@ -98,32 +92,17 @@ def parse_precision(text: str | float) -> Precision:
     else:
         _check_bits(bits, raw)
         return Precision(bits, "int", f"{bits:g}-bit")
-    if m := _INT.match(key):
-        bits = _check_bits(float(m.group(1)), raw)
-        return Precision(bits, "int", f"int{m.group(1)}")
-    m = _FLOAT.match(key)
-    bare = _BARE_FLOAT.match(key)
-    if m or bare:
-        if bare:
-            e, mant = int(bare.group(1)), int(bare.group(2))
-            total = 1 + e + mant
-        else:
-            total = int(m.group(1))
-            if m.group(2) is None:
-                raise PrecplanError(
-                    f"precision {raw!r}: name the float layout, e.g. fp8-e4m3, fp8-e5m2, fp6-e3m2, fp4-e2m1"
-                )
-            e, mant = int(m.group(2)), int(m.group(3))
-        if 1 + e + mant != total:
+    try:
+        fmt = parse_format(raw)
+    except PrecplanError as exc:
+        if str(exc).startswith("unknown format"):
             raise PrecplanError(
-                f"precision {raw!r}: 1 sign + {e} exponent + {mant} mantissa bits is {1 + e + mant}, not {total}"
-            )
-        _check_bits(float(total), raw)
-        return Precision(float(total), "float", f"fp{total}-e{e}m{mant}", e, mant)
-    raise PrecplanError(
-        f"unknown precision {raw!r} (valid: a bit count from 1 to 64 like 8, or int4, fp8-e4m3,"
-        " fp8-e5m2, fp6-e3m2, fp4-e2m1, bf16, fp16, fp32)"
-    )
+                f"unknown precision {raw!r} (valid: a bit count from 1 to 64 like 8, or int4, int4-g128, fp8-e4m3,"
+                " fp8-e5m2, fp6-e3m2, fp4-e2m1, mxfp8, mxfp6-e2m3, mxfp4, nvfp4, bf16, fp16, fp32)"
+            ) from None
+        raise
+    bits = _check_bits(fmt.bits_per_element, raw)
+    return Precision(bits, fmt.kind, fmt.name, fmt.exponent_bits, fmt.mantissa_bits, fmt)
 
 
 def is_named_format(p: "Precision | str") -> bool:

@@ -148,7 +148,7 @@ def snapshot(d: Path) -> dict[str, tuple]:
 LONG = "x" * 300
 BAD_COUNTS = ["1e", "1.5e", "1,5B", "1,50", "1,5000", "1.5.3", "inf", "nan", "-inf", "1e400", "0x10", "\u0663", "\uff11",
               "-1", "0", "", " ", "abc", "7X", "1e5e", "1__000", "1_00", "B", "1eB", "++1", "1e+", "e5"]
-BAD_PRECISIONS = ["0", "65", "fp8", "posit8", "-4", "", "nan", "inf", "int0", "fp8-e5m3", "1e", "\u0663"]
+BAD_PRECISIONS = ["0", "65", "mxfp6", "posit8", "-4", "", "nan", "inf", "int0", "fp8-e5m3", "1e", "\u0663"]
 BAD_LAWS = ["bogus", "", " ", "bomb.yaml", "anchor.yaml", "deep.yaml", "deep1m.yaml", "deepquoted.yaml", "deepmap.yaml", "big.yaml", "latin1.yaml",
             "binary.yaml", "nul.yaml", "empty.yaml", "list.yaml", "scalar.yaml", "intkeys.yaml", "listkey.yaml",
             "malformed.yaml", "tabs.yaml", "python.yaml", "badform.yaml", "badform2.yaml", "negcoef.yaml",
@@ -226,7 +226,7 @@ for i, bad in enumerate(BAD_PRECISIONS[:6]):
     case(f"ptq-posts-{i}", "ptq-risk", "-N", "7B", "-D", "1T", "--posts", bad)
 for i, bad in enumerate(["", ",", "3:", ":16", "16:3", "4:8:2", "a,b", "4,,x", "4:4", "0:16", "fp8-e4m3:16"]):
     case(f"optimize-precisions-{i}", "optimize", "--budget", "1e21", "--precisions", bad)
-for i, bad in enumerate(["0", "fp8", "\u0663", ""]):
+for i, bad in enumerate(["0", "mxfp6", "\u0663", ""]):
     for opt in ("--weights", "--activations", "--kv", "--train-precision", "--precision"):
         case(f"ptq{opt}-{i}", "ptq-risk", "--params", "7B", "--tokens", "1T", opt, bad)
     case(f"predict-long-precision-{i}", "predict", "--params", "7B", "--tokens", "1T", "--precision", bad)
@@ -235,7 +235,7 @@ for i, bad in enumerate(["0", "fp8", "\u0663", ""]):
 case("untied-and-precision", "optimize", "--budget", "1e21", "--untied", "--precision", "8")
 case("untied-no-precision-law", "optimize", "--budget", "1e21", "--untied", "--law", "hoffmann2022")
 case("continuous-no-precision-law", "optimize", "--budget", "1e21", "--continuous", "--law", "hoffmann2022")
-case("optimize-long-precision", "optimize", "--budget", "1e21", "--precision", "fp8")
+case("optimize-long-precision", "optimize", "--budget", "1e21", "--precision", "mxfp6")
 case("ptq-train-precision-and-weights", "ptq-risk", "-N", "7B", "-D", "1T", "--train-precision", "8", "--weights", "4")
 case("fit-json-bad-level", "fit", "runs.csv", "--json", "--level", "2")
 case("fit-json-bad-runs", "fit", "missing.csv", "--json")

@@ -66,7 +66,7 @@ def test_float_format_counts_sign_bit() -> None:
     assert "1 sign + 4 exponent + 3 mantissa" in p.describe()
 
 
-@pytest.mark.parametrize("text", ["0.5", "65", "int0", "fp8-e5m3", "fp8", "posit8", "-4"])
+@pytest.mark.parametrize("text", ["0.5", "65", "int0", "fp8-e5m3", "mxfp6", "posit8", "-4"])
 def test_parse_precision_rejects(text: str) -> None:
     with pytest.raises(PrecplanError):
         parse_precision(text)

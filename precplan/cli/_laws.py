@@ -48,8 +48,12 @@ def show_law(
     out = console()
     out.print(f"[bold]{law.id}[/bold]: {law.title}")
     out.print(f"[dim]{law.citation}[/dim]")
-    out.print(f"form: {law.form}    reference bits: {law.reference_bits}    weights: {law.weight_format}"
-              + (f"    float variant: {law.float_variant}" if law.float_variant else ""))
+    conditions = getattr(law, "fit_conditions", None)  # a format-aware law states how it was fit
+    if conditions:
+        out.print(f"form: {law.form} (format-aware: takes a named training format, e.g. nvfp4)")
+    else:
+        out.print(f"form: {law.form}    reference bits: {law.reference_bits}    weights: {law.weight_format}"
+                  + (f"    float variant: {law.float_variant}" if law.float_variant else ""))
     if law.description:
         out.print(law.description)
     rows = []
@@ -60,6 +64,8 @@ def show_law(
     out.print(table("coefficients", ["name", "value", "source", "reference", "note"], rows))
     rng = [(k, f"{lo:.3g}", f"{hi:.3g}") for k, (lo, hi) in law.fit_range.items()]
     out.print(table("fitted range (outside it, predictions extrapolate)", ["quantity", "low", "high"], rng))
+    if conditions:
+        out.print(table("fit conditions", ["what", "as fit"], list(conditions.items())))
     samples = law.samples
     extra = [f"coefficient samples: {samples.count} vectors of {', '.join(samples.names)} ({samples.method}); answers"
              " with this law carry intervals"] if samples is not None else []

@@ -49,14 +49,18 @@ def predict(
             print_json(results)
         else:
             render_predictions(results)
+            render_runs(pw, n, d)
         return
     result = solve(laws[0])
     result.warnings[:0] = law_warnings(laws[0])
     if json_out:
         print_json(result)
         print_json_warnings(result.warnings)
+    elif hasattr(result, "gap"):
+        render_format_prediction(result)
     else:
         render_prediction(result)
+        render_runs(pw, n, d)
 
 
 def render_predictions(results) -> None:
@@ -67,6 +71,8 @@ def render_predictions(results) -> None:
 
     r0 = next(r for r in results if not isinstance(r, NotApplicable))
     columns = [Column("predicted loss", "loss", "loss", fmt)]
+    if any(hasattr(r, "gap") for r in results):  # a format-aware law: its gap to unquantized training
+        columns.append(Column("gap to bf16", "gap", None, fmt))
     if r0.post_bits is not None:
         columns += [Column("loss before PTQ", "loss_before_ptq", "loss_before_ptq", fmt),
                     Column(f"PTQ degradation at {r0.post_bits:g} bits", "ptq_degradation", "degradation", fmt)]
@@ -74,6 +80,54 @@ def render_predictions(results) -> None:
     title = (f"N = {format_count(r0.params)}, D = {format_count(r0.tokens)}, weights/activations/KV ="
              f" {b.weights:g}/{b.activations:g}/{b.kv:g} bits: each law's prediction")
     render_side_by_side(title, results, columns)
+
+
+def render_format_prediction(r) -> None:
+    """A format-aware law's prediction: verdict line, loss against the unquantized baseline, the
+    nearest measured real runs, notes."""
+    from precplan.cli._render import console, fmt, print_notes, print_warnings, table
+    from precplan.units import format_count
+
+    out = console()
+    miss = f"; it misses the nearest measured {r.format} runs" if r.misses_measured else ""
+    out.print(f"[bold]{r.law}: {format_count(r.params)} parameters on {format_count(r.tokens)} tokens in {r.format}"
+              f" lose {fmt(r.gap)} nats ({r.relative_gap:+.2%}) against unquantized training{miss}[/bold]")
+    rows = [("unquantized (bf16) loss", fmt(r.baseline_loss)), (f"loss in {r.format}", fmt(r.loss)),
+            ("gap (nats)", fmt(r.gap)), ("relative gap", f"{r.relative_gap:.3%}"),
+            ("bits per element", f"{r.bits_per_element:g}")]
+    out.print(table("", ["term", "value"], rows))
+    _runs_table(r.nearest_runs, {c.run.id: c for c in r.run_checks}, r.law)
+    print_notes(r.formats + r.notes)
+    print_warnings(r.warnings)
+
+
+def render_runs(precision, params: float, tokens: float) -> None:
+    """The measured real low-precision runs nearest to a named training format (none for a bit count)."""
+    from precplan.laws import nearest_runs
+    from precplan.precision import is_named_format
+
+    if precision.format is None or not is_named_format(precision) or precision.format.is_high_precision:
+        return
+    _runs_table(nearest_runs(params, tokens, precision.format.name))
+
+
+def _runs_table(runs, checks=None, law: str | None = None) -> None:
+    from precplan.cli._render import console, print_notes, table
+    from precplan.units import format_count
+
+    if not runs:
+        return
+    head = ["run", "N", "D", "measured gap"] + ([f"{law} predicts"] if checks is not None else [])
+    rows = []
+    for r in runs:
+        row = [r.id, format_count(r.params), format_count(r.tokens), f"{r.describe_gap()} vs {r.baseline}"]
+        if checks is not None:
+            c = checks.get(r.id)
+            row.append("-" if c is None or c.predicted is None else f"{c.predicted:.2%}")
+        rows.append(row)
+    console().print(table("nearest measured real training runs (data/lowprec_training_runs.csv)", head, rows, whole=(0, 3)))
+    print_notes([f"{r.id}: {r.format}, {r.source.split(',')[0]}, arXiv:{r.source.rsplit('arXiv:', 1)[-1]}"
+                 f" {r.locator}" for r in runs])
 
 
 def render_prediction(r) -> None:

@@ -1,6 +1,8 @@
 """The law library: the :class:`Law` (pure, vectorized math of the precision-aware scaling
 laws), law files (YAML: reading, validation, writing, composition), the choice of the float
-variant for float weight formats, and :func:`predict` (the loss of one configuration).
+variant for float weight formats, and :func:`predict` (the loss of one configuration); format-aware
+laws (:class:`FormatLaw`: sun2025, castro2025, chen2025) and the real low-precision training runs
+they are judged against (:func:`training_runs`, :func:`nearest_runs`).
 
 Equations and constants, with their sources: ``docs/science.md``.
 """
@@ -31,12 +33,16 @@ from precplan.laws._law import (
     Law,
     Samples,
 )
+from precplan.laws._format_law import FORMAT_FORMS, FormatLaw
+from precplan.laws._format_predict import FormatPrediction, predict_format
 from precplan.laws._predict import Prediction, predict
+from precplan.laws._runs import MeasuredRun, RunCheck, check_law_against_runs, nearest_runs, training_runs
 from precplan.laws._variant import law_for_weights
 
 __all__ = [
-    "ASSUMED_LABEL", "BASE", "COEFFICIENT_NAMES", "FORMS", "PRECISION", "PTQ", "ROBUSTNESS", "SOURCES",
-    "Coefficient", "Decomposition", "Law", "Prediction", "Samples",
+    "ASSUMED_LABEL", "BASE", "COEFFICIENT_NAMES", "FORMAT_FORMS", "FORMS", "PRECISION", "PTQ", "ROBUSTNESS", "SOURCES",
+    "Coefficient", "Decomposition", "FormatLaw", "FormatPrediction", "Law", "MeasuredRun", "Prediction", "RunCheck",
+    "Samples", "check_law_against_runs", "nearest_runs", "predict_format", "training_runs",
     "as_law", "bundled_names", "compose", "dump_law", "law_for_weights", "law_from_mapping", "law_to_mapping",
     "laws_dir", "load_law", "predict", "read_law_file", "save_law",
 ]

@@ -19,6 +19,7 @@ import yaml
 
 from precplan.errors import LawFileError, PrecplanError
 from precplan.io import atomic_write_text, bundled_dir
+from precplan.laws._format_law import FIT_CONDITION_KEYS, FORMAT_FORMS, FormatLaw
 from precplan.laws._law import BASE, FORMS, SOURCES, Coefficient, Law, Samples
 
 TOP_KEYS = {
@@ -52,6 +53,8 @@ def law_from_mapping(data: Mapping[str, Any], origin: str = "<memory>") -> Law:
     """Validate a parsed law file and build a :class:`Law`. Errors name ``origin`` and the key."""
     if not isinstance(data, Mapping):
         raise LawFileError(f"{origin}: a law file must be a mapping of keys (id, title, citation, form, ...)")
+    if data.get("form") in FORMAT_FORMS:
+        return format_law_from_mapping(data, origin)
     unknown = sorted((k for k in data if k not in TOP_KEYS), key=str)
     if unknown:
         raise LawFileError(f"{origin}: unknown key {unknown[0]!r} (valid keys: {', '.join(sorted(TOP_KEYS))})")
@@ -60,7 +63,7 @@ def law_from_mapping(data: Mapping[str, Any], origin: str = "<memory>") -> Law:
             raise LawFileError(f"{origin}: missing key {key!r}")
     form = data["form"]
     if not isinstance(form, str) or form not in FORMS:
-        raise LawFileError(f"{origin}: form: {form!r} is not a known form (valid: {', '.join(FORMS)})")
+        raise LawFileError(f"{origin}: form: {form!r} is not a known form (valid: {', '.join(list(FORMS) + list(FORMAT_FORMS))})")
     coefs_in = data["coefficients"]
     if not isinstance(coefs_in, Mapping):
         raise LawFileError(f"{origin}: coefficients: must be a mapping from coefficient name to value")
@@ -90,6 +93,60 @@ def law_from_mapping(data: Mapping[str, Any], origin: str = "<memory>") -> Law:
         provenance=MappingProxyType(_provenance(data.get("provenance"), origin)),
         origin=origin,
         samples=_samples(data.get("samples"), coefs, origin),
+    )
+
+
+FORMAT_TOP_KEYS = {"id", "title", "citation", "form", "description", "coefficients", "fit_range", "fit_conditions", "notes"}
+
+
+def format_law_from_mapping(data: Mapping[str, Any], origin: str = "<memory>") -> FormatLaw:
+    """Validate a format-aware law file (form ``sun2025``, ``quartet`` or ``qat``) and build a
+    :class:`~precplan.laws.FormatLaw`. Every coefficient needs a source, and ``fit_conditions``
+    must state the data, model sizes, tokens, tensors quantized and whether quantization was
+    simulated or native. Errors name ``origin`` and the key."""
+    unknown = sorted((k for k in data if k not in FORMAT_TOP_KEYS), key=str)
+    if unknown:
+        raise LawFileError(f"{origin}: unknown key {unknown[0]!r} (valid keys: {', '.join(sorted(FORMAT_TOP_KEYS))})")
+    for key in REQUIRED_TOP + ("fit_conditions",):
+        if key not in data or data[key] is None:
+            raise LawFileError(f"{origin}: missing key {key!r}")
+    form = data["form"]
+    coefs_in = data["coefficients"]
+    if not isinstance(coefs_in, Mapping):
+        raise LawFileError(f"{origin}: coefficients: must be a mapping from coefficient name to value")
+    expected = FORMAT_FORMS[form]
+    for name in coefs_in:
+        if name not in expected:
+            raise LawFileError(f"{origin}: coefficients.{name}: unknown key for form {form!r} (valid: {', '.join(expected)})")
+    coefs: dict[str, Coefficient] = {}
+    for name in expected:
+        if name not in coefs_in:
+            raise LawFileError(f"{origin}: coefficients.{name}: missing key (form {form!r} needs {', '.join(expected)})")
+        coefs[name] = _coefficient(coefs_in[name], f"{origin}: coefficients.{name}", name)
+        if coefs[name].value <= 0:
+            raise LawFileError(f"{origin}: coefficients.{name}.value: must be positive, got {coefs[name].value:g}")
+        if name.startswith("eff_") and coefs[name].value > 1:
+            raise LawFileError(f"{origin}: coefficients.{name}.value: an efficiency lies in (0, 1], got {coefs[name].value:g}")
+    cond = data["fit_conditions"]
+    if not isinstance(cond, Mapping):
+        raise LawFileError(f"{origin}: fit_conditions: must map {', '.join(FIT_CONDITION_KEYS)} to text")
+    for key in cond:
+        if key not in FIT_CONDITION_KEYS:
+            raise LawFileError(f"{origin}: fit_conditions.{key}: unknown key (valid: {', '.join(FIT_CONDITION_KEYS)})")
+    for key in FIT_CONDITION_KEYS:
+        if not isinstance(cond.get(key), str) or not cond[key].strip():
+            raise LawFileError(f"{origin}: fit_conditions.{key}: missing (state it as text)")
+    return FormatLaw(
+        id=_text(data, "id", origin),
+        title=_text(data, "title", origin),
+        citation=_text(data, "citation", origin),
+        form=form,
+        coefficients=MappingProxyType(coefs),
+        fit_range=MappingProxyType(_fit_range(data["fit_range"], "chinchilla", origin)),
+        fit_conditions=MappingProxyType({k: " ".join(cond[k].split()) for k in FIT_CONDITION_KEYS}),
+        description=str(data.get("description") or "").strip(),
+        notes=_notes(data.get("notes"), origin),
+        origin=origin,
     )
 
 
@@ -257,6 +314,8 @@ def _notes(value: Any, origin: str) -> tuple[str, ...]:
 
 def law_to_mapping(law: Law) -> dict[str, Any]:
     """A :class:`Law` as plain data, ready for YAML (round-trips through :func:`law_from_mapping`)."""
+    if isinstance(law, FormatLaw):
+        return _format_law_to_mapping(law)
     coefs: dict[str, Any] = {}
     for name, c in law.coefficients.items():
         entry: dict[str, Any] = {"value": float(c.value), "source": c.source}
@@ -288,6 +347,30 @@ def law_to_mapping(law: Law) -> dict[str, Any]:
     if law.samples is not None:
         out["samples"] = {"method": law.samples.method, "names": list(law.samples.names),
                           "values": law.samples.values.tolist()}
+    return out
+
+
+def _coefficients_to_mapping(law: Law | FormatLaw) -> dict[str, Any]:
+    coefs: dict[str, Any] = {}
+    for name, c in law.coefficients.items():
+        entry: dict[str, Any] = {"value": float(c.value), "source": c.source}
+        if c.ref:
+            entry["ref"] = c.ref
+        if c.note:
+            entry["note"] = c.note
+        coefs[name] = entry
+    return coefs
+
+
+def _format_law_to_mapping(law: FormatLaw) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": law.id, "title": law.title, "citation": law.citation, "form": law.form}
+    if law.description:
+        out["description"] = law.description
+    out["coefficients"] = _coefficients_to_mapping(law)
+    out["fit_range"] = {k: [float(lo), float(hi)] for k, (lo, hi) in law.fit_range.items()}
+    out["fit_conditions"] = dict(law.fit_conditions)
+    if law.notes:
+        out["notes"] = list(law.notes)
     return out
 
 
@@ -424,15 +507,17 @@ def _exists(path: str) -> bool:
 
 def load_law(name_or_path: str | Law = "kumar2024", base: str | Law | None = None) -> Law:
     """Load a bundled law by name or a law file by path; with ``base``, compose (see :func:`compose`)."""
-    law = name_or_path if isinstance(name_or_path, Law) else _load_cached(str(name_or_path))
+    law = name_or_path if isinstance(name_or_path, (Law, FormatLaw)) else _load_cached(str(name_or_path))
     if base is None:
         return law
+    if isinstance(law, FormatLaw):
+        raise PrecplanError(f"law {law.id!r} is format-aware and has its own base terms: it takes no base law")
     return compose(law, base if isinstance(base, Law) else _load_cached(str(base)))
 
 
 def as_law(law: "Law | str") -> Law:
     """A :class:`Law` given as itself, a bundled name or a path to a law file."""
-    return law if isinstance(law, Law) else load_law(law)
+    return law if isinstance(law, (Law, FormatLaw)) else load_law(law)
 
 
 def compose(precision_law: Law, base_law: Law) -> Law:

@@ -8,6 +8,8 @@ import numpy as np
 
 from precplan.errors import PrecplanError
 from precplan.laws._checks import plausibility_warnings
+from precplan.laws._format_law import FormatLaw
+from precplan.laws._format_predict import FormatPrediction, predict_format
 from precplan.laws._intervals import DEFAULT_LEVEL, check_level, uncertainty, uncertainty_notes
 from precplan.laws._law import ASSUMED_LABEL, Decomposition, Law
 from precplan.laws._variant import law_for_weights
@@ -42,14 +44,15 @@ def predict(
     kv: Precision | float | str = 16,
     post: Precision | float | str | None = None,
     level: float = DEFAULT_LEVEL,
-) -> Prediction:
+) -> Prediction | FormatPrediction:
     """Predict the loss of an ``params``-parameter model trained on ``tokens`` tokens at the given
     precisions, optionally quantized to ``post`` bits after training.
 
     When the law carries coefficient samples, ``uncertainty`` holds the central ``level``
     intervals of the loss (and, with ``post``, the loss before PTQ and the degradation),
     computed for every sample at once; otherwise it is None and a note says the answer is a
-    point estimate."""
+    point estimate. A format-aware law (sun2025, castro2025, chen2025) answers with a
+    :class:`~precplan.laws.FormatPrediction` (:func:`~precplan.laws.predict_format`)."""
     from precplan.laws._file import as_law
     from precplan.units import parse_count
 
@@ -57,6 +60,8 @@ def predict(
     law, params, tokens = as_law(law), parse_count(params, "params"), parse_count(tokens, "tokens")
     pw, pa, pkv = (parse_precision(p) for p in (weights, activations, kv))
     pp = None if post is None else parse_precision(post)
+    if isinstance(law, FormatLaw):
+        return predict_format(law, params, tokens, pw, pa, pkv, pp)
     law, variant_note = law_for_weights(law, pw)
     law.check_domain(params, tokens, pw.bits, pa.bits, pkv.bits)
 
