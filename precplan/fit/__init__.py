@@ -17,6 +17,7 @@
 
 from precplan.fit._fit import fit_law
 from precplan.fit._result import FitResult
-from precplan.fit._runs import COLUMNS, Runs, load_runs, parse_columns
+from precplan.fit._runs import load_runs, parse_columns
+from precplan.fit._table import COLUMNS, Runs
 
 __all__ = ["COLUMNS", "FitResult", "Runs", "fit_law", "load_runs", "parse_columns"]

@@ -37,7 +37,8 @@ from typing import Mapping
 import numpy as np
 
 from precplan.errors import PrecplanError
-from precplan.fit._runs import Runs, load_runs, parse_columns
+from precplan.fit._runs import load_runs, parse_columns
+from precplan.fit._table import Runs
 
 RUN_COLUMNS = ("run", "run_id")
 PROGRESS_COLUMNS = ("step", "tokens_seen")

@@ -28,7 +28,8 @@ from precplan.fit._optimum import compute_optimal, outside_data
 from precplan.fit._plan import Data, Plan, make_plan
 from precplan.fit._quality import points, ptq_r2, r_squared, summary
 from precplan.fit._result import FitResult, build_law, source_labels
-from precplan.fit._runs import Runs, load_runs, parse_columns
+from precplan.fit._runs import load_runs, parse_columns
+from precplan.fit._table import Runs
 from precplan.fit._solve import SUBSAMPLE, Settings
 from precplan.fit._stages import (
     StageResult, base_values, coefficient_values, math_law, run_base, run_precision, run_ptq,

@@ -10,7 +10,7 @@ import re
 import numpy as np
 
 from precplan.errors import PrecplanError
-from precplan.fit._runs import COLUMNS, Runs
+from precplan.fit._table import COLUMNS, Runs
 
 _OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, ">": operator.gt, "<": operator.lt}
 _EXPR = re.compile(r"^\s*([A-Za-z_]+)\s*(>=|<=|==|>|<)\s*([^<>=\s]\S*)\s*$")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from precplan.errors import PrecplanError
-from precplan.fit._runs import Runs
+from precplan.fit._table import Runs
 from precplan.precision import REFERENCE_BITS
 from precplan.laws._law import Law
 

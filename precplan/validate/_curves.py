@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from precplan.errors import PrecplanError
+from precplan.records import check_records
 
 CHECKPOINTS = 4  # validation-loss checkpoints per run (--checkpoints): 3 passes more than the final evaluation
 MAX_CHECKPOINTS = 100  # each one before the final step is a full pass over the validation set
@@ -116,8 +117,6 @@ def curve_rows(records: Sequence[dict[str, Any]]) -> CurveExport:
     CurveExport
         The rows (keys :data:`COLUMNS`) and counts of what went in.
     """
-    from precplan.validate._report import check_records
-
     check_records(records)
     rows: list[dict[str, Any]] = []
     runs = with_ckpt = final_only = diverged = dropped = 0

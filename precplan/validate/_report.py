@@ -24,6 +24,7 @@ import numpy as np
 
 from precplan.errors import PrecplanError
 from precplan.laws._law import BASE, PRECISION, PTQ, ROBUSTNESS, Law
+from precplan.records import check_records, is_number
 from precplan.validate._data import CODE_NOTE, PYTHON_SOURCE
 
 HIGH = 16
@@ -102,52 +103,7 @@ def _bits(rec: dict[str, Any]) -> tuple[int, int, int]:
 
 
 def _ok(rec: dict[str, Any]) -> bool:
-    return not rec.get("diverged") and _is_number(rec.get("loss"))
-
-
-def _is_number(v: Any, positive: bool = False) -> bool:
-    ok = not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
-    return ok and (not positive or v > 0)
-
-
-def _record_problem(rec: Any) -> str | None:
-    """What makes ``rec`` not a run record written by ``precplan validate`` (None if it is one)."""
-    if not isinstance(rec, dict):
-        return "not a JSON object"
-    for key in ("params", "tokens"):
-        if not _is_number(rec.get(key), positive=True):
-            return f"{key} = {rec.get(key)!r} is not a positive number"
-    for key in ("weight_bits", "activation_bits", "kv_bits"):
-        if key in rec and not (_is_number(rec[key]) and 1 <= rec[key] <= 64 and float(rec[key]).is_integer()):
-            return f"{key} = {rec[key]!r} is not a bit count from 1 to 64"
-    if rec.get("diverged"):
-        return None
-    loss = rec.get("loss")
-    if loss is None or isinstance(loss, bool) or not isinstance(loss, (int, float)):
-        return f"loss = {loss!r} is not a number"
-    ptq = rec.get("ptq", {})
-    if ptq is None:
-        return None
-    if not isinstance(ptq, dict):
-        return f"ptq = {ptq!r} is not an object from post bits to loss"
-    for bits, value in ptq.items():
-        if not (str(bits).isdigit() and 1 <= int(bits) <= 64) or not _is_number(value, positive=True):
-            return f"ptq entry {bits!r}: {value!r} is not a bit count with a positive loss"
-    return None
-
-
-def check_records(records: Sequence[Any]) -> None:
-    """Refuse stores that are not ``validate`` results (unrelated JSON lines with a ``run_id``,
-    a ``loss`` that is text): one line naming the first bad record and how many there are."""
-    bad = [(r, why) for r in records if (why := _record_problem(r)) is not None]
-    if not bad:
-        return
-    rec, why = bad[0]
-    rid = rec.get("run_id") if isinstance(rec, dict) else None
-    raise PrecplanError(
-        f"{len(bad)} of {len(records)} records in the store are not precplan validate runs (first: run_id {rid!r}: {why});"
-        " give folders written by precplan validate"
-    )
+    return not rec.get("diverged") and is_number(rec.get("loss"))
 
 
 def _compute_of(rec: dict[str, Any]) -> str | None:
