@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from precplan.errors import PrecplanError
+from precplan.laws._checks import extrapolation_warnings as _extrapolation_warnings
 from precplan.precision import OPERAND_LABEL, OPERANDS, REFERENCE_BITS
 
 BASE = ("E", "A", "B", "alpha", "beta")
@@ -386,6 +387,4 @@ class Law:
     def extrapolation_warnings(self, N: ArrayLike, D: ArrayLike, bits: ArrayLike | None = None) -> list[str]:
         """Warnings for requests inside the domain but outside the range the law was fit on, with
         the factor by which they lie outside (the rule: :mod:`precplan.laws._checks`)."""
-        from precplan.laws._checks import extrapolation_warnings
-
-        return extrapolation_warnings(self, N, D, bits)
+        return _extrapolation_warnings(self, N, D, bits)

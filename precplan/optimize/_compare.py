@@ -24,7 +24,8 @@ from numpy.typing import NDArray
 
 from precplan.laws._law import Law
 from precplan.optimize._result import Alternative
-from precplan.optimize._split import Problem, solve_bits
+from precplan.optimize._problem import Problem
+from precplan.optimize._split import solve_bits
 from precplan.precision import Precision, parse_precision
 from precplan.laws._variant import law_for_weights
 from precplan.precision import Bits

@@ -28,7 +28,8 @@ from numpy.typing import NDArray
 from precplan.costs import infer_coef
 from precplan.laws._law import Law
 from precplan.optimize._memory import params_cap
-from precplan.optimize._split import LOG_MAX, Problem, _loss
+from precplan.optimize._newton import LOG_MAX
+from precplan.optimize._problem import Problem, loss_or_inf
 from precplan.numerics import golden_min
 
 Array = NDArray[np.float64]
@@ -130,7 +131,7 @@ def loss_floor(groups: Sequence[tuple[Law, Array]], pb: Problem) -> tuple[float,
         if pb.tokens is not None:  # the loss falls with N: the floor is at the largest N allowed
             tokens = np.full(w.shape, float(pb.tokens))
             unlimited = law.c("E") + law.data_term(tokens)  # N -> infinity: the PTQ term vanishes too
-            floor = np.where(np.isfinite(cap), _loss(law, np.where(np.isfinite(cap), cap, 1.0), tokens, w, a, kv, pb.post), unlimited)
+            floor = np.where(np.isfinite(cap), loss_or_inf(law, np.where(np.isfinite(cap), cap, 1.0), tokens, w, a, kv, pb.post), unlimited)
         else:
             N = np.minimum(cap, np.inf if pb.params is None else float(pb.params))
             if pb.params is not None:
@@ -141,7 +142,7 @@ def loss_floor(groups: Sequence[tuple[Law, Array]], pb: Problem) -> tuple[float,
                 tokens = np.full(w.shape, np.inf)
             else:
                 ex = [x[:, None] for x in (N, w, a, kv)]
-                x, floor = golden_min(lambda u: _loss(law, ex[0], np.exp(u), ex[1], ex[2], ex[3], pb.post),
+                x, floor = golden_min(lambda u: loss_or_inf(law, ex[0], np.exp(u), ex[1], ex[2], ex[3], pb.post),
                                       np.zeros(w.shape), np.full(w.shape, LOG_MAX), grid=64, iters=60)
                 tokens = np.exp(x)
         j = int(np.argmin(floor))

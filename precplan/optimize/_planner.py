@@ -31,7 +31,7 @@ from precplan.optimize._memory import check_fixed_params_fit, kv_cache_bytes, me
 from precplan.optimize._sweep import PTQ_STOP, TOKENS_FIXED, ReferenceColumns, ShiftColumns, Sweep, concat
 from precplan.optimize._result import Plan
 from precplan.optimize._precision import Choice, choose, integer_candidates, point, refine
-from precplan.optimize._split import Problem
+from precplan.optimize._problem import Problem
 from precplan.precision import Precision, is_named_format, parse_precision
 from precplan.laws._variant import law_for_weights
 

@@ -481,7 +481,7 @@ def _claim_ptq_grows_with_d(good: Sequence[dict[str, Any]], noise: dict[str, Any
 
 def _claim_optimal_precision(law: Law, refit: dict[str, Any] | None, unidentified: Sequence[dict[str, Any]] = ()) -> Claim:
     """Kumar et al. 2024, sec. 4.3: with N, D, P free under C = (6/16) N D P, P* = argmax f(P)/P."""
-    from precplan.fit._optimum import optimal_precision
+    from precplan.laws import optimal_precision
 
     title = "Compute-optimal training precision (argmax f(P)/P)"
     p_law = optimal_precision(law)
