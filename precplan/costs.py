@@ -37,7 +37,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from precplan.errors import PrecplanError
 from precplan.precision import REFERENCE_BITS
-from precplan.laws._law import Law
+from precplan.laws import Law
 from precplan.numerics import bisect_root
 
 if TYPE_CHECKING:  # pragma: no cover

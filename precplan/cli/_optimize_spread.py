@@ -14,7 +14,7 @@ def plan_each(laws: Sequence[Any], request: Callable[[Any], Any], budgets, level
     from precplan.cli._optimize_render import bits_num, plain
     from precplan.cli._render import fmt, print_json
     from precplan.cli._spread import Column, render_side_by_side, run_each
-    from precplan.optimize._uncertainty import annotate
+    from precplan.optimize import annotate
     from precplan.units import format_count
 
     if budgets is not None and budgets.size > 1:

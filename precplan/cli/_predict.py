@@ -29,7 +29,7 @@ def predict(
     """Predict the loss of one training configuration, with its decomposition.
 
     --law a,b,c predicts with each law side by side and shows the spread."""
-    from precplan.laws._predict import predict as run_predict
+    from precplan.laws import predict as run_predict
     from precplan.cli._render import print_json
     from precplan.units import parse_count
 

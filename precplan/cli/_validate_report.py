@@ -10,7 +10,7 @@ from precplan.cli._render import bits_triple, fmt
 from precplan.io import to_jsonable
 from precplan.laws import law_to_mapping
 from precplan.units import format_count
-from precplan.validate._report import ValidationReport
+from precplan.validate import ValidationReport
 
 KIND_LABEL = {"16-bit": "16-bit (base fit)", "quantized": "quantized training", "ptq": "post-training quantization", "all": "all"}
 

@@ -15,9 +15,14 @@
 - ``_result``    the :class:`FitResult` and the law file it becomes
 """
 
-from precplan.fit._fit import fit_law
+from precplan.fit._fit import check_fit_options, fit_law
+from precplan.fit._grids import check_grid
+from precplan.fit._quality import r_squared
 from precplan.fit._result import FitResult
-from precplan.fit._runs import load_runs, parse_columns
+from precplan.fit._runs import example_runs, load_runs, parse_columns
 from precplan.fit._table import COLUMNS, Runs
 
-__all__ = ["COLUMNS", "FitResult", "Runs", "fit_law", "load_runs", "parse_columns"]
+__all__ = [
+    "COLUMNS", "FitResult", "Runs", "fit_law", "load_runs", "parse_columns",
+    "check_fit_options", "check_grid", "example_runs", "r_squared",
+]

@@ -34,7 +34,7 @@ from precplan.fit._solve import SUBSAMPLE, Settings
 from precplan.fit._stages import (
     StageResult, base_values, coefficient_values, math_law, run_base, run_precision, run_ptq,
 )
-from precplan.laws._law import Law
+from precplan.laws import Law
 
 __all__ = ["FitResult", "Runs", "check_fit_options", "fit_law", "load_runs", "parse_columns"]
 
@@ -119,7 +119,7 @@ def fit_law(
     and of the compute-optimal N*, D* (P*) at ``budget`` FLOPs. ``holdout``/``holdout_largest``:
     fit on the rest and report the error on the held-out runs.
     """
-    from precplan.laws._file import load_law
+    from precplan.laws import load_law
 
     check_fit_options(form, objective, delta, grid, bootstrap, level, seed, law_id, columns, holdout)
     if not isinstance(runs, Runs):

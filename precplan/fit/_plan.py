@@ -12,7 +12,7 @@ import numpy as np
 from precplan.errors import PrecplanError
 from precplan.fit._table import Runs
 from precplan.precision import REFERENCE_BITS
-from precplan.laws._law import Law
+from precplan.laws import Law
 
 FORMS_IN = ("auto", "chinchilla", "precision", "ptq")
 OUT_FORM = {"chinchilla": "chinchilla", "precision": "precision", "ptq": "precision-ptq"}
@@ -75,7 +75,7 @@ class Plan:
 
 
 def _donor(base_law: Law | None, need: str) -> Law:
-    from precplan.laws._file import load_law
+    from precplan.laws import load_law
 
     if base_law is not None and getattr(base_law, need):
         return base_law

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from precplan.fit._plan import Data
-from precplan.laws._law import Law
+from precplan.laws import Law
 
 
 @dataclass

@@ -20,7 +20,7 @@ import numpy as np
 from precplan.fit._bootstrap import Bootstrap
 from precplan.fit._plan import Plan
 from precplan.fit._quality import Points
-from precplan.laws._law import BASE, FORMS, PRECISION, Coefficient, Law, Samples
+from precplan.laws import BASE, FORMS, PRECISION, Coefficient, Law, Samples
 
 
 @dataclass

@@ -131,7 +131,7 @@ def _budget_curves(planner: Planner, plans: "list[Plan] | Sweep") -> Curves:
 
 def _hardware_curves(planner: Planner, plan: Plan) -> Curves:
     """GPU-hours (or dollars) vs predicted loss on the plan's GPU, one curve per native training format."""
-    from precplan.laws._variant import law_for_weights
+    from precplan.laws import law_for_weights
 
     spec, pb = planner.gpu, planner.problem
     g = plan.gpu_cost

@@ -19,7 +19,7 @@ import numpy as np
 
 from precplan.costs import GpuSpec
 from precplan.errors import PrecplanError
-from precplan.laws._law import Law
+from precplan.laws import Law
 from precplan.optimize._planner import Planner, make_planner
 from precplan.optimize._result import HardwareOption, Plan
 

@@ -26,14 +26,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from precplan.costs import infer_coef
-from precplan.laws._law import Law
+from precplan.laws import Law
 from precplan.optimize._memory import params_cap
 from precplan.optimize._newton import LOG_MAX
 from precplan.optimize._problem import Problem, loss_or_inf
 from precplan.numerics import golden_min
 
 Array = NDArray[np.float64]
-from precplan.laws._checks import UNIFORM_LOSS, VOCAB  # the one rule lives in laws._checks
+from precplan.laws import UNIFORM_LOSS, VOCAB  # the one rule lives in laws._checks
 MIN_PARAMS = 1e6  # below a million parameters the laws (fit on 30M+) say nothing
 
 

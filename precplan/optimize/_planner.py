@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from precplan.errors import PrecplanError
 from precplan.costs import SHAPE_RULE, GpuSpec, cost_bits, gpu_costs, infer_coef, train_coef
-from precplan.laws._law import BASE, PRECISION, PTQ, ROBUSTNESS, Decomposition, Law
+from precplan.laws import BASE, PRECISION, PTQ, ROBUSTNESS, Decomposition, Law
 from precplan.optimize._compare import CompareRow, compare_columns, compare_rows
 from precplan.optimize._limits import unreachable_message
 from precplan.optimize._memory import check_fixed_params_fit, kv_cache_bytes, memory_notes, params_cap, weight_bytes
@@ -33,7 +33,7 @@ from precplan.optimize._result import Plan
 from precplan.optimize._precision import Choice, choose, integer_candidates, point, refine
 from precplan.optimize._problem import Problem
 from precplan.precision import Precision, is_named_format, parse_precision
-from precplan.laws._variant import law_for_weights
+from precplan.laws import law_for_weights
 
 Array = NDArray[np.float64]
 DEFAULT_RANGE = (3.0, 16.0)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from precplan.laws._law import Law
+from precplan.laws import Law
 from precplan.precision import OPERAND_LABEL, OPERANDS
 from precplan.costs import infer_coef
 from precplan.optimize._memory import params_cap

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from precplan.costs import GpuCost
-from precplan.laws._law import Decomposition
+from precplan.laws import Decomposition
 from precplan.precision import Bits
 
 

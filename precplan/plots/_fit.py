@@ -12,7 +12,7 @@ from precplan.plots._common import footer, new_figure
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-    from precplan.fit._result import FitResult
+    from precplan.fit import FitResult
 
 FIT_COLOR, HELD_COLOR, PTQ_COLOR = "tab:blue", "tab:red", "tab:green"
 

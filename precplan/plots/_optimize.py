@@ -11,7 +11,7 @@ from precplan.plots._common import footer, new_figure
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-    from precplan.optimize._curves import Curves
+    from precplan.optimize import Curves
 
 
 def plot_optimize(c: "Curves") -> "Figure":

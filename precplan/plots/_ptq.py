@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from precplan.plots._common import footer, new_figure
-from precplan.ptq._results import PtqCurves
+from precplan.ptq import PtqCurves
 from precplan.units import format_count
 
 if TYPE_CHECKING:  # pragma: no cover

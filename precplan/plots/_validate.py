@@ -10,7 +10,7 @@ from precplan.plots._common import footer, new_figure
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-    from precplan.validate._report import ValidationReport
+    from precplan.validate import ValidationReport
 
 KINDS = (  # kind, legend label, marker, z-order (training runs drawn over the many PTQ points)
     ("16-bit", "16-bit runs (base fit)", "o", 4),

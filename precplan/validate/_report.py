@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from precplan.errors import PrecplanError
-from precplan.laws._law import BASE, PRECISION, PTQ, ROBUSTNESS, Law
+from precplan.laws import BASE, PRECISION, PTQ, ROBUSTNESS, Law
 from precplan.records import check_records, is_number
 from precplan.validate._data import CODE_NOTE, PYTHON_SOURCE
 
@@ -150,7 +150,7 @@ def check_comparable(records: Sequence[dict[str, Any]]) -> None:
 def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie_exponents: bool = False) -> ValidationReport:
     """The full analysis of store records against ``law`` (a precision law such as kumar2024).
     Refuses records measured differently (:func:`check_comparable`)."""
-    from precplan.fit._fit import fit_law, load_runs
+    from precplan.fit import fit_law, load_runs
 
     if not law.has_precision:
         raise PrecplanError(f"law {law.id!r} has no precision terms: validate needs a precision law (e.g. --law kumar2024)")
@@ -335,7 +335,7 @@ def _fit_warnings(res) -> list[str]:
 
 
 def _r2(measured: np.ndarray, predicted: np.ndarray) -> float:
-    from precplan.fit._quality import r_squared
+    from precplan.fit import r_squared
 
     return r_squared(measured, predicted)
 
@@ -359,7 +359,7 @@ def _quality(comparisons: Sequence[Comparison]) -> dict[str, dict[str, float]]:
 
 def _refit(good: Sequence[dict[str, Any]], pred_law: Law | None, law: Law, grid: str) -> tuple[dict[str, Any] | None, list[Constant]]:
     """Refit the precision (and PTQ) constants on these runs with the fitted base fixed."""
-    from precplan.fit._fit import fit_law, load_runs
+    from precplan.fit import fit_law, load_runs
 
     names = [k for k in PRECISION + PTQ + ROBUSTNESS if k in law.coefficients]
     if pred_law is None:
