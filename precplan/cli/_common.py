@@ -10,6 +10,12 @@ import typer
 
 from precplan.errors import PrecplanError
 
+__all__ = [
+    "BASE_HELP", "LAW_HELP", "ActivationsOpt", "BaseOpt", "ForceOpt", "JsonOpt", "KvOpt", "LawOpt", "LevelOpt",
+    "OutputError", "PlotOpt", "WeightsOpt", "check_outputs", "fail", "handle_errors", "law_warnings", "load_cli_law",
+    "load_cli_laws", "parse_level", "print_json_warnings", "resolve_precisions", "split_law_list",
+]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 LAW_HELP = "Law: a bundled name (precplan laws list) or a path to a law YAML file."

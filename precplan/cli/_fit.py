@@ -9,6 +9,8 @@ import typer
 
 from precplan.cli._common import ForceOpt, JsonOpt, PlotOpt, check_outputs, handle_errors, print_json_warnings
 
+__all__ = ["FIT_LAW_HELP", "fit", "register", "render_fit"]
+
 FIT_LAW_HELP = (
     "Take the base terms (E, A, B, alpha, beta) from this law instead of fitting them; it also supplies"
     " every coefficient the data cannot fit (default for those: kumar2024). Bundled name or YAML path."

@@ -8,6 +8,8 @@ import typer
 
 from precplan.cli._common import BaseOpt, JsonOpt, handle_errors, law_warnings, load_cli_law, print_json_warnings
 
+__all__ = ["list_laws", "register", "show_law"]
+
 app = typer.Typer(help="The bundled law library: list the laws, show one's coefficients and sources.", no_args_is_help=True)
 
 

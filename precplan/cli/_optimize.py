@@ -12,6 +12,8 @@ from precplan.cli._common import (
     print_json_warnings,
 )
 
+__all__ = ["optimize", "register"]
+
 Opt = typer.Option
 
 

@@ -7,6 +7,8 @@ from typing import Any, Callable, Sequence
 
 from precplan.errors import PrecplanError
 
+__all__ = ["plan_each"]
+
 
 def plan_each(laws: Sequence[Any], request: Callable[[Any], Any], budgets, level: float, json_out: bool,
               csv: str | None, plot: str | None) -> None:

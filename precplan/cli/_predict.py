@@ -11,6 +11,8 @@ from precplan.cli._common import (
     parse_level, print_json_warnings, resolve_precisions,
 )
 
+__all__ = ["predict", "register", "render_prediction", "render_predictions"]
+
 
 @handle_errors
 def predict(

@@ -11,6 +11,8 @@ from precplan.cli._common import (
     law_warnings, load_cli_laws, parse_level, print_json_warnings, resolve_precisions,
 )
 
+__all__ = ["ptq_risk", "register", "render_risk", "render_sweep", "resolve_posts"]
+
 
 def resolve_posts(post: str, posts: str | None):
     """``--post P`` is the headline precision; ``--post 3,4,8`` is shorthand for ``--post 3 --posts 3,4,8``."""

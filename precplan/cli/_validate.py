@@ -12,6 +12,8 @@ import typer
 
 from precplan.cli._common import ForceOpt, JsonOpt, LawOpt, PlotOpt, check_outputs, handle_errors, load_cli_law, print_json_warnings
 
+__all__ = ["TORCH_MISSING", "register", "require_torch", "validate"]
+
 TORCH_MISSING = "precplan validate trains models with torch, which is not installed: pip install 'precplan[validate]'"
 
 

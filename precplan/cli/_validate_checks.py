@@ -8,6 +8,8 @@ from typing import Any, Sequence
 
 from precplan.errors import PrecplanError
 
+__all__ = ["MAX_SEED", "REPORT_FILES", "check_validate_args"]
+
 MAX_SEED = 2**32 - 1
 REPORT_FILES = ("report.md", "report.json")
 

@@ -22,6 +22,8 @@ import numpy as np
 
 from precplan.fit._table import BITS, COLUMNS, OPTIONAL, REQUIRED, Runs, build_runs, check_duplicates, scale_warnings
 
+__all__ = ["FAST_BYTES", "read_csv"]
+
 FAST_BYTES = 1 << 20  # files from this size up take this reader (smaller ones: the row-by-row reader)
 
 

@@ -12,6 +12,8 @@ import numpy as np
 from precplan.errors import PrecplanError
 from precplan.fit._table import COLUMNS, Runs
 
+__all__ = ["holdout_mask", "parse_holdout"]
+
 _OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, ">": operator.gt, "<": operator.lt}
 _EXPR = re.compile(r"^\s*([A-Za-z_]+)\s*(>=|<=|==|>|<)\s*([^<>=\s]\S*)\s*$")
 

@@ -14,6 +14,8 @@ from precplan.fit._table import Runs
 from precplan.precision import REFERENCE_BITS
 from precplan.laws import Law
 
+__all__ = ["DEFAULT_DONOR", "FORMS_IN", "OPS", "OP_COLUMN", "OP_LABEL", "OUT_FORM", "Data", "Plan", "make_plan"]
+
 FORMS_IN = ("auto", "chinchilla", "precision", "ptq")
 OUT_FORM = {"chinchilla": "chinchilla", "precision": "precision", "ptq": "precision-ptq"}
 OPS = ("w", "a", "kv")

@@ -11,6 +11,8 @@ import numpy as np
 from precplan.fit._plan import Data
 from precplan.laws import Law
 
+__all__ = ["Points", "points", "ptq_r2", "r_squared", "summary"]
+
 
 @dataclass
 class Points:

@@ -22,6 +22,8 @@ from precplan.fit._plan import Plan
 from precplan.fit._quality import Points
 from precplan.laws import BASE, FORMS, PRECISION, Coefficient, Law, Samples
 
+__all__ = ["OUT_FORM_DESC", "FitResult", "bootstrap_samples", "build_law", "default_id", "source_labels"]
+
 
 @dataclass
 class FitResult:

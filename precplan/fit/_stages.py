@@ -23,6 +23,8 @@ from precplan.fit._plan import OP_COLUMN, OPS, Data, Plan
 from precplan.fit._solve import Settings, Solved, solve
 from precplan.laws import BASE, PRECISION, PTQ, ROBUSTNESS, Law
 
+__all__ = ["StageResult", "base_values", "coefficient_values", "math_law", "run_base", "run_precision", "run_ptq"]
+
 Values = dict[str, np.ndarray]  # coefficient name -> (R,) values
 
 

@@ -23,6 +23,11 @@ from precplan.errors import PrecplanError
 from precplan.laws._checks import extrapolation_warnings as _extrapolation_warnings
 from precplan.precision import OPERAND_LABEL, OPERANDS, REFERENCE_BITS
 
+__all__ = [
+    "ASSUMED_LABEL", "BASE", "COEFFICIENT_NAMES", "FORMS", "PRECISION", "PTQ", "ROBUSTNESS", "SOURCES", "Coefficient",
+    "Decomposition", "Law", "Samples",
+]
+
 BASE = ("E", "A", "B", "alpha", "beta")
 PRECISION = ("gamma_w", "n_w", "gamma_a", "n_a", "gamma_kv", "n_kv")
 PTQ = ("C_T", "gamma_D", "gamma_N", "gamma_post", "b_post")

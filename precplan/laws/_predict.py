@@ -13,6 +13,8 @@ from precplan.laws._law import ASSUMED_LABEL, Decomposition, Law
 from precplan.laws._variant import law_for_weights
 from precplan.precision import Bits, Precision, is_named_format, parse_precision
 
+__all__ = ["Prediction", "predict"]
+
 
 @dataclass(frozen=True)
 class Prediction(Decomposition):

@@ -10,6 +10,8 @@ from precplan.errors import PrecplanError
 from precplan.laws import Law
 from precplan.precision import Precision, parse_precision, parse_precision_list
 
+__all__ = ["check_request", "parse_bits_spec"]
+
 
 def _positive(name: str, value: float | None) -> None:
     if value is not None and not (math.isfinite(value) and value > 0):

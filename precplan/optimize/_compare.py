@@ -28,6 +28,8 @@ from precplan.optimize._problem import Problem
 from precplan.optimize._split import solve_bits
 from precplan.precision import Bits, Precision, parse_precision
 
+__all__ = ["CompareRow", "Compared", "alternatives_at", "compare_columns", "compare_rows"]
+
 Array = NDArray[np.float64]
 
 

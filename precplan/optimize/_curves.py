@@ -25,6 +25,8 @@ from precplan.optimize._result import Plan
 from precplan.optimize._sweep import Sweep
 from precplan.optimize._split import solve_bits, tokens_for_loss
 
+__all__ = ["MAX_MARKERS", "POINTS", "SPAN_DECADES", "Curves", "plan_curves"]
+
 Array = NDArray[np.float64]
 SPAN_DECADES = 3.0  # a single budget is plotted from budget / 1e3 to budget x 1e3
 POINTS = 49

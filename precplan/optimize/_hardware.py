@@ -23,6 +23,10 @@ from precplan.laws import Law
 from precplan.optimize._planner import Planner, make_planner
 from precplan.optimize._result import HardwareOption, Plan
 
+__all__ = [
+    "HardwareRequest", "gpu_format_names", "hardware_request", "plan_across", "serve_memory_bytes", "serving_memory",
+]
+
 
 def plan_across(
     law: Law, specs: Sequence[GpuSpec], hours: Sequence[float] | None, budgets: np.ndarray | None, options: dict[str, Any]

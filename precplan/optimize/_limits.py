@@ -32,6 +32,11 @@ from precplan.optimize._newton import LOG_MAX
 from precplan.optimize._problem import Problem, loss_or_inf
 from precplan.numerics import golden_min
 
+__all__ = [
+    "MIN_PARAMS", "UNIFORM_LOSS", "check_meaningful_budgets", "is_meaningful", "loss_floor", "meaningful_at",
+    "meaningless_warnings", "min_feasible_budget", "min_meaningful_budget", "unreachable_message",
+]
+
 Array = NDArray[np.float64]
 from precplan.laws import UNIFORM_LOSS, VOCAB  # the one rule lives in laws._checks
 MIN_PARAMS = 1e6  # below a million parameters the laws (fit on 30M+) say nothing

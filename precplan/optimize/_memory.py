@@ -18,6 +18,11 @@ from numpy.typing import ArrayLike, NDArray
 
 from precplan.errors import PrecplanError
 
+__all__ = [
+    "BITS_PER_BYTE", "check_fixed_params_fit", "format_memory", "kv_cache_bytes", "memory_notes", "params_cap",
+    "serve_bytes", "weight_bytes",
+]
+
 Array = NDArray[np.float64]
 BITS_PER_BYTE = 8.0
 

@@ -35,6 +35,11 @@ from precplan.optimize._problem import Problem
 from precplan.precision import Precision, is_named_format, parse_precision
 from precplan.laws import law_for_weights
 
+__all__ = [
+    "CHUNK_CELLS", "DEFAULT_COMPARE", "DEFAULT_RANGE", "MEMORY_COMPARE", "Planner", "make_planner", "optimize",
+    "optimize_sweep", "plan", "plan_sweep",
+]
+
 Array = NDArray[np.float64]
 DEFAULT_RANGE = (3.0, 16.0)
 DEFAULT_COMPARE = (4.0, 8.0, 16.0)

@@ -32,6 +32,11 @@ from precplan.optimize._problem import Problem
 from precplan.optimize._split import Split, solve_bits
 from precplan.numerics import golden_min
 
+__all__ = [
+    "DIRECTIONS", "SCREEN_MARGIN", "SCREEN_MIN_CANDIDATES", "Choice", "choose", "integer_candidates", "point",
+    "refine", "undominated",
+]
+
 Array = NDArray[np.float64]
 # Directions for the untied continuous refinement: every non-empty subset of (w, a, kv), so a
 # tie at the widest operand (the cost's kink) can move together.

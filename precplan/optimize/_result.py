@@ -8,6 +8,8 @@ from precplan.costs import GpuCost
 from precplan.laws import Decomposition
 from precplan.precision import Bits
 
+__all__ = ["Alternative", "HardwareOption", "Plan", "Reference", "Shift"]
+
 
 @dataclass(frozen=True)
 class Alternative:

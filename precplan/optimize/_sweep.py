@@ -28,6 +28,11 @@ from precplan.optimize._limits import meaningless_warnings
 from precplan.optimize._result import Plan, Reference, Shift
 from precplan.precision import OPERAND_LABEL, OPERANDS, Bits
 
+__all__ = [
+    "LEAD_TAIL", "MEMORY_BINDS", "PTQ_STOP", "TOKENS_FIXED", "ReferenceColumns", "ShiftColumns", "Sweep", "concat",
+    "take", "zero_ptq_warning",
+]
+
 Array = NDArray[np.float64]
 
 MEMORY_BINDS = "the memory limit binds: N is the largest model that fits"

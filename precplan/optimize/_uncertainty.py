@@ -27,6 +27,8 @@ from precplan.optimize._result import Plan
 from precplan.optimize._sweep import Sweep
 from precplan.precision import Bits
 
+__all__ = ["annotate", "annotate_sweep", "bits_independent_of_samples", "plan_uncertainty"]
+
 
 def bits_independent_of_samples(planner: Planner) -> bool:
     """Whether every sample's optimal training precision is the point plan's.

@@ -12,6 +12,11 @@ from precplan.io import atomic_write_bytes
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
+__all__ = [
+    "FORMATS", "MISSING", "check_plot_path", "footer", "new_figure", "plot_format", "pyplot", "save_figure",
+    "series_labels",
+]
+
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
 

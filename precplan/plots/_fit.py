@@ -14,6 +14,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from precplan.fit import FitResult
 
+__all__ = ["FIT_COLOR", "HELD_COLOR", "PTQ_COLOR", "fit_figure"]
+
 FIT_COLOR, HELD_COLOR, PTQ_COLOR = "tab:blue", "tab:red", "tab:green"
 
 

@@ -13,6 +13,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from precplan.optimize import Curves
 
+__all__ = ["plot_optimize"]
+
 
 def plot_optimize(c: "Curves") -> "Figure":
     """Loss (or lifetime compute) curves with the optimum marked; a P* panel for budget plans."""

@@ -15,6 +15,8 @@ from precplan.units import format_count
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
+__all__ = ["BEFORE_LABEL", "D_CRIT_LABEL", "curve_label", "plot_ptq_curves"]
+
 BEFORE_LABEL = "before PTQ"
 D_CRIT_LABEL = "D_crit (best tokens at each precision)"
 

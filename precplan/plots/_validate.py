@@ -12,6 +12,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from precplan.validate import ValidationReport
 
+__all__ = ["KINDS", "validate_figure"]
+
 KINDS = (  # kind, legend label, marker, z-order (training runs drawn over the many PTQ points)
     ("16-bit", "16-bit runs (base fit)", "o", 4),
     ("quantized", "quantized training", "s", 3),

@@ -31,6 +31,8 @@ from precplan.ptq._measured import measured_rows
 from precplan.ptq._results import CurvePoint, PtqCurves, PtqRisk, PtqSweep, ServingRow, TrainingOption
 from precplan.ptq._verdict import NEAR_FACTOR, data_status, offset_note, verdict  # noqa: F401 (NEAR_FACTOR re-exported)
 
+__all__ = ["DEFAULT_POSTS", "d_crit", "degradation_curves", "plot_token_grid", "ptq_risk", "ptq_sweep"]
+
 DEFAULT_POSTS = (2, 3, 4, 5, 6, 7, 8)
 
 

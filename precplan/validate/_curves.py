@@ -30,6 +30,12 @@ from typing import Any, Sequence
 from precplan.errors import PrecplanError
 from precplan.records import check_records
 
+__all__ = [
+    "CHECKPOINTS", "COLUMNS", "FINAL_ONLY_NOTE", "FIT_NOTE", "MAX_CHECKPOINTS", "MIN_TOKENS", "SKIP_FRACTION",
+    "SUFFIXES", "CurveExport", "check_curves_path", "checkpoint_steps", "curve_rows", "curves_text", "fit_args",
+    "fit_command", "fit_note", "write_curves",
+]
+
 CHECKPOINTS = 4  # validation-loss checkpoints per run (--checkpoints): 3 passes more than the final evaluation
 MAX_CHECKPOINTS = 100  # each one before the final step is a full pass over the validation set
 COLUMNS = ("run", "params", "tokens_seen", "loss", "step", "weight_bits", "activation_bits", "kv_bits")

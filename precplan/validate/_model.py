@@ -27,6 +27,11 @@ from precplan.validate._quant import fake_quant, quantize_weight_rtn
 if TYPE_CHECKING:  # pragma: no cover
     from precplan.validate._gptq import HessianAccumulator  # noqa: F401
 
+__all__ = [
+    "SHAPES", "Attention", "Block", "Decoder", "QuantConfig", "QuantLinear", "RMSNorm", "Shape", "SwiGLU",
+    "apply_rope", "rope_tables",
+]
+
 
 @dataclass(frozen=True)
 class Shape:

@@ -27,6 +27,11 @@ from precplan.laws import BASE, PRECISION, PTQ, ROBUSTNESS, Law
 from precplan.records import check_records, is_number
 from precplan.validate._data import CODE_NOTE, PYTHON_SOURCE
 
+__all__ = [
+    "COMPARABLE", "FLAT_FACTOR", "HIGH", "NOT_RESOLVED", "ORDER", "P_STAR_TOLERANCE", "RESOLVE_SIGMAS", "Claim",
+    "Comparison", "Constant", "ValidationReport", "analyze", "check_comparable", "seed_noise",
+]
+
 HIGH = 16
 P_STAR_TOLERANCE = 1.0  # bits: a fitted compute-optimal precision this close to the law's "agrees"
 # An effect (a difference of two seed-averaged losses) is resolved when it exceeds this many

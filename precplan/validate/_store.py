@@ -34,6 +34,12 @@ from typing import Any, Iterable, Sequence, TypeVar
 from precplan.errors import PrecplanError
 from precplan.records import parse_store  # the store's reading policy lives with the record schema
 
+__all__ = [
+    "CLAIMS", "HEARTBEAT_S", "HOLDER_BYTES", "STALE_S", "STORE_GLOB", "Claim", "append_record", "claim_run",
+    "claims_dir", "finished_ids", "holder_is_live", "live_claims", "parse_shard", "prune_claims", "read_folders",
+    "read_store", "shard_slice", "store_files", "store_path",
+]
+
 STORE_GLOB = "runs*.jsonl"
 CLAIMS = "claims"
 HEARTBEAT_S = 30.0  # a claim's holder rewrites its heartbeat this often

@@ -32,6 +32,12 @@ from precplan.validate._curves import CHECKPOINTS, MAX_CHECKPOINTS, checkpoint_s
 from precplan.validate._data import Source
 from precplan.validate._model import SHAPES, Decoder, QuantConfig
 
+__all__ = [
+    "CALIBRATION_SEQUENCES", "CHECKPOINTS", "PTQ_BITS", "Outcome", "Placement", "RunSpec", "build_optimizer",
+    "calibration_batches", "compiled_loss", "compute_kind", "evaluate", "lr_at", "micro_batch_size", "micro_loss",
+    "placement", "prefetch", "train_run", "train_step",
+]
+
 PTQ_BITS = (3, 4, 6, 8)
 
 
