@@ -37,11 +37,11 @@ from numpy.typing import ArrayLike, NDArray
 
 from precplan.errors import PrecplanError
 from precplan.precision import REFERENCE_BITS
-from precplan.laws import Law
 from precplan.numerics import bisect_root
 
 if TYPE_CHECKING:  # pragma: no cover
     from precplan.hardware import Gpu
+    from precplan.laws import Law  # annotations only: the shared cost model needs no law package at run time
 
 Array = NDArray[np.float64]
 

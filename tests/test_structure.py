@@ -12,7 +12,12 @@ blocks included):
 - **No cycles.** The graph of module imports, counting every import statement anywhere in a file,
   has no cycle. A package's ``__init__`` depends on what it imports; a lazy ``__init__`` (an
   ``_EXPORTS`` mapping read by ``__getattr__``) sends each exported name to the module it comes
-  from. Third-party imports (torch, matplotlib, submitit, ray, ...) are not part of the graph.
+  from. Collapsed to packages (each shared top-level module its own node), the graph has no
+  cycle either: dependencies between packages run one way. Third-party imports (torch,
+  matplotlib, submitit, ray, ...) are not part of the graph.
+- **Shared modules below packages.** The shared top-level modules (``precplan/costs.py``,
+  ``units.py``, ``records.py``, ...) import no package at run time (only under ``TYPE_CHECKING``,
+  for annotations): every package may use them, so they may not use a package.
 - **``__all__``.** Every private module and every package ``__init__`` declares ``__all__``, and
   every name in it is defined there.
 """
@@ -215,6 +220,15 @@ def import_graph(modules: dict[str, Module]) -> dict[str, set[str]]:
     return graph
 
 
+def package_graph(graph: dict[str, set[str]], modules: dict[str, Module]) -> dict[str, set[str]]:
+    """:func:`import_graph` collapsed to packages; a shared top-level module stays its own node."""
+    node = {name: (mod.package or name) for name, mod in modules.items()}
+    out: dict[str, set[str]] = {n: set() for n in node.values()}
+    for a, targets in graph.items():
+        out[node[a]].update(node[b] for b in targets if node[b] != node[a])
+    return out
+
+
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """The strongly connected components with more than one module (or a module importing itself)."""
     index: dict[str, int] = {}
@@ -263,6 +277,32 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
+def _type_checking_imports(tree: ast.Module) -> set[int]:
+    """Line numbers of the imports inside ``if TYPE_CHECKING:`` blocks (annotations only)."""
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            out.update(n.lineno for s in node.body for n in ast.walk(s) if isinstance(n, (ast.Import, ast.ImportFrom)))
+    return out
+
+
+def shared_module_problems(modules: dict[str, Module]) -> list[str]:
+    """Imports of a package, at run time, by a shared top-level module (``__main__``, the
+    command-line entry point, and the lazy root ``__init__`` excepted)."""
+    out = []
+    for mod in modules.values():
+        if mod.package is not None or mod.is_package or mod.name.endswith("__main__"):
+            continue
+        typing_only = _type_checking_imports(mod.tree)
+        for imp in imports(mod):
+            if imp.line in typing_only:
+                continue
+            reached = [imp.target] + [f"{imp.target}.{n}" for n in imp.names if f"{imp.target}.{n}" in modules]
+            if any(_package_of(t, modules) is not None for t in reached):
+                out.append(f"{mod.path}:{imp.line}: a shared module imports the package {_package_of(imp.target, modules)}")
+    return out
+
+
 def all_problems(modules: dict[str, Module]) -> list[str]:
     """Private modules and packages without ``__all__``, and ``__all__`` names not defined."""
     out = []
@@ -295,6 +335,16 @@ def test_no_import_cycles(modules: dict[str, Module]) -> None:
     assert not found, "\n".join(" <-> ".join(c) for c in found)
 
 
+def test_packages_depend_one_way(modules: dict[str, Module]) -> None:
+    found = cycles(package_graph(import_graph(modules), modules))
+    assert not found, "\n".join(" <-> ".join(c) for c in found)
+
+
+def test_shared_modules_import_no_package(modules: dict[str, Module]) -> None:
+    bad = shared_module_problems(modules)
+    assert not bad, "\n".join(bad)
+
+
 def test_private_modules_declare_all(modules: dict[str, Module]) -> None:
     bad = all_problems(modules)
     assert not bad, "\n".join(bad)
@@ -314,6 +364,8 @@ def test_checker_sees_every_kind_of_violation(tmp_path: Path) -> None:
         "precplan/c/_k.py": "from precplan.b import g\n__all__ = ['k']\nk = 1\n",
         "precplan/b/_w.py": "from precplan.c import k\n__all__ = []\n",
         "precplan/_private_z.py": "__all__ = ['q']\nq = 1\n",
+        "precplan/shared.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from precplan.a import f\n\n"
+                              "def use():\n    from precplan.c import k\n",  # the second is a run-time import
     }
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -329,6 +381,12 @@ def test_checker_sees_every_kind_of_violation(tmp_path: Path) -> None:
     # a._x -> b (in a function) -> b._y -> a -> a._x; and b._w -> c._k (lazy export) -> b -> ... -> b._y only,
     # so the second is not a cycle
     assert found == [["precplan.a", "precplan.a._x", "precplan.b", "precplan.b._y"]]
+    assert shared_module_problems(mods) == [
+        "precplan/base.py:1: a shared module imports the package precplan.a",
+        "precplan/shared.py:6: a shared module imports the package precplan.c",
+    ]
+    # packages: a -> b -> a, and b (b._w) -> c (c._k) -> b: one knot of three
+    assert cycles(package_graph(import_graph(mods), mods)) == [["precplan.a", "precplan.b", "precplan.c"]]
     problems = all_problems(mods)
     assert "precplan.b._y: no __all__" in problems
     assert "precplan.a._x: __all__ names ['gone'], which it does not define" in problems
