@@ -102,7 +102,7 @@ def declared_all(mod: Module) -> list[str] | None:
     def names(node: ast.expr) -> list[str]:
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             return names(node.left) + names(node.right)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("sorted", "list", "tuple"):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("sorted", "list", "tuple"):
             return names(node.args[0])
         if isinstance(node, ast.Name):
             ref = _literal_assign(mod.tree, node.id)
@@ -143,7 +143,7 @@ def imports(mod: Module) -> list[Import]:
     out = []
     for node in ast.walk(mod.tree):
         if isinstance(node, ast.Import):
-            out += [Import(node.lineno, a.name, ()) for a in node.names if a.name == TOP or a.name.startswith(TOP + ".")]
+            out += [Import(node.lineno, a.name, ()) for a in node.names if a.name.split(".")[0] == TOP]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = mod.name.split(".") if mod.is_package else mod.name.split(".")[:-1]
@@ -299,7 +299,8 @@ def shared_module_problems(modules: dict[str, Module]) -> list[str]:
                 continue
             reached = [imp.target] + [f"{imp.target}.{n}" for n in imp.names if f"{imp.target}.{n}" in modules]
             if any(_package_of(t, modules) is not None for t in reached):
-                out.append(f"{mod.path}:{imp.line}: a shared module imports the package {_package_of(imp.target, modules)}")
+                package = _package_of(imp.target, modules)
+                out.append(f"{mod.path}:{imp.line}: a shared module imports the package {package}")
     return out
 
 

@@ -1,9 +1,9 @@
 """The Newton search machinery of the solvers (:mod:`precplan.optimize._split`): per-problem
-constants of the loss along u = log N, x = log D (:class:`Coefs`), their gathering for the
-unfinished problems of a vectorized search (:class:`~precplan.optimize._problem.Gather`), the loss equation solved for log D
-(:func:`log_tokens`), the budget-line search in log D for the idealized cost model
-(:func:`budget_in_log_tokens`), the hardware decode kink (:func:`beside_kink`) and the end-point
-check (:func:`best_of`). Steps: :func:`precplan.numerics.newton_min`."""
+constants of the loss along u = log N, x = log D (:class:`Coefs`, gathered for the unfinished
+problems of a vectorized search by :class:`precplan.optimize._problem.Gather`), the loss equation
+solved for log D (:func:`log_tokens`), the budget-line search in log D for the idealized cost
+model (:func:`budget_in_log_tokens`), the hardware decode kink (:func:`beside_kink`) and the
+end-point check (:func:`best_of`). Steps: :func:`precplan.numerics.newton_min`."""
 
 from __future__ import annotations
 
