@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from precplan.laws import Law, hoffmann_params, optimal_precision
+from precplan.units import format_count
 
 __all__ = ["compute_optimal", "outside_data"]
 
@@ -36,8 +37,6 @@ def compute_optimal(law: Law, budget: float) -> dict[str, float]:
 def outside_data(optimum: dict[str, float], params: np.ndarray, tokens: np.ndarray) -> list[str]:
     """A warning when the compute-optimal N* or D* lies outside the fitted runs' N or D, saying
     by how much and which budgets the runs span (C = 6 N D): the law extrapolates there."""
-    from precplan.units import format_count
-
     params, tokens = np.asarray(params, dtype=float), np.asarray(tokens, dtype=float)
     parts = []
     for key, label, values, what in (("N_opt", "N*", params, ("model", "parameters")),

@@ -12,7 +12,7 @@ import numpy as np
 from precplan.errors import PrecplanError
 from precplan.fit._table import Runs
 from precplan.precision import REFERENCE_BITS
-from precplan.laws import Law
+from precplan.laws import Law, load_law
 
 __all__ = ["DEFAULT_DONOR", "FORMS_IN", "OPS", "OP_COLUMN", "OP_LABEL", "OUT_FORM", "Data", "Plan", "make_plan"]
 
@@ -77,8 +77,6 @@ class Plan:
 
 
 def _donor(base_law: Law | None, need: str) -> Law:
-    from precplan.laws import load_law
-
     if base_law is not None and getattr(base_law, need):
         return base_law
     return load_law(DEFAULT_DONOR)

@@ -12,6 +12,7 @@ import numpy as np
 
 from precplan.errors import PrecplanError
 from precplan.precision import REFERENCE_BITS
+from precplan.units import parse_count
 
 __all__ = [
     "BITS", "COLUMNS", "MIN_LARGEST_PARAMS", "MIN_MOST_TOKENS", "OPTIONAL", "REQUIRED", "Runs",
@@ -125,8 +126,6 @@ def _number(value: Any, where: str, column: str, kind: str) -> float:
         from precplan.precision import parse_precision
 
         return parse_precision(text).bits
-    from precplan.units import parse_count
-
     try:
         return parse_count(text, column)
     except PrecplanError:

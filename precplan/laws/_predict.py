@@ -12,6 +12,8 @@ from precplan.laws._intervals import DEFAULT_LEVEL, check_level, uncertainty, un
 from precplan.laws._law import ASSUMED_LABEL, Decomposition, Law
 from precplan.laws._variant import law_for_weights
 from precplan.precision import Bits, Precision, is_named_format, parse_precision
+from precplan.laws._file import as_law
+from precplan.units import parse_count
 
 __all__ = ["Prediction", "predict"]
 
@@ -52,9 +54,6 @@ def predict(
     intervals of the loss (and, with ``post``, the loss before PTQ and the degradation),
     computed for every sample at once; otherwise it is None and a note says the answer is a
     point estimate."""
-    from precplan.laws._file import as_law
-    from precplan.units import parse_count
-
     level = check_level(level)
     law, params, tokens = as_law(law), parse_count(params, "params"), parse_count(tokens, "tokens")
     pw, pa, pkv = (parse_precision(p) for p in (weights, activations, kv))

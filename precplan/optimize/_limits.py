@@ -26,11 +26,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from precplan.costs import infer_coef
-from precplan.laws import Law
+from precplan.errors import PrecplanError
+from precplan.laws import UNIFORM_LOSS, VOCAB, Law  # the one rule lives in laws._checks
 from precplan.optimize._memory import params_cap
 from precplan.optimize._newton import LOG_MAX
+from precplan.optimize._precision import choose
 from precplan.optimize._problem import Problem, loss_or_inf
 from precplan.numerics import golden_min
+from precplan.units import format_count
 
 __all__ = [
     "MIN_PARAMS", "UNIFORM_LOSS", "check_meaningful_budgets", "is_meaningful", "loss_floor", "meaningful_at",
@@ -38,14 +41,11 @@ __all__ = [
 ]
 
 Array = NDArray[np.float64]
-from precplan.laws import UNIFORM_LOSS, VOCAB  # the one rule lives in laws._checks
 MIN_PARAMS = 1e6  # below a million parameters the laws (fit on 30M+) say nothing
 
 
 def meaningless_warnings(params: Array, loss: Array, budgets: Array | None = None) -> list[str]:
     """One warning covering every plan with N* < 1M or predicted loss > ln(32000) (empty if none)."""
-    from precplan.units import format_count
-
     N, L = np.atleast_1d(np.asarray(params, dtype=float)), np.atleast_1d(np.asarray(loss, dtype=float))
     bad = (N < MIN_PARAMS) | (L > UNIFORM_LOSS)
     if not np.any(bad):
@@ -78,8 +78,6 @@ def is_meaningful(params: Array, loss: Array) -> Array:
 def meaningful_at(groups: Sequence[tuple[Law, Array]], pb: Problem) -> Callable[[Array], Array]:
     """Whether the best candidate at each budget gives a meaningful plan (the grid of candidate
     precisions; a continuous refinement only lowers the loss further)."""
-    from precplan.optimize._precision import choose
-
     def ok(budgets: Array) -> Array:
         b = np.atleast_1d(np.asarray(budgets, dtype=float))
         s = choose(list(groups), pb, b, b.size).split
@@ -97,9 +95,6 @@ def min_meaningful_budget(groups: Sequence[tuple[Law, Array]], pb: Problem, budg
 def check_meaningful_budgets(groups: Sequence[tuple[Law, Array]], pb: Problem, budgets: Array, params: Array, loss: Array) -> None:
     """Raise when a budget's plan (``params``, ``loss``) is too small for any model the law
     describes, naming the smallest budget that means something (a sweep: which budgets)."""
-    from precplan.errors import PrecplanError
-    from precplan.units import format_count
-
     b = np.atleast_1d(np.asarray(budgets, dtype=float))
     bad = ~is_meaningful(np.atleast_1d(params), np.atleast_1d(loss))
     if not np.any(bad):
@@ -165,8 +160,6 @@ def unreachable_message(
     feasible: Callable[[Array], Array],
 ) -> str:
     """Why no candidate precision gives a feasible plan, and what the limit is."""
-    from precplan.units import format_count
-
     if pb.mode == "target-loss":
         what = f"--target-loss {pb.target_loss:g} is out of reach"
         if pb.params is None and pb.tokens is None and pb.memory is None and pb.serve_memory is None:

@@ -6,6 +6,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from precplan.plots._common import footer, new_figure
+from precplan.units import format_count
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -25,8 +26,6 @@ def validate_figure(rep: "ValidationReport") -> "Figure":
     """Left: every measured loss against the law's prediction, with the identity line.
     Right: final loss against training weight bits, one colour per N (measured markers, the
     law's predictions dashed), at the D with the most weight-bit runs for that N."""
-    from precplan.units import format_count
-
     fig, (ax1, ax2) = new_figure(ncols=2)
     lo, hi = float("inf"), float("-inf")
     for kind, label, marker, z in KINDS:

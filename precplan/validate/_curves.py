@@ -29,6 +29,7 @@ from typing import Any, Sequence
 
 from precplan.errors import PrecplanError
 from precplan.records import check_records
+from precplan.io import atomic_write_text
 
 __all__ = [
     "CHECKPOINTS", "COLUMNS", "FINAL_ONLY_NOTE", "FIT_NOTE", "MAX_CHECKPOINTS", "MIN_TOKENS", "SKIP_FRACTION",
@@ -181,8 +182,6 @@ def check_curves_path(path: str) -> None:
 
 def write_curves(path: str | Path, export: CurveExport) -> Path:
     """Write the curves file atomically (tab-separated for ``.tsv``, else comma-separated)."""
-    from precplan.io import atomic_write_text
-
     p = Path(path)
     return atomic_write_text(p, curves_text(export.rows, "\t" if p.suffix.lower() == ".tsv" else ","))
 

@@ -23,9 +23,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from precplan.errors import PrecplanError
-from precplan.laws import BASE, PRECISION, PTQ, ROBUSTNESS, Law
+from precplan.laws import BASE, PRECISION, PTQ, ROBUSTNESS, Law, optimal_precision
 from precplan.records import check_records, is_number
 from precplan.validate._data import CODE_NOTE, PYTHON_SOURCE
+from precplan.fit import fit_law, load_runs, r_squared
 
 __all__ = [
     "COMPARABLE", "FLAT_FACTOR", "HIGH", "NOT_RESOLVED", "ORDER", "P_STAR_TOLERANCE", "RESOLVE_SIGMAS", "Claim",
@@ -155,8 +156,6 @@ def check_comparable(records: Sequence[dict[str, Any]]) -> None:
 def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie_exponents: bool = False) -> ValidationReport:
     """The full analysis of store records against ``law`` (a precision law such as kumar2024).
     Refuses records measured differently (:func:`check_comparable`)."""
-    from precplan.fit import fit_law, load_runs
-
     if not law.has_precision:
         raise PrecplanError(f"law {law.id!r} has no precision terms: validate needs a precision law (e.g. --law kumar2024)")
     if not records:
@@ -340,8 +339,6 @@ def _fit_warnings(res) -> list[str]:
 
 
 def _r2(measured: np.ndarray, predicted: np.ndarray) -> float:
-    from precplan.fit import r_squared
-
     return r_squared(measured, predicted)
 
 
@@ -364,8 +361,6 @@ def _quality(comparisons: Sequence[Comparison]) -> dict[str, dict[str, float]]:
 
 def _refit(good: Sequence[dict[str, Any]], pred_law: Law | None, law: Law, grid: str) -> tuple[dict[str, Any] | None, list[Constant]]:
     """Refit the precision (and PTQ) constants on these runs with the fitted base fixed."""
-    from precplan.fit import fit_law, load_runs
-
     names = [k for k in PRECISION + PTQ + ROBUSTNESS if k in law.coefficients]
     if pred_law is None:
         return None, [Constant(k, law.c(k), None, "not refitted (no base fit)") for k in names]
@@ -486,8 +481,6 @@ def _claim_ptq_grows_with_d(good: Sequence[dict[str, Any]], noise: dict[str, Any
 
 def _claim_optimal_precision(law: Law, refit: dict[str, Any] | None, unidentified: Sequence[dict[str, Any]] = ()) -> Claim:
     """Kumar et al. 2024, sec. 4.3: with N, D, P free under C = (6/16) N D P, P* = argmax f(P)/P."""
-    from precplan.laws import optimal_precision
-
     title = "Compute-optimal training precision (argmax f(P)/P)"
     p_law = optimal_precision(law)
     if not refit or refit.get("law") is None or not refit["law"].has_precision:
