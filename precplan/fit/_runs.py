@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from precplan.errors import PrecplanError
-from precplan.io import bundled_dir
+from precplan.io import bundled_dir, decode_text, read_regular_file
 from precplan.records import looks_like_store, parse_store
 from precplan.fit._fastcsv import FAST_BYTES, read_csv
 from precplan.fit._table import COLUMNS, Runs, build_runs
@@ -76,8 +76,6 @@ def load_runs(path_or_records: str | Path | Sequence[Mapping[str, Any]], columns
         if key not in COLUMNS:
             raise PrecplanError(f"columns: {key!r} is not a standard column (valid: {', '.join(COLUMNS)})")
     if isinstance(path_or_records, (str, Path)):
-        from precplan.io import decode_text, read_regular_file
-
         p = Path(path_or_records)
         raw = read_regular_file(p, MAX_RUNS_BYTES, "runs file", missing="no such file")
         where, digest = str(p), hashlib.sha256(raw).hexdigest()

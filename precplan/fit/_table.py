@@ -11,7 +11,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from precplan.errors import PrecplanError
-from precplan.precision import REFERENCE_BITS
+from precplan.precision import REFERENCE_BITS, parse_precision
 from precplan.units import parse_count
 
 __all__ = [
@@ -123,8 +123,6 @@ def _number(value: Any, where: str, column: str, kind: str) -> float:
     except ValueError:
         pass
     if kind == "bits":
-        from precplan.precision import parse_precision
-
         return parse_precision(text).bits
     try:
         return parse_count(text, column)

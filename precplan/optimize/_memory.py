@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from precplan.errors import PrecplanError
-from precplan.costs import kv_bytes_per_token
+from precplan.costs import SHAPE_RULE, kv_bytes_per_token
 from precplan.numerics import bisect_root
 from precplan.units import format_bytes, format_count, parse_bytes
 
@@ -129,8 +129,6 @@ def memory_notes(memory: float | None, serve_memory: float | None, post: float |
         if kv_memory is None:
             notes.append(f"{what} counts the weights served at {at}; the KV cache is not counted (give --context and --batch to count it)")
         else:
-            from precplan.costs import SHAPE_RULE
-
             context, batch, gqa = kv_memory
             notes.append(
                 f"{what} counts the weights served at {at} plus the KV cache of {batch:g} sequences x {context:g} tokens"
