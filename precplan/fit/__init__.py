@@ -1,6 +1,7 @@
 """The machinery behind ``precplan fit`` (the public API is :mod:`precplan.fit._fit`).
 
-- ``_runs``      reading runs (CSV, JSONL, the validate results store, records), validation
+- ``_runs``      reading runs (CSV, JSONL, the validate results store, records)
+- ``_table``     the standard columns, :class:`Runs` and the checks of every row (``_fastcsv``: large CSVs)
 - ``_objective`` Huber / least-squares objective on log loss, batched, with analytic gradients
 - ``_models``    the residual models of each stage (Chinchilla LSE, precision factors, PTQ)
 - ``_lbfgs``     a batched L-BFGS for many starts at once, and the scipy L-BFGS-B polish
@@ -10,7 +11,7 @@
 - ``_stages``    Kumar et al.'s staged procedure: base, precision, PTQ
 - ``_quality``   predicted vs measured through Law.loss: R^2, relative errors
 - ``_bootstrap`` resampled fits and their intervals
-- ``_optimum``   compute-optimal N*, D* (and P*) of a fitted law
+- ``_optimum``   compute-optimal N*, D* (and P*) of a fitted law (closed forms: :mod:`precplan.laws`)
 - ``_holdout``   held-out evaluation (``params>=1e9``, largest models)
 - ``_result``    the :class:`FitResult` and the law file it becomes
 """
