@@ -27,7 +27,32 @@ def parse_store(data: bytes, where: str | Path) -> tuple[list[dict[str, Any]], l
     store can show is a partial last line (a writer killed mid-write): that line is ignored with a
     note, and the run is trained again by the next sweep. Any other line that is not a JSON run
     record (an object with ``run_id``) means the file is damaged or is not a store: an error
-    naming the file and the line, for ``fit`` and ``validate --report`` alike."""
+    naming the file and the line, for ``fit`` and ``validate --report`` alike.
+
+    Parameters
+    ----------
+    data : bytes
+        The store file's content.
+    where : str or Path
+        The file's name, for notes and errors.
+
+    Returns
+    -------
+    records : list of dict
+        One per complete line, in file order.
+    notes : list of str
+        A note when a partial last line was ignored.
+
+    Raises
+    ------
+    PrecplanError
+        A complete line that is not JSON, or not an object with ``run_id``.
+
+    Example
+    -------
+    >>> parse_store(b'{"run_id": "a", "params": 1e6}\\n{"run_', "runs.jsonl")[1]
+    ['runs.jsonl: ignored a partial last line (6 bytes; a writer was killed mid-write)']
+    """
     lines = data.split(b"\n")
     notes: list[str] = []
     if lines and lines[-1].strip():
@@ -67,7 +92,24 @@ def is_number(v: Any, positive: bool = False) -> bool:
 
 
 def record_problem(rec: Any) -> str | None:
-    """What makes ``rec`` not a run record written by ``precplan validate`` (None if it is one)."""
+    """What makes ``rec`` not a run record written by ``precplan validate``.
+
+    Parameters
+    ----------
+    rec : Any
+        One parsed JSON line.
+
+    Returns
+    -------
+    str or None
+        The first problem found (the key, its value and what would be valid), ``None`` for a
+        valid record. A diverged run needs no loss.
+
+    Example
+    -------
+    >>> record_problem({"run_id": "a", "params": 1e6, "tokens": 2e7, "loss": "3.1"})
+    "loss = '3.1' is not a number"
+    """
     if not isinstance(rec, dict):
         return "not a JSON object"
     for key in ("params", "tokens"):
@@ -94,7 +136,23 @@ def record_problem(rec: Any) -> str | None:
 
 def check_records(records: Sequence[Any]) -> None:
     """Refuse stores that are not ``validate`` results (unrelated JSON lines with a ``run_id``,
-    a ``loss`` that is text): one line naming the first bad record and how many there are."""
+    a ``loss`` that is text).
+
+    Parameters
+    ----------
+    records : sequence
+        Parsed records (:func:`parse_store`).
+
+    Raises
+    ------
+    PrecplanError
+        One line naming the first bad record, its problem (:func:`record_problem`) and how
+        many records are bad.
+
+    Example
+    -------
+    >>> check_records([{"run_id": "a", "params": 1e6, "tokens": 2e7, "loss": 3.1}])  # valid: no error
+    """
     bad = [(r, why) for r in records if (why := record_problem(r)) is not None]
     if not bad:
         return

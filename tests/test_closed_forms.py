@@ -1,5 +1,6 @@
 """The one Hoffmann closed form and the one P* (precplan.laws), against the papers' formulas
-written out in tests/reference.py, and fit's compute-optimal point against optimize's search."""
+written out in tests/reference.py, and fit's compute-optimal point against optimize's search;
+the examples in the docstrings of the shared closed forms and of precplan.records run."""
 
 from __future__ import annotations
 
@@ -62,8 +63,9 @@ def test_fit_and_optimize_find_the_same_compute_optimal_loss(name: str) -> None:
     assert 6.0 / 16.0 * o["N_opt"] * o["D_opt"] * p == pytest.approx(budget, rel=1e-9)
 
 
-def test_docstring_examples_run() -> None:
-    import precplan.laws._optimum as module
+@pytest.mark.parametrize("module", ["precplan.laws._optimum", "precplan.records"])
+def test_docstring_examples_run(module: str) -> None:
+    import importlib
 
-    result = doctest.testmod(module)
+    result = doctest.testmod(importlib.import_module(module))
     assert result.attempted >= 3 and result.failed == 0
