@@ -37,11 +37,12 @@ from numpy.typing import ArrayLike, NDArray
 
 from precplan.errors import PrecplanError
 from precplan.precision import REFERENCE_BITS
-from precplan.laws._law import Law
 from precplan.numerics import bisect_root
+from precplan.hardware import get_gpu, load_catalog
 
 if TYPE_CHECKING:  # pragma: no cover
     from precplan.hardware import Gpu
+    from precplan.laws import Law  # annotations only: the shared cost model needs no law package at run time
 
 Array = NDArray[np.float64]
 
@@ -148,8 +149,6 @@ class GpuSpec:
     device: "Gpu" = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        from precplan.hardware import get_gpu, load_catalog
-
         dev = get_gpu(self.gpu, None if self.hardware is None else load_catalog(self.hardware))
         if dev.count != 1:
             raise PrecplanError(f"--gpu {dev.count}x{dev.id}: name one kind of card (--gpu {dev.id}) and give the number of cards with --gpus")

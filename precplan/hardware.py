@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from precplan.errors import PrecplanError
 from precplan.precision import Precision, parse_precision
+from precplan.io import bundled_dir, decode_text, read_regular_file
 
 Array = NDArray[np.float64]
 SCHEMA = "precplan-hardware/1"
@@ -298,8 +299,6 @@ def read_catalog(path: str | Path) -> Catalog:
     """Read and validate a catalog file (safe YAML loader, at most 1 MiB)."""
     import yaml
 
-    from precplan.io import decode_text, read_regular_file
-
     p = Path(path)
     raw = read_regular_file(p, MAX_FILE_BYTES, "hardware catalog", missing="no such hardware catalog file")
     text = decode_text(raw, p, "a hardware catalog is UTF-8 YAML text")
@@ -314,8 +313,6 @@ def read_catalog(path: str | Path) -> Catalog:
 
 @lru_cache(maxsize=1)
 def _bundled() -> Catalog:
-    from precplan.io import bundled_dir
-
     return read_catalog(bundled_dir("data") / "hardware.yaml")
 
 

@@ -15,7 +15,9 @@ from precplan.laws import load_law
 from precplan.numerics import newton_min
 from precplan.optimize import make_planner
 from precplan.optimize._precision import choose, undominated
-from precplan.optimize._split import Problem, budget_floor, solve_bits, tokens_for_loss
+from precplan.optimize._closed import budget_floor
+from precplan.optimize._problem import Problem
+from precplan.optimize._split import solve_bits, tokens_for_loss
 
 LAW = load_law("kumar2024")
 

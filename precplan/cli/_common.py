@@ -10,6 +10,12 @@ import typer
 
 from precplan.errors import PrecplanError
 
+__all__ = [
+    "BASE_HELP", "LAW_HELP", "ActivationsOpt", "BaseOpt", "ForceOpt", "JsonOpt", "KvOpt", "LawOpt", "LevelOpt",
+    "OutputError", "PlotOpt", "WeightsOpt", "check_outputs", "fail", "handle_errors", "law_warnings", "load_cli_law",
+    "load_cli_laws", "parse_level", "print_json_warnings", "resolve_precisions", "split_law_list",
+]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 LAW_HELP = "Law: a bundled name (precplan laws list) or a path to a law YAML file."
@@ -72,7 +78,7 @@ def check_outputs(outputs: dict[str, str | None], inputs: list[str | None], forc
 
     inputs = list(inputs) + _bundled_files()  # a source checkout's laws/ and data/ are never output targets
     if outputs.get("--plot") is not None:
-        from precplan.plots._common import check_plot_path
+        from precplan.plots import check_plot_path
 
         check_plot_path(outputs["--plot"], inputs, force)
     check(list(outputs.items()), inputs, force)
@@ -94,7 +100,7 @@ def print_json_warnings(warnings) -> None:
 
 def load_cli_law(law: str, base: str | None):
     """The law a command runs with (``--law``, optionally composed with ``--base``)."""
-    from precplan.laws._file import load_law
+    from precplan.laws import load_law
 
     return load_law(law, base)
 
@@ -130,7 +136,7 @@ LevelOpt = typer.Option(
 
 def parse_level(text: str) -> float:
     """``--level`` as a number in (0, 1); anything else is one line and exit 2."""
-    from precplan.laws._intervals import check_level
+    from precplan.laws import check_level
 
     try:
         value = float(text)

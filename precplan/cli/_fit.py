@@ -9,6 +9,8 @@ import typer
 
 from precplan.cli._common import ForceOpt, JsonOpt, PlotOpt, check_outputs, handle_errors, print_json_warnings
 
+__all__ = ["FIT_LAW_HELP", "fit", "register", "render_fit"]
+
 FIT_LAW_HELP = (
     "Take the base terms (E, A, B, alpha, beta) from this law instead of fitting them; it also supplies"
     " every coefficient the data cannot fit (default for those: kumar2024). Bundled name or YAML path."
@@ -48,17 +50,17 @@ def fit(
     Training curves (--curves): one row per checkpoint with columns run (or run_id), params, tokens_seen (tokens seen at the checkpoint), loss, optional step and training bits; each run weighs 1, and checkpoints before --min-tokens (or in the first --skip-fraction of a run) are dropped.
     """
     from precplan.errors import PrecplanError
-    from precplan.fit._fit import fit_law
-    from precplan.laws._file import save_law
+    from precplan.fit import fit_law
+    from precplan.laws import save_law
     from precplan.cli._render import print_json
     from precplan.units import parse_count
 
-    from precplan.fit._fit import check_fit_options
+    from precplan.fit import check_fit_options
 
     if (runs is None) == (example is None):
         raise PrecplanError("give a runs file or --example NAME (bundled: sardana2024), not both or neither")
     if example is not None:
-        from precplan.fit._runs import example_runs
+        from precplan.fit import example_runs
 
         path, example_columns = example_runs(example)
         runs, columns = str(path), columns or example_columns
@@ -74,8 +76,8 @@ def fit(
     written = str(save_law(result.law, out)) if out else None
     drawn = None
     if plot:
-        from precplan.plots._common import save_figure
-        from precplan.plots._fit import fit_figure
+        from precplan.plots import save_figure
+        from precplan.plots import fit_figure
 
         drawn = str(save_figure(fit_figure(result), plot))
     if json_out:

@@ -8,6 +8,8 @@ import typer
 
 from precplan.cli._common import JsonOpt, handle_errors
 
+__all__ = ["gpu_mapping", "list_hardware", "register", "show_hardware"]
+
 app = typer.Typer(help="The hardware catalog: GPUs, native formats, peak throughput, memory and bandwidth, with sources.", no_args_is_help=True)
 HardwareOpt = typer.Option(None, "--hardware", help="A hardware catalog YAML file to use instead of the bundled one.")
 

@@ -8,6 +8,8 @@ import typer
 
 from precplan.cli._common import BaseOpt, JsonOpt, handle_errors, law_warnings, load_cli_law, print_json_warnings
 
+__all__ = ["list_laws", "register", "show_law"]
+
 app = typer.Typer(help="The bundled law library: list the laws, show one's coefficients and sources.", no_args_is_help=True)
 
 
@@ -15,7 +17,7 @@ app = typer.Typer(help="The bundled law library: list the laws, show one's coeff
 @handle_errors
 def list_laws(json_out: bool = JsonOpt) -> None:
     """List the bundled laws."""
-    from precplan.laws._file import bundled_names, load_law
+    from precplan.laws import bundled_names, load_law
     from precplan.cli._render import console, print_json, table
 
     laws = [load_law(name) for name in bundled_names()]

@@ -12,6 +12,8 @@ from precplan.cli._common import (
     print_json_warnings,
 )
 
+__all__ = ["optimize", "register"]
+
 Opt = typer.Option
 
 
@@ -76,8 +78,8 @@ def optimize(
     import numpy as np
 
     from precplan.errors import PrecplanError
-    from precplan.optimize._planner import make_planner
-    from precplan.optimize._checks import parse_bits_spec
+    from precplan.optimize import make_planner
+    from precplan.optimize import parse_bits_spec
     from precplan.units import parse_bytes, parse_count, parse_count_or_sweep
 
     if csv == "-" and (json_out or json_columns):
@@ -87,13 +89,13 @@ def optimize(
     check_outputs({"--csv": csv, "--plot": plot}, [law, base], force)
     if compare is not None and not [c for c in compare.split(",") if c.strip()]:
         raise PrecplanError("--compare: an empty list; give precisions such as 4,8,16 (or leave --compare out)")
-    from precplan.optimize._uncertainty import annotate
+    from precplan.optimize import annotate
 
     lvl = parse_level(level)
     laws = load_cli_laws(law, base)
     the_law = laws[0]
     budgets = None if budget is None else parse_count_or_sweep(budget, "--budget")
-    from precplan.optimize._hardware import gpu_format_names, hardware_request, serving_memory
+    from precplan.optimize import gpu_format_names, hardware_request, serving_memory
 
     if gpu is not None:  # on a GPU, fp8/fp6/fp4 name its format (e4m3, e3m2, e2m1)
         precision, precisions, compare = (gpu_format_names(x) for x in (precision, precisions, compare))
@@ -137,7 +139,7 @@ def optimize(
     extra = law_warnings(the_law)
     card_note = None if card is None else f"--serve-memory {serve_memory} = {card}: {serve_bytes:,.0f} B ({serve_bytes / 2**30:.2f}GiB, {serve_bytes / 1e9:.2f}GB)"
     if len(hw.specs) > 1:
-        from precplan.optimize._hardware import plan_across
+        from precplan.optimize import plan_across
 
         planner, plans = plan_across(the_law, hw.specs, hw.hours, budgets, common)
         chosen = plans[0]
@@ -181,8 +183,8 @@ def _solve(planner, budgets, level: float):
     second. Budgets too small for any model the law describes are refused first."""
     import numpy as np
 
-    from precplan.optimize._limits import check_meaningful_budgets
-    from precplan.optimize._uncertainty import annotate_sweep
+    from precplan.optimize import check_meaningful_budgets
+    from precplan.optimize import annotate_sweep
     from precplan.progress import progress_bar
 
     n = 1 if budgets is None else int(np.size(budgets))
@@ -219,9 +221,9 @@ def _one_plan(planner, plan, sweep, extra: list[str], card_note: str | None, jso
 
 def _plot(planner, plans, path: str, quiet: bool) -> None:
     """Draw the plan's curves to ``path`` (and say so, unless stdout carries JSON or CSV)."""
-    from precplan.optimize._curves import plan_curves
-    from precplan.plots._common import save_figure
-    from precplan.plots._optimize import plot_optimize
+    from precplan.optimize import plan_curves
+    from precplan.plots import save_figure
+    from precplan.plots import plot_optimize
 
     written = save_figure(plot_optimize(plan_curves(planner, plans)), path)
     if not quiet:

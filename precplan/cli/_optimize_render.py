@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from precplan.optimize._result import Plan
-from precplan.optimize._sweep import Sweep
+from precplan.optimize import Plan
+from precplan.optimize import Sweep
 from precplan.precision import Bits
 from precplan.cli._render import bits_num, bits_text, console, csv_table, fmt, plain, print_notes, print_warnings, table
 from precplan.units import format_bytes, format_count
+
+__all__ = ["TABLE_ROWS", "bits_num", "plain", "render_plan", "render_sweep", "sweep_header", "write_csv"]
 
 
 def _flops(x: float | None) -> str:

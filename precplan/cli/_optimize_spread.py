@@ -7,6 +7,8 @@ from typing import Any, Callable, Sequence
 
 from precplan.errors import PrecplanError
 
+__all__ = ["plan_each"]
+
 
 def plan_each(laws: Sequence[Any], request: Callable[[Any], Any], budgets, level: float, json_out: bool,
               csv: str | None, plot: str | None) -> None:
@@ -14,7 +16,7 @@ def plan_each(laws: Sequence[Any], request: Callable[[Any], Any], budgets, level
     from precplan.cli._optimize_render import bits_num, plain
     from precplan.cli._render import fmt, print_json
     from precplan.cli._spread import Column, render_side_by_side, run_each
-    from precplan.optimize._uncertainty import annotate
+    from precplan.optimize import annotate
     from precplan.units import format_count
 
     if budgets is not None and budgets.size > 1:

@@ -11,6 +11,8 @@ from precplan.cli._common import (
     parse_level, print_json_warnings, resolve_precisions,
 )
 
+__all__ = ["predict", "register", "render_prediction", "render_predictions"]
+
 
 @handle_errors
 def predict(
@@ -29,7 +31,7 @@ def predict(
     """Predict the loss of one training configuration, with its decomposition.
 
     --law a,b,c predicts with each law side by side and shows the spread."""
-    from precplan.laws._predict import predict as run_predict
+    from precplan.laws import predict as run_predict
     from precplan.cli._render import print_json
     from precplan.units import parse_count
 

@@ -11,6 +11,8 @@ from precplan.cli._common import (
     law_warnings, load_cli_laws, parse_level, print_json_warnings, resolve_precisions,
 )
 
+__all__ = ["ptq_risk", "register", "render_risk", "render_sweep", "resolve_posts"]
+
 
 def resolve_posts(post: str, posts: str | None):
     """``--post P`` is the headline precision; ``--post 3,4,8`` is shorthand for ``--post 3 --posts 3,4,8``."""
@@ -56,7 +58,7 @@ def ptq_risk(
     The critical data size D_crit (Kumar et al. 2024, eq. 13) is the token count past which more
     pretraining data makes the quantized model worse. --law a,b,c shows each law side by side
     with the spread; a law without PTQ terms is listed as not applicable."""
-    from precplan.ptq._risk import ptq_risk as run_risk, ptq_sweep
+    from precplan.ptq import ptq_risk as run_risk, ptq_sweep
     from precplan.cli._render import print_json
     from precplan.units import parse_count, parse_count_or_sweep
 
@@ -97,7 +99,7 @@ def _law_list(laws, n, d, head, table, pw, pa, pkv, level, json_out, plot) -> No
     from precplan.errors import PrecplanError
     from precplan.cli._render import fmt, print_json
     from precplan.cli._spread import Column, run_each, render_side_by_side
-    from precplan.ptq._risk import ptq_risk as run_risk
+    from precplan.ptq import ptq_risk as run_risk
 
     if d.size != 1:
         raise PrecplanError("--law with a list of laws needs one --tokens value (not a sweep); run the sweep per law")
@@ -126,10 +128,10 @@ def _law_list(laws, n, d, head, table, pw, pa, pkv, level, json_out, plot) -> No
 
 def _save_plot(law, weights, result, tokens, path: str, level: float = 0.8) -> None:
     """Post-PTQ loss vs tokens for every serving precision of the table, D_crit marked."""
-    from precplan.plots._common import save_figure
-    from precplan.plots._ptq import plot_ptq_curves
+    from precplan.plots import save_figure
+    from precplan.plots import plot_ptq_curves
     from precplan.laws import law_for_weights
-    from precplan.ptq._risk import degradation_curves, plot_token_grid
+    from precplan.ptq import degradation_curves, plot_token_grid
 
     law = law_for_weights(law, weights)[0]  # the variant the result used (float weights)
     dcs = [r.d_crit for r in result.table if r.d_crit is not None]

@@ -11,6 +11,11 @@ from typing import Any, Iterable, Sequence
 
 from precplan.io import to_jsonable
 
+__all__ = [
+    "MIN_WIDTH", "ROWS_PER_WRITE", "bits_num", "bits_text", "bits_triple", "console", "csv_table", "fmt", "json_cells",
+    "json_texts", "pct", "plain", "print_json", "print_notes", "print_warnings", "table", "write_json_table",
+]
+
 
 def print_json(obj: Any) -> None:
     """Write ``obj`` as indented JSON to stdout."""

@@ -14,6 +14,8 @@ import numpy as np
 
 from precplan.errors import PrecplanError
 
+__all__ = ["Column", "NotApplicable", "band", "cell", "render_side_by_side", "run_each", "spread_text"]
+
 
 @dataclass(frozen=True)
 class NotApplicable:

@@ -12,6 +12,8 @@ import typer
 
 from precplan.cli._common import ForceOpt, JsonOpt, LawOpt, PlotOpt, check_outputs, handle_errors, load_cli_law, print_json_warnings
 
+__all__ = ["TORCH_MISSING", "register", "require_torch", "validate"]
+
 TORCH_MISSING = "precplan validate trains models with torch, which is not installed: pip install 'precplan[validate]'"
 
 
@@ -59,7 +61,7 @@ def validate(
 ) -> None:
     """Train a sweep of small quantized decoders, fit the law to them, and report where it holds."""
     from precplan.errors import PrecplanError
-    from precplan.validate._store import parse_shard, read_folders
+    from precplan.validate import parse_shard, read_folders
 
     from precplan.cli._validate_checks import check_validate_args
 
@@ -75,7 +77,7 @@ def validate(
         raise PrecplanError(f"unexpected argument {dirs[0]!r}: folders are only taken with --report (use --out DIR to train)")
 
     torch = require_torch()
-    from precplan.validate._presets import get_preset, with_overrides
+    from precplan.validate import get_preset, with_overrides
 
     name = preset or ("gpu" if torch.cuda.is_available() else "quick")
     the_preset = get_preset(name)
@@ -83,7 +85,7 @@ def validate(
         raise PrecplanError(f"--act-granularity must be tensor or token; got {act_granularity!r}")
     if ptq not in ("rtn", "gptq"):
         raise PrecplanError(f"--ptq must be rtn or gptq; got {ptq!r}")
-    from precplan.validate._executors import EXECUTORS
+    from precplan.validate import EXECUTORS
 
     if executor not in EXECUTORS:
         raise PrecplanError(f"--executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
@@ -93,7 +95,7 @@ def validate(
         raise PrecplanError(f"--runs-per-task {runs_per_task}: expected a positive number")
     if devices is not None and devices.strip() != "cpu" and device == "cpu":
         raise PrecplanError(f"--devices {devices} with --device cpu: pick one")
-    from precplan.validate._train import compute_kind
+    from precplan.validate import compute_kind
 
     if seeds < 1:
         raise PrecplanError(f"--seeds {seeds}: expected a number of seeds >= 1")
@@ -112,22 +114,22 @@ def validate(
 
     check_output_dir(out_dir, "--out")
     source = _load_data(data, the_preset)
-    from precplan.validate._curves import CHECKPOINTS
+    from precplan.validate import CHECKPOINTS
 
     n_checkpoints = CHECKPOINTS if checkpoints is None else checkpoints
     if list_only:
         return _list(the_preset, source, out_dir, shard_t, json_out, n_checkpoints)
 
     from precplan.cli._render import console
-    from precplan.validate._sweep import run_sweep
-    from precplan.validate._train import placement
+    from precplan.validate import run_sweep
+    from precplan.validate import placement
 
     if threads is not None:
         if threads < 1:
             raise PrecplanError(f"--threads {threads}: expected a positive number of CPU threads")
         torch.set_num_threads(threads)
     if devices is not None or executor != "local":
-        from precplan.validate._executors import execute
+        from precplan.validate import execute
 
         summary = execute(executor, devices, the_preset.specs, source, data, _need(the_preset), out_dir, name, run_device,
                           threads, compile_, console(stderr=True), runs_per_task, partition, time_limit, gpus_per_node,
@@ -149,7 +151,7 @@ def _need(preset) -> tuple[int, int]:
 def _load_data(data, preset):
     """The token source, sized for the whole preset (every shard and worker reads the same
     corpus), refused when its validation split is smaller than the runs evaluate on."""
-    from precplan.validate._data import load_source
+    from precplan.validate import load_source
 
     source = load_source(data, need=_need(preset))
     check = getattr(source, "check_validation", None)
@@ -165,12 +167,12 @@ def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out, curves
     import sys
 
     from precplan.cli._render import print_json
-    from precplan.validate._report import analyze
+    from precplan.validate import analyze
     from precplan.cli._validate_report import print_report, report_json, write_report
 
     curves = None
     if curves_out:
-        from precplan.validate._curves import curve_rows
+        from precplan.validate import curve_rows
 
         curves = curve_rows(records)  # refused (one line) before any analysis or writing
     rep = analyze(records, law, grid=grid)
@@ -178,13 +180,13 @@ def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out, curves
     command = "precplan " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
     files = [str(p) for p in write_report(out_dir, rep, command, summary)]
     if plot:
-        from precplan.plots._common import save_figure
-        from precplan.plots._validate import validate_figure
+        from precplan.plots import save_figure
+        from precplan.plots import validate_figure
 
         files.append(str(save_figure(validate_figure(rep), plot)))
     curves_doc = None
     if curves is not None:
-        from precplan.validate._curves import fit_args, fit_command, fit_note, write_curves
+        from precplan.validate import fit_args, fit_command, fit_note, write_curves
 
         files.append(str(write_curves(curves_out, curves)))
         has = curves.with_checkpoints > 0
@@ -221,7 +223,7 @@ def _list(preset, source, out_dir, shard, json_out, checkpoints) -> None:
 
     from precplan.cli._render import console, fmt, print_json, table
     from precplan.units import format_count
-    from precplan.validate._store import finished_ids, live_claims, shard_slice
+    from precplan.validate import finished_ids, live_claims, shard_slice
 
     done = finished_ids(out_dir) if Path(out_dir).exists() else set()
     running = live_claims(out_dir) if Path(out_dir).exists() else set()

@@ -8,6 +8,8 @@ from typing import Any, Sequence
 
 from precplan.errors import PrecplanError
 
+__all__ = ["MAX_SEED", "REPORT_FILES", "check_validate_args"]
+
 MAX_SEED = 2**32 - 1
 REPORT_FILES = ("report.md", "report.json")
 
@@ -19,7 +21,7 @@ def check_validate_args(
 ) -> Path | None:
     """Raise on the first bad argument; return the folder ``--report`` writes report.md/json to."""
     from precplan.cli._common import check_outputs
-    from precplan.fit._grids import check_grid
+    from precplan.fit import check_grid
     from precplan.io import check_output_dir
 
     if not law.has_precision:
@@ -31,7 +33,7 @@ def check_validate_args(
         raise PrecplanError("give --report (analyse stores) or --list (show the preset's runs), not both")
     if preset is not None and not report:
         try:  # the presets need torch (model shapes); without it the command says how to install it
-            from precplan.validate._presets import PRESETS
+            from precplan.validate import PRESETS
         except ImportError:
             PRESETS = {}
         if PRESETS and preset not in PRESETS:
@@ -42,7 +44,7 @@ def check_validate_args(
         raise PrecplanError(f"--act-granularity must be tensor or token; got {act_granularity!r}")
     check_grid(fit_grid)
     if checkpoints is not None:
-        from precplan.validate._curves import MAX_CHECKPOINTS
+        from precplan.validate import MAX_CHECKPOINTS
 
         if report:
             raise PrecplanError("--checkpoints is a training option; --report exports the checkpoints the stores hold"
@@ -54,7 +56,7 @@ def check_validate_args(
         if list_only:
             raise PrecplanError("--curves-out writes the curves of trained runs: give it with --report DIR or when training,"
                                 " not with --list")
-        from precplan.validate._curves import check_curves_path
+        from precplan.validate import check_curves_path
 
         check_curves_path(curves_out)
     if data is not None and not data.strip():
@@ -90,7 +92,7 @@ def check_validate_args(
     if not report and out and not Path(out).exists():
         # files in the results folder training is about to create: checked with it (their names here)
         if plot is not None and _same_place(Path(plot).parent, Path(out)):
-            from precplan.plots._common import plot_format
+            from precplan.plots import plot_format
 
             plot_format(plot)
             outputs["--plot"] = None

@@ -10,7 +10,9 @@ from precplan.cli._render import bits_triple, fmt
 from precplan.io import to_jsonable
 from precplan.laws import law_to_mapping
 from precplan.units import format_count
-from precplan.validate._report import ValidationReport
+from precplan.validate import ValidationReport
+
+__all__ = ["KIND_LABEL", "header", "markdown", "print_report", "report_json", "tables", "write_report"]
 
 KIND_LABEL = {"16-bit": "16-bit (base fit)", "quantized": "quantized training", "ptq": "post-training quantization", "all": "all"}
 

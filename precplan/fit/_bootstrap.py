@@ -25,6 +25,8 @@ from precplan.fit._stages import (
     StageResult, base_values, coefficient_values, math_law, run_base, run_precision, run_ptq,
 )
 
+__all__ = ["Bootstrap", "resample_counts", "run_bootstrap"]
+
 
 @dataclass
 class Bootstrap:

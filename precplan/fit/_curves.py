@@ -37,7 +37,13 @@ from typing import Mapping
 import numpy as np
 
 from precplan.errors import PrecplanError
-from precplan.fit._runs import Runs, load_runs, parse_columns
+from precplan.fit._runs import load_runs, parse_columns
+from precplan.fit._table import Runs
+
+__all__ = [
+    "MIN_TOKENS", "PROGRESS_COLUMNS", "RUN_COLUMNS", "SKIP_FRACTION", "CurveRuns", "group_clusters", "group_weights",
+    "header_of", "load_curves", "looks_like_curves",
+]
 
 RUN_COLUMNS = ("run", "run_id")
 PROGRESS_COLUMNS = ("step", "tokens_seen")

@@ -1,6 +1,6 @@
 """Reading a large CSV of runs (a million rows, or a million checkpoints) fast and in bounded
 memory: numpy's C parser reads the standard columns straight into arrays, without a Python
-record per row, and the checks of :func:`precplan.fit._runs.load_runs` run over whole columns.
+record per row, and the checks of :func:`precplan.fit.load_runs` run over whole columns.
 
 Anything this reader does not handle as the row-by-row reader would, it leaves to that reader
 (:func:`read_csv` returns ``None``): a missing or doubled column, a ``diverged`` or ``ptq``
@@ -20,7 +20,9 @@ from typing import Mapping
 
 import numpy as np
 
-from precplan.fit._runs import BITS, COLUMNS, OPTIONAL, REQUIRED, Runs, _build, _check_duplicates, _scale_warnings
+from precplan.fit._table import BITS, COLUMNS, OPTIONAL, REQUIRED, Runs, build_runs, check_duplicates, scale_warnings
+
+__all__ = ["FAST_BYTES", "read_csv"]
 
 FAST_BYTES = 1 << 20  # files from this size up take this reader (smaller ones: the row-by-row reader)
 
@@ -61,10 +63,10 @@ def read_csv(path: Path, raw: bytes, mapping: Mapping[str, str], digest: str) ->
         post_bits=arrays["post_bits"] if post and np.isfinite(arrays["post_bits"]).any() else None,
         post_loss=arrays["post_loss"] if post and np.isfinite(arrays["post_loss"]).any() else None,
         lines=np.arange(2, n + 2), path=where, n_source_rows=n, sha256=digest,
-        columns=dict(mapping) or None, warnings=tuple(_scale_warnings(arrays["params"], arrays["tokens"], names)),
+        columns=dict(mapping) or None, warnings=tuple(scale_warnings(arrays["params"], arrays["tokens"], names)),
     )
     if _has_duplicates(arrays):
-        _check_duplicates(runs, where)  # raises, naming the lines
+        check_duplicates(runs, where)  # raises, naming the lines
     return runs
 
 
@@ -125,4 +127,4 @@ def _raise_for_row(raw: bytes, delimiter: str, header: list[str], row: int, mapp
     if record is None:
         return
     record = {k.strip() if isinstance(k, str) else k: v for k, v in record.items()}
-    _build([record], [row + 2], header, mapping, where, digest)
+    build_runs([record], [row + 2], header, mapping, where, digest)

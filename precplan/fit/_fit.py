@@ -25,15 +25,16 @@ from precplan.fit._grids import base_grid, check_grid, edge_report
 from precplan.fit._holdout import holdout_mask
 from precplan.fit._models import readable
 from precplan.fit._optimum import compute_optimal, outside_data
-from precplan.fit._plan import Data, Plan, make_plan
+from precplan.fit._plan import FORMS_IN, Data, Plan, make_plan
 from precplan.fit._quality import points, ptq_r2, r_squared, summary
 from precplan.fit._result import FitResult, build_law, source_labels
-from precplan.fit._runs import Runs, load_runs, parse_columns
+from precplan.fit._runs import load_runs, parse_columns
+from precplan.fit._table import Runs
 from precplan.fit._solve import SUBSAMPLE, Settings
 from precplan.fit._stages import (
     StageResult, base_values, coefficient_values, math_law, run_base, run_precision, run_ptq,
 )
-from precplan.laws._law import Law
+from precplan.laws import Law, load_law
 
 __all__ = ["FitResult", "Runs", "check_fit_options", "fit_law", "load_runs", "parse_columns"]
 
@@ -49,8 +50,6 @@ def check_fit_options(
 ) -> None:
     """Refuse bad fit options before any data is read: each a one-line :class:`PrecplanError`."""
     import math
-
-    from precplan.fit._plan import FORMS_IN
 
     if form not in FORMS_IN:
         raise PrecplanError(f"--form must be one of {', '.join(FORMS_IN)}; got {form!r}")
@@ -118,8 +117,6 @@ def fit_law(
     and of the compute-optimal N*, D* (P*) at ``budget`` FLOPs. ``holdout``/``holdout_largest``:
     fit on the rest and report the error on the held-out runs.
     """
-    from precplan.laws._file import load_law
-
     check_fit_options(form, objective, delta, grid, bootstrap, level, seed, law_id, columns, holdout)
     if not isinstance(runs, Runs):
         if curves or (curves is None and isinstance(runs, (str, Path)) and looks_like_curves(runs)):

@@ -14,6 +14,8 @@ import numpy as np
 
 from precplan.errors import PrecplanError
 
+__all__ = ["GRIDS", "base_axes", "base_grid", "check_grid", "edge_report", "stage_grid"]
+
 GRIDS = ("full", "coarse")
 
 _BASE_AXES = {

@@ -10,7 +10,10 @@ import re
 import numpy as np
 
 from precplan.errors import PrecplanError
-from precplan.fit._runs import COLUMNS, Runs
+from precplan.fit._table import COLUMNS, Runs
+from precplan.units import parse_count
+
+__all__ = ["holdout_mask", "parse_holdout"]
 
 _OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, ">": operator.gt, "<": operator.lt}
 _EXPR = re.compile(r"^\s*([A-Za-z_]+)\s*(>=|<=|==|>|<)\s*([^<>=\s]\S*)\s*$")
@@ -26,8 +29,6 @@ def parse_holdout(expr: str) -> tuple[str, str, float]:
     column, op, text = m.groups()
     if column not in COLUMNS:
         raise PrecplanError(f"--holdout: {column!r} is not a column (valid: {', '.join(COLUMNS)})")
-    from precplan.units import parse_count
-
     try:
         value = float(text)
     except ValueError:

@@ -15,6 +15,8 @@ from typing import Callable
 
 import numpy as np
 
+__all__ = ["BatchResult", "Polished", "batched_lbfgs", "distinct_best", "polish"]
+
 BatchFun = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 

@@ -16,6 +16,8 @@ import numpy as np
 
 from precplan.precision import REFERENCE_BITS
 
+__all__ = ["VJP", "ChinchillaModel", "PrecisionModel", "PtqModel", "pick", "readable"]
+
 VJP = Callable[[np.ndarray], np.ndarray]
 
 

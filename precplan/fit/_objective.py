@@ -15,6 +15,8 @@ import numpy as np
 
 from precplan.errors import PrecplanError
 
+__all__ = ["LOSSES", "ROW_CHUNK", "Model", "Objective", "robust_loss"]
+
 LOSSES = ("huber", "lsq")
 ROW_CHUNK = 65_536  # runs per pass over the data: above this the objective is summed chunk by chunk
 

@@ -7,33 +7,19 @@ put bootstrap intervals on what the fit implies, not only on its coefficients.
 - Precision forms (Kumar et al. 2024, sec. 4.3.1, C = (6/16) N D P with one P for all operands):
   P* maximizes f(P)/P, f = f_w f_a f_kv (independent of C); at P*, the same closed form with
   A' = A f(P*)^-alpha and N D = 16 C / (6 P*).
+
+The closed form and P* are the law library's (:func:`precplan.laws.hoffmann_params`, which
+``optimize`` solves with too, and :func:`precplan.laws.optimal_precision`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from precplan.laws._law import Law
-from precplan.optimize._split import hoffmann_params
+from precplan.laws import Law, hoffmann_params, optimal_precision
+from precplan.units import format_count
 
-P_GRID = np.arange(1.0, 32.0 + 1e-9, 0.005)
-
-
-def optimal_precision(law: Law) -> float:
-    """argmax_P f(P)/P on [1, 32] bits (Kumar et al. 2024: effective parameters per bit), refined
-    around the best grid point. Only precisions where every operand's factor is positive count
-    (below that the law breaks down; two negative factors must not multiply to a positive one)."""
-    from scipy.optimize import minimize_scalar
-
-    with np.errstate(all="ignore"):
-        factors = [law.factor(P_GRID, op) for op in ("w", "a", "kv")]
-        ratio = np.prod(factors, axis=0) / P_GRID
-        ratio[np.any(np.array(factors) <= 0, axis=0)] = -np.inf
-    i = int(np.nanargmax(np.where(np.isfinite(ratio), ratio, -np.inf)))
-    lo, hi = P_GRID[max(i - 1, 0)], P_GRID[min(i + 1, P_GRID.size - 1)]
-    res = minimize_scalar(lambda p: -float(law.precision_factor(p, p, p)) / p, bounds=(lo, hi),
-                          method="bounded", options={"xatol": 1e-7})
-    return float(res.x)
+__all__ = ["compute_optimal", "outside_data"]
 
 
 def compute_optimal(law: Law, budget: float) -> dict[str, float]:
@@ -51,8 +37,6 @@ def compute_optimal(law: Law, budget: float) -> dict[str, float]:
 def outside_data(optimum: dict[str, float], params: np.ndarray, tokens: np.ndarray) -> list[str]:
     """A warning when the compute-optimal N* or D* lies outside the fitted runs' N or D, saying
     by how much and which budgets the runs span (C = 6 N D): the law extrapolates there."""
-    from precplan.units import format_count
-
     params, tokens = np.asarray(params, dtype=float), np.asarray(tokens, dtype=float)
     parts = []
     for key, label, values, what in (("N_opt", "N*", params, ("model", "parameters")),

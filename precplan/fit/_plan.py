@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from precplan.errors import PrecplanError
-from precplan.fit._runs import Runs
+from precplan.fit._table import Runs
 from precplan.precision import REFERENCE_BITS
-from precplan.laws._law import Law
+from precplan.laws import Law, load_law
+
+__all__ = ["DEFAULT_DONOR", "FORMS_IN", "OPS", "OP_COLUMN", "OP_LABEL", "OUT_FORM", "Data", "Plan", "make_plan"]
 
 FORMS_IN = ("auto", "chinchilla", "precision", "ptq")
 OUT_FORM = {"chinchilla": "chinchilla", "precision": "precision", "ptq": "precision-ptq"}
@@ -75,8 +77,6 @@ class Plan:
 
 
 def _donor(base_law: Law | None, need: str) -> Law:
-    from precplan.laws._file import load_law
-
     if base_law is not None and getattr(base_law, need):
         return base_law
     return load_law(DEFAULT_DONOR)

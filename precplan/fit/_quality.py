@@ -9,7 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from precplan.fit._plan import Data
-from precplan.laws._law import Law
+from precplan.laws import Law
+
+__all__ = ["Points", "points", "ptq_r2", "r_squared", "summary"]
 
 
 @dataclass

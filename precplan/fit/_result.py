@@ -20,7 +20,11 @@ import numpy as np
 from precplan.fit._bootstrap import Bootstrap
 from precplan.fit._plan import Plan
 from precplan.fit._quality import Points
-from precplan.laws._law import BASE, FORMS, PRECISION, Coefficient, Law, Samples
+from precplan.laws import BASE, FORMS, PRECISION, Coefficient, Law, Samples, law_to_mapping
+from precplan import __version__
+from precplan.io import to_jsonable
+
+__all__ = ["OUT_FORM_DESC", "FitResult", "bootstrap_samples", "build_law", "default_id", "source_labels"]
 
 
 @dataclass
@@ -59,9 +63,6 @@ class FitResult:
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` document: coefficients, intervals (with --bootstrap), quality, the law."""
-        from precplan.io import to_jsonable
-        from precplan.laws import law_to_mapping
-
         out = {
             "law_id": self.law.id, "form": self.form, "coefficients": self.coefficients, "fitted": self.fitted,
             "sources": self.sources, "assumed": self.assumed, "r2": self.r2, "stage_r2": self.stage_r2,
@@ -100,8 +101,6 @@ def source_labels(plan: Plan, fitted: list[str]) -> dict[str, str]:
 def build_law(plan: Plan, values: dict[str, float], fitted: list[str], data_points: Points, source: dict[str, Any],
               settings: dict[str, Any], quality: dict[str, Any], law_id: str | None,
               boot: Bootstrap | None, extra_notes: list[str]) -> Law:
-    from precplan.io import to_jsonable
-
     where = str(source.get("path") or "<records>")
     ref = f"precplan fit to {Path(where).name} ({source.get('rows')} rows)"
     coefs: dict[str, Coefficient] = {}
@@ -176,6 +175,4 @@ def _span(values: np.ndarray) -> list[float]:
 
 
 def _version() -> str:
-    from precplan import __version__
-
     return __version__

@@ -22,6 +22,11 @@ from precplan.fit._lbfgs import batched_lbfgs, distinct_best, polish
 from precplan.fit._objective import Model, Objective
 from precplan.progress import progress_bar
 
+__all__ = [
+    "FINAL_CANDIDATES", "GRID_FTOL", "MAX_ELEMENTS", "POLISH_CANDIDATES", "REFINE_ITERATIONS", "REFINE_ROWS",
+    "SUBSAMPLE", "TIGHT", "Settings", "Solved", "representative_rows", "solve",
+]
+
 MAX_ELEMENTS = 500_000  # members x runs per batch (memory: ~20 arrays of this many floats, 4 MB each)
 POLISH_CANDIDATES = 5
 SUBSAMPLE = 250         # runs the start grid searches on when there are more (Settings.subsample)

@@ -21,7 +21,9 @@ from precplan.fit._grids import base_grid, stage_grid
 from precplan.fit._models import ChinchillaModel, PrecisionModel, PtqModel
 from precplan.fit._plan import OP_COLUMN, OPS, Data, Plan
 from precplan.fit._solve import Settings, Solved, solve
-from precplan.laws._law import BASE, PRECISION, PTQ, ROBUSTNESS, Law
+from precplan.laws import BASE, PRECISION, PTQ, ROBUSTNESS, Law, load_law
+
+__all__ = ["StageResult", "base_values", "coefficient_values", "math_law", "run_base", "run_precision", "run_ptq"]
 
 Values = dict[str, np.ndarray]  # coefficient name -> (R,) values
 
@@ -128,8 +130,6 @@ def coefficient_values(plan: Plan, stages: dict[str, StageResult], r: int = 0) -
 
 def math_law(plan: Plan, values: dict[str, float]) -> Law:
     """A Law for evaluating ``values`` (math only: the template's metadata is not meaningful)."""
-    from precplan.laws._file import load_law
-
     template = load_law("hoffmann2022" if plan.form == "chinchilla" else "kumar2024")
     full = {k: values.get(k, template.c(k)) for k in template.coefficients}
     return template.with_coefficients(**full)

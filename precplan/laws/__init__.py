@@ -7,6 +7,7 @@ they are judged against (:func:`training_runs`, :func:`nearest_runs`).
 Equations and constants, with their sources: ``docs/science.md``.
 """
 
+from precplan.laws._checks import UNIFORM_LOSS, VOCAB, extrapolation_lead, plausibility_warnings
 from precplan.laws._file import (
     as_law,
     bundled_names,
@@ -35,6 +36,8 @@ from precplan.laws._law import (
 )
 from precplan.laws._format_law import FORMAT_FORMS, FormatLaw
 from precplan.laws._format_predict import FormatPrediction, predict_format
+from precplan.laws._intervals import DEFAULT_LEVEL, check_level, intervals, uncertainty, uncertainty_notes
+from precplan.laws._optimum import hoffmann_params, hoffmann_scale, optimal_precision
 from precplan.laws._predict import Prediction, predict
 from precplan.laws._runs import MeasuredRun, RunCheck, check_law_against_runs, nearest_runs, training_runs
 from precplan.laws._variant import law_for_weights
@@ -45,4 +48,7 @@ __all__ = [
     "Samples", "check_law_against_runs", "nearest_runs", "predict_format", "training_runs",
     "as_law", "bundled_names", "compose", "dump_law", "law_for_weights", "law_from_mapping", "law_to_mapping",
     "laws_dir", "load_law", "predict", "read_law_file", "save_law",
+    # used by the other packages: closed forms, checks and intervals
+    "DEFAULT_LEVEL", "UNIFORM_LOSS", "VOCAB", "check_level", "extrapolation_lead", "hoffmann_params", "hoffmann_scale",
+    "intervals", "optimal_precision", "plausibility_warnings", "uncertainty", "uncertainty_notes",
 ]

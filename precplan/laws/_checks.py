@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Mapping, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-if TYPE_CHECKING:
-    from precplan.laws._law import Law
+__all__ = [
+    "FAR_FACTOR", "MAX_TOKENS_PER_PARAM", "MIN_TOKENS_PER_PARAM", "UNIFORM_LOSS", "VOCAB", "Extrapolation",
+    "FitRanged", "extrapolation", "extrapolation_lead", "extrapolation_warnings", "plausibility_warnings",
+]
 
 VOCAB = 32_000  # a typical LLM vocabulary: ln(VOCAB) nats is the loss of uniform guessing
 UNIFORM_LOSS = math.log(VOCAB)  # 10.37 nats
@@ -32,6 +34,15 @@ MIN_TOKENS_PER_PARAM = 1.0
 MAX_TOKENS_PER_PARAM = 10_000.0
 FAR_FACTOR = 10.0  # past this factor beyond the fitted range, answers are what the law extrapolates to
 _LABELS = {"params": "parameters", "tokens": "tokens", "tokens_per_param": "tokens per parameter"}
+
+
+class FitRanged(Protocol):
+    """What the checks read of a law (a :class:`precplan.laws.Law`): its id and the ranges of
+    ``params``, ``tokens`` (and ``bits``) it was fit on. The law module calls these checks, so
+    they take this, not the class."""
+
+    id: str
+    fit_range: Mapping[str, tuple[float, float]]
 
 
 @dataclass(frozen=True)
@@ -77,7 +88,7 @@ def _factor(values: ArrayLike, lo: float, hi: float) -> float:
     return float(max(1.0, lo / v.min(), v.max() / hi))
 
 
-def extrapolation(law: "Law", params: ArrayLike, tokens: ArrayLike) -> Extrapolation:
+def extrapolation(law: FitRanged, params: ArrayLike, tokens: ArrayLike) -> Extrapolation:
     """How far ``params`` and ``tokens`` (arrays allowed: the worst entry counts) lie beyond
     the range ``law`` was fit on, as factors (1.0 inside)."""
     N, D = np.asarray(params, dtype=float), np.asarray(tokens, dtype=float)
@@ -93,7 +104,7 @@ def extrapolation(law: "Law", params: ArrayLike, tokens: ArrayLike) -> Extrapola
     )
 
 
-def extrapolation_warnings(law: "Law", params: ArrayLike, tokens: ArrayLike, bits: ArrayLike | None = None) -> list[str]:
+def extrapolation_warnings(law: FitRanged, params: ArrayLike, tokens: ArrayLike, bits: ArrayLike | None = None) -> list[str]:
     """One warning per quantity (parameters, tokens, tokens per parameter, bits) outside the
     range ``law`` was fit on, saying by what factor; past :data:`FAR_FACTOR`, that the result
     is what the law extrapolates to, not a prediction to act on."""
@@ -131,7 +142,7 @@ def extrapolation_warnings(law: "Law", params: ArrayLike, tokens: ArrayLike, bit
     return out
 
 
-def extrapolation_lead(law: "Law", params: ArrayLike, tokens: ArrayLike) -> str | None:
+def extrapolation_lead(law: FitRanged, params: ArrayLike, tokens: ArrayLike) -> str | None:
     """The opening words of a verdict or recommendation made far (past :data:`FAR_FACTOR`)
     beyond the law's data, e.g. "the law extrapolates (tokens 577x beyond the range kumar2024
     was fit on) that"; ``None`` within it (the answer may then be read as advice)."""

@@ -22,6 +22,12 @@ from precplan.io import atomic_write_text, bundled_dir
 from precplan.laws._format_law import FIT_CONDITION_KEYS, FORMAT_FORMS, FormatLaw
 from precplan.laws._law import BASE, FORMS, SOURCES, Coefficient, Law, Samples
 
+__all__ = [
+    "COEF_KEYS", "MAX_LAW_BYTES", "MAX_LAW_DEPTH", "NON_NEGATIVE", "POSITIVE", "RANGE_KEYS", "REQUIRED_TOP",
+    "SAMPLE_KEYS", "TOP_KEYS", "as_law", "bundled_names", "compose", "compose_samples", "dump_law", "law_from_mapping",
+    "law_to_mapping", "laws_dir", "load_law", "parse_law_text", "read_law_file", "save_law",
+]
+
 TOP_KEYS = {
     "id", "title", "citation", "form", "description", "reference_bits", "weight_format",
     "float_variant", "coefficients", "fit_range", "notes", "provenance", "samples",

@@ -19,6 +19,10 @@ from numpy.typing import ArrayLike
 from precplan.errors import PrecplanError
 from precplan.laws._law import Law
 
+__all__ = [
+    "DEFAULT_LEVEL", "check_level", "interval", "intervals", "point_estimate_note", "uncertainty", "uncertainty_notes",
+]
+
 DEFAULT_LEVEL = 0.8
 
 

@@ -20,7 +20,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from precplan.errors import PrecplanError
+from precplan.laws._checks import extrapolation_warnings as _extrapolation_warnings
 from precplan.precision import OPERAND_LABEL, OPERANDS, REFERENCE_BITS
+
+__all__ = [
+    "ASSUMED_LABEL", "BASE", "COEFFICIENT_NAMES", "FORMS", "PRECISION", "PTQ", "ROBUSTNESS", "SOURCES", "Coefficient",
+    "Decomposition", "Law", "Samples",
+]
 
 BASE = ("E", "A", "B", "alpha", "beta")
 PRECISION = ("gamma_w", "n_w", "gamma_a", "n_a", "gamma_kv", "n_kv")
@@ -386,6 +392,4 @@ class Law:
     def extrapolation_warnings(self, N: ArrayLike, D: ArrayLike, bits: ArrayLike | None = None) -> list[str]:
         """Warnings for requests inside the domain but outside the range the law was fit on, with
         the factor by which they lie outside (the rule: :mod:`precplan.laws._checks`)."""
-        from precplan.laws._checks import extrapolation_warnings
-
-        return extrapolation_warnings(self, N, D, bits)
+        return _extrapolation_warnings(self, N, D, bits)

@@ -13,7 +13,11 @@ from precplan.laws._format_predict import FormatPrediction, predict_format
 from precplan.laws._intervals import DEFAULT_LEVEL, check_level, uncertainty, uncertainty_notes
 from precplan.laws._law import ASSUMED_LABEL, Decomposition, Law
 from precplan.laws._variant import law_for_weights
+from precplan.laws._file import as_law
 from precplan.precision import Bits, Precision, is_named_format, parse_precision
+from precplan.units import parse_count
+
+__all__ = ["Prediction", "predict"]
 
 
 @dataclass(frozen=True)
@@ -53,9 +57,6 @@ def predict(
     computed for every sample at once; otherwise it is None and a note says the answer is a
     point estimate. A format-aware law (sun2025, castro2025, chen2025) answers with a
     :class:`~precplan.laws.FormatPrediction` (:func:`~precplan.laws.predict_format`)."""
-    from precplan.laws._file import as_law
-    from precplan.units import parse_count
-
     level = check_level(level)
     law, params, tokens = as_law(law), parse_count(params, "params"), parse_count(tokens, "tokens")
     pw, pa, pkv = (parse_precision(p) for p in (weights, activations, kv))

@@ -7,6 +7,8 @@ from precplan.laws._file import compose, load_law
 from precplan.laws._law import Law
 from precplan.precision import Precision
 
+__all__ = ["law_for_weights"]
+
 
 def law_for_weights(law: Law, weights: Precision) -> tuple[Law, str | None]:
     """The law variant that serves ``weights``: a float weight format switches to the law's

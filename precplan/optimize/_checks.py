@@ -7,8 +7,10 @@ import math
 from typing import Sequence
 
 from precplan.errors import PrecplanError
-from precplan.laws._law import Law
+from precplan.laws import Law
 from precplan.precision import Precision, parse_precision, parse_precision_list
+
+__all__ = ["check_request", "parse_bits_spec"]
 
 
 def _positive(name: str, value: float | None) -> None:

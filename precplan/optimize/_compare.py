@@ -22,12 +22,13 @@ from typing import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from precplan.laws._law import Law
+from precplan.laws import Law, law_for_weights
 from precplan.optimize._result import Alternative
-from precplan.optimize._split import Problem, solve_bits
-from precplan.precision import Precision, parse_precision
-from precplan.laws._variant import law_for_weights
-from precplan.precision import Bits
+from precplan.optimize._problem import Problem
+from precplan.optimize._split import solve_bits
+from precplan.precision import Bits, Precision, parse_precision
+
+__all__ = ["CompareRow", "Compared", "alternatives_at", "compare_columns", "compare_rows"]
 
 Array = NDArray[np.float64]
 

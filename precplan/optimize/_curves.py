@@ -24,6 +24,9 @@ from precplan.optimize._memory import params_cap
 from precplan.optimize._result import Plan
 from precplan.optimize._sweep import Sweep
 from precplan.optimize._split import solve_bits, tokens_for_loss
+from precplan.laws import law_for_weights
+
+__all__ = ["MAX_MARKERS", "POINTS", "SPAN_DECADES", "Curves", "plan_curves"]
 
 Array = NDArray[np.float64]
 SPAN_DECADES = 3.0  # a single budget is plotted from budget / 1e3 to budget x 1e3
@@ -131,8 +134,6 @@ def _budget_curves(planner: Planner, plans: "list[Plan] | Sweep") -> Curves:
 
 def _hardware_curves(planner: Planner, plan: Plan) -> Curves:
     """GPU-hours (or dollars) vs predicted loss on the plan's GPU, one curve per native training format."""
-    from precplan.laws._variant import law_for_weights
-
     spec, pb = planner.gpu, planner.problem
     g = plan.gpu_cost
     spent = g.total_gpu_hours if pb.budget_inference else g.train_gpu_hours

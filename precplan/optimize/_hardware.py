@@ -19,9 +19,13 @@ import numpy as np
 
 from precplan.costs import GpuSpec
 from precplan.errors import PrecplanError
-from precplan.laws._law import Law
+from precplan.laws import Law
 from precplan.optimize._planner import Planner, make_planner
 from precplan.optimize._result import HardwareOption, Plan
+
+__all__ = [
+    "HardwareRequest", "gpu_format_names", "hardware_request", "plan_across", "serve_memory_bytes", "serving_memory",
+]
 
 
 def plan_across(

@@ -26,20 +26,26 @@ import numpy as np
 from numpy.typing import NDArray
 
 from precplan.costs import infer_coef
-from precplan.laws._law import Law
+from precplan.errors import PrecplanError
+from precplan.laws import UNIFORM_LOSS, VOCAB, Law  # the one rule lives in laws._checks
 from precplan.optimize._memory import params_cap
-from precplan.optimize._split import LOG_MAX, Problem, _loss
+from precplan.optimize._newton import LOG_MAX
+from precplan.optimize._precision import choose
+from precplan.optimize._problem import Problem, loss_or_inf
 from precplan.numerics import golden_min
+from precplan.units import format_count
+
+__all__ = [
+    "MIN_PARAMS", "UNIFORM_LOSS", "check_meaningful_budgets", "is_meaningful", "loss_floor", "meaningful_at",
+    "meaningless_warnings", "min_feasible_budget", "min_meaningful_budget", "unreachable_message",
+]
 
 Array = NDArray[np.float64]
-from precplan.laws._checks import UNIFORM_LOSS, VOCAB  # the one rule lives in laws._checks
 MIN_PARAMS = 1e6  # below a million parameters the laws (fit on 30M+) say nothing
 
 
 def meaningless_warnings(params: Array, loss: Array, budgets: Array | None = None) -> list[str]:
     """One warning covering every plan with N* < 1M or predicted loss > ln(32000) (empty if none)."""
-    from precplan.units import format_count
-
     N, L = np.atleast_1d(np.asarray(params, dtype=float)), np.atleast_1d(np.asarray(loss, dtype=float))
     bad = (N < MIN_PARAMS) | (L > UNIFORM_LOSS)
     if not np.any(bad):
@@ -72,8 +78,6 @@ def is_meaningful(params: Array, loss: Array) -> Array:
 def meaningful_at(groups: Sequence[tuple[Law, Array]], pb: Problem) -> Callable[[Array], Array]:
     """Whether the best candidate at each budget gives a meaningful plan (the grid of candidate
     precisions; a continuous refinement only lowers the loss further)."""
-    from precplan.optimize._precision import choose
-
     def ok(budgets: Array) -> Array:
         b = np.atleast_1d(np.asarray(budgets, dtype=float))
         s = choose(list(groups), pb, b, b.size).split
@@ -91,9 +95,6 @@ def min_meaningful_budget(groups: Sequence[tuple[Law, Array]], pb: Problem, budg
 def check_meaningful_budgets(groups: Sequence[tuple[Law, Array]], pb: Problem, budgets: Array, params: Array, loss: Array) -> None:
     """Raise when a budget's plan (``params``, ``loss``) is too small for any model the law
     describes, naming the smallest budget that means something (a sweep: which budgets)."""
-    from precplan.errors import PrecplanError
-    from precplan.units import format_count
-
     b = np.atleast_1d(np.asarray(budgets, dtype=float))
     bad = ~is_meaningful(np.atleast_1d(params), np.atleast_1d(loss))
     if not np.any(bad):
@@ -130,7 +131,7 @@ def loss_floor(groups: Sequence[tuple[Law, Array]], pb: Problem) -> tuple[float,
         if pb.tokens is not None:  # the loss falls with N: the floor is at the largest N allowed
             tokens = np.full(w.shape, float(pb.tokens))
             unlimited = law.c("E") + law.data_term(tokens)  # N -> infinity: the PTQ term vanishes too
-            floor = np.where(np.isfinite(cap), _loss(law, np.where(np.isfinite(cap), cap, 1.0), tokens, w, a, kv, pb.post), unlimited)
+            floor = np.where(np.isfinite(cap), loss_or_inf(law, np.where(np.isfinite(cap), cap, 1.0), tokens, w, a, kv, pb.post), unlimited)
         else:
             N = np.minimum(cap, np.inf if pb.params is None else float(pb.params))
             if pb.params is not None:
@@ -141,7 +142,7 @@ def loss_floor(groups: Sequence[tuple[Law, Array]], pb: Problem) -> tuple[float,
                 tokens = np.full(w.shape, np.inf)
             else:
                 ex = [x[:, None] for x in (N, w, a, kv)]
-                x, floor = golden_min(lambda u: _loss(law, ex[0], np.exp(u), ex[1], ex[2], ex[3], pb.post),
+                x, floor = golden_min(lambda u: loss_or_inf(law, ex[0], np.exp(u), ex[1], ex[2], ex[3], pb.post),
                                       np.zeros(w.shape), np.full(w.shape, LOG_MAX), grid=64, iters=60)
                 tokens = np.exp(x)
         j = int(np.argmin(floor))
@@ -159,8 +160,6 @@ def unreachable_message(
     feasible: Callable[[Array], Array],
 ) -> str:
     """Why no candidate precision gives a feasible plan, and what the limit is."""
-    from precplan.units import format_count
-
     if pb.mode == "target-loss":
         what = f"--target-loss {pb.target_loss:g} is out of reach"
         if pb.params is None and pb.tokens is None and pb.memory is None and pb.serve_memory is None:

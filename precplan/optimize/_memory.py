@@ -17,6 +17,14 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from precplan.errors import PrecplanError
+from precplan.costs import SHAPE_RULE, kv_bytes_per_token
+from precplan.numerics import bisect_root
+from precplan.units import format_bytes, format_count, parse_bytes
+
+__all__ = [
+    "BITS_PER_BYTE", "check_fixed_params_fit", "format_memory", "kv_cache_bytes", "memory_notes", "params_cap",
+    "serve_bytes", "weight_bytes",
+]
 
 Array = NDArray[np.float64]
 BITS_PER_BYTE = 8.0
@@ -29,8 +37,6 @@ def weight_bytes(params: ArrayLike, bits: ArrayLike) -> Array:
 
 def kv_cache_bytes(params: ArrayLike, kv_bits: ArrayLike, kv_memory: tuple[float, float, float]) -> Array:
     """KV-cache bytes at (context, batch, gqa): batch x context x :func:`precplan.costs.kv_bytes_per_token`."""
-    from precplan.costs import kv_bytes_per_token
-
     context, batch, gqa = kv_memory
     return batch * context * kv_bytes_per_token(params, kv_bits, gqa)
 
@@ -49,8 +55,6 @@ def params_cap(
 
     With ``kv_memory`` (context, batch, gqa) the served weights plus the KV cache at ``kv_bits``
     must fit ``serve_memory``; both grow with N, so the cap is found by bisection in log N."""
-    from precplan.numerics import bisect_root
-
     w = np.asarray(weights, dtype=float)
     cap = np.full(w.shape, np.inf)
     if memory is not None:
@@ -70,8 +74,6 @@ def params_cap(
 def format_memory(value: float) -> str:
     """A memory size in the units it was most likely given in: decimal (``880MB``) when that is
     exact to 3 digits, else binary (``1.5GiB``) when that is, else decimal rounded."""
-    from precplan.units import format_bytes, parse_bytes
-
     decimal = format_bytes(value)
     if abs(parse_bytes(decimal) - value) <= 1e-9 * value:
         return decimal
@@ -89,8 +91,6 @@ def check_fixed_params_fit(
     kv_memory: tuple[float, float, float] | None = None, kv_bits: float | None = None,
 ) -> None:
     """A fixed model size that cannot fit at any candidate precision is an error that says the limit."""
-    from precplan.units import format_bytes, format_count
-
     if memory is not None and weight_bytes(params, min_bits) > memory * (1 + 1e-12):
         raise PrecplanError(
             f"--params {format_count(params)} does not fit --memory {format_memory(memory)} at any candidate precision:"
@@ -129,8 +129,6 @@ def memory_notes(memory: float | None, serve_memory: float | None, post: float |
         if kv_memory is None:
             notes.append(f"{what} counts the weights served at {at}; the KV cache is not counted (give --context and --batch to count it)")
         else:
-            from precplan.costs import SHAPE_RULE
-
             context, batch, gqa = kv_memory
             notes.append(
                 f"{what} counts the weights served at {at} plus the KV cache of {batch:g} sequences x {context:g} tokens"

@@ -24,16 +24,21 @@ from numpy.typing import ArrayLike, NDArray
 
 from precplan.errors import PrecplanError
 from precplan.costs import SHAPE_RULE, GpuSpec, cost_bits, gpu_costs, infer_coef, train_coef
-from precplan.laws._law import BASE, PRECISION, PTQ, ROBUSTNESS, Decomposition, Law
+from precplan.laws import BASE, PRECISION, PTQ, ROBUSTNESS, Decomposition, Law
 from precplan.optimize._compare import CompareRow, compare_columns, compare_rows
 from precplan.optimize._limits import unreachable_message
 from precplan.optimize._memory import check_fixed_params_fit, kv_cache_bytes, memory_notes, params_cap, weight_bytes
 from precplan.optimize._sweep import PTQ_STOP, TOKENS_FIXED, ReferenceColumns, ShiftColumns, Sweep, concat
 from precplan.optimize._result import Plan
 from precplan.optimize._precision import Choice, choose, integer_candidates, point, refine
-from precplan.optimize._split import Problem
+from precplan.optimize._problem import Problem
 from precplan.precision import Precision, is_named_format, parse_precision
-from precplan.laws._variant import law_for_weights
+from precplan.laws import law_for_weights
+
+__all__ = [
+    "CHUNK_CELLS", "DEFAULT_COMPARE", "DEFAULT_RANGE", "MEMORY_COMPARE", "Planner", "make_planner", "optimize",
+    "optimize_sweep", "plan", "plan_sweep",
+]
 
 Array = NDArray[np.float64]
 DEFAULT_RANGE = (3.0, 16.0)

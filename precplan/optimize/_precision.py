@@ -23,12 +23,19 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from precplan.laws._law import Law
+from precplan.laws import Law
 from precplan.precision import OPERAND_LABEL, OPERANDS
 from precplan.costs import infer_coef
 from precplan.optimize._memory import params_cap
-from precplan.optimize._split import Problem, Split, budget_floor, solve_bits
+from precplan.optimize._closed import budget_floor
+from precplan.optimize._problem import Problem
+from precplan.optimize._split import Split, solve_bits
 from precplan.numerics import golden_min
+
+__all__ = [
+    "DIRECTIONS", "SCREEN_MARGIN", "SCREEN_MIN_CANDIDATES", "Choice", "choose", "integer_candidates", "point",
+    "refine", "undominated",
+]
 
 Array = NDArray[np.float64]
 # Directions for the untied continuous refinement: every non-empty subset of (w, a, kv), so a
@@ -183,7 +190,7 @@ def _solve_screened(law: Law, pb: Problem, cand: Array, col: Array, n: int) -> t
     """:func:`solve_bits` for the candidates that can win at each budget: the split (n, m) and
     which candidates (positions in ``cand``) its columns are.
 
-    A lower bound of each candidate's loss (:func:`precplan.optimize._split.budget_floor`: the
+    A lower bound of each candidate's loss (:func:`precplan.optimize._closed.budget_floor`: the
     optimum without the inference and PTQ terms, cheap) ranks them; the best-ranked one per
     budget is solved, and its loss is an upper bound on the best. Only candidates whose lower
     bound does not exceed it can be the best (or tie with it); they are solved, in candidate

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from precplan.costs import GpuCost
-from precplan.laws._law import Decomposition
+from precplan.laws import Decomposition
 from precplan.precision import Bits
+
+__all__ = ["Alternative", "HardwareOption", "Plan", "Reference", "Shift"]
 
 
 @dataclass(frozen=True)

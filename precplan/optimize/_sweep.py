@@ -21,12 +21,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from precplan.costs import GpuCost
-from precplan.laws._checks import extrapolation_lead, plausibility_warnings
-from precplan.laws._law import Decomposition, Law
+from precplan.laws import extrapolation_lead, plausibility_warnings
+from precplan.laws import Decomposition, Law
 from precplan.optimize._compare import Compared, alternatives_at
 from precplan.optimize._limits import meaningless_warnings
 from precplan.optimize._result import Plan, Reference, Shift
 from precplan.precision import OPERAND_LABEL, OPERANDS, Bits
+
+__all__ = [
+    "LEAD_TAIL", "MEMORY_BINDS", "PTQ_STOP", "TOKENS_FIXED", "ReferenceColumns", "ShiftColumns", "Sweep", "concat",
+    "take", "zero_ptq_warning",
+]
 
 Array = NDArray[np.float64]
 

@@ -19,13 +19,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-from precplan.laws._law import BASE
-from precplan.laws._intervals import DEFAULT_LEVEL, check_level, uncertainty, uncertainty_notes
+from precplan.laws import BASE
+from precplan.laws import DEFAULT_LEVEL, check_level, uncertainty, uncertainty_notes
 from precplan.optimize._planner import Planner
 from precplan.optimize._precision import choose, point, refine
 from precplan.optimize._result import Plan
 from precplan.optimize._sweep import Sweep
 from precplan.precision import Bits
+
+__all__ = ["annotate", "annotate_sweep", "bits_independent_of_samples", "plan_uncertainty"]
 
 
 def bits_independent_of_samples(planner: Planner) -> bool:

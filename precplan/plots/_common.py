@@ -7,10 +7,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from precplan.errors import PrecplanError
-from precplan.io import atomic_write_bytes
+from precplan.io import atomic_write_bytes, check_output_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
+
+__all__ = [
+    "FORMATS", "MISSING", "check_plot_path", "footer", "new_figure", "plot_format", "pyplot", "save_figure",
+    "series_labels",
+]
 
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
@@ -33,8 +38,6 @@ def check_plot_path(path: str | Path, inputs: Iterable[Any] = (), force: bool = 
     format, no matplotlib (looked up, not imported: start-up stays light), or a path refused by
     :func:`precplan.io.check_output_path` (a folder, an input, an existing file without --force)."""
     from importlib.util import find_spec
-
-    from precplan.io import check_output_path
 
     plot_format(path)
     if find_spec("matplotlib") is None:

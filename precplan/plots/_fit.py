@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from precplan.plots._common import footer, new_figure
+from precplan.units import format_count
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-    from precplan.fit._result import FitResult
+    from precplan.fit import FitResult
+
+__all__ = ["FIT_COLOR", "HELD_COLOR", "PTQ_COLOR", "fit_figure"]
 
 FIT_COLOR, HELD_COLOR, PTQ_COLOR = "tab:blue", "tab:red", "tab:green"
 
@@ -58,8 +61,6 @@ def fit_figure(result: "FitResult") -> "Figure":
 def _count_axis(ax) -> None:
     """Log x axis labelled 30M, 100M, 2B, ... at 1, 2 and 5 times each power of ten."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
-
-    from precplan.units import format_count
 
     ax.set_xscale("log")
     ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))

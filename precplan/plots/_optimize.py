@@ -7,11 +7,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from precplan.plots._common import footer, new_figure
+from precplan.units import format_count
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-    from precplan.optimize._curves import Curves
+    from precplan.optimize import Curves
+
+__all__ = ["plot_optimize"]
 
 
 def plot_optimize(c: "Curves") -> "Figure":
@@ -49,8 +52,6 @@ def plot_optimize(c: "Curves") -> "Figure":
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())
     if c.kind == "target-loss":  # parameters span less than two decades: label 2B, 5B, 10B, ...
-        from precplan.units import format_count
-
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_count(v)))
     if c.y_log:

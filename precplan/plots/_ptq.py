@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from precplan.plots._common import footer, new_figure
-from precplan.ptq._results import PtqCurves
+from precplan.ptq import PtqCurves
 from precplan.units import format_count
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
+
+__all__ = ["BEFORE_LABEL", "D_CRIT_LABEL", "curve_label", "plot_ptq_curves"]
 
 BEFORE_LABEL = "before PTQ"
 D_CRIT_LABEL = "D_crit (best tokens at each precision)"

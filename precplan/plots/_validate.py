@@ -6,11 +6,14 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from precplan.plots._common import footer, new_figure
+from precplan.units import format_count
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-    from precplan.validate._report import ValidationReport
+    from precplan.validate import ValidationReport
+
+__all__ = ["KINDS", "validate_figure"]
 
 KINDS = (  # kind, legend label, marker, z-order (training runs drawn over the many PTQ points)
     ("16-bit", "16-bit runs (base fit)", "o", 4),
@@ -23,8 +26,6 @@ def validate_figure(rep: "ValidationReport") -> "Figure":
     """Left: every measured loss against the law's prediction, with the identity line.
     Right: final loss against training weight bits, one colour per N (measured markers, the
     law's predictions dashed), at the D with the most weight-bit runs for that N."""
-    from precplan.units import format_count
-
     fig, (ax1, ax2) = new_figure(ncols=2)
     lo, hi = float("inf"), float("-inf")
     for kind, label, marker, z in KINDS:

@@ -20,16 +20,18 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from precplan.errors import PrecplanError
-from precplan.laws._checks import extrapolation_lead, plausibility_warnings
-from precplan.laws._intervals import DEFAULT_LEVEL, check_level, intervals, uncertainty, uncertainty_notes
-from precplan.laws._file import as_law
-from precplan.laws._law import ASSUMED_LABEL, ROBUSTNESS, Law
+from precplan.laws import extrapolation_lead, plausibility_warnings
+from precplan.laws import DEFAULT_LEVEL, check_level, intervals, uncertainty, uncertainty_notes
+from precplan.laws import as_law
+from precplan.laws import ASSUMED_LABEL, ROBUSTNESS, Law
 from precplan.units import parse_count
 from precplan.precision import Bits, Precision, parse_precision
-from precplan.laws._variant import law_for_weights
+from precplan.laws import law_for_weights
 from precplan.ptq._measured import measured_rows
 from precplan.ptq._results import CurvePoint, PtqCurves, PtqRisk, PtqSweep, ServingRow, TrainingOption
 from precplan.ptq._verdict import NEAR_FACTOR, data_status, offset_note, verdict  # noqa: F401 (NEAR_FACTOR re-exported)
+
+__all__ = ["DEFAULT_POSTS", "d_crit", "degradation_curves", "plot_token_grid", "ptq_risk", "ptq_sweep"]
 
 DEFAULT_POSTS = (2, 3, 4, 5, 6, 7, 8)
 

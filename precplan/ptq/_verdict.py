@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from precplan.laws._law import Law
+from precplan.laws import Law
+
+__all__ = ["NEAR_FACTOR", "STATUSES", "data_status", "offset_note", "verdict"]
 
 NEAR_FACTOR = 2.0  # within this factor below D_crit, warn: more data buys little there
 STATUSES = ("past", "near", "below", "none")

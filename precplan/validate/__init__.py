@@ -25,6 +25,10 @@ _EXPORTS = {
     "load_source": "_data", "Source": "_data",
     "Decoder": "_model", "QuantConfig": "_model",
     "fake_quant": "_quant",
+    # used by the command line
+    "CHECKPOINTS": "_curves", "MAX_CHECKPOINTS": "_curves", "check_curves_path": "_curves", "fit_args": "_curves",
+    "fit_command": "_curves", "fit_note": "_curves", "EXECUTORS": "_executors", "compute_kind": "_train",
+    "placement": "_train", "shard_slice": "_store", "with_overrides": "_presets",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -28,6 +28,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from precplan.errors import PrecplanError
+from precplan.records import check_records
+from precplan.io import atomic_write_text
+
+__all__ = [
+    "CHECKPOINTS", "COLUMNS", "FINAL_ONLY_NOTE", "FIT_NOTE", "MAX_CHECKPOINTS", "MIN_TOKENS", "SKIP_FRACTION",
+    "SUFFIXES", "CurveExport", "check_curves_path", "checkpoint_steps", "curve_rows", "curves_text", "fit_args",
+    "fit_command", "fit_note", "write_curves",
+]
 
 CHECKPOINTS = 4  # validation-loss checkpoints per run (--checkpoints): 3 passes more than the final evaluation
 MAX_CHECKPOINTS = 100  # each one before the final step is a full pass over the validation set
@@ -116,8 +124,6 @@ def curve_rows(records: Sequence[dict[str, Any]]) -> CurveExport:
     CurveExport
         The rows (keys :data:`COLUMNS`) and counts of what went in.
     """
-    from precplan.validate._report import check_records
-
     check_records(records)
     rows: list[dict[str, Any]] = []
     runs = with_ckpt = final_only = diverged = dropped = 0
@@ -176,8 +182,6 @@ def check_curves_path(path: str) -> None:
 
 def write_curves(path: str | Path, export: CurveExport) -> Path:
     """Write the curves file atomically (tab-separated for ``.tsv``, else comma-separated)."""
-    from precplan.io import atomic_write_text
-
     p = Path(path)
     return atomic_write_text(p, curves_text(export.rows, "\t" if p.suffix.lower() == ".tsv" else ","))
 

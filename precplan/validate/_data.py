@@ -41,6 +41,11 @@ import numpy as np
 
 from precplan.errors import PrecplanError
 
+__all__ = [
+    "CODE_NOTE", "MIN_TOKENS", "PYTHON_SOURCE", "TEXT_SKIP", "VAL_FRACTION", "ArraySource", "Source", "ZipfFacts",
+    "load_source", "python_roots", "python_source",
+]
+
 VAL_FRACTION = 0.05
 PYTHON_SOURCE = "python-source"
 CODE_NOTE = ("python-source is Python code, not natural language: its losses and fitted constants are not those of"

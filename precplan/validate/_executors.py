@@ -23,6 +23,11 @@ from typing import Any, Callable, Sequence
 
 from precplan.errors import PrecplanError
 
+__all__ = [
+    "EXECUTORS", "POLL_S", "cuda_devices", "execute", "groups", "job", "main", "parse_time", "run_devices",
+    "run_group", "run_ray", "run_submitit", "slurm_params", "watch",
+]
+
 EXECUTORS = ("local", "slurm", "slurm:local", "ray")
 POLL_S = 2.0
 

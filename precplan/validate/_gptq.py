@@ -29,6 +29,8 @@ import torch
 
 from precplan.validate._quant import absmax_scale, levels
 
+__all__ = ["BLOCK", "DAMP", "HessianAccumulator", "gptq_quantize", "reconstruction_error"]
+
 DAMP = 0.01  # fraction of the mean diagonal of H added to it (Frantar et al. 2022, sec. 4)
 BLOCK = 128  # columns per lazy batch
 

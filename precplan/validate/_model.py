@@ -16,16 +16,19 @@ from __future__ import annotations
 import math
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from precplan.validate._quant import fake_quant, quantize_weight_rtn
+from precplan.validate._gptq import HessianAccumulator, gptq_quantize
 
-if TYPE_CHECKING:  # pragma: no cover
-    from precplan.validate._gptq import HessianAccumulator  # noqa: F401
+__all__ = [
+    "SHAPES", "Attention", "Block", "Decoder", "QuantConfig", "QuantLinear", "RMSNorm", "Shape", "SwiGLU",
+    "apply_rope", "rope_tables",
+]
 
 
 @dataclass(frozen=True)
@@ -207,8 +210,6 @@ class Decoder(nn.Module):
     def input_hessians(self, batches: Iterable[torch.Tensor], autocast=None) -> dict["QuantLinear", "HessianAccumulator"]:
         """GPTQ's H = 2 X X^T / n of every block Linear, X the inputs the layer multiplies (after
         its activation quantization), from forward passes over ``batches`` of (B, T + 1) ids."""
-        from precplan.validate._gptq import HessianAccumulator
-
         acc = {m: HessianAccumulator(m.in_features, m.weight.device) for m in self.quant_linears()}
 
         def hook(m, args):
@@ -237,8 +238,6 @@ class Decoder(nn.Module):
             raise ValueError(f"PTQ method must be rtn or gptq, got {method!r}")
         if method == "gptq" and hessians is None:
             raise ValueError("GPTQ needs the layers' input Hessians (Decoder.input_hessians)")
-        from precplan.validate._gptq import gptq_quantize
-
         linears = self.quant_linears()
         saved = [(m.weight.data.clone(), m.quant) for m in linears]
         try:

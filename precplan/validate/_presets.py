@@ -26,6 +26,8 @@ from precplan.validate._model import SHAPES
 from precplan.validate._curves import CHECKPOINTS, checkpoint_steps
 from precplan.validate._train import RunSpec
 
+__all__ = ["PRESETS", "Preset", "get_preset", "lr_paper", "lr_small_batch", "with_overrides"]
+
 
 def lr_small_batch(params: int) -> float:
     """Peak LR for batches of ~2K-32K tokens: tuned on the built-in source (4e-3 at 400K

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import torch
 
+__all__ = ["GRANULARITIES", "UNQUANTIZED", "absmax_scale", "fake_quant", "levels", "quantize_weight_rtn"]
+
 UNQUANTIZED = 16
 GRANULARITIES = ("tensor", "channel", "token")
 

@@ -23,8 +23,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from precplan.errors import PrecplanError
-from precplan.laws._law import BASE, PRECISION, PTQ, ROBUSTNESS, Law
+from precplan.laws import BASE, PRECISION, PTQ, ROBUSTNESS, Law, optimal_precision
+from precplan.records import check_records, is_number
 from precplan.validate._data import CODE_NOTE, PYTHON_SOURCE
+from precplan.fit import fit_law, load_runs, r_squared
+
+__all__ = [
+    "COMPARABLE", "FLAT_FACTOR", "HIGH", "NOT_RESOLVED", "ORDER", "P_STAR_TOLERANCE", "RESOLVE_SIGMAS", "Claim",
+    "Comparison", "Constant", "ValidationReport", "analyze", "check_comparable", "seed_noise",
+]
 
 HIGH = 16
 P_STAR_TOLERANCE = 1.0  # bits: a fitted compute-optimal precision this close to the law's "agrees"
@@ -102,52 +109,7 @@ def _bits(rec: dict[str, Any]) -> tuple[int, int, int]:
 
 
 def _ok(rec: dict[str, Any]) -> bool:
-    return not rec.get("diverged") and _is_number(rec.get("loss"))
-
-
-def _is_number(v: Any, positive: bool = False) -> bool:
-    ok = not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
-    return ok and (not positive or v > 0)
-
-
-def _record_problem(rec: Any) -> str | None:
-    """What makes ``rec`` not a run record written by ``precplan validate`` (None if it is one)."""
-    if not isinstance(rec, dict):
-        return "not a JSON object"
-    for key in ("params", "tokens"):
-        if not _is_number(rec.get(key), positive=True):
-            return f"{key} = {rec.get(key)!r} is not a positive number"
-    for key in ("weight_bits", "activation_bits", "kv_bits"):
-        if key in rec and not (_is_number(rec[key]) and 1 <= rec[key] <= 64 and float(rec[key]).is_integer()):
-            return f"{key} = {rec[key]!r} is not a bit count from 1 to 64"
-    if rec.get("diverged"):
-        return None
-    loss = rec.get("loss")
-    if loss is None or isinstance(loss, bool) or not isinstance(loss, (int, float)):
-        return f"loss = {loss!r} is not a number"
-    ptq = rec.get("ptq", {})
-    if ptq is None:
-        return None
-    if not isinstance(ptq, dict):
-        return f"ptq = {ptq!r} is not an object from post bits to loss"
-    for bits, value in ptq.items():
-        if not (str(bits).isdigit() and 1 <= int(bits) <= 64) or not _is_number(value, positive=True):
-            return f"ptq entry {bits!r}: {value!r} is not a bit count with a positive loss"
-    return None
-
-
-def check_records(records: Sequence[Any]) -> None:
-    """Refuse stores that are not ``validate`` results (unrelated JSON lines with a ``run_id``,
-    a ``loss`` that is text): one line naming the first bad record and how many there are."""
-    bad = [(r, why) for r in records if (why := _record_problem(r)) is not None]
-    if not bad:
-        return
-    rec, why = bad[0]
-    rid = rec.get("run_id") if isinstance(rec, dict) else None
-    raise PrecplanError(
-        f"{len(bad)} of {len(records)} records in the store are not precplan validate runs (first: run_id {rid!r}: {why});"
-        " give folders written by precplan validate"
-    )
+    return not rec.get("diverged") and is_number(rec.get("loss"))
 
 
 def _compute_of(rec: dict[str, Any]) -> str | None:
@@ -194,8 +156,6 @@ def check_comparable(records: Sequence[dict[str, Any]]) -> None:
 def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie_exponents: bool = False) -> ValidationReport:
     """The full analysis of store records against ``law`` (a precision law such as kumar2024).
     Refuses records measured differently (:func:`check_comparable`)."""
-    from precplan.fit._fit import fit_law, load_runs
-
     if not law.has_precision:
         raise PrecplanError(f"law {law.id!r} has no precision terms: validate needs a precision law (e.g. --law kumar2024)")
     if not records:
@@ -379,8 +339,6 @@ def _fit_warnings(res) -> list[str]:
 
 
 def _r2(measured: np.ndarray, predicted: np.ndarray) -> float:
-    from precplan.fit._quality import r_squared
-
     return r_squared(measured, predicted)
 
 
@@ -403,8 +361,6 @@ def _quality(comparisons: Sequence[Comparison]) -> dict[str, dict[str, float]]:
 
 def _refit(good: Sequence[dict[str, Any]], pred_law: Law | None, law: Law, grid: str) -> tuple[dict[str, Any] | None, list[Constant]]:
     """Refit the precision (and PTQ) constants on these runs with the fitted base fixed."""
-    from precplan.fit._fit import fit_law, load_runs
-
     names = [k for k in PRECISION + PTQ + ROBUSTNESS if k in law.coefficients]
     if pred_law is None:
         return None, [Constant(k, law.c(k), None, "not refitted (no base fit)") for k in names]
@@ -525,8 +481,6 @@ def _claim_ptq_grows_with_d(good: Sequence[dict[str, Any]], noise: dict[str, Any
 
 def _claim_optimal_precision(law: Law, refit: dict[str, Any] | None, unidentified: Sequence[dict[str, Any]] = ()) -> Claim:
     """Kumar et al. 2024, sec. 4.3: with N, D, P free under C = (6/16) N D P, P* = argmax f(P)/P."""
-    from precplan.fit._optimum import optimal_precision
-
     title = "Compute-optimal training precision (argmax f(P)/P)"
     p_law = optimal_precision(law)
     if not refit or refit.get("law") is None or not refit["law"].has_precision:

@@ -32,6 +32,13 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence, TypeVar
 
 from precplan.errors import PrecplanError
+from precplan.records import parse_store  # the store's reading policy lives with the record schema
+
+__all__ = [
+    "CLAIMS", "HEARTBEAT_S", "HOLDER_BYTES", "STALE_S", "STORE_GLOB", "Claim", "append_record", "claim_run",
+    "claims_dir", "finished_ids", "holder_is_live", "live_claims", "parse_shard", "prune_claims", "read_folders",
+    "read_store", "shard_slice", "store_files", "store_path",
+]
 
 STORE_GLOB = "runs*.jsonl"
 CLAIMS = "claims"
@@ -102,34 +109,6 @@ def append_record(path: str | Path, record: dict[str, Any]) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
-
-
-def parse_store(data: bytes, where: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """The records of a results store, under the one policy every command reads a store with.
-
-    A store is appended to under a lock, one fsynced line per run, so the only damage a healthy
-    store can show is a partial last line (a writer killed mid-write): that line is ignored with a
-    note, and the run is trained again by the next sweep. Any other line that is not a JSON run
-    record (an object with ``run_id``) means the file is damaged or is not a store: an error
-    naming the file and the line, for ``fit`` and ``validate --report`` alike."""
-    lines = data.split(b"\n")
-    notes: list[str] = []
-    if lines and lines[-1].strip():
-        notes.append(f"{where}: ignored a partial last line ({len(lines[-1])} bytes; a writer was killed mid-write)")
-    records = []
-    for k, line in enumerate(lines[:-1], 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            raise PrecplanError(f"{where}: line {k}: not a JSON line; a results store holds one run record per line"
-                                " (only a partial last line, left by a killed writer, is ignored)") from None
-        if not isinstance(rec, dict) or "run_id" not in rec:
-            raise PrecplanError(f"{where}: line {k}: not a run record (no run_id); a results store holds the"
-                                " records precplan validate writes")
-        records.append(rec)
-    return records, notes
 
 
 def read_store(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:

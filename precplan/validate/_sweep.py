@@ -22,6 +22,8 @@ from precplan.validate._model import SHAPES
 from precplan.validate._store import append_record, claim_run, finished_ids, prune_claims, shard_slice, store_path
 from precplan.validate._train import CHECKPOINTS, Outcome, Placement, RunSpec, train_run
 
+__all__ = ["PTQ_METHOD_LABEL", "SweepSummary", "make_record", "pending", "run_cost", "run_sweep"]
+
 
 @dataclass
 class SweepSummary:

@@ -31,6 +31,14 @@ import torch.nn.functional as F
 from precplan.validate._curves import CHECKPOINTS, MAX_CHECKPOINTS, checkpoint_steps  # noqa: F401 - re-exported
 from precplan.validate._data import Source
 from precplan.validate._model import SHAPES, Decoder, QuantConfig
+from precplan.errors import PrecplanError
+from precplan.units import format_count
+
+__all__ = [
+    "CALIBRATION_SEQUENCES", "CHECKPOINTS", "PTQ_BITS", "Outcome", "Placement", "RunSpec", "build_optimizer",
+    "calibration_batches", "compiled_loss", "compute_kind", "evaluate", "lr_at", "micro_batch_size", "micro_loss",
+    "placement", "prefetch", "train_run", "train_step",
+]
 
 PTQ_BITS = (3, 4, 6, 8)
 
@@ -79,8 +87,6 @@ class RunSpec:
         """Readable and unique: shape, tokens, bits, seed and a hash of the full config."""
         blob = json.dumps({**asdict(self), "data": data_fingerprint}, sort_keys=True)
         digest = hashlib.sha256(blob.encode()).hexdigest()[:8]
-        from precplan.units import format_count
-
         return f"N{self.shape}-D{format_count(self.steps * self.batch_size * self.seq_len)}-{self.bits_label}-s{self.seed}-{digest}"
 
 
@@ -130,8 +136,6 @@ def placement(device: str = "auto") -> Placement:
     """``auto`` picks CUDA when present; CUDA gets bf16 autocast, TF32 and pinned transfers."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    from precplan.errors import PrecplanError
-
     try:
         dev = torch.device(device)
     except RuntimeError:
@@ -282,8 +286,6 @@ def micro_loss(model: Decoder, chunk: torch.Tensor, where: Placement) -> torch.T
 
 def compiled_loss(model: Decoder, where: Placement) -> Callable[[Decoder, torch.Tensor, Placement], torch.Tensor]:
     """:func:`micro_loss` through ``torch.compile`` (Inductor); a one-line error where it cannot work."""
-    from precplan.errors import PrecplanError
-
     if not hasattr(torch, "compile"):
         raise PrecplanError(f"--compile needs torch >= 2.0 (this is torch {torch.__version__})")
     if where.device.type == "cpu":
