@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from typing import Any, Callable, TypeVar
 
@@ -35,9 +36,31 @@ class OutputError(Exception):
         self.cause = cause
 
 
+# The one place library argument names become command-line flags. Library errors name their
+# arguments in backquotes (`budget`, `target_loss`); on the command line each becomes its flag:
+# ``--`` and the name with dashes, except where this table says otherwise.
+FLAGS = {
+    "budgets": "--budget",
+    "bits_range": "--precisions",
+    "laws": "--law",
+    "json_out": "--json",
+}
+_ARGUMENT = re.compile(r"`([a-z][a-z0-9_]*)`")
+
+
+def flag(name: str) -> str:
+    """The command-line flag of a library argument (``target_loss`` -> ``--target-loss``)."""
+    return FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+def cli_message(message: str) -> str:
+    """A library message as the command line says it: each `argument` named by its flag."""
+    return _ARGUMENT.sub(lambda m: flag(m.group(1)), message)
+
+
 def fail(message: str) -> None:
-    """One line on stderr, exit code 2."""
-    sys.stderr.write(f"error: {message}\n")
+    """One line on stderr (library argument names shown as flags), exit code 2."""
+    sys.stderr.write(f"error: {cli_message(message)}\n")
     raise typer.Exit(2)
 
 
@@ -100,15 +123,11 @@ def load_cli_law(law: str, base: str | None):
 
 
 def law_warnings(law) -> list[str]:
-    """Warnings every command prints about its law: composition and assumed constants in use."""
-    out: list[str] = []
-    if law.composed_from:
-        p, b = law.composed_from
-        out.append(
-            f"law {law.id}: base terms from {b}, precision terms from {p}. This composition is an"
-            " assumption: the precision factors were fit against another base law."
-        )
-    return out
+    """Warnings every command prints about its law: a composition is an assumption (the library's
+    :func:`precplan.optimize.composition_warnings`, which every plan already carries)."""
+    from precplan.optimize import composition_warnings
+
+    return composition_warnings(law)
 
 
 def resolve_precisions(precision: str | None, weights: str | None, activations: str | None, kv: str | None):

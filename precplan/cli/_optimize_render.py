@@ -219,29 +219,3 @@ def _format_cells(sweep: Sweep) -> list[str]:
     if sweep.formats is None:
         return [""] * sweep.count
     return [f" ({sweep.formats[k]})" for k in sweep.index.tolist()]
-
-
-def sweep_header(sweep: Sweep) -> dict:
-    """What a sweep's JSON says once, before its rows or columns."""
-    unc = next((u for u in sweep.uncertainty or () if u), None)
-    return {
-        "law": sweep.law, "mode": sweep.mode, "count": sweep.count, "cost_model": sweep.cost_model,
-        "target_loss": sweep.target_loss, "inference_precision": sweep.inference_precision,
-        "inference_tokens": sweep.inference_tokens, "gpu": sweep.gpu, "gpus": sweep.gpus,
-        "uncertainty": None if unc is None else {k: unc[k] for k in ("level", "samples", "method", "sampled")},
-        "assumed": list(sweep.assumed), "notes": sweep.notes, "warnings": sweep.warnings,
-    }
-
-
-def write_csv(sweep: Sweep, path: str) -> None:
-    """The plans as CSV (:meth:`Sweep.columns`, one row per budget), to stdout (``-``) or
-    atomically to a file."""
-    import sys
-
-    from precplan.io import atomic_write_text
-
-    text = csv_table(sweep.columns())
-    if path == "-":
-        sys.stdout.write(text)
-    else:
-        atomic_write_text(path, text)

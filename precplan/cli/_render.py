@@ -142,17 +142,23 @@ def _looks_numeric(cell: str) -> bool:
 
 
 def print_warnings(warnings: Iterable[str]) -> None:
-    """Warnings in yellow on stderr (so stdout stays clean for scripts)."""
+    """Warnings in yellow on stderr (so stdout stays clean for scripts); library argument names
+    shown as flags."""
+    from precplan.cli._common import cli_message
+
     out = console(stderr=True)
     for w in warnings:
-        out.print(f"[yellow]warning:[/yellow] {w}", markup=True, highlight=False, soft_wrap=True)
+        out.print(f"[yellow]warning:[/yellow] {cli_message(w)}", markup=True, highlight=False, soft_wrap=True)
 
 
 def print_notes(notes: Iterable[str]) -> None:
-    """Notes (assumptions, format mappings) dimmed, on stdout after the result."""
+    """Notes (assumptions, format mappings) dimmed, on stdout after the result; library argument
+    names shown as flags."""
+    from precplan.cli._common import cli_message
+
     out = console()
     for n in notes:
-        out.print(f"[dim]note: {n}[/dim]")
+        out.print(f"[dim]note: {cli_message(n)}[/dim]")
 
 
 def fmt(value: float | None, digits: int = 4) -> str:
