@@ -81,8 +81,7 @@ def optimize(
     req = make_request(law=laws[0], base=base, **args)
     if len(req.planners) > 1:  # several GPUs: the best plan, the others beside it
         chosen = req.plan()
-        one = req.on(chosen.gpu)
-        return _show_plan(one.planner, chosen, one.sweep() if csv is not None else None, json_out, csv, plot)
+        return _show_plan(req.on(chosen.gpu).planner, chosen, req.on(chosen.gpu).sweep() if csv else None, json_out, csv, plot)
     sweep = req.sweep(progress=True)
     if sweep.count == 1 and not json_columns:
         return _show_plan(req.planner, sweep[0], sweep, json_out, csv, plot)

@@ -47,6 +47,12 @@ def sweep_columns(sweep: Sweep) -> dict[str, Any]:
         "law": sweep.law_ids, "serve_bits": sweep.serve_bits, "serve_memory_bytes": sweep.serve_memory_bytes,
         "effective_fraction": d.effective_fraction, "memory_binds": sweep.binds,
     }
+    return {**cols, **_extra_columns(sweep)}
+
+
+def _extra_columns(sweep: Sweep) -> dict[str, Any]:
+    """The comparison rows, the PTQ shift, the inference-blind reference and the intervals."""
+    cols: dict[str, Any] = {}
     target = sweep.mode == "target-loss"
     for c in sweep.compared:
         ok = np.isfinite(c.loss)

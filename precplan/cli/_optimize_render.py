@@ -58,6 +58,19 @@ def render_plan(p: Plan) -> None:
         rows.append((f"served weights at {bits_num(p.inference_precision)} bits", format_bytes(p.serve_memory_bytes)))
     if p.kv_cache_bytes is not None and (p.inference_tokens or p.gpu is None):
         rows.append(("KV cache (assumed shape, see notes)", format_bytes(p.kv_cache_bytes)))
+    rows += _gpu_rows(p)
+    out.print(f"[bold]{_title(p)}[/bold]")
+    out.print(table("", ["", "plan" + (f" [{u['level']:.0%} interval]" if u else "")], rows))
+    _hardware_options(p)
+    _comparison(p)
+    _without_ptq(p)
+    _reference(p)
+    _tail(p)
+
+
+def _gpu_rows(p: Plan) -> list[tuple[str, str]]:
+    """GPU-hours, the budget, wall-clock days and dollars of a plan on a GPU (none without one)."""
+    rows: list[tuple[str, str]] = []
     if p.gpu_cost is not None:
         g = p.gpu_cost
         rows.append((f"{g.gpu.upper()} GPU-hours: training", plain(g.train_gpu_hours)))
@@ -68,10 +81,12 @@ def render_plan(p: Plan) -> None:
         if g.wall_days is not None:
             rows.append((f"wall-clock days of training on {g.gpus} GPUs", f"{g.wall_days:.3g}"))
         rows.append(("cost in dollars", "- (give --price)" if g.total_dollars is None else f"${g.total_dollars:,.0f}" + (f" (training ${g.train_dollars:,.0f})" if p.inference_tokens else "")))
-    out.print(f"[bold]{_title(p)}[/bold]")
-    out.print(table("", ["", "plan" + (f" [{u['level']:.0%} interval]" if u else "")], rows))
-    _hardware_options(p)
-    _comparison(p)
+    return rows
+
+
+def _without_ptq(p: Plan) -> None:
+    """How the optimum moves when post-training quantization is planned for."""
+    out = console()
     if p.without_ptq is not None:
         s = p.without_ptq
         rows = _size_rows(s, p) + [
@@ -80,6 +95,11 @@ def render_plan(p: Plan) -> None:
         ]
         out.print(f"How the optimum moves when PTQ to {bits_num(p.inference_precision)} bits is planned for:")
         out.print(table("", ["", "ignoring PTQ", "PTQ-aware"], rows))
+
+
+def _reference(p: Plan) -> None:
+    """The training-optimal plan at the same loss beside the inference-aware one."""
+    out = console()
     if p.reference is not None:
         r = p.reference
         rows = _size_rows(r, p) + [
@@ -98,7 +118,6 @@ def render_plan(p: Plan) -> None:
             caption = f"inference-aware sizing saves {plain(r.saved_gpu_hours)} {p.gpu.upper()} GPU-hours ({r.saved_fraction:.1%}) over the model's life"
         out.print("Same loss, training-optimal (inference-blind) vs inference-aware:")
         out.print(table("", ["", "training-optimal", "inference-aware"], rows, caption))
-    _tail(p)
 
 
 def _format_text(p: Plan) -> str:
