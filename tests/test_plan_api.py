@@ -154,6 +154,10 @@ def test_results_have_short_reprs():
     assert f"{p.bits.weights:g}-bit" in text
     s = precplan.plan_sweep(np.logspace(21, 23, 5))
     assert repr(s) == "<Sweep of 5 plans by kumar2024 (budget, budgets 1e+21..1e+23)>"
+    risk = precplan.ptq_risk("kumar2024", 8e9, 15e12, post=4)
+    assert repr(risk) == f"<PtqRisk by kumar2024: N=8e+09, D=1.5e+13, 4-bit serving +{risk.degradation:.4f} loss ({risk.status})>"
+    runs = precplan.load_runs([{"params": 1e8, "tokens": 1e9, "loss": 3.0}, {"params": 2e8, "tokens": 1e9, "loss": 2.9}])
+    assert repr(runs) == "<Runs: 2 rows from <records>>"
 
 
 def test_composition_warning_comes_with_the_plan():

@@ -57,6 +57,10 @@ class Runs:
     columns: Mapping[str, str] | None = None
     warnings: tuple[str, ...] = ()
 
+    def __repr__(self) -> str:
+        where = "" if self.path is None else f" from {self.path}"
+        return f"<Runs: {len(self)} rows{where}>"
+
     def __len__(self) -> int:
         return int(self.params.shape[0])
 
