@@ -120,14 +120,14 @@ def memory_notes(memory: float | None, serve_memory: float | None, post: float |
     notes = []
     if memory is not None:
         notes.append(
-            f"--memory {format_memory(memory)} counts the weights at training precision (N P_w / 8 bytes);"
+            f"`memory` {format_memory(memory)} counts the weights at training precision (N P_w / 8 bytes);"
             " optimizer state, gradients and activations are not counted"
         )
     if serve_memory is not None:
         at = f"{post:g} bits (the inference precision)" if post is not None else "the training weight precision"
-        what = f"--serve-memory {format_memory(serve_memory)}" + (f" ({card})" if card else "")
+        what = f"`serve_memory` {format_memory(serve_memory)}" + (f" ({card})" if card else "")
         if kv_memory is None:
-            notes.append(f"{what} counts the weights served at {at}; the KV cache is not counted (give --context and --batch to count it)")
+            notes.append(f"{what} counts the weights served at {at}; the KV cache is not counted (give `context` and `batch` to count it)")
         else:
             from precplan.costs import SHAPE_RULE
 

@@ -286,7 +286,7 @@ def make_planner(
     skv = None if serve_kv is None else parse_precision(serve_kv).bits
     check_request(law, has_budget, params, tokens, precision, precisions, continuous, untied, memory, serve_memory, post, inference_tokens, target_loss)
     if gpu is None:
-        notes: list[str] = ["cost model: idealized: training C = (6/16) N D P in 16-bit-equivalent FLOPs (Kumar et al. 2024, sec. 4.3); give --gpu to price a GPU's native formats"]
+        notes: list[str] = ["cost model: idealized: training C = (6/16) N D P in 16-bit-equivalent FLOPs (Kumar et al. 2024, sec. 4.3); give `gpu` to price a GPU's native formats"]
     else:
         notes = gpu.notes(serving=bool(inference_tokens))
     lo, hi = bits_range or DEFAULT_RANGE
@@ -301,7 +301,7 @@ def make_planner(
                 gpu.device.format_for(p)  # a named format the GPU lacks is an error
     if not law.has_precision:
         groups: list[tuple[Law, Array]] = [(law, np.array([[16.0, 16.0, 16.0]]))]
-        notes.append(f"law {law.id} has no precision terms: planned at 16 bits only (compose with --law kumar2024 --base {law.base_id} for other precisions)")
+        notes.append(f"law {law.id} has no precision terms: planned at 16 bits only (compose with `law` kumar2024 `base` {law.base_id} for other precisions)")
         lo = hi = 16.0
     elif precision is not None or precisions is not None:
         chosen = [parse_precision(precision)] if precision is not None else [parse_precision(p) for p in precisions or ()]
@@ -325,10 +325,10 @@ def make_planner(
             "inference FLOPs (2/16) N T P_serve for the tokens served (Sardana et al. 2024's 2 N T, bit-scaled like training),"
             " with a served token paid at its widest operand: P_serve = max(P_serve_weights, P_activations, P_kv)"
             + ("; PTQ quantizes the weights only: activations and the KV cache serve at their training precision unless"
-               " --serve-activations / --serve-kv set them" if post is not None and (sa is None or skv is None) else "")
+               " `serve_activations` / `serve_kv` set them" if post is not None and (sa is None or skv is None) else "")
         )
     if sa is not None or skv is not None:
-        notes.append("--serve-activations / --serve-kv change serving cost and memory only: the law has no term for quantizing activations or the KV cache after training (their loss is not predicted)")
+        notes.append("`serve_activations` / `serve_kv` change serving cost and memory only: the law has no term for quantizing activations or the KV cache after training (their loss is not predicted)")
     if gpu is not None and (inference_tokens or serve_memory is not None):
         notes.append(f"KV cache: {SHAPE_RULE}; GQA ratio {gpu.gqa:g}")
     if not budget_inference and inference_tokens and has_budget:

@@ -31,7 +31,7 @@ from precplan.precision import OPERAND_LABEL, OPERANDS, Bits
 Array = NDArray[np.float64]
 
 MEMORY_BINDS = "the memory limit binds: N is the largest model that fits"
-TOKENS_FIXED = "with --tokens fixed, {plans} only {share} of {their} budget"
+TOKENS_FIXED = "with `tokens` fixed, {plans} only {share} of {their} budget"
 PTQ_STOP = ("more tokens would raise the loss after post-training quantization (its degradation grows like"
             " D^gamma_D, Kumar et al. 2024, eq. 2) and N cannot grow: {plans} only {share} of {their} budget,"
             " stopping at the post-PTQ optimum")
@@ -335,7 +335,7 @@ def _where(mask: NDArray[np.bool_], budget: Array | None) -> str:
 def _edge_note(side: str, bits_range: tuple[float, float]) -> str:
     lo, hi = bits_range
     wider = f"{max(lo - 1, 1):g}:{hi:g}" if side == "bottom" else f"{lo:g}:{max(32, hi + 1):g}"
-    return f"the chosen weight precision is at the {side} of the search range {lo:g}..{hi:g} bits: widen --precisions (e.g. {wider}) to look further"
+    return f"the chosen weight precision is at the {side} of the search range {lo:g}..{hi:g} bits: widen `precisions` (e.g. {wider}) to look further"
 
 
 def zero_ptq_warning(bits: Array, post: float) -> str:
