@@ -36,31 +36,36 @@ class OutputError(Exception):
         self.cause = cause
 
 
-# The one place library argument names become command-line flags. Library errors name their
+# The one place library argument names become command-line flags. Library messages name their
 # arguments in backquotes (`budget`, `target_loss`); on the command line each becomes its flag:
-# ``--`` and the name with dashes, except where this table says otherwise.
+# ``--`` and the name with dashes, except where these tables say otherwise (every command, then
+# one command's own names, e.g. fit_law's ``budget`` is ``fit --at-budget``).
 FLAGS = {
     "budgets": "--budget",
     "bits_range": "--precisions",
     "laws": "--law",
     "json_out": "--json",
 }
+COMMAND_FLAGS = {
+    "fit": {"budget": "--at-budget", "base_law": "--law", "law_id": "--id"},
+}
 _ARGUMENT = re.compile(r"`([a-z][a-z0-9_]*)`")
 
 
-def flag(name: str) -> str:
+def flag(name: str, command: str | None = None) -> str:
     """The command-line flag of a library argument (``target_loss`` -> ``--target-loss``)."""
-    return FLAGS.get(name, "--" + name.replace("_", "-"))
+    own = COMMAND_FLAGS.get(command or "", {})
+    return own.get(name) or FLAGS.get(name, "--" + name.replace("_", "-"))
 
 
-def cli_message(message: str) -> str:
+def cli_message(message: str, command: str | None = None) -> str:
     """A library message as the command line says it: each `argument` named by its flag."""
-    return _ARGUMENT.sub(lambda m: flag(m.group(1)), message)
+    return _ARGUMENT.sub(lambda m: flag(m.group(1), command), message)
 
 
-def fail(message: str) -> None:
-    """One line on stderr (library argument names shown as flags), exit code 2."""
-    sys.stderr.write(f"error: {cli_message(message)}\n")
+def fail(message: str, command: str | None = None) -> None:
+    """One line on stderr (library argument names shown as ``command``'s flags), exit code 2."""
+    sys.stderr.write(f"error: {cli_message(message, command)}\n")
     raise typer.Exit(2)
 
 
@@ -72,7 +77,7 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except PrecplanError as exc:
-            fail(str(exc))
+            fail(str(exc), fn.__name__)
         except FileNotFoundError as exc:
             fail(f"{exc.filename}: no such file")
         except OSError as exc:

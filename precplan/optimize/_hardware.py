@@ -5,8 +5,8 @@
 - budget mode (FLOPs, GPU-hours, GPUs x days, or dollars at each GPU's price): the lowest-loss
   plan on each GPU; the lowest loss overall (ties: the cheaper).
 
-Also the hardware options as typed (:func:`hardware_request`, :func:`serving_memory`), so that
-the CLI stays a thin layer.
+Also the hardware arguments as given, numbers or text (:func:`hardware_request`,
+:func:`serving_memory`), read once by :func:`precplan.optimize.make_request`.
 """
 
 from __future__ import annotations
@@ -75,9 +75,6 @@ class HardwareRequest:
     specs: list[GpuSpec]
     hours: list[float] | None
     days: float | None
-
-
-Number = "float | int | str"
 
 
 def hardware_request(
