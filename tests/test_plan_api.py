@@ -140,7 +140,7 @@ def test_library_errors_name_arguments_and_the_cli_names_flags(kwargs, names, fl
 
 
 def test_flag_table_maps_argument_names():
-    from precplan.cli._common import cli_message
+    from precplan.cli._flags import cli_message
 
     assert cli_message("`budgets` and `target_loss` and `gpu_hours`") == "--budget and --target-loss and --gpu-hours"
     assert cli_message("no `Argument` here, only `budget`") == "no `Argument` here, only --budget"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-import re
 import sys
 from typing import Any, Callable, TypeVar
 
 import typer
 
+from precplan.cli._flags import cli_message
 from precplan.errors import PrecplanError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,33 +34,6 @@ class OutputError(Exception):
     def __init__(self, cause: OSError) -> None:
         super().__init__(str(cause))
         self.cause = cause
-
-
-# The one place library argument names become command-line flags. Library messages name their
-# arguments in backquotes (`budget`, `target_loss`); on the command line each becomes its flag:
-# ``--`` and the name with dashes, except where these tables say otherwise (every command, then
-# one command's own names, e.g. fit_law's ``budget`` is ``fit --at-budget``).
-FLAGS = {
-    "budgets": "--budget",
-    "bits_range": "--precisions",
-    "laws": "--law",
-    "json_out": "--json",
-}
-COMMAND_FLAGS = {
-    "fit": {"budget": "--at-budget", "base_law": "--law", "law_id": "--id"},
-}
-_ARGUMENT = re.compile(r"`([a-z][a-z0-9_]*)`")
-
-
-def flag(name: str, command: str | None = None) -> str:
-    """The command-line flag of a library argument (``target_loss`` -> ``--target-loss``)."""
-    own = COMMAND_FLAGS.get(command or "", {})
-    return own.get(name) or FLAGS.get(name, "--" + name.replace("_", "-"))
-
-
-def cli_message(message: str, command: str | None = None) -> str:
-    """A library message as the command line says it: each `argument` named by its flag."""
-    return _ARGUMENT.sub(lambda m: flag(m.group(1), command), message)
 
 
 def fail(message: str, command: str | None = None) -> None:

@@ -10,7 +10,7 @@ __all__ = ["render_per_law"]
 
 def render_per_law(results: Sequence[Any], json_out: bool) -> None:
     """Print the list (JSON) or the side-by-side table of one result per law."""
-    from precplan.cli._common import cli_message
+    from precplan.cli._flags import cli_message
     from precplan.cli._optimize_render import bits_num, plain
     from precplan.cli._render import fmt, print_json
     from precplan.cli._spread import Column, NotApplicable, render_side_by_side

@@ -19,7 +19,7 @@ def print_json(obj: Any) -> None:
 
 def as_flags(doc: Any) -> Any:
     """JSON-ready data with every text's `argument` named by its flag (notes, warnings, reasons)."""
-    from precplan.cli._common import cli_message
+    from precplan.cli._flags import cli_message
 
     if isinstance(doc, str):
         return cli_message(doc) if "`" in doc else doc
@@ -157,7 +157,7 @@ def _looks_numeric(cell: str) -> bool:
 def print_warnings(warnings: Iterable[str]) -> None:
     """Warnings in yellow on stderr (so stdout stays clean for scripts); library argument names
     shown as flags."""
-    from precplan.cli._common import cli_message
+    from precplan.cli._flags import cli_message
 
     out = console(stderr=True)
     for w in warnings:
@@ -167,7 +167,7 @@ def print_warnings(warnings: Iterable[str]) -> None:
 def print_notes(notes: Iterable[str]) -> None:
     """Notes (assumptions, format mappings) dimmed, on stdout after the result; library argument
     names shown as flags."""
-    from precplan.cli._common import cli_message
+    from precplan.cli._flags import cli_message
 
     out = console()
     for n in notes:

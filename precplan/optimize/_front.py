@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from precplan.costs import GpuSpec
 from precplan.errors import PrecplanError
-from precplan.laws._law import Law
+from precplan.laws import Law
 from precplan.optimize._checks import parse_bits_spec
 from precplan.optimize._hardware import gpu_format_names, hardware_request, pick_gpu, real_number, serving_memory
 from precplan.optimize._planner import Planner, make_planner
