@@ -27,7 +27,7 @@ from precplan.errors import PrecplanError
 from precplan.laws import Law
 from precplan.optimize._checks import parse_bits_spec
 from precplan.optimize._hardware import gpu_format_names, hardware_request, pick_gpu, real_number, serving_memory
-from precplan.optimize._planner import Planner, make_planner
+from precplan.optimize._planner import Planner, budget_array, make_planner
 from precplan.optimize._result import NotApplicable, Plan
 from precplan.optimize._sweep import Sweep
 from precplan.precision import Precision
@@ -170,7 +170,7 @@ def make_request(
     if isinstance(law, (list, tuple)):
         raise PrecplanError("`law` takes one law; compare_laws([...]) plans with each law of a list")
     the_law = load_law(law, base)
-    budgets = _budgets(budget)
+    budgets = budget_array(budget)
     if gpu is not None:  # on a GPU, fp8/fp6/fp4 name its format (e4m3, e3m2, e2m1)
         precision, precisions, compare = (gpu_format_names(x) for x in (precision, precisions, compare))
     bits_range, listed = _precisions(precisions, bits_range)
@@ -197,26 +197,6 @@ def make_request(
     else:
         per_gpu = [(budgets, None)] * len(planners)
     return PlanRequest(the_law, tuple(planners), tuple(b for b, _ in per_gpu), tuple(h for _, h in per_gpu), _level(level))
-
-
-def _budgets(budget: Any) -> Array | None:
-    """``budget`` as a 1-D array of FLOPs: a number, text (``"1e23"``, a sweep ``"1e19:1e25:13"``)
-    or an array of positive numbers."""
-    from precplan.units import parse_count_or_sweep
-
-    if budget is None:
-        return None
-    if isinstance(budget, str):
-        return parse_count_or_sweep(budget, "`budget`")
-    try:
-        b = np.atleast_1d(np.asarray(budget, dtype=float)).ravel()
-    except (TypeError, ValueError):
-        raise PrecplanError(f"`budget` must be positive numbers of FLOPs, e.g. 1e23 or [1e21, 1e23]; got {budget!r}") from None
-    bad = ~(np.isfinite(b) & (b > 0))
-    if b.size == 0 or bad.any():
-        what = "none given" if b.size == 0 else f"budget {int(np.argmax(bad))} is {float(b[np.argmax(bad)])!r}"
-        raise PrecplanError(f"`budget` must be positive numbers of FLOPs (at least one); {what}")
-    return b
 
 
 def _precisions(precisions: Any, bits_range: tuple[float, float] | None) -> tuple[tuple[float, float] | None, list | None]:
@@ -424,7 +404,7 @@ def compare_laws(laws: Sequence[Law | str], budget: float | str | None = None, *
     ids = [x.id for x in loaded]
     if len(set(ids)) != len(ids):
         raise PrecplanError(f"`law` lists {next(i for i in ids if ids.count(i) > 1)!r} twice")
-    b = _budgets(budget)
+    b = budget_array(budget)
     if b is not None and b.size > 1:
         raise PrecplanError("comparing laws needs one `budget` (not a sweep); sweep each law with plan_sweep()")
     gpu = options.get("gpu")

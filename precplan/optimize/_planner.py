@@ -383,30 +383,91 @@ def _format_groups(law: Law, chosen: list[Precision], untied: bool) -> tuple[lis
 
 
 def optimize(law: Law, budget: float | str | None = None, **options) -> Plan:
-    """The optimal plan for one budget (or, with ``target_loss``/``tokens`` and no budget, the one plan).
+    """The optimal plan for one FLOPs budget by a :class:`~precplan.laws.Law`: the solver alone,
+    without :func:`~precplan.optimize.plan`'s meaningful-budget check and intervals.
 
-    Options: see :func:`make_planner` (params, tokens, precision, precisions, bits_range,
-    continuous, untied, memory, serve_memory, inference_precision, inference_tokens,
-    target_loss, compare, gpu). Example::
+    Parameters
+    ----------
+    law : Law
+        The law.
+    budget : float or str, optional
+        16-bit-equivalent FLOPs; None with ``target_loss``, or with ``tokens`` and ``params``/``memory``.
+    **options :
+        Any keyword of :func:`make_planner`.
 
-        plan = optimize(load_law("kumar2024"), 1e23)
-        plan.params, plan.tokens, plan.bits.weights, plan.loss
+    Returns
+    -------
+    Plan
+        With warnings (a meaningless plan is a warning here, not an error).
+
+    Raises
+    ------
+    PrecplanError
+        An inconsistent or unreachable request.
+
+    Examples
+    --------
+    >>> from precplan import load_law
+    >>> round(optimize(load_law("kumar2024"), 1e21).bits.weights)
+    7
     """
-    from precplan.units import parse_count
-
-    b = None if budget is None else parse_count(budget, "budget")
+    b = budget_array(budget)
+    if b is not None and b.size > 1:
+        raise PrecplanError(f"`budget` gives {b.size} budgets: optimize() takes one (optimize_sweep() takes many)")
     return make_planner(law, has_budget=b is not None, **options).plans(b)[0]
 
 
-def optimize_sweep(law: Law, budgets: ArrayLike, **options) -> Sweep:
-    """The plans of many budgets as a :class:`~precplan.optimize._sweep.Sweep` (arrays; index it
-    for a :class:`Plan`), vectorized: 10,000 budgets in well under a second."""
+def optimize_sweep(law: Law, budgets: ArrayLike | str, **options) -> Sweep:
+    """The plans of many FLOPs budgets by a :class:`~precplan.laws.Law`, vectorized (10,000
+    budgets in well under a second): the solver alone, without
+    :func:`~precplan.optimize.plan_sweep`'s meaningful-budget check and intervals.
+
+    Parameters
+    ----------
+    law : Law
+        The law.
+    budgets : array_like or str
+        16-bit-equivalent FLOPs, or a log sweep ``"1e19:1e25:13"``.
+    **options :
+        Any keyword of :func:`make_planner`.
+
+    Returns
+    -------
+    Sweep
+        Arrays, one entry per budget; index it for a :class:`Plan`.
+
+    Raises
+    ------
+    PrecplanError
+        Budgets that are not positive numbers, or an inconsistent or unreachable request.
+
+    Examples
+    --------
+    >>> from precplan import load_law
+    >>> len(optimize_sweep(load_law("kumar2024"), [1e21, 1e22, 1e23]))
+    3
+    """
+    b = budget_array(budgets)
+    if b is None:
+        raise PrecplanError("`budgets` must be positive numbers of FLOPs (at least one); none given")
+    return make_planner(law, has_budget=True, **options).sweep(b)
+
+
+def budget_array(budget: object) -> Array | None:
+    """``budget`` as a 1-D array of FLOPs, read once: a number, text (``"1e23"``, ``"7e22"``, a
+    log sweep ``"1e19:1e25:13"``) or an array of positive numbers; None stays None."""
+    from precplan.units import parse_count_or_sweep
+
+    if budget is None:
+        return None
+    if isinstance(budget, str):
+        return parse_count_or_sweep(budget, "`budget`")
     try:
-        b = np.atleast_1d(np.asarray(budgets, dtype=float)).ravel()
+        b = np.atleast_1d(np.asarray(budget, dtype=float)).ravel()
     except (TypeError, ValueError):
-        raise PrecplanError(f"budgets must be positive numbers of FLOPs, e.g. [1e21, 1e23]; got {budgets!r}") from None
+        raise PrecplanError(f"`budget` must be positive numbers of FLOPs, e.g. 1e23 or [1e21, 1e23]; got {budget!r}") from None
     bad = ~(np.isfinite(b) & (b > 0))
     if b.size == 0 or bad.any():
         what = "none given" if b.size == 0 else f"budget {int(np.argmax(bad))} is {float(b[np.argmax(bad)])!r}"
-        raise PrecplanError(f"budgets must be positive numbers of FLOPs (at least one); {what}")
-    return make_planner(law, has_budget=True, **options).sweep(b)
+        raise PrecplanError(f"`budget` must be positive numbers of FLOPs (at least one); {what}")
+    return b
