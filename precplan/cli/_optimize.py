@@ -45,7 +45,7 @@ def optimize(
     serve_activations: Optional[str] = Opt(None, "--serve-activations", help="Serve activations at this precision (default: their training precision). Cost and memory only."),
     serve_kv: Optional[str] = Opt(None, "--serve-kv", help="Serve the KV cache at this precision (default: its training precision). Cost and memory only."),
     gpu: Optional[str] = Opt(None, "--gpu", help="Plan on this GPU (precplan hardware list): its native formats, priced at their real throughput, with GPU-hours, days and dollars. A list (h100,b200) picks the cheapest (target loss) or best (budget) GPU."),
-    gpus: Optional[str] = Opt(None, "--gpus", help="Number of GPUs: with --days, the training budget (GPUs x days); alone, the wall-clock days are reported."),
+    gpus: Optional[str] = Opt(None, "--gpus", help="Number of GPUs: with --days or --hours, the training budget (GPUs x time); alone, the wall-clock days are reported."),
     days: Optional[str] = Opt(None, "--days", help="Wall-clock days of training on --gpus GPUs (the budget covers training only)."),
     hours: Optional[str] = Opt(None, "--hours", help="Wall-clock hours of training on --gpus GPUs (instead of --days)."),
     gpu_hours: Optional[str] = Opt(None, "--gpu-hours", help="Budget in GPU-hours (training, plus inference with --inference-tokens), e.g. 368640."),
@@ -81,7 +81,8 @@ def optimize(
     req = make_request(law=laws[0], base=base, **args)
     if len(req.planners) > 1:  # several GPUs: the best plan, the others beside it
         chosen = req.plan()
-        return _show_plan(req.on(chosen.gpu).planner, chosen, req.on(chosen.gpu).sweep() if csv else None, json_out, csv, plot)
+        one = req.on(chosen.gpu)
+        return _show_plan(one.planner, chosen, one.sweep() if csv is not None else None, json_out, csv, plot)
     sweep = req.sweep(progress=True)
     if sweep.count == 1 and not json_columns:
         return _show_plan(req.planner, sweep[0], sweep, json_out, csv, plot)
