@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from precplan.optimize import Plan, Sweep
 from precplan.precision import Bits
-from precplan.cli._render import bits_num, bits_text, console, csv_table, fmt, plain, print_notes, print_warnings, table
+from precplan.cli._render import bits_num, bits_text, console, fmt, plain, print_notes, print_warnings, table
 from precplan.units import format_bytes, format_count
 
 

@@ -99,7 +99,7 @@ def check_meaningful_budgets(groups: Sequence[tuple[Law, Array]], pb: Problem, b
     if not np.any(bad):
         return
     least = min_meaningful_budget(groups, pb, float(b[bad].max()))
-    limit = (f"no budget gives a meaningful plan with these fixed values (check `params`/`tokens`/`memory`)"
+    limit = ("no budget gives a meaningful plan with these fixed values (check `params`/`tokens`/`memory`)"
              if math.isnan(least) else f"the smallest budget with a meaningful plan is about {least:.3g} FLOPs")
     why = f"N* below {format_count(MIN_PARAMS)} parameters or a predicted loss above ln({VOCAB}) = {UNIFORM_LOSS:.2f} nats (uniform guessing)"
     if b.size == 1:
