@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ def function_lengths(source: str) -> dict[str, int]:
     return out
 
 
+@functools.lru_cache(maxsize=None)
 def long_functions() -> dict[str, int]:
     found = {}
     for path in sorted(CLI.glob("*.py")):

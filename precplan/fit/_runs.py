@@ -136,11 +136,11 @@ def parse_columns(text: str | None) -> dict[str, str]:
         key, sep, value = part.partition("=")
         key, value = key.strip(), value.strip().strip("\"'")
         if not sep or not value:
-            raise PrecplanError(f"--columns: {part!r} must be STANDARD=NAME, e.g. params=Parameters")
+            raise PrecplanError(f"`columns`: {part!r} must be STANDARD=NAME, e.g. params=Parameters")
         if key not in COLUMNS:
-            raise PrecplanError(f"--columns: {key!r} is not a standard column (valid: {', '.join(COLUMNS)})")
+            raise PrecplanError(f"`columns`: {key!r} is not a standard column (valid: {', '.join(COLUMNS)})")
         if key in out:
-            raise PrecplanError(f"--columns: {key} is mapped twice ({out[key]!r} and {value!r}); map each standard column once")
+            raise PrecplanError(f"`columns`: {key} is mapped twice ({out[key]!r} and {value!r}); map each standard column once")
         out[key] = value
     return out
 
@@ -285,7 +285,7 @@ def _build(records: list[dict[str, Any]], lines: list[int], header: Iterable[str
             if names[c] == names[other]:
                 raise PrecplanError(
                     f"{where}: {other} and {c} would both read the column {names[c]!r}; map each standard column to"
-                    " its own column with --columns (e.g. params=Parameters,tokens=Tokens)"
+                    " its own column with `columns` (e.g. params=Parameters,tokens=Tokens)"
                 )
     for c in REQUIRED:
         if names[c] not in header:
@@ -296,7 +296,7 @@ def _build(records: list[dict[str, Any]], lines: list[int], header: Iterable[str
             )
     for c, name in mapping.items():
         if c not in REQUIRED and name not in header:
-            raise PrecplanError(f"{where}: --columns maps {c} to {name!r}, which is not a column ({', '.join(header[:12])})")
+            raise PrecplanError(f"{where}: `columns` maps {c} to {name!r}, which is not a column ({', '.join(header[:12])})")
     present = [c for c in OPTIONAL if names[c] in header]
     if ("post_loss" in present) != ("post_bits" in present):
         raise PrecplanError(f"{where}: post_bits and post_loss go together (the precision quantized to after"
