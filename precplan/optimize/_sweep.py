@@ -83,7 +83,8 @@ class Sweep:
     """The optimal plans for an array of budgets, one entry per budget in every array.
 
     Index it (``sweep[i]``) or iterate for :class:`~precplan.optimize.Plan` objects; use the
-    arrays, :meth:`columns`, :attr:`notes` and :meth:`warnings` for the sweep as a whole."""
+    arrays, :attr:`notes` and :attr:`warnings` for the sweep as a whole (the command line names
+    and orders the arrays as its CSV columns: ``precplan.cli._optimize_columns``)."""
 
     law: str  # the requested law
     mode: str
