@@ -5,6 +5,9 @@ The Python API, for notebooks and scripts (``docs/api.md`` has an example per fu
     import precplan
     plan = precplan.plan(budget=1e23)                 # N*, D*, bits, loss
     plan.params, plan.tokens, plan.bits.weights, plan.loss
+    precplan.plan(budget=1e22, law="besiroglu2024").uncertainty   # intervals
+    precplan.plan(gpu=["h100", "b200"], gpus=512, days=30)         # hardware budget, best GPU
+    precplan.compare_laws(["kumar2024", "besiroglu2024"], 1e22)   # one plan per law
     law = precplan.load_law("kumar2024")
     precplan.predict(law, 220e6, 16e9, weights=4, post="int4")
     precplan.ptq_risk(law, 8e9, 15e12, post=4)
@@ -36,6 +39,8 @@ _EXPORTS = {
     # planning
     "plan": "precplan.optimize",
     "plan_sweep": "precplan.optimize",
+    "compare_laws": "precplan.optimize",
+    "make_request": "precplan.optimize",
     "make_planner": "precplan.optimize",
     "optimize_sweep": "precplan.optimize",
     "Plan": "precplan.optimize",

@@ -151,22 +151,22 @@ class GpuSpec:
     def __post_init__(self) -> None:
         dev = get_gpu(self.gpu, None if self.hardware is None else load_catalog(self.hardware))
         if dev.count != 1:
-            raise PrecplanError(f"--gpu {dev.count}x{dev.id}: name one kind of card (--gpu {dev.id}) and give the number of cards with --gpus")
+            raise PrecplanError(f"`gpu` {dev.count}x{dev.id}: name one kind of card (`gpu` {dev.id}) and give the number of cards with `gpus`")
         object.__setattr__(self, "device", dev)
         for name in ("mfu", "prefill_mfu"):
             v = getattr(self, name)
             if not (np.isfinite(v) and 0 < v <= 1):
-                raise PrecplanError(f"--{name.replace('_', '-')} must be in (0, 1], got {v:g}")
+                raise PrecplanError(f"`{name}` must be in (0, 1], got {v:g}")
         if self.price is not None and not (np.isfinite(self.price) and self.price > 0):
-            raise PrecplanError(f"--price must be a positive number of dollars per GPU-hour, got {self.price:g}")
+            raise PrecplanError(f"`price` must be a positive number of dollars per GPU-hour, got {self.price:g}")
         if not (self.input_tokens >= 0 and self.output_tokens >= 0 and self.input_tokens + self.output_tokens > 0):
-            raise PrecplanError("--input-tokens and --output-tokens must be non-negative and not both zero")
+            raise PrecplanError("`input_tokens` and `output_tokens` must be non-negative and not both zero")
         for name in ("batch", "gqa") + (("context",) if self.context is not None else ()):
             v = getattr(self, name)
             if not (np.isfinite(v) and v >= 1):
-                raise PrecplanError(f"--{name} must be a number >= 1, got {v:g}")
+                raise PrecplanError(f"`{name}` must be a number >= 1, got {v:g}")
         if self.gpus is not None and not (isinstance(self.gpus, (int, np.integer)) and self.gpus >= 1):
-            raise PrecplanError(f"--gpus must be a whole number of GPUs >= 1, got {self.gpus!r}")
+            raise PrecplanError(f"`gpus` must be a whole number of GPUs >= 1, got {self.gpus!r}")
 
     # ------------------------------------------------------------------ rates
     @property

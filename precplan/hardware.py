@@ -137,7 +137,7 @@ class Gpu:
         valid = ", ".join(f.name for f in (self.training_formats() if purpose == "training" else self.serving_formats()))
         raise PrecplanError(
             f"{self.id} has no native {p.name} for {purpose}{f' ({why})' if why else ''}: its native {purpose} formats are"
-            f" {valid} (or give plain bit counts, e.g. --precisions 3:16, to run them emulated in the next wider format)"
+            f" {valid} (or give plain bit counts, e.g. `precisions` 3:16, to run them emulated in the next wider format)"
         )
 
     def serving_formats(self) -> list[Format]:
@@ -332,9 +332,9 @@ def gpu_list(text: str, catalog: Catalog | None = None) -> list[Gpu]:
     """``h100,b200`` -> GPUs (no duplicates)."""
     items = [t.strip() for t in str(text).split(",") if t.strip()]
     if not items:
-        raise PrecplanError(f"--gpu: expected a GPU name like h100 or a list like h100,b200; got {text!r}")
+        raise PrecplanError(f"`gpu`: expected a GPU name like h100 or a list like h100,b200; got {text!r}")
     gpus = [get_gpu(t, catalog) for t in items]
     ids = [g.id for g in gpus]
     if len(set(ids)) != len(ids):
-        raise PrecplanError(f"--gpu {text!r}: a GPU is listed twice")
+        raise PrecplanError(f"`gpu` {text!r}: a GPU is listed twice")
     return gpus

@@ -70,13 +70,13 @@ def test_checkpoints_are_weighted_per_run_and_the_early_ones_dropped(tmp_path):
 
 def test_bad_curves_are_clear_errors(tmp_path):
     path = write_curves(tmp_path / "c.csv", HOFFMANN, [1e8, 1e9], [2e9], checkpoints=3)
-    with pytest.raises(PrecplanError, match="every checkpoint is dropped.*--min-tokens 0"):
+    with pytest.raises(PrecplanError, match="every checkpoint is dropped.*`min_tokens` 0"):
         load_curves(path)
     text = path.read_text().replace("100000000-", "1000000000-")  # two model sizes under one run id
     (tmp_path / "mixed.csv").write_text(text)
     with pytest.raises(PrecplanError, match="has checkpoints with different params"):
         load_curves(tmp_path / "mixed.csv", min_tokens=0)
-    with pytest.raises(PrecplanError, match="--skip-fraction must be"):
+    with pytest.raises(PrecplanError, match="`skip_fraction` must be"):
         load_curves(path, skip_fraction=1.5)
 
 

@@ -190,7 +190,7 @@ def test_chinchilla_law_plans_16_bits_only():
     assert plan.params == pytest.approx(hoffmann_split(HOFFMANN, 1e23)[0], rel=1e-5)  # and with the paper's
     assert any("no precision terms" in n for n in plan.notes)
     assert [r.label for r in plan.comparison] == ["16-bit", "optimum P*"]
-    with pytest.raises(PrecplanError, match="--base hoffmann2022"):
+    with pytest.raises(PrecplanError, match="`base` hoffmann2022"):
         optimize(law, 1e23, precision=8)
     composed = optimize(load_law("kumar2024", "hoffmann2022"), 1e23)
     assert composed.bits.weights == 7.0  # P* does not depend on the base law's constants
@@ -206,7 +206,7 @@ def test_chinchilla_law_plans_16_bits_only():
         (dict(budget=1e21, params=7e9, memory=1e9), "at most 2B parameters fit"),
         (dict(budget=1e18, params=7e9, inference_tokens=2e12), "too small"),
         (dict(budget=None, target_loss=3.0, params=1e8), "cannot go below"),
-        (dict(budget=1e21, precision=8, untied=True), "--precision fixes"),
+        (dict(budget=1e21, precision=8, untied=True), "`precision` fixes"),
         (dict(budget=1e21, precisions=[3]), "outside the domain"),
     ],
 )

@@ -8,6 +8,7 @@ from typing import Any, Callable, TypeVar
 
 import typer
 
+from precplan.cli._flags import cli_message
 from precplan.errors import PrecplanError
 
 __all__ = [
@@ -41,9 +42,9 @@ class OutputError(Exception):
         self.cause = cause
 
 
-def fail(message: str) -> None:
-    """One line on stderr, exit code 2."""
-    sys.stderr.write(f"error: {message}\n")
+def fail(message: str, command: str | None = None) -> None:
+    """One line on stderr (library argument names shown as ``command``'s flags), exit code 2."""
+    sys.stderr.write(f"error: {cli_message(message, command)}\n")
     raise typer.Exit(2)
 
 
@@ -55,7 +56,7 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except PrecplanError as exc:
-            fail(str(exc))
+            fail(str(exc), fn.__name__)
         except FileNotFoundError as exc:
             fail(f"{exc.filename}: no such file")
         except OSError as exc:
@@ -106,15 +107,11 @@ def load_cli_law(law: str, base: str | None):
 
 
 def law_warnings(law) -> list[str]:
-    """Warnings every command prints about its law: composition and assumed constants in use."""
-    out: list[str] = []
-    if law.composed_from:
-        p, b = law.composed_from
-        out.append(
-            f"law {law.id}: base terms from {b}, precision terms from {p}. This composition is an"
-            " assumption: the precision factors were fit against another base law."
-        )
-    return out
+    """Warnings every command prints about its law: a composition is an assumption (the library's
+    :func:`precplan.optimize.composition_warnings`, which every plan already carries)."""
+    from precplan.optimize import composition_warnings
+
+    return composition_warnings(law)
 
 
 def resolve_precisions(precision: str | None, weights: str | None, activations: str | None, kv: str | None):

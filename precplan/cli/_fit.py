@@ -52,7 +52,6 @@ def fit(
     from precplan.errors import PrecplanError
     from precplan.fit import fit_law
     from precplan.laws import save_law
-    from precplan.cli._render import print_json
     from precplan.units import parse_count
 
     from precplan.fit import check_fit_options
@@ -73,6 +72,14 @@ def fit(
                      level=level, seed=seed, progress=not json_out, columns=columns, law_id=law_id, subsample=subsample,
                      curves=curves, min_tokens=_token_count(min_tokens),
                      skip_fraction=skip_fraction)
+    _emit(result, out, plot, json_out)
+
+
+def _emit(result, out: str | None, plot: str | None, json_out: bool) -> None:
+    """Write the law file and the figure, then print the result (JSON, or tables for people)."""
+    from precplan.cli._render import print_json
+    from precplan.laws import save_law
+
     written = str(save_law(result.law, out)) if out else None
     drawn = None
     if plot:

@@ -1,33 +1,32 @@
 """``precplan optimize``: the N, D and training precision that minimize predicted loss under a
-budget (or the lifetime compute that reaches a target loss), with the alternatives' cost."""
+budget (or the lifetime compute that reaches a target loss), with the alternatives' cost.
+
+The command parses, calls the library (:func:`precplan.optimize.make_request`,
+:func:`precplan.optimize.compare_laws`) with the options as typed, and picks a renderer; the
+library reads every value, normalizes the budget and checks the request."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 from precplan.cli._common import (
-    BaseOpt, ForceOpt, JsonOpt, LawOpt, LevelOpt, PlotOpt, check_outputs, handle_errors, law_warnings, load_cli_laws, parse_level,
-    print_json_warnings,
+    BaseOpt, ForceOpt, JsonOpt, LawOpt, LevelOpt, PlotOpt, check_outputs, handle_errors, print_json_warnings, split_law_list,
 )
+from precplan.errors import PrecplanError
 
 __all__ = ["optimize", "register"]
 
 Opt = typer.Option
 
-
-def _number(text: str | None, what: str, default: float | None = None) -> float | None:
-    """A plain real number option (loss, price, MFU) with a one-line error."""
-    from precplan.errors import PrecplanError
-
-    import re
-
-    if text is None:
-        return default
-    if not re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", str(text), re.ASCII) or abs(float(text)) == float("inf"):
-        raise PrecplanError(f"{what}: cannot read {text!r} as a number (a plain finite number, e.g. 2.5 or 0.4)")
-    return float(text)
+# the options passed to the library as typed (the library's argument names)
+REQUEST_ARGS = (
+    "budget", "params", "tokens", "precision", "precisions", "continuous", "untied", "memory", "serve_memory",
+    "inference_precision", "inference_tokens", "target_loss", "compare", "serve_activations", "serve_kv", "gpu", "gpus",
+    "days", "hours", "gpu_hours", "dollars", "price", "mfu", "prefill_mfu", "input_tokens", "output_tokens", "batch",
+    "context", "gqa", "hardware", "level",
+)
 
 
 @handle_errors
@@ -48,8 +47,9 @@ def optimize(
     serve_activations: Optional[str] = Opt(None, "--serve-activations", help="Serve activations at this precision (default: their training precision). Cost and memory only."),
     serve_kv: Optional[str] = Opt(None, "--serve-kv", help="Serve the KV cache at this precision (default: its training precision). Cost and memory only."),
     gpu: Optional[str] = Opt(None, "--gpu", help="Plan on this GPU (precplan hardware list): its native formats, priced at their real throughput, with GPU-hours, days and dollars. A list (h100,b200) picks the cheapest (target loss) or best (budget) GPU."),
-    gpus: Optional[str] = Opt(None, "--gpus", help="Number of GPUs: with --days, the training budget (GPUs x days); alone, the wall-clock days are reported."),
+    gpus: Optional[str] = Opt(None, "--gpus", help="Number of GPUs: with --days or --hours, the training budget (GPUs x time); alone, the wall-clock days are reported."),
     days: Optional[str] = Opt(None, "--days", help="Wall-clock days of training on --gpus GPUs (the budget covers training only)."),
+    hours: Optional[str] = Opt(None, "--hours", help="Wall-clock hours of training on --gpus GPUs (instead of --days)."),
     gpu_hours: Optional[str] = Opt(None, "--gpu-hours", help="Budget in GPU-hours (training, plus inference with --inference-tokens), e.g. 368640."),
     dollars: Optional[str] = Opt(None, "--dollars", help="Budget in dollars (with --price), e.g. 2e6."),
     price: Optional[str] = Opt(None, "--price", help="Dollars per GPU-hour (one per --gpu, e.g. 2.5,5.0)."),
@@ -73,137 +73,52 @@ def optimize(
     """Choose parameters, tokens and training precision that minimize predicted loss under a budget.
 
     --law a,b,c plans with each law side by side and shows the spread."""
-    from dataclasses import replace
+    args = {k: v for k, v in locals().items() if k in REQUEST_ARGS}
+    _check_outputs(csv, plot, json_out, json_columns, [law, base], force)
+    laws = split_law_list(law)
+    if len(laws) > 1:
+        return _per_law(laws, base, args, json_out, json_columns, csv, plot)
+    from precplan.optimize import make_request
 
-    import numpy as np
+    req = make_request(law=laws[0], base=base, **args)
+    if len(req.planners) > 1:  # several GPUs: the best plan, the others beside it
+        chosen = req.plan()
+        one = req.on(chosen.gpu)
+        return _show_plan(one.planner, chosen, one.sweep() if csv is not None else None, json_out, csv, plot)
+    sweep = req.sweep(progress=True)
+    if sweep.count == 1 and not json_columns:
+        return _show_plan(req.planner, sweep[0], sweep, json_out, csv, plot)
+    _show_sweep(req.planner, sweep, json_out, json_columns, csv, plot)
 
-    from precplan.errors import PrecplanError
-    from precplan.optimize import make_planner
-    from precplan.optimize import parse_bits_spec
-    from precplan.units import parse_bytes, parse_count, parse_count_or_sweep
 
+def _check_outputs(csv: str | None, plot: str | None, json_out: bool, json_columns: bool, inputs: list, force: bool) -> None:
+    """One output on stdout at most, and every output file writable, before any work."""
     if csv == "-" and (json_out or json_columns):
         raise PrecplanError(f"--csv - and {'--json' if json_out else '--json-columns'} both write to stdout; pick one (or give --csv a file name)")
     if json_out and json_columns:
         raise PrecplanError("--json and --json-columns both write JSON to stdout; pick one (--json-columns: one array per column)")
-    check_outputs({"--csv": csv, "--plot": plot}, [law, base], force)
-    if compare is not None and not [c for c in compare.split(",") if c.strip()]:
-        raise PrecplanError("--compare: an empty list; give precisions such as 4,8,16 (or leave --compare out)")
-    from precplan.optimize import annotate
-
-    lvl = parse_level(level)
-    laws = load_cli_laws(law, base)
-    the_law = laws[0]
-    budgets = None if budget is None else parse_count_or_sweep(budget, "--budget")
-    from precplan.optimize import gpu_format_names, hardware_request, serving_memory
-
-    if gpu is not None:  # on a GPU, fp8/fp6/fp4 name its format (e4m3, e3m2, e2m1)
-        precision, precisions, compare = (gpu_format_names(x) for x in (precision, precisions, compare))
-    bits_range, listed = parse_bits_spec(precisions) if precisions is not None else (None, None)
-    hw = hardware_request(gpu, gpus=gpus, days=days, gpu_hours=gpu_hours, dollars=dollars, price=price, mfu=mfu, prefill_mfu=prefill_mfu,
-                          input_tokens=input_tokens, output_tokens=output_tokens, batch=batch, context=context, gqa=gqa,
-                          hardware=hardware, budgets=budgets)
-    serve_bytes, card, kv_memory = serving_memory(serve_memory, hardware, hw.specs, context, batch, gqa)
-    common = dict(
-        has_budget=budgets is not None or hw.hours is not None,
-        params=None if params is None else parse_count(params, "--params"),
-        tokens=None if tokens is None else parse_count(tokens, "--tokens"),
-        precision=precision,
-        precisions=listed,
-        bits_range=bits_range,
-        continuous=continuous,
-        untied=untied,
-        memory=None if memory is None else parse_bytes(memory, "--memory"),
-        serve_memory=serve_bytes,
-        inference_precision=inference_precision,
-        inference_tokens=None if inference_tokens is None else _tokens(inference_tokens),
-        target_loss=_number(target_loss, "--target-loss"),
-        compare=None if compare is None else [c for c in compare.split(",") if c.strip()],
-        serve_activations=serve_activations,
-        serve_kv=serve_kv,
-        kv_memory=kv_memory,
-        budget_inference=hw.days is None,
-    )
-    if len(laws) > 1:
-        from precplan.cli._optimize_spread import plan_each
-
-        if json_columns:
-            raise PrecplanError("--json-columns writes one law's sweep; with several laws (--law a,b,c) use --json")
-        if len(hw.specs) > 1:
-            raise PrecplanError("several laws and several GPUs at once: compare laws on one GPU, or GPUs with one law")
-        spec = hw.specs[0] if hw.specs else None
-        if hw.hours is not None:
-            budgets = np.atleast_1d(spec.budget_units(hw.hours[0]))
-        plan_each(laws, lambda one: make_planner(one, gpu=spec, **common), budgets, lvl, json_out, csv, plot)
-        return
-    extra = law_warnings(the_law)
-    card_note = None if card is None else f"--serve-memory {serve_memory} = {card}: {serve_bytes:,.0f} B ({serve_bytes / 2**30:.2f}GiB, {serve_bytes / 1e9:.2f}GB)"
-    if len(hw.specs) > 1:
-        from precplan.optimize import plan_across
-
-        planner, plans = plan_across(the_law, hw.specs, hw.hours, budgets, common)
-        chosen = plans[0]
-        one = planner.sweep(None if chosen.budget is None else [chosen.budget]) if csv is not None else None
-        _one_plan(planner, annotate(planner, plans, lvl)[0], one, extra, card_note, json_out, csv, plot)
-        return
-    spec = hw.specs[0] if hw.specs else None
-    planner = make_planner(the_law, gpu=spec, **common)
-    if hw.hours is not None:
-        budgets = np.atleast_1d(spec.budget_units(hw.hours[0]))
-    sweep = _solve(planner, budgets, lvl)
-    if card_note is not None:
-        sweep = replace(sweep, shared_notes=(card_note,) + sweep.shared_notes)
-    sweep.lead_warnings[:] = extra
-    if sweep.count == 1 and not json_columns:
-        _one_plan(planner, sweep[0], sweep, [], None, json_out, csv, plot)
-        return
-    from precplan.cli._optimize_render import render_sweep, sweep_header, write_csv
-
-    if csv is not None:
-        write_csv(sweep, csv)
-    if json_out or json_columns:
-        from precplan.cli._render import write_json_table
-
-        write_json_table(sweep_header(sweep), sweep.columns(), columnar=json_columns)
-        print_json_warnings(sweep.warnings)
-    elif csv != "-":
-        render_sweep(sweep)
-    else:  # the CSV is on stdout: the warnings still reach stderr
-        print_json_warnings(sweep.warnings)
-    if csv not in (None, "-") and not (json_out or json_columns):
-        from precplan.cli._render import print_notes
-
-        print_notes([f"wrote {csv} ({sweep.count} rows)"])
-    if plot is not None:
-        _plot(planner, sweep, plot, json_out or json_columns or csv == "-")
+    check_outputs({"--csv": csv, "--plot": plot}, inputs, force)
 
 
-def _solve(planner, budgets, level: float):
-    """The sweep with its intervals; a progress bar (stderr, on a terminal) when it takes over a
-    second. Budgets too small for any model the law describes are refused first."""
-    import numpy as np
+def _per_law(laws: list[str], base: str | None, args: dict[str, Any], json_out: bool, json_columns: bool,
+             csv: str | None, plot: str | None) -> None:
+    """``--law a,b,c``: the library's plan per law, side by side (or the JSON list)."""
+    from precplan.cli._optimize_spread import render_per_law
+    from precplan.optimize import compare_laws
 
-    from precplan.optimize import check_meaningful_budgets
-    from precplan.optimize import annotate_sweep
-    from precplan.progress import progress_bar
-
-    n = 1 if budgets is None else int(np.size(budgets))
-    with progress_bar(n > 1, "solving budgets", n) as advance:
-        sweep = planner.sweep(budgets, advance)
-    if budgets is not None and planner.problem.mode == "budget":
-        check_meaningful_budgets(planner.groups, planner.problem, budgets, sweep.params, sweep.loss)
-    with progress_bar(n > 1 and planner.law.has_samples, "intervals over the law's coefficient samples", n) as advance:
-        return annotate_sweep(planner, sweep, level, advance)
+    if json_columns:
+        raise PrecplanError("--json-columns writes one law's sweep; with several laws (--law a,b,c) use --json")
+    if plot is not None or csv is not None:
+        raise PrecplanError("--plot and --csv take one law; give --law a single law to draw or export")
+    render_per_law(compare_laws(laws, base=base, **args), json_out)
 
 
-def _one_plan(planner, plan, sweep, extra: list[str], card_note: str | None, json_out: bool, csv: str | None, plot: str | None) -> None:
+def _show_plan(planner, plan, sweep, json_out: bool, csv: str | None, plot: str | None) -> None:
     """Print one plan (table or JSON); write its CSV (from ``sweep``, the one-budget sweep it
     comes from) and plot."""
-    from precplan.cli._optimize_render import render_plan, write_csv
+    from precplan.cli._optimize_columns import write_csv
+    from precplan.cli._optimize_render import render_plan
 
-    plan.warnings[:0] = extra
-    if card_note is not None:
-        plan.notes.insert(0, card_note)
     if csv is not None:
         write_csv(sweep, csv)
     if json_out:
@@ -219,25 +134,40 @@ def _one_plan(planner, plan, sweep, extra: list[str], card_note: str | None, jso
         _plot(planner, [plan], plot, json_out or csv == "-")
 
 
+def _show_sweep(planner, sweep, json_out: bool, json_columns: bool, csv: str | None, plot: str | None) -> None:
+    """Print a sweep (table, JSON rows or columns); write its CSV and plot."""
+    from precplan.cli._optimize_columns import sweep_columns, sweep_header, write_csv
+    from precplan.cli._optimize_render import render_sweep
+
+    if csv is not None:
+        write_csv(sweep, csv)
+    if json_out or json_columns:
+        from precplan.cli._render import write_json_table
+
+        write_json_table(sweep_header(sweep), sweep_columns(sweep), columnar=json_columns)
+        print_json_warnings(sweep.warnings)
+    elif csv != "-":
+        render_sweep(sweep)
+    else:  # the CSV is on stdout: the warnings still reach stderr
+        print_json_warnings(sweep.warnings)
+    if csv not in (None, "-") and not (json_out or json_columns):
+        from precplan.cli._render import print_notes
+
+        print_notes([f"wrote {csv} ({sweep.count} rows)"])
+    if plot is not None:
+        _plot(planner, sweep, plot, json_out or json_columns or csv == "-")
+
+
 def _plot(planner, plans, path: str, quiet: bool) -> None:
     """Draw the plan's curves to ``path`` (and say so, unless stdout carries JSON or CSV)."""
     from precplan.optimize import plan_curves
-    from precplan.plots import save_figure
-    from precplan.plots import plot_optimize
+    from precplan.plots import plot_optimize, save_figure
 
     written = save_figure(plot_optimize(plan_curves(planner, plans)), path)
     if not quiet:
         from precplan.cli._render import print_notes
 
         print_notes([f"plot written to {written}"])
-
-
-def _tokens(text: str) -> float:
-    from precplan.units import parse_count
-
-    if str(text).strip() in ("0", "0.0"):
-        return 0.0
-    return parse_count(text, "--inference-tokens")
 
 
 def register(app: typer.Typer) -> None:

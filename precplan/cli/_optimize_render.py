@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from precplan.optimize import Plan
-from precplan.optimize import Sweep
+from precplan.optimize import Plan, Sweep
 from precplan.precision import Bits
-from precplan.cli._render import bits_num, bits_text, console, csv_table, fmt, plain, print_notes, print_warnings, table
+from precplan.cli._render import bits_num, bits_text, console, fmt, plain, print_notes, print_warnings, table
 from precplan.units import format_bytes, format_count
 
-__all__ = ["TABLE_ROWS", "bits_num", "plain", "render_plan", "render_sweep", "sweep_header", "write_csv"]
+__all__ = ["TABLE_ROWS", "bits_num", "plain", "render_plan", "render_sweep"]
 
 
 def _flops(x: float | None) -> str:
@@ -60,6 +59,19 @@ def render_plan(p: Plan) -> None:
         rows.append((f"served weights at {bits_num(p.inference_precision)} bits", format_bytes(p.serve_memory_bytes)))
     if p.kv_cache_bytes is not None and (p.inference_tokens or p.gpu is None):
         rows.append(("KV cache (assumed shape, see notes)", format_bytes(p.kv_cache_bytes)))
+    rows += _gpu_rows(p)
+    out.print(f"[bold]{_title(p)}[/bold]")
+    out.print(table("", ["", "plan" + (f" [{u['level']:.0%} interval]" if u else "")], rows))
+    _hardware_options(p)
+    _comparison(p)
+    _without_ptq(p)
+    _reference(p)
+    _tail(p)
+
+
+def _gpu_rows(p: Plan) -> list[tuple[str, str]]:
+    """GPU-hours, the budget, wall-clock days and dollars of a plan on a GPU (none without one)."""
+    rows: list[tuple[str, str]] = []
     if p.gpu_cost is not None:
         g = p.gpu_cost
         rows.append((f"{g.gpu.upper()} GPU-hours: training", plain(g.train_gpu_hours)))
@@ -70,10 +82,12 @@ def render_plan(p: Plan) -> None:
         if g.wall_days is not None:
             rows.append((f"wall-clock days of training on {g.gpus} GPUs", f"{g.wall_days:.3g}"))
         rows.append(("cost in dollars", "- (give --price)" if g.total_dollars is None else f"${g.total_dollars:,.0f}" + (f" (training ${g.train_dollars:,.0f})" if p.inference_tokens else "")))
-    out.print(f"[bold]{_title(p)}[/bold]")
-    out.print(table("", ["", "plan" + (f" [{u['level']:.0%} interval]" if u else "")], rows))
-    _hardware_options(p)
-    _comparison(p)
+    return rows
+
+
+def _without_ptq(p: Plan) -> None:
+    """How the optimum moves when post-training quantization is planned for."""
+    out = console()
     if p.without_ptq is not None:
         s = p.without_ptq
         rows = _size_rows(s, p) + [
@@ -82,6 +96,11 @@ def render_plan(p: Plan) -> None:
         ]
         out.print(f"How the optimum moves when PTQ to {bits_num(p.inference_precision)} bits is planned for:")
         out.print(table("", ["", "ignoring PTQ", "PTQ-aware"], rows))
+
+
+def _reference(p: Plan) -> None:
+    """The training-optimal plan at the same loss beside the inference-aware one."""
+    out = console()
     if p.reference is not None:
         r = p.reference
         rows = _size_rows(r, p) + [
@@ -100,7 +119,6 @@ def render_plan(p: Plan) -> None:
             caption = f"inference-aware sizing saves {plain(r.saved_gpu_hours)} {p.gpu.upper()} GPU-hours ({r.saved_fraction:.1%}) over the model's life"
         out.print("Same loss, training-optimal (inference-blind) vs inference-aware:")
         out.print(table("", ["", "training-optimal", "inference-aware"], rows, caption))
-    _tail(p)
 
 
 def _format_text(p: Plan) -> str:
@@ -221,29 +239,3 @@ def _format_cells(sweep: Sweep) -> list[str]:
     if sweep.formats is None:
         return [""] * sweep.count
     return [f" ({sweep.formats[k]})" for k in sweep.index.tolist()]
-
-
-def sweep_header(sweep: Sweep) -> dict:
-    """What a sweep's JSON says once, before its rows or columns."""
-    unc = next((u for u in sweep.uncertainty or () if u), None)
-    return {
-        "law": sweep.law, "mode": sweep.mode, "count": sweep.count, "cost_model": sweep.cost_model,
-        "target_loss": sweep.target_loss, "inference_precision": sweep.inference_precision,
-        "inference_tokens": sweep.inference_tokens, "gpu": sweep.gpu, "gpus": sweep.gpus,
-        "uncertainty": None if unc is None else {k: unc[k] for k in ("level", "samples", "method", "sampled")},
-        "assumed": list(sweep.assumed), "notes": sweep.notes, "warnings": sweep.warnings,
-    }
-
-
-def write_csv(sweep: Sweep, path: str) -> None:
-    """The plans as CSV (:meth:`Sweep.columns`, one row per budget), to stdout (``-``) or
-    atomically to a file."""
-    import sys
-
-    from precplan.io import atomic_write_text
-
-    text = csv_table(sweep.columns())
-    if path == "-":
-        sys.stdout.write(text)
-    else:
-        atomic_write_text(path, text)

@@ -1,36 +1,24 @@
-"""``optimize --law a,b,c``: the same request planned by each law, side by side, with the spread
-(:mod:`precplan.cli._spread`). JSON is the list of plans, one per law."""
+"""``optimize --law a,b,c``: the library's plan per law (:func:`precplan.optimize.compare_laws`),
+side by side with the spread (:mod:`precplan.cli._spread`). JSON is the list of plans, one per law."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-from precplan.errors import PrecplanError
-
-__all__ = ["plan_each"]
+__all__ = ["render_per_law"]
 
 
-def plan_each(laws: Sequence[Any], request: Callable[[Any], Any], budgets, level: float, json_out: bool,
-              csv: str | None, plot: str | None) -> None:
-    """Plan with every law (one budget, or none), then print the list (JSON) or the side-by-side table."""
+def render_per_law(results: Sequence[Any], json_out: bool) -> None:
+    """Print the list (JSON) or the side-by-side table of one result per law."""
+    from precplan.cli._flags import cli_message
     from precplan.cli._optimize_render import bits_num, plain
     from precplan.cli._render import fmt, print_json
-    from precplan.cli._spread import Column, render_side_by_side, run_each
-    from precplan.optimize import annotate
+    from precplan.cli._spread import Column, NotApplicable, render_side_by_side
     from precplan.units import format_count
 
-    if budgets is not None and budgets.size > 1:
-        raise PrecplanError("--law with a list of laws needs one --budget (not a sweep); run the sweep per law")
-    if plot is not None or csv is not None:
-        raise PrecplanError("--plot and --csv take one law; give --law a single law to draw or export")
-
-    def solve(the_law):
-        planner = request(the_law)
-        return annotate(planner, planner.plans(budgets), level)[0]
-
-    plans = run_each(laws, solve)
+    shown = [NotApplicable(r.law, False, cli_message(r.reason)) if not hasattr(r, "bits") else r for r in results]
     if json_out:
-        print_json(plans)
+        print_json(shown)
         return
     columns = [
         Column("parameters N*", "params", "params", format_count),
@@ -39,10 +27,9 @@ def plan_each(laws: Sequence[Any], request: Callable[[Any], Any], budgets, level
         Column("weight bits", "weight_bits", "bits", bits_num),
         Column("loss", "loss", "loss", fmt),
     ]
-    shown = [_WithBits(p) if hasattr(p, "bits") else p for p in plans]
-    first = next(p for p in plans if hasattr(p, "bits"))
+    first = next(p for p in results if hasattr(p, "bits"))
     what = f"{first.budget:.3g} FLOPs" if first.budget is not None else "this request"
-    render_side_by_side(f"The optimal plan for {what} by each law", shown, columns)
+    render_side_by_side(f"The optimal plan for {what} by each law", [_WithBits(p) if hasattr(p, "bits") else p for p in shown], columns)
 
 
 class _WithBits:

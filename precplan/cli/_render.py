@@ -18,8 +18,21 @@ __all__ = [
 
 
 def print_json(obj: Any) -> None:
-    """Write ``obj`` as indented JSON to stdout."""
-    sys.stdout.write(json.dumps(to_jsonable(obj), indent=2) + "\n")
+    """Write ``obj`` as indented JSON to stdout (library argument names in its text as flags)."""
+    sys.stdout.write(json.dumps(as_flags(to_jsonable(obj)), indent=2) + "\n")
+
+
+def as_flags(doc: Any) -> Any:
+    """JSON-ready data with every text's `argument` named by its flag (notes, warnings, reasons)."""
+    from precplan.cli._flags import cli_message
+
+    if isinstance(doc, str):
+        return cli_message(doc) if "`" in doc else doc
+    if isinstance(doc, list):
+        return [as_flags(x) for x in doc]
+    if isinstance(doc, dict):
+        return {k: as_flags(v) for k, v in doc.items()}
+    return doc
 
 
 def json_cells(values: Any) -> list[Any]:
@@ -63,7 +76,7 @@ def write_json_table(header: dict[str, Any], columns: dict[str, Any], columnar: 
     in blocks so a large table never sits in memory twice)."""
     out = sys.stdout
     names = list(columns)
-    head = json.dumps(to_jsonable(header), indent=2)[:-2]
+    head = json.dumps(as_flags(to_jsonable(header)), indent=2)[:-2]
     texts = [json_texts(columns[k]) for k in names]
     if columnar:
         body = ",\n".join(f"    {json.dumps(k)}: [{', '.join(t)}]" for k, t in zip(names, texts))
@@ -147,17 +160,23 @@ def _looks_numeric(cell: str) -> bool:
 
 
 def print_warnings(warnings: Iterable[str]) -> None:
-    """Warnings in yellow on stderr (so stdout stays clean for scripts)."""
+    """Warnings in yellow on stderr (so stdout stays clean for scripts); library argument names
+    shown as flags."""
+    from precplan.cli._flags import cli_message
+
     out = console(stderr=True)
     for w in warnings:
-        out.print(f"[yellow]warning:[/yellow] {w}", markup=True, highlight=False, soft_wrap=True)
+        out.print(f"[yellow]warning:[/yellow] {cli_message(w)}", markup=True, highlight=False, soft_wrap=True)
 
 
 def print_notes(notes: Iterable[str]) -> None:
-    """Notes (assumptions, format mappings) dimmed, on stdout after the result."""
+    """Notes (assumptions, format mappings) dimmed, on stdout after the result; library argument
+    names shown as flags."""
+    from precplan.cli._flags import cli_message
+
     out = console()
     for n in notes:
-        out.print(f"[dim]note: {n}[/dim]")
+        out.print(f"[dim]note: {cli_message(n)}[/dim]")
 
 
 def fmt(value: float | None, digits: int = 4) -> str:

@@ -79,7 +79,7 @@ def _curve_counts(data: Data, clusters: np.ndarray, B: int, rng: np.random.Gener
 def run_bootstrap(data: Data, plan: Plan, settings: Settings, full: dict[str, StageResult], tie: bool,
                   B: int, budget: float, level: float, seed: int) -> Bootstrap:
     if not 0 < level < 1:
-        raise PrecplanError(f"--level must be between 0 and 1 (e.g. 0.95); got {level:g}")
+        raise PrecplanError(f"`level` must be between 0 and 1 (e.g. 0.95); got {level:g}")
     rng = np.random.default_rng(seed)
     W = resample_counts(data, B, rng)
     ok = np.ones(B, dtype=bool)

@@ -90,9 +90,9 @@ def load_curves(path: str | Path, columns: Mapping[str, str] | str | None = None
     """Read training curves (the format in this module's docstring), drop the early checkpoints
     and weigh every run 1. ``columns`` maps standard names as for a runs file."""
     if not (np.isfinite(min_tokens) and min_tokens >= 0):
-        raise PrecplanError(f"--min-tokens must be a token count >= 0 (e.g. 1e10, 0 to keep every checkpoint); got {min_tokens!r}")
+        raise PrecplanError(f"`min_tokens` must be a token count >= 0 (e.g. 1e10, 0 to keep every checkpoint); got {min_tokens!r}")
     if not (np.isfinite(skip_fraction) and 0 <= skip_fraction < 1):
-        raise PrecplanError(f"--skip-fraction must be a fraction from 0 to below 1 (e.g. 0.1); got {skip_fraction!r}")
+        raise PrecplanError(f"`skip_fraction` must be a fraction from 0 to below 1 (e.g. 0.1); got {skip_fraction!r}")
     p = Path(path)
     header = header_of(p)
     run_col = next((c for c in RUN_COLUMNS if c in header), None)
@@ -124,8 +124,8 @@ def load_curves(path: str | Path, columns: Mapping[str, str] | str | None = None
     if not keep.any():
         raise PrecplanError(
             f"{p}: every checkpoint is dropped (fewer than {min_tokens:.3g} tokens seen, or in the first {skip_fraction:.0%}"
-            f" of its run); the most tokens any checkpoint saw is {tokens.max():.3g}: lower --min-tokens (--min-tokens 0 keeps"
-            " them; drop the early part of each run with --skip-fraction instead)"
+            f" of its run); the most tokens any checkpoint saw is {tokens.max():.3g}: lower `min_tokens` (`min_tokens` 0 keeps"
+            " them; drop the early part of each run with `skip_fraction` instead)"
         )
     kept_count = np.bincount(run[keep], minlength=names.size)
     weight = np.where(keep, 1.0 / np.maximum(kept_count[run], 1), 0.0)
@@ -133,8 +133,8 @@ def load_curves(path: str | Path, columns: Mapping[str, str] | str | None = None
     notes = [
         f"training curves: {runs.n:,} checkpoints of {n_runs:,} runs; fitted on {int(keep.sum()):,} checkpoints of"
         f" {n_kept_runs:,} runs, each run weighing 1 (its k checkpoints 1/k each; Choshen et al. 2024)",
-        f"dropped {int(early.sum()):,} checkpoints with fewer than {min_tokens:.3g} tokens seen (--min-tokens)"
-        f" and {int(head.sum()):,} in the first {skip_fraction:.0%} of their run's tokens (--skip-fraction)",
+        f"dropped {int(early.sum()):,} checkpoints with fewer than {min_tokens:.3g} tokens seen (`min_tokens`)"
+        f" and {int(head.sum()):,} in the first {skip_fraction:.0%} of their run's tokens (`skip_fraction`)",
         "a checkpoint is fitted as if its run had ended there (under a decaying learning rate it sits above such a run)",
     ]
     if n_kept_runs < n_runs:

@@ -52,25 +52,25 @@ def check_fit_options(
     import math
 
     if form not in FORMS_IN:
-        raise PrecplanError(f"--form must be one of {', '.join(FORMS_IN)}; got {form!r}")
+        raise PrecplanError(f"`form` must be one of {', '.join(FORMS_IN)}; got {form!r}")
     if objective not in ("huber", "lsq"):
-        raise PrecplanError(f"--objective must be huber or lsq; got {objective!r}")
+        raise PrecplanError(f"`objective` must be huber or lsq; got {objective!r}")
     check_grid(grid)
     if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not (math.isfinite(delta) and delta > 0):
-        raise PrecplanError(f"--delta must be a positive number (e.g. 1e-3, Hoffmann et al. 2022's); got {delta!r}")
+        raise PrecplanError(f"`delta` must be a positive number (e.g. 1e-3, Hoffmann et al. 2022's); got {delta!r}")
     if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0 or bootstrap == 1 \
             or bootstrap > MAX_BOOTSTRAP:
-        raise PrecplanError(f"--bootstrap must be 0 (off) or from 2 to {MAX_BOOTSTRAP:,} resamples (e.g. 1000); got {bootstrap}")
+        raise PrecplanError(f"`bootstrap` must be 0 (off) or from 2 to {MAX_BOOTSTRAP:,} resamples (e.g. 1000); got {bootstrap}")
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not (math.isfinite(level) and 0 < level < 1):
-        raise PrecplanError(f"--level must be a confidence level between 0 and 1 (e.g. 0.95); got {level!r}")
+        raise PrecplanError(f"`level` must be a confidence level between 0 and 1 (e.g. 0.95); got {level!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
-        raise PrecplanError(f"--seed must be a whole number from 0 to {MAX_SEED}; got {seed!r}")
+        raise PrecplanError(f"`seed` must be a whole number from 0 to {MAX_SEED}; got {seed!r}")
     if law_id is not None:
         check_law_id(law_id)
     if isinstance(columns, str):
         parse_columns(columns)
     if holdout is not None and not str(holdout).strip():
-        raise PrecplanError('--holdout: empty; give COLUMN OP NUMBER, e.g. "params>=1e9"')
+        raise PrecplanError('`holdout`: empty; give COLUMN OP NUMBER, e.g. "params>=1e9"')
 
 
 def check_law_id(law_id: str) -> str:
@@ -78,11 +78,11 @@ def check_law_id(law_id: str) -> str:
     import re
 
     if not isinstance(law_id, str) or not law_id.strip():
-        raise PrecplanError("--id: the law id is empty (give a name such as my-law)")
+        raise PrecplanError("`law_id`: the law id is empty (give a name such as my-law)")
     if len(law_id) > MAX_ID:
-        raise PrecplanError(f"--id: at most {MAX_ID} characters; got {len(law_id)}")
+        raise PrecplanError(f"`law_id`: at most {MAX_ID} characters; got {len(law_id)}")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", law_id, re.ASCII):
-        raise PrecplanError(f"--id {law_id!r}: use letters, digits and . _ + - only (no spaces or path separators), e.g. my-law")
+        raise PrecplanError(f"`law_id` {law_id!r}: use letters, digits and . _ + - only (no spaces or path separators), e.g. my-law")
     return law_id
 
 
@@ -124,12 +124,12 @@ def fit_law(
         else:
             runs = load_runs(runs, columns)
     if int(subsample) < 0:
-        raise PrecplanError(f"--subsample must be 0 (off) or a number of runs, e.g. 250; got {subsample}")
+        raise PrecplanError(f"`subsample` must be 0 (off) or a number of runs, e.g. 250; got {subsample}")
     if isinstance(base_law, str):
         base_law = load_law(base_law)
     settings = Settings(objective, float(delta), check_grid(grid), progress, int(subsample))
     if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not (np.isfinite(budget) and budget > 0):
-        raise PrecplanError(f"--at-budget must be a positive number of FLOPs; got {budget!r}")
+        raise PrecplanError(f"`budget` must be a positive number of FLOPs; got {budget!r}")
 
     mask = holdout_mask(runs, holdout, holdout_largest)
     fit_runs = runs if mask is None else runs.subset(~mask)
@@ -215,7 +215,7 @@ def _subsample_notes(stages: dict[str, StageResult]) -> list[str]:
         if s.refined_on:
             steps = " then ".join(f"{r:,}" for r in s.refined_on)
             out.append(f"the {name} fit searched its {s.n_starts:,}-start grid on a representative {s.grid_rows:,}-row subsample"
-                       f" (stratified over {'N and D' if name == 'base' else 'its inputs'}; --subsample) and refined the best fits on {steps} rows")
+                       f" (stratified over {'N and D' if name == 'base' else 'its inputs'}; `subsample`) and refined the best fits on {steps} rows")
     return out
 
 

@@ -40,7 +40,7 @@ _PTQ_AXES = {  # PtqModel parameters
 
 def check_grid(grid: str) -> str:
     if grid not in GRIDS:
-        raise PrecplanError(f"--grid must be one of {', '.join(GRIDS)}; got {grid!r}")
+        raise PrecplanError(f"`grid` must be one of {', '.join(GRIDS)}; got {grid!r}")
     return grid
 
 

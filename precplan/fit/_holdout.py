@@ -24,15 +24,15 @@ def parse_holdout(expr: str) -> tuple[str, str, float]:
     m = _EXPR.match(expr or "")
     if not m:
         raise PrecplanError(
-            f"--holdout {expr!r}: expected COLUMN OP NUMBER, e.g. \"params>=1e9\" (OP one of >=, >, <=, <, ==)"
+            f"`holdout` {expr!r}: expected COLUMN OP NUMBER, e.g. \"params>=1e9\" (OP one of >=, >, <=, <, ==)"
         )
     column, op, text = m.groups()
     if column not in COLUMNS:
-        raise PrecplanError(f"--holdout: {column!r} is not a column (valid: {', '.join(COLUMNS)})")
+        raise PrecplanError(f"`holdout`: {column!r} is not a column (valid: {', '.join(COLUMNS)})")
     try:
         value = float(text)
     except ValueError:
-        value = parse_count(text, "--holdout")
+        value = parse_count(text, "`holdout`")
     return column, op, value
 
 
@@ -40,7 +40,7 @@ def holdout_mask(runs: Runs, expr: str | None = None, largest: bool = False) -> 
     """Rows to hold out (``None`` when no holdout was asked for). Errors if it leaves nothing on
     either side."""
     if expr and largest:
-        raise PrecplanError("give either --holdout EXPR or --holdout-largest, not both")
+        raise PrecplanError("give either `holdout` EXPR or `holdout_largest`, not both")
     if largest:
         mask = runs.params == runs.params.max()
         label = f"the largest model size ({runs.params.max():.4g} parameters)"

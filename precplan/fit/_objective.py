@@ -65,7 +65,7 @@ class Objective:
         if kind not in LOSSES:
             raise PrecplanError(f"objective must be one of {', '.join(LOSSES)}; got {kind!r}")
         if not (np.isfinite(delta) and delta > 0):
-            raise PrecplanError(f"--delta must be a positive number; got {delta!r}")
+            raise PrecplanError(f"`delta` must be a positive number; got {delta!r}")
         self.model, self.kind, self.delta = model, kind, float(delta)
         self.y = np.asarray(y, dtype=float)
         w = np.ones_like(self.y) if weights is None else np.asarray(weights, dtype=float)

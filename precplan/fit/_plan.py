@@ -84,34 +84,34 @@ def _donor(base_law: Law | None, need: str) -> Law:
 
 def make_plan(data: Data, form: str, base_law: Law | None, tie: bool) -> Plan:
     if form not in FORMS_IN:
-        raise PrecplanError(f"--form must be one of {', '.join(FORMS_IN)}; got {form!r}")
+        raise PrecplanError(f"`form` must be one of {', '.join(FORMS_IN)}; got {form!r}")
     runs = data.runs
     if form == "auto":
         form = "ptq" if data.post.size else ("precision" if data.quant.size else "chinchilla")
     if form == "chinchilla" and base_law is not None:
-        raise PrecplanError("--law supplies the base terms of a precision or ptq fit; --form chinchilla fits the base law itself")
+        raise PrecplanError("`base_law` supplies the base terms of a precision or ptq fit; `form` chinchilla fits the base law itself")
     plan = Plan(OUT_FORM[form], fit_base=base_law is None, base_law=base_law)
     if plan.fit_base:
         _check_base(data, tie)
     if form == "chinchilla":
         if data.quant.size:
-            plan.warnings.append(f"{data.quant.size} run(s) trained below 16 bits are not used by --form chinchilla")
+            plan.warnings.append(f"{data.quant.size} run(s) trained below 16 bits are not used by `form` chinchilla")
         if data.post.size:
-            plan.warnings.append(f"{data.post.size} post-training-quantization measurement(s) are not used by --form chinchilla")
+            plan.warnings.append(f"{data.post.size} post-training-quantization measurement(s) are not used by `form` chinchilla")
         return plan
     plan.precision_donor = _donor(base_law, "has_precision")
     if form == "precision" and data.quant.size == 0:
-        raise PrecplanError("--form precision needs runs trained below 16 bits (weight_bits, activation_bits or kv_bits < 16)")
+        raise PrecplanError("`form` precision needs runs trained below 16 bits (weight_bits, activation_bits or kv_bits < 16)")
     if data.quant.size:
         _plan_precision(data, plan)
     else:
         plan.notes.append(f"no run trained below 16 bits: the precision terms are taken from {plan.precision_donor.id}")
     if form == "precision":
         if data.post.size:
-            plan.warnings.append(f"{data.post.size} post-training-quantization measurement(s) are not used by --form precision")
+            plan.warnings.append(f"{data.post.size} post-training-quantization measurement(s) are not used by `form` precision")
         return plan
     if data.post.size == 0:
-        raise PrecplanError("--form ptq needs post_bits and post_loss (measurements after post-training quantization)")
+        raise PrecplanError("`form` ptq needs post_bits and post_loss (measurements after post-training quantization)")
     plan.ptq_donor = _donor(base_law, "has_ptq")
     _plan_ptq(data, plan)
     return plan
@@ -122,7 +122,7 @@ def _check_base(data: Data, tie: bool) -> None:
     n_coef = 4 if tie else 5
     if base.n == 0:
         raise PrecplanError(
-            "no high-precision runs (all bits >= 16, or bits not given) to fit the base law on; pass --law"
+            "no high-precision runs (all bits >= 16, or bits not given) to fit the base law on; pass `base_law`"
             " to take the base terms (E, A, B, alpha, beta) from a law"
         )
     for name, values in (("model sizes (params)", base.params), ("token counts (tokens)", base.tokens)):

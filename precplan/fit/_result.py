@@ -57,6 +57,9 @@ class FitResult:
     settings: dict[str, Any] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        return f"<FitResult {self.law.id} ({self.form}): {len(self.fitted)} coefficients fitted to {self.n_runs} runs, R2 {self.r2:.4f}>"
+
     @property
     def assumed(self) -> list[str]:
         return self.law.assumed

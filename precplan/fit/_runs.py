@@ -45,11 +45,11 @@ def parse_columns(text: str | None) -> dict[str, str]:
         key, sep, value = part.partition("=")
         key, value = key.strip(), value.strip().strip("\"'")
         if not sep or not value:
-            raise PrecplanError(f"--columns: {part!r} must be STANDARD=NAME, e.g. params=Parameters")
+            raise PrecplanError(f"`columns`: {part!r} must be STANDARD=NAME, e.g. params=Parameters")
         if key not in COLUMNS:
-            raise PrecplanError(f"--columns: {key!r} is not a standard column (valid: {', '.join(COLUMNS)})")
+            raise PrecplanError(f"`columns`: {key!r} is not a standard column (valid: {', '.join(COLUMNS)})")
         if key in out:
-            raise PrecplanError(f"--columns: {key} is mapped twice ({out[key]!r} and {value!r}); map each standard column once")
+            raise PrecplanError(f"`columns`: {key} is mapped twice ({out[key]!r} and {value!r}); map each standard column once")
         out[key] = value
     return out
 

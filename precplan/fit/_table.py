@@ -46,6 +46,10 @@ class Runs:
     columns: Mapping[str, str] | None = None
     warnings: tuple[str, ...] = ()
 
+    def __repr__(self) -> str:
+        where = "" if self.path is None else f" from {self.path}"
+        return f"<Runs: {len(self)} rows{where}>"
+
     def __len__(self) -> int:
         return int(self.params.shape[0])
 
@@ -140,7 +144,7 @@ def build_runs(records: list[dict[str, Any]], lines: list[int], header: Iterable
             if names[c] == names[other]:
                 raise PrecplanError(
                     f"{where}: {other} and {c} would both read the column {names[c]!r}; map each standard column to"
-                    " its own column with --columns (e.g. params=Parameters,tokens=Tokens)"
+                    " its own column with `columns` (e.g. params=Parameters,tokens=Tokens)"
                 )
     for c in REQUIRED:
         if names[c] not in header:
@@ -151,7 +155,7 @@ def build_runs(records: list[dict[str, Any]], lines: list[int], header: Iterable
             )
     for c, name in mapping.items():
         if c not in REQUIRED and name not in header:
-            raise PrecplanError(f"{where}: --columns maps {c} to {name!r}, which is not a column ({', '.join(header[:12])})")
+            raise PrecplanError(f"{where}: `columns` maps {c} to {name!r}, which is not a column ({', '.join(header[:12])})")
     present = [c for c in OPTIONAL if names[c] in header]
     if ("post_loss" in present) != ("post_bits" in present):
         raise PrecplanError(f"{where}: post_bits and post_loss go together (the precision quantized to after"

@@ -1,24 +1,29 @@
 """``optimize``: the model size N, training tokens D and training precision that minimize the
 predicted loss under a budget (or the lifetime compute that reaches a target loss).
 
-:func:`plan` answers one budget with a :class:`Plan`; :func:`plan_sweep` many at once
-(vectorized) with a :class:`Sweep` (arrays, one entry per budget; ``sweep[i]`` is a Plan). :func:`make_planner` validates a request once for repeated solving,
-and :func:`plan_curves` computes the data behind the ``--plot`` figures.
+The front door (everything ``precplan optimize`` does, arguments as people write them, errors
+naming the arguments): :func:`plan` answers one budget with a :class:`Plan` (on one GPU or the
+best of several), :func:`plan_sweep` many at once (vectorized) with a :class:`Sweep` (arrays,
+one entry per budget; ``sweep[i]`` is a Plan), :func:`compare_laws` plans with each law of a
+list. Budgets are FLOPs or hardware budgets (``gpus`` x ``days``/``hours``, ``gpu_hours``,
+``dollars`` at ``price``); plans carry intervals when the law has coefficient samples.
+
+Below it: :func:`make_request` validates a request and normalizes its budget once
+(:class:`PlanRequest`); :func:`make_planner` / :func:`optimize` / :func:`optimize_sweep` solve
+a :class:`~precplan.laws.Law` for FLOPs budgets without the checks and intervals; and
+:func:`plan_curves` computes the data behind the ``--plot`` figures.
 """
 
 from precplan.optimize._checks import parse_bits_spec
 from precplan.optimize._curves import Curves, plan_curves
-from precplan.optimize._hardware import gpu_format_names, hardware_request, plan_across, serving_memory
-from precplan.optimize._limits import check_meaningful_budgets
-from precplan.optimize._planner import Planner, make_planner, optimize, optimize_sweep, plan, plan_sweep
-from precplan.optimize._result import Alternative, Plan, Reference, Shift
+from precplan.optimize._front import PlanRequest, compare_laws, make_request, plan, plan_sweep
+from precplan.optimize._planner import Planner, composition_warnings, make_planner, optimize, optimize_sweep
+from precplan.optimize._result import Alternative, HardwareOption, NotApplicable, Plan, Reference, Shift
 from precplan.optimize._sweep import Sweep
 from precplan.optimize._uncertainty import annotate, annotate_sweep
 
 __all__ = [
-    "Alternative", "Curves", "Plan", "Planner", "Reference", "Shift", "Sweep",
-    "make_planner", "optimize", "optimize_sweep", "plan", "plan_curves", "plan_sweep",
-    # used by the command line
-    "annotate", "annotate_sweep", "check_meaningful_budgets", "gpu_format_names", "hardware_request", "parse_bits_spec",
-    "plan_across", "serving_memory",
+    "Alternative", "Curves", "HardwareOption", "NotApplicable", "Plan", "PlanRequest", "Planner", "Reference", "Shift", "Sweep",
+    "compare_laws", "composition_warnings", "make_planner", "make_request", "optimize", "optimize_sweep", "plan", "plan_curves",
+    "plan_sweep",
 ]

@@ -100,19 +100,19 @@ def check_meaningful_budgets(groups: Sequence[tuple[Law, Array]], pb: Problem, b
     if not np.any(bad):
         return
     least = min_meaningful_budget(groups, pb, float(b[bad].max()))
-    limit = (f"no budget gives a meaningful plan with these fixed values (check --params/--tokens/--memory)"
+    limit = ("no budget gives a meaningful plan with these fixed values (check `params`/`tokens`/`memory`)"
              if math.isnan(least) else f"the smallest budget with a meaningful plan is about {least:.3g} FLOPs")
     why = f"N* below {format_count(MIN_PARAMS)} parameters or a predicted loss above ln({VOCAB}) = {UNIFORM_LOSS:.2f} nats (uniform guessing)"
     if b.size == 1:
         N, L = float(np.atleast_1d(params)[0]), float(np.atleast_1d(loss)[0])
         raise PrecplanError(
-            f"--budget {b[0]:.3g} is too small for any model the law describes: its plan has {format_count(N)} parameters"
+            f"`budget` {b[0]:.3g} is too small for any model the law describes: its plan has {format_count(N)} parameters"
             f" and a predicted loss of {L:.4g} nats, and the law says nothing about plans with {why}; {limit}"
         )
     lo, hi = b[bad].min(), b[bad].max()
     span = f"{lo:.3g}" if lo == hi else f"{lo:.3g}..{hi:.3g}"
     raise PrecplanError(
-        f"--budget: {int(bad.sum())} of the sweep's {b.size} budgets ({span}) {'is' if int(bad.sum()) == 1 else 'are'} too small for any model the law"
+        f"`budget`: {int(bad.sum())} of the sweep's {b.size} budgets ({span}) {'is' if int(bad.sum()) == 1 else 'are'} too small for any model the law"
         f" describes ({why}); {limit}" + ("" if math.isnan(least) else ": start the sweep there")
     )
 
@@ -161,7 +161,7 @@ def unreachable_message(
 ) -> str:
     """Why no candidate precision gives a feasible plan, and what the limit is."""
     if pb.mode == "target-loss":
-        what = f"--target-loss {pb.target_loss:g} is out of reach"
+        what = f"`target_loss` {pb.target_loss:g} is out of reach"
         if pb.params is None and pb.tokens is None and pb.memory is None and pb.serve_memory is None:
             return f"{what} at the candidate precisions (irreducible loss E = {law.c('E'):g})"
         floor, tokens = loss_floor(groups, pb)
@@ -180,7 +180,7 @@ def unreachable_message(
         if pb.params is not None and pb.inference_tokens > 0:
             need = float(infer_coef(min_bits) * pb.params * pb.inference_tokens)
             return (
-                f"--budget {budget:.3g} is too small: serving {format_count(pb.inference_tokens)} tokens with a"
+                f"`budget` {budget:.3g} is too small: serving {format_count(pb.inference_tokens)} tokens with a"
                 f" {format_count(pb.params)}-parameter model alone costs at least {need:.3g} FLOPs"
             )
         least = min_feasible_budget(feasible, budget)
@@ -189,10 +189,10 @@ def unreachable_message(
         if not math.isnan(useful):
             limit += f", and the smallest with a plan the law describes (N* >= {format_count(MIN_PARAMS)}, loss below uniform guessing) about {useful:.3g}"
         return (
-            f"--budget {budget:.3g} is too small: at every candidate precision its optimal plan has fewer than one"
+            f"`budget` {budget:.3g} is too small: at every candidate precision its optimal plan has fewer than one"
             f" parameter or one training token (within the memory limits), and a plan needs at least one of each{limit}"
         )
-    return "no feasible plan at any candidate precision (check --params, --memory and --tokens)"
+    return "no feasible plan at any candidate precision (check `params`, `memory` and `tokens`)"
 
 
 def min_feasible_budget(feasible: Callable[[Array], Array], budget: float, decades: int = 40) -> float:

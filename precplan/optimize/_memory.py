@@ -93,7 +93,7 @@ def check_fixed_params_fit(
     """A fixed model size that cannot fit at any candidate precision is an error that says the limit."""
     if memory is not None and weight_bytes(params, min_bits) > memory * (1 + 1e-12):
         raise PrecplanError(
-            f"--params {format_count(params)} does not fit --memory {format_memory(memory)} at any candidate precision:"
+            f"`params` {format_count(params)} does not fit `memory` {format_memory(memory)} at any candidate precision:"
             f" its weights need {format_bytes(float(weight_bytes(params, min_bits)))} even at {min_bits:g} bits"
             f" (at most {format_count(BITS_PER_BYTE * memory / min_bits)} parameters fit)"
         )
@@ -102,14 +102,14 @@ def check_fixed_params_fit(
         need = float(serve_bytes(params, bits, min_bits if kv_bits is None else kv_bits, kv_memory))
         if need > serve_memory * (1 + 1e-12):
             raise PrecplanError(
-                f"--params {format_count(params)} does not fit --serve-memory {format_memory(serve_memory)}: served at"
+                f"`params` {format_count(params)} does not fit `serve_memory` {format_memory(serve_memory)}: served at"
                 f" {bits:g} bits its weights plus KV cache need {format_bytes(need)}"
             )
     elif serve_memory is not None:
         bits = min_bits if post is None else post
         if weight_bytes(params, bits) > serve_memory * (1 + 1e-12):
             raise PrecplanError(
-                f"--params {format_count(params)} does not fit --serve-memory {format_memory(serve_memory)}: served at"
+                f"`params` {format_count(params)} does not fit `serve_memory` {format_memory(serve_memory)}: served at"
                 f" {bits:g} bits its weights need {format_bytes(float(weight_bytes(params, bits)))}"
                 f" (at most {format_count(BITS_PER_BYTE * serve_memory / bits)} parameters fit)"
             )
@@ -120,14 +120,14 @@ def memory_notes(memory: float | None, serve_memory: float | None, post: float |
     notes = []
     if memory is not None:
         notes.append(
-            f"--memory {format_memory(memory)} counts the weights at training precision (N P_w / 8 bytes);"
+            f"`memory` {format_memory(memory)} counts the weights at training precision (N P_w / 8 bytes);"
             " optimizer state, gradients and activations are not counted"
         )
     if serve_memory is not None:
         at = f"{post:g} bits (the inference precision)" if post is not None else "the training weight precision"
-        what = f"--serve-memory {format_memory(serve_memory)}" + (f" ({card})" if card else "")
+        what = f"`serve_memory` {format_memory(serve_memory)}" + (f" ({card})" if card else "")
         if kv_memory is None:
-            notes.append(f"{what} counts the weights served at {at}; the KV cache is not counted (give --context and --batch to count it)")
+            notes.append(f"{what} counts the weights served at {at}; the KV cache is not counted (give `context` and `batch` to count it)")
         else:
             context, batch, gqa = kv_memory
             notes.append(

@@ -36,8 +36,8 @@ from precplan.precision import Precision, is_named_format, parse_precision
 from precplan.laws import law_for_weights
 
 __all__ = [
-    "CHUNK_CELLS", "DEFAULT_COMPARE", "DEFAULT_RANGE", "MEMORY_COMPARE", "Planner", "make_planner", "optimize",
-    "optimize_sweep", "plan", "plan_sweep",
+    "CHUNK_CELLS", "DEFAULT_COMPARE", "DEFAULT_RANGE", "MEMORY_COMPARE", "Planner", "budget_array", "composition_warnings",
+    "make_planner", "optimize", "optimize_sweep",
 ]
 
 Array = NDArray[np.float64]
@@ -61,6 +61,7 @@ class Planner:
     gpu: GpuSpec | None
     notes: tuple[str, ...]
     formats: tuple[str, ...] | None = None  # format names of the candidates, when given as a list
+    law_warnings: tuple[str, ...] = ()  # about the law itself (a composition), first in every plan's warnings
 
     @property
     def family(self) -> Law:
@@ -103,26 +104,29 @@ class Planner:
         """Plans, one per budget (one plan without a budget): :meth:`sweep`, plan by plan."""
         return list(self.sweep(budget))
 
-    def sweep(self, budget: ArrayLike | None = None, advance: Callable[[int], None] | None = None) -> Sweep:
+    def sweep(self, budget: ArrayLike | None = None, advance: Callable[[int], None] | None = None,
+              gpu_hours: ArrayLike | None = None) -> Sweep:
         """Every budget's plan at once, as arrays (:class:`~precplan.optimize._sweep.Sweep`).
 
         Budgets are solved in chunks of :attr:`chunk` (memory stays bounded however many there
-        are); ``advance(k)`` is called after each chunk of k budgets (for a progress bar)."""
+        are); ``advance(k)`` is called after each chunk of k budgets (for a progress bar).
+        ``gpu_hours``: the hardware budget each budget came from, kept as given (with a GPU)."""
         b = None if budget is None else np.atleast_1d(np.asarray(budget, dtype=float))
+        h = None if gpu_hours is None or b is None else np.broadcast_to(np.asarray(gpu_hours, dtype=float), b.shape)
         step = self.chunk
         if b is not None and b.size > step:
             parts = []
             for start in range(0, b.size, step):
-                parts.append(self._sweep(b[start:start + step]))
+                parts.append(self._sweep(b[start:start + step], None if h is None else h[start:start + step]))
                 if advance is not None:
                     advance(parts[-1].count)
             return concat(parts)
-        out = self._sweep(b)
+        out = self._sweep(b, h)
         if advance is not None:
             advance(out.count)
         return out
 
-    def _sweep(self, b: Array | None) -> Sweep:
+    def _sweep(self, b: Array | None, hours: Array | None = None) -> Sweep:
         pb = self.problem
         choice = self.solve(b)
         n = choice.bits.shape[0]
@@ -154,10 +158,10 @@ class Planner:
             without_ptq=self._without_ptq(b) if pb.post is not None else None,
             reference=self._reference(b, choice) if pb.target_loss is not None and pb.inference_tokens > 0 else None,
             gpu_cost=gpu, gpu=None if gpu is None else gpu[0].gpu, gpus=None if self.gpu is None else self.gpu.gpus,
-            budget_gpu_hours=None if self.gpu is None or b is None else self.gpu.seconds(b) / 3600.0,
+            budget_gpu_hours=None if self.gpu is None or b is None else (hours if hours is not None else self.gpu.seconds(b) / 3600.0),
             kv_cache_bytes=None if kv_at is None else np.asarray(kv_cache_bytes(s.params, ks, kv_at), dtype=float),
             binds=binds, spent=spent, edge=edge, bits_range=self.bits_range, zero_ptq=zero_ptq,
-            assumed=tuple(self._assumed()), shared_notes=self.notes,
+            assumed=tuple(self._assumed()), shared_notes=self.notes, law_warnings=self.law_warnings,
             underspend=TOKENS_FIXED if pb.tokens is not None else (PTQ_STOP if pb.post is not None else None),
             extra_notes=None if gpu is None else tuple(tuple(g.notes) + tuple(_emulated_note(self.gpu, g, bits[i])) for i, g in enumerate(gpu)),
         )
@@ -287,7 +291,7 @@ def make_planner(
     skv = None if serve_kv is None else parse_precision(serve_kv).bits
     check_request(law, has_budget, params, tokens, precision, precisions, continuous, untied, memory, serve_memory, post, inference_tokens, target_loss)
     if gpu is None:
-        notes: list[str] = ["cost model: idealized: training C = (6/16) N D P in 16-bit-equivalent FLOPs (Kumar et al. 2024, sec. 4.3); give --gpu to price a GPU's native formats"]
+        notes: list[str] = ["cost model: idealized: training C = (6/16) N D P in 16-bit-equivalent FLOPs (Kumar et al. 2024, sec. 4.3); give `gpu` to price a GPU's native formats"]
     else:
         notes = gpu.notes(serving=bool(inference_tokens))
     lo, hi = bits_range or DEFAULT_RANGE
@@ -302,7 +306,7 @@ def make_planner(
                 gpu.device.format_for(p)  # a named format the GPU lacks is an error
     if not law.has_precision:
         groups: list[tuple[Law, Array]] = [(law, np.array([[16.0, 16.0, 16.0]]))]
-        notes.append(f"law {law.id} has no precision terms: planned at 16 bits only (compose with --law kumar2024 --base {law.base_id} for other precisions)")
+        notes.append(f"law {law.id} has no precision terms: planned at 16 bits only (compose with `law` kumar2024 `base` {law.base_id} for other precisions)")
         lo = hi = 16.0
     elif precision is not None or precisions is not None:
         chosen = [parse_precision(precision)] if precision is not None else [parse_precision(p) for p in precisions or ()]
@@ -326,10 +330,10 @@ def make_planner(
             "inference FLOPs (2/16) N T P_serve for the tokens served (Sardana et al. 2024's 2 N T, bit-scaled like training),"
             " with a served token paid at its widest operand: P_serve = max(P_serve_weights, P_activations, P_kv)"
             + ("; PTQ quantizes the weights only: activations and the KV cache serve at their training precision unless"
-               " --serve-activations / --serve-kv set them" if post is not None and (sa is None or skv is None) else "")
+               " `serve_activations` / `serve_kv` set them" if post is not None and (sa is None or skv is None) else "")
         )
     if sa is not None or skv is not None:
-        notes.append("--serve-activations / --serve-kv change serving cost and memory only: the law has no term for quantizing activations or the KV cache after training (their loss is not predicted)")
+        notes.append("`serve_activations` / `serve_kv` change serving cost and memory only: the law has no term for quantizing activations or the KV cache after training (their loss is not predicted)")
     if gpu is not None and (inference_tokens or serve_memory is not None):
         notes.append(f"KV cache: {SHAPE_RULE}; GQA ratio {gpu.gqa:g}")
     if not budget_inference and inference_tokens and has_budget:
@@ -342,7 +346,17 @@ def make_planner(
     rows = compare_rows(law, _family(law, groups), compare, chosen, default)
     if formats is not None and not any(is_named_format(f) for f in formats):
         formats = None
-    return Planner(law, pb, tuple(groups), (lo, hi), continuous, untied, rows, gpu, tuple(dict.fromkeys(notes)), formats)
+    return Planner(law, pb, tuple(groups), (lo, hi), continuous, untied, rows, gpu, tuple(dict.fromkeys(notes)), formats,
+                   tuple(composition_warnings(law)))
+
+
+def composition_warnings(law: Law) -> list[str]:
+    """The warning a composed law carries (``base`` terms from one law, precision terms from another)."""
+    if not law.composed_from:
+        return []
+    p, b = law.composed_from
+    return [f"law {law.id}: base terms from {b}, precision terms from {p}. This composition is an"
+            " assumption: the precision factors were fit against another base law."]
 
 
 def _format_groups(law: Law, chosen: list[Precision], untied: bool) -> tuple[list[tuple[Law, Array]], list[str], tuple[str, ...] | None]:
@@ -374,151 +388,91 @@ def _format_groups(law: Law, chosen: list[Precision], untied: bool) -> tuple[lis
 
 
 def optimize(law: Law, budget: float | str | None = None, **options) -> Plan:
-    """The optimal plan for one budget (or, with ``target_loss``/``tokens`` and no budget, the one plan).
-
-    Options: see :func:`make_planner` (params, tokens, precision, precisions, bits_range,
-    continuous, untied, memory, serve_memory, inference_precision, inference_tokens,
-    target_loss, compare, gpu). Example::
-
-        plan = optimize(load_law("kumar2024"), 1e23)
-        plan.params, plan.tokens, plan.bits.weights, plan.loss
-    """
-    from precplan.units import parse_count
-
-    b = None if budget is None else parse_count(budget, "budget")
-    return make_planner(law, has_budget=b is not None, **options).plans(b)[0]
-
-
-def optimize_sweep(law: Law, budgets: ArrayLike, **options) -> Sweep:
-    """The plans of many budgets as a :class:`~precplan.optimize._sweep.Sweep` (arrays; index it
-    for a :class:`Plan`), vectorized: 10,000 budgets in well under a second."""
-    try:
-        b = np.atleast_1d(np.asarray(budgets, dtype=float)).ravel()
-    except (TypeError, ValueError):
-        raise PrecplanError(f"budgets must be positive numbers of FLOPs, e.g. [1e21, 1e23]; got {budgets!r}") from None
-    bad = ~(np.isfinite(b) & (b > 0))
-    if b.size == 0 or bad.any():
-        what = "none given" if b.size == 0 else f"budget {int(np.argmax(bad))} is {float(b[np.argmax(bad)])!r}"
-        raise PrecplanError(f"budgets must be positive numbers of FLOPs (at least one); {what}")
-    return make_planner(law, has_budget=True, **options).sweep(b)
-
-
-def plan(
-    budget: float | str | None = None,
-    *,
-    law: Law | str = "kumar2024",
-    base: Law | str | None = None,
-    params: float | str | None = None,
-    tokens: float | str | None = None,
-    precision: Precision | float | str | None = None,
-    precisions: Sequence[Precision | float | str] | None = None,
-    bits_range: tuple[float, float] | None = None,
-    continuous: bool = False,
-    untied: bool = False,
-    memory: float | str | None = None,
-    serve_memory: float | str | None = None,
-    inference_precision: Precision | float | str | None = None,
-    inference_tokens: float | str | None = None,
-    target_loss: float | None = None,
-    compare: Sequence[float | str | Precision] | None = None,
-    gpu: GpuSpec | str | None = None,
-    gpu_hours: float | str | None = None,
-    serve_activations: Precision | float | str | None = None,
-    serve_kv: Precision | float | str | None = None,
-) -> Plan:
-    """The optimal plan for one compute budget: N*, D*, training bits and predicted loss.
+    """The optimal plan for one FLOPs budget by a :class:`~precplan.laws.Law`: the solver alone,
+    without :func:`~precplan.optimize.plan`'s meaningful-budget check and intervals.
 
     Parameters
     ----------
+    law : Law
+        The law.
     budget : float or str, optional
-        Training (plus inference) compute in 16-bit-equivalent FLOPs, e.g. ``1e23`` or ``"1e23"``.
-        Leave it out with ``target_loss`` (inference-aware sizing) or with ``params`` and ``tokens``.
-    law : Law or str
-        A :class:`~precplan.laws.Law`, a bundled law name or a path to a law file.
-    base : Law or str, optional
-        Take the base terms (E, A, B, alpha, beta) from this law (an assumption the plan notes).
-    params, tokens : float or str, optional
-        Fix N or D (``"7B"``, ``"1.5T"``).
-    precision, precisions : optional
-        One training precision, or candidates to choose from (``8``, ``"fp8-e4m3"``, ``"int4"``).
-    bits_range : (float, float), optional
-        Integer bits searched when no candidates are given (default 3..16).
-    continuous, untied : bool
-        Real-valued bits; separate weight/activation/KV bits.
-    memory, serve_memory : float or str, optional
-        Bytes the weights may take in training / serving (``"24GiB"``, ``"880MB"``).
-    inference_precision : optional
-        Serve at this precision after post-training quantization (adds its degradation).
-    inference_tokens : float or str, optional
-        Tokens served over the model's lifetime (Sardana et al. 2024).
-    target_loss : float, optional
-        Minimize lifetime compute that reaches this loss instead of a budget.
-    compare : sequence, optional
-        Training precisions for the comparison rows.
-    gpu : GpuSpec or str, optional
-        Plan on this GPU (``"h100"`` or a :class:`~precplan.costs.GpuSpec` with MFU, price, GPU
-        count, serving setup): its native formats are the candidates, each priced at its dense
-        peak, and the plan reports GPU-hours, wall-clock days and dollars (cost model ``hardware``).
-    gpu_hours : float or str, optional
-        The budget in GPU-hours on ``gpu`` (training, plus inference with ``inference_tokens``),
-        instead of ``budget``.
-    serve_activations, serve_kv : optional
-        Serve activations / the KV cache at these precisions (default: their training precision);
-        a served token is charged at its widest operand.
+        16-bit-equivalent FLOPs; None with ``target_loss``, or with ``tokens`` and ``params``/``memory``.
+    **options :
+        Any keyword of :func:`make_planner`.
 
     Returns
     -------
     Plan
-        The plan (``params``, ``tokens``, ``bits``, ``loss``, costs, comparison rows, warnings, notes).
+        With warnings (a meaningless plan is a warning here, not an error).
+
+    Raises
+    ------
+    PrecplanError
+        An inconsistent or unreachable request.
 
     Examples
     --------
-    >>> import precplan
-    >>> p = precplan.plan(budget=1e21)
-    >>> round(p.bits.weights)
+    >>> from precplan import load_law
+    >>> round(optimize(load_law("kumar2024"), 1e21).bits.weights)
     7
     """
-    from precplan.laws import load_law
-    from precplan.units import parse_bytes, parse_count
-
-    the_law = load_law(law, base)
-    b = None if budget is None else parse_count(budget, "budget")
-    if isinstance(gpu, str):
-        gpu = GpuSpec(gpu)
-    if gpu_hours is not None:
-        if gpu is None or b is not None:
-            raise PrecplanError("gpu_hours needs gpu and replaces budget: give one of them")
-        b = float(gpu.budget_units(parse_count(gpu_hours, "gpu_hours")))
-    count = lambda v, what: None if v is None else parse_count(v, what)  # noqa: E731
-    size = lambda v, what: None if v is None else parse_bytes(v, what)  # noqa: E731
-    return make_planner(
-        the_law, has_budget=b is not None, params=count(params, "params"), tokens=count(tokens, "tokens"),
-        precision=precision, precisions=precisions, bits_range=bits_range, continuous=continuous, untied=untied,
-        memory=size(memory, "memory"), serve_memory=size(serve_memory, "serve_memory"),
-        inference_precision=inference_precision, inference_tokens=count(inference_tokens, "inference_tokens"),
-        target_loss=target_loss, compare=compare, gpu=gpu, serve_activations=serve_activations, serve_kv=serve_kv,
-    ).plans(b)[0]
+    b = budget_array(budget)
+    if b is not None and b.size > 1:
+        raise PrecplanError(f"`budget` gives {b.size} budgets: optimize() takes one (optimize_sweep() takes many)")
+    return make_planner(law, has_budget=b is not None, **options).plans(b)[0]
 
 
-def plan_sweep(budgets: ArrayLike, *, law: Law | str = "kumar2024", base: Law | str | None = None, **options) -> Sweep:
-    """The optimal plans of many budgets, solved together (vectorized, in chunks).
+def optimize_sweep(law: Law, budgets: ArrayLike | str, **options) -> Sweep:
+    """The plans of many FLOPs budgets by a :class:`~precplan.laws.Law`, vectorized (10,000
+    budgets in well under a second): the solver alone, without
+    :func:`~precplan.optimize.plan_sweep`'s meaningful-budget check and intervals.
 
     Parameters
     ----------
-    budgets : array_like
-        Compute budgets in 16-bit-equivalent FLOPs.
-    law, base :
-        As in :func:`plan`.
+    law : Law
+        The law.
+    budgets : array_like or str
+        16-bit-equivalent FLOPs, or a log sweep ``"1e19:1e25:13"``.
     **options :
-        Any keyword of :func:`make_planner` (``params``, ``precisions``, ``memory``, ...).
+        Any keyword of :func:`make_planner`.
 
     Returns
     -------
     Sweep
-        Arrays with one entry per budget (``params``, ``tokens``, ``loss``, ``bits``, ...),
-        :meth:`~precplan.optimize._sweep.Sweep.columns`, and the sweep's ``notes`` and
-        ``warnings`` once; ``sweep[i]`` (or iterating) gives budget i's :class:`Plan`.
-    """
-    from precplan.laws import load_law
+        Arrays, one entry per budget; index it for a :class:`Plan`.
 
-    return optimize_sweep(load_law(law, base), budgets, **options)
+    Raises
+    ------
+    PrecplanError
+        Budgets that are not positive numbers, or an inconsistent or unreachable request.
+
+    Examples
+    --------
+    >>> from precplan import load_law
+    >>> len(optimize_sweep(load_law("kumar2024"), [1e21, 1e22, 1e23]))
+    3
+    """
+    b = budget_array(budgets)
+    if b is None:
+        raise PrecplanError("`budgets` must be positive numbers of FLOPs (at least one); none given")
+    return make_planner(law, has_budget=True, **options).sweep(b)
+
+
+def budget_array(budget: object) -> Array | None:
+    """``budget`` as a 1-D array of FLOPs, read once: a number, text (``"1e23"``, ``"7e22"``, a
+    log sweep ``"1e19:1e25:13"``) or an array of positive numbers; None stays None."""
+    from precplan.units import parse_count_or_sweep
+
+    if budget is None:
+        return None
+    if isinstance(budget, str):
+        return parse_count_or_sweep(budget, "`budget`")
+    try:
+        b = np.atleast_1d(np.asarray(budget, dtype=float)).ravel()
+    except (TypeError, ValueError):
+        raise PrecplanError(f"`budget` must be positive numbers of FLOPs, e.g. 1e23 or [1e21, 1e23]; got {budget!r}") from None
+    bad = ~(np.isfinite(b) & (b > 0))
+    if b.size == 0 or bad.any():
+        what = "none given" if b.size == 0 else f"budget {int(np.argmax(bad))} is {float(b[np.argmax(bad)])!r}"
+        raise PrecplanError(f"`budget` must be positive numbers of FLOPs (at least one); {what}")
+    return b

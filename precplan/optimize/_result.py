@@ -75,6 +75,9 @@ class HardwareOption:
     wall_days: float | None
     dollars: float | None
 
+    def __repr__(self) -> str:
+        return f"<HardwareOption {self.gpu}{' (chosen)' if self.chosen else ''}: loss {self.loss:.4f}, {self.gpu_hours:.3g} GPU-hours>"
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -120,3 +123,23 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     uncertainty: dict | None = None  # intervals over the law's coefficient samples (precplan.optimize._uncertainty)
+
+    def __repr__(self) -> str:
+        if self.mode == "target-loss":
+            where = f"target loss {self.target_loss:g}"
+        else:
+            where = "fixed size" if self.budget is None else f"budget {self.budget:.3g}"
+        gpu = "" if self.gpu is None else f" on {self.gpu}"
+        fmt = f" ({self.format or self.train_format})" if (self.format or self.train_format) else ""
+        return (f"<Plan by {self.law} for {where}{gpu}: N={self.params:.3g}, D={self.tokens:.3g},"
+                f" {self.bits.weights:g}-bit{fmt}, loss {self.loss:.4f}>")
+
+
+@dataclass(frozen=True)
+class NotApplicable:
+    """A law of a :func:`~precplan.optimize.compare_laws` list that cannot answer the request
+    (e.g. a law without precision terms asked about 4-bit training), and why."""
+
+    law: str
+    applicable: bool
+    reason: str

@@ -4,8 +4,8 @@
 arrays (one entry per budget): N*, D*, bits, loss, costs, the loss decomposition, the
 comparison rows, the memory-limit flags. Nothing is built per budget until asked for:
 
-- ``sweep.params``, ``sweep.loss``, ... are the arrays; :meth:`Sweep.columns` is the whole
-  table as named columns (what ``--csv`` and ``--json-columns`` write);
+- ``sweep.params``, ``sweep.loss``, ... are the arrays (the command line's CSV and columnar
+  JSON schema is its own, in ``precplan.cli``);
 - ``sweep[i]`` / ``for plan in sweep`` build the full :class:`~precplan.optimize.Plan` of one
   budget (a single plan is ``sweep[0]`` of a one-budget sweep: one code path);
 - :attr:`Sweep.notes` and :meth:`Sweep.warnings` cover the whole sweep once (a note that
@@ -14,7 +14,7 @@ comparison rows, the memory-limit flags. Nothing is built per budget until asked
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -36,7 +36,7 @@ __all__ = [
 Array = NDArray[np.float64]
 
 MEMORY_BINDS = "the memory limit binds: N is the largest model that fits"
-TOKENS_FIXED = "with --tokens fixed, {plans} only {share} of {their} budget"
+TOKENS_FIXED = "with `tokens` fixed, {plans} only {share} of {their} budget"
 PTQ_STOP = ("more tokens would raise the loss after post-training quantization (its degradation grows like"
             " D^gamma_D, Kumar et al. 2024, eq. 2) and N cannot grow: {plans} only {share} of {their} budget,"
             " stopping at the post-PTQ optimum")
@@ -88,7 +88,8 @@ class Sweep:
     """The optimal plans for an array of budgets, one entry per budget in every array.
 
     Index it (``sweep[i]``) or iterate for :class:`~precplan.optimize.Plan` objects; use the
-    arrays, :meth:`columns`, :attr:`notes` and :meth:`warnings` for the sweep as a whole."""
+    arrays, :attr:`notes` and :attr:`warnings` for the sweep as a whole (the command line names
+    and orders the arrays as its CSV columns: ``precplan.cli._optimize_columns``)."""
 
     law: str  # the requested law
     mode: str
@@ -133,7 +134,7 @@ class Sweep:
     extra_notes: tuple[tuple[str, ...], ...] | None = None  # per plan (GPU notes), None without a GPU
     uncertainty: tuple[dict | None, ...] | None = None  # per plan, from precplan.optimize._uncertainty
     uncertainty_notes: tuple[tuple[str, ...], ...] | None = None
-    lead_warnings: list[str] = field(default_factory=list)  # set by the CLI: the law's own warnings, first
+    law_warnings: tuple[str, ...] = ()  # about the law itself (a composition): first in every plan's warnings
 
     # ------------------------------------------------------------------ arrays
     @property
@@ -219,7 +220,7 @@ class Sweep:
             gpu=self.gpu, gpus=self.gpus, gpu_hours=g.total_gpu_hours if g else None, wall_days=g.wall_days if g else None,
             dollars=g.total_dollars if g else None,
             budget_gpu_hours=None if self.budget_gpu_hours is None else float(self.budget_gpu_hours[i]),
-            gpu_cost=g, assumed=list(self.assumed), warnings=list(self.lead_warnings) + warnings, notes=notes,
+            gpu_cost=g, assumed=list(self.assumed), warnings=list(self.law_warnings) + warnings, notes=notes,
             uncertainty=None if self.uncertainty is None else self.uncertainty[i],
         )
 
@@ -266,7 +267,7 @@ class Sweep:
         budget counts), implausible or meaningless plans, PTQ terms that eq. 9 cancels."""
         N, D = self.params, self.tokens
         bits = self.bits if self.family.has_precision else None
-        out = list(self.lead_warnings)
+        out = list(self.law_warnings)
         lead = extrapolation_lead(self.family, N, D)
         if lead:
             out.append(f"{lead} these plans are optimal; {LEAD_TAIL}")
@@ -277,66 +278,6 @@ class Sweep:
             count = "" if self.count == 1 else f" ({int(self.zero_ptq.sum())} of {self.count} plans{_where(self.zero_ptq, self.budget)})"
             out.append(zero_ptq_warning(self.bits[first], float(self.inference_precision)) + count)
         return list(dict.fromkeys(out))
-
-    def columns(self) -> dict[str, Any]:
-        """The sweep as named columns (numpy arrays, or lists of text), one entry per budget:
-        what ``--csv`` and ``--json-columns`` write. Comparison rows appear as
-        ``<quantity>_at_<label>`` (e.g. ``loss_gap_at_16-bit``); intervals as ``<quantity>_lo`` /
-        ``<quantity>_hi``."""
-        n = self.count
-        none = np.full(n, np.nan)
-        d = self.decomposition
-        cols: dict[str, Any] = {
-            "budget": none if self.budget is None else self.budget,
-            "target_loss": np.full(n, np.nan if self.target_loss is None else self.target_loss),
-            "params": self.params, "tokens": self.tokens, "tokens_per_param": self.tokens_per_param,
-            "bits_weights": self.bits[:, 0], "bits_activations": self.bits[:, 1], "bits_kv": self.bits[:, 2],
-            "cost_bits": self.cost_bits, "loss": self.loss,
-            "irreducible": d.irreducible, "param_term": d.param_term, "data_term": d.data_term, "ptq_degradation": d.ptq_degradation,
-            "inference_precision": np.full(n, np.nan if self.inference_precision is None else self.inference_precision),
-            "inference_tokens": np.full(n, self.inference_tokens),
-            "train_flops": self.train_flops, "inference_flops": self.inference_flops, "total_flops": self.total_flops,
-            "weights_memory_bytes": self.weights_memory_bytes,
-            "gpu_hours": none if self.gpu_cost is None else self.gpu_hours,
-            "dollars": none if self.gpu_cost is None else np.array([np.nan if g.total_dollars is None else g.total_dollars for g in self.gpu_cost]),
-            "cost_model": [self.cost_model] * n,
-            "gpu": [self.gpu] * n,
-            "gpus": [self.gpus] * n,
-            "train_format": [g.train_format for g in self.gpu_cost] if self.gpu_cost else _format_column(self),
-            "emulated": [bool(g.emulated) for g in self.gpu_cost] if self.gpu_cost else [False] * n,
-            "wall_days": none if self.gpu_cost is None else np.array([np.nan if g.wall_days is None else g.wall_days for g in self.gpu_cost]),
-            "serve_format": [g.serve_format for g in self.gpu_cost] if self.gpu_cost else [None] * n,
-            "kv_cache_bytes": none if self.kv_cache_bytes is None else self.kv_cache_bytes,
-            # added after the first CSV release: new columns go last
-            "law": self.law_ids, "serve_bits": self.serve_bits, "serve_memory_bytes": self.serve_memory_bytes,
-            "effective_fraction": d.effective_fraction, "memory_binds": self.binds,
-        }
-        target = self.mode == "target-loss"
-        for c in self.compared:
-            ok = np.isfinite(c.loss)
-            cols[f"params_at_{c.label}"] = c.params
-            cols[f"tokens_at_{c.label}"] = c.tokens
-            if target:
-                cols[f"total_flops_at_{c.label}"] = np.where(ok, c.total_flops, np.nan)
-                cols[f"flops_ratio_at_{c.label}"] = np.where(ok, c.total_flops / self.total_flops, np.nan)
-            else:
-                cols[f"loss_at_{c.label}"] = np.where(ok, c.loss, np.nan)
-                cols[f"loss_gap_at_{c.label}"] = np.where(ok, c.loss - self.loss, np.nan)
-        if self.without_ptq is not None:
-            w = self.without_ptq
-            cols.update({"params_without_ptq": w.params, "tokens_without_ptq": w.tokens, "bits_weights_without_ptq": w.bits[:, 0],
-                         "loss_without_ptq_before": w.loss_before_ptq, "loss_without_ptq_after": w.loss_after_ptq})
-        if self.reference is not None:
-            r = self.reference
-            total = r.train_flops + r.inference_flops
-            cols.update({"reference_params": r.params, "reference_tokens": r.tokens, "reference_total_flops": total,
-                         "saved_flops": total - r.star_flops, "saved_fraction": r.saved_fraction})
-        if self.uncertainty is not None and any(u for u in self.uncertainty):
-            keys = [k for k, v in next(u for u in self.uncertainty if u).items() if isinstance(v, (list, tuple)) and k != "sampled"]
-            for k in keys:
-                bands = np.array([(u[k] if u and u.get(k) else (np.nan, np.nan)) for u in self.uncertainty], dtype=float)
-                cols[f"{k}_lo"], cols[f"{k}_hi"] = bands[:, 0], bands[:, 1]
-        return cols
 
     def with_uncertainty(self, per_plan: list[dict | None], notes: list[list[str]]) -> "Sweep":
         """This sweep with intervals (and their notes) attached per plan."""
@@ -372,7 +313,7 @@ def _per_plan(parts: list[Sweep], arrays: Callable[[list[Any]], Any], items: Cal
         values = [getattr(p, name) for p in parts]
         if values[0] is not None:
             out[name] = items(values) if isinstance(values[0], tuple) and name != "compared" else combine(values)
-    return replace(parts[0], **out, lead_warnings=list(parts[0].lead_warnings))
+    return replace(parts[0], **out)
 
 
 # fields with one entry per plan (combined by :func:`concat` and :func:`take`); the rest describe the sweep
@@ -389,12 +330,6 @@ def _bits(row: Array) -> Bits:
     return Bits(float(row[0]), float(row[1]), float(row[2]))
 
 
-def _format_column(sweep: Sweep) -> list[str | None]:
-    if sweep.formats is None:
-        return [None] * sweep.count
-    return [sweep.formats[k] for k in sweep.index.tolist()]
-
-
 def _where(mask: NDArray[np.bool_], budget: Array | None) -> str:
     """`` at budgets 1e21..1e23`` for the plans ``mask`` selects (empty without budgets)."""
     if budget is None:
@@ -406,7 +341,7 @@ def _where(mask: NDArray[np.bool_], budget: Array | None) -> str:
 def _edge_note(side: str, bits_range: tuple[float, float]) -> str:
     lo, hi = bits_range
     wider = f"{max(lo - 1, 1):g}:{hi:g}" if side == "bottom" else f"{lo:g}:{max(32, hi + 1):g}"
-    return f"the chosen weight precision is at the {side} of the search range {lo:g}..{hi:g} bits: widen --precisions (e.g. {wider}) to look further"
+    return f"the chosen weight precision is at the {side} of the search range {lo:g}..{hi:g} bits: widen `precisions` (e.g. {wider}) to look further"
 
 
 def zero_ptq_warning(bits: Array, post: float) -> str:

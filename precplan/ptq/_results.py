@@ -105,6 +105,10 @@ class PtqRisk:
     measured: list[MeasuredRow] = field(default_factory=list)  # nearest published real-model measurements
     uncertainty: dict | None = None  # headline intervals over the law's coefficient samples (None: point estimate)
 
+    def __repr__(self) -> str:
+        return (f"<PtqRisk by {self.law}: N={self.params:.3g}, D={self.tokens:.3g}, {self.post_name} serving"
+                f" +{self.degradation:.4f} loss ({self.status})>")
+
 
 @dataclass(frozen=True)
 class PtqSweep:
@@ -125,6 +129,10 @@ class PtqSweep:
     # intervals over the law's coefficient samples: level, d_crit, and per curve point loss_after
     # and degradation (lists in curve order); None: a point estimate
     uncertainty: dict | None = None
+
+    def __repr__(self) -> str:
+        crit = "none" if self.d_crit is None else f"{self.d_crit:.3g}"
+        return f"<PtqSweep by {self.law}: N={self.params:.3g}, {len(self.curve)} token counts, {self.post_name} serving, D_crit {crit}>"
 
 
 @dataclass(frozen=True)
