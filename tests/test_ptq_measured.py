@@ -131,8 +131,8 @@ def test_refit_law_reproduces_from_the_data_and_predicts_llama3_within_2x():
     assert len(records) == 55
     shipped = load_law("kumar2024-ptq-real")
     fitted = fit_law(records, form="ptq", base_law="kumar2024").law
-    for name in ("C_T", "gamma_D", "gamma_N", "gamma_post"):
-        assert fitted.c(name) == pytest.approx(shipped.c(name), rel=2e-3), name
+    for name in ("C_T", "gamma_D", "gamma_N", "gamma_post"):  # shipped to 2 significant digits (their spread is wide)
+        assert float(f"{fitted.c(name):.2g}") == shipped.c(name), name
     for name in ("E", "A", "B", "alpha", "beta", "b_post"):
         assert shipped.c(name) == load_law("kumar2024").c(name)
     measured = math.log(7.0 / 6.1)

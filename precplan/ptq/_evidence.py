@@ -137,7 +137,7 @@ def ptq_evidence(
     mrange = (min(r.measured for r in near), max(r.measured for r in near)) if near else None
     rng = calibrated_range()
     beyond = max(_beyond(params, *rng["params"]), _beyond(tokens, *rng["tokens"]))
-    verdict = _verdict(law.id, post_name, params, tokens, deg, cdeg, interval, near, mrange)
+    verdict = _verdict(law.id, post_name, params, tokens, deg, cdeg, interval, near, mrange, level)
     trust = _trust(law, params, tokens, beyond, rng, near)
     return Evidence(
         verdict=verdict, trust=trust, law=law.id, calibrated_law=cal.id, post_name=post_name,
@@ -154,11 +154,11 @@ def _with_calibrated(r: MeasuredRow, c: float) -> MeasuredRow:
     return replace(r, calibrated=c, calibrated_ratio=(c / r.measured) if r.measured > 0 else None)
 
 
-def _verdict(law_id, post, params, tokens, deg, cdeg, interval, near, mrange) -> str:
+def _verdict(law_id, post, params, tokens, deg, cdeg, interval, near, mrange, level=DEFAULT_LEVEL) -> str:
     """One sentence: the cost by real models (the calibrated law, and this model's measurements
     when it was measured), then what the asked law says."""
     model = f"{format_count(params)}/{format_count(tokens)}"
-    band = f", interval {interval[0]:.2g}-{interval[1]:.2g}" if interval else ""
+    band = f", {level:.0%} interval {interval[0]:.2g}-{interval[1]:.2g}" if interval else ""
     evidence = [f"calibrated law {_nats(cdeg)}{band}"]
     if mrange is not None:
         methods = "/".join(sorted({r.method.upper() for r in near}))
