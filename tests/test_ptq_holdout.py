@@ -70,3 +70,13 @@ def test_recorded_held_out_errors_are_reproduced_by_refitting():
         r = recorded[e.family]
         assert (e.rows, e.within_2x) == (r.rows, r.within_2x)
         assert e.median_ratio == pytest.approx(r.median_ratio, abs=0.01)
+
+
+@pytest.mark.slow
+def test_shipped_samples_are_the_family_bootstrap_they_say():
+    """The law's samples are docs/ptq_holdout.py --bootstrap N's refits (draws are sequential, so
+    the first rows of any run are the rows of a shorter one)."""
+    from precplan.ptq import family_bootstrap
+
+    law = load_law("kumar2024-ptq-real")
+    np.testing.assert_allclose(family_bootstrap(3, seed=2026), law.samples.values[:3], rtol=1e-4)
