@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-__all__ = ["Footnotes"]
+__all__ = ["Footnotes", "escape_all", "whole_table"]
 
 
 class Footnotes:
@@ -53,3 +53,20 @@ def escape_all(cells: Iterable[str]) -> list[str]:
     from rich.markup import escape
 
     return [escape(c) for c in cells]
+
+
+def whole_table(title: str, columns: list[str], rows: list, caption: str | None = None):
+    """A table no cell of which is ever wrapped or cut (names and numbers stay whole; a terminal
+    too narrow wraps the line instead), with numeric columns right-aligned: their cells are padded
+    here, because a never-wrapped rich column does not justify."""
+    from precplan.cli._render import _looks_numeric, table
+
+    rows = [[str(c) for c in r] for r in rows]
+    padded = [list(r) for r in rows]
+    for i, col in enumerate(columns):
+        if i > 0 and rows and all(_looks_numeric(r[i]) for r in rows if i < len(r)):
+            width = max([len(col)] + [len(r[i]) for r in rows if i < len(r)])
+            for r in padded:
+                if i < len(r):
+                    r[i] = r[i].rjust(width)
+    return table(title, columns, padded, caption, whole=tuple(range(len(columns))))

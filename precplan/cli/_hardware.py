@@ -44,7 +44,8 @@ def _pflops(f) -> str:
 @handle_errors
 def list_hardware(hardware: Optional[str] = HardwareOpt, json_out: bool = JsonOpt) -> None:
     """List the GPUs in the catalog: one line each."""
-    from precplan.cli._render import console, print_json, print_notes, table
+    from precplan.cli._footnotes import whole_table
+    from precplan.cli._render import console, print_json, print_notes
     from precplan.hardware import load_catalog
 
     cat = load_catalog(hardware)
@@ -56,7 +57,7 @@ def list_hardware(hardware: Optional[str] = HardwareOpt, json_out: bool = JsonOp
         for g in cat.gpus.values()
     ]
     cols = ["id", "GiB", "TB/s", *LIST_FORMATS]
-    console().print(table("Hardware catalog: dense peak PFLOP/s per card (use with --gpu ID)", cols, rows, whole=(0,)))
+    console().print(whole_table("Hardware catalog: dense peak PFLOP/s per card (use with --gpu ID)", cols, rows))
     print_notes([
         "(x): accepted, but no faster than a wider format; -: not native. Names, sources, tf32 and every"
         f" digit: precplan hardware show ID. Catalog: {cat.origin}",
@@ -71,8 +72,8 @@ def show_hardware(
     json_out: bool = JsonOpt,
 ) -> None:
     """Show one GPU: each format's dense peak, memory and bandwidth, with sources (one line each, sources as footnotes)."""
-    from precplan.cli._footnotes import Footnotes
-    from precplan.cli._render import console, print_json, print_notes, table
+    from precplan.cli._footnotes import Footnotes, whole_table
+    from precplan.cli._render import console, print_json, print_notes
     from precplan.hardware import load_catalog
 
     g = load_catalog(hardware).get(name)
@@ -87,7 +88,7 @@ def show_hardware(
         ("memory", "", f"{g.total_memory / 2**30:,.2f}GiB", f"{g.total_memory:,.0f} B", notes.mark(g.memory_source, g.memory_note)),
         ("bandwidth", "", f"{g.bandwidth / 1e12:.3g}TB/s", per.strip() or "-", notes.mark(g.bandwidth_source)),
     ]
-    out.print(table("dense peak FLOP/s (OP/s for integers), memory and bandwidth", ["", "bits", "value", "use", "source"], rows, whole=(0, 2, 3)))
+    out.print(whole_table("dense peak FLOP/s (OP/s for integers), memory and bandwidth", ["", "bits", "value", "use", "source"], rows))
     notes.print("sources:")
     if g.unsupported:
         out.print("not native: " + "; ".join(f"{k}: {v}" for k, v in g.unsupported.items()), markup=False, soft_wrap=True)

@@ -173,7 +173,11 @@ def _serving_table(r, with_planned: bool):
         cols = ["PTQ to", "D_crit", "best post-PTQ loss (at D_crit)"]
         rows = [(row.post_name, _count(row.d_crit), fmt(row.loss_at_d_crit)) for row in r.table]
         title = "Critical data size for this N at each serving precision"
-    return table(title, cols, rows, whole=tuple(range(len(cols))))
+    if with_planned:
+        from precplan.cli._footnotes import whole_table
+
+        return whole_table(title, cols, rows)
+    return table(title, cols, rows)
 
 
 def _ppl(x) -> str:
@@ -244,8 +248,7 @@ def render_risk(r) -> None:
 def _measured_table(r, notes):
     """The nearest published real-model PTQ measurements beside both laws' predictions: one line
     per row at 80 columns, sources as numbered footnotes."""
-    from precplan.cli._footnotes import escape_all
-    from precplan.cli._render import table
+    from precplan.cli._footnotes import escape_all, whole_table
 
     ev = r.evidence
     show_bits = any(m.bits != r.post_bits for m in ev.measured)
@@ -262,7 +265,7 @@ def _measured_table(r, notes):
     title = (f"Measured real models nearest {_count(r.params)}/{_count(r.tokens)}{bits} (WikiText-2; nats = ln(ppl after/before);"
              f" paper = {r.law}, cal. = {ev.calibrated_law}; N is total parameters)")
     cols = ["model", "N/D", "PTQ", "nats", "ppl", "paper", "cal.", "src"]
-    return table(title, cols, rows, whole=tuple(range(len(cols))))
+    return whole_table(title, cols, rows)
 
 
 def _short_group(group: str) -> str:
