@@ -155,18 +155,24 @@ def _with_calibrated(r: MeasuredRow, c: float) -> MeasuredRow:
 
 
 def _verdict(law_id, post, params, tokens, deg, cdeg, interval, near, mrange, level=DEFAULT_LEVEL) -> str:
-    """One sentence: the cost by real models (the calibrated law, and this model's measurements
-    when it was measured), then what the asked law says."""
+    """One sentence: what PTQ costs by real models (this model's measurements when it was
+    measured, else the law calibrated on real models), then what the asked law says."""
     model = f"{format_count(params)}/{format_count(tokens)}"
+    article = "an" if model.startswith(("8", "11", "18")) else "a"
     band = f", {level:.0%} interval {interval[0]:.2g}-{interval[1]:.2g}" if interval else ""
-    evidence = [f"calibrated law {_nats(cdeg)}{band}"]
+    cal = f"{_nats(cdeg)} nats{band} (perplexity x{math.exp(cdeg):.2f})"
     if mrange is not None:
         methods = "/".join(sorted({r.method.upper() for r in near}))
-        evidence.insert(0, f"measured {near[0].model} {methods} {mrange[0]:.2f}-{mrange[1]:.2f}")
-    article = "an" if model.startswith(("8", "11", "18")) else "a"
+        lo, hi = mrange
+        same = f"{lo:.2f}" == f"{hi:.2f}"
+        nats = f"{lo:.2f}" if same else f"{lo:.2f}-{hi:.2f}"
+        ppl = f"x{math.exp(lo):.2f}" if same else f"x{math.exp(lo):.2f}-{math.exp(hi):.2f}"
+        lead = (f"{post} PTQ of {article} {model} model costs {nats} nats (perplexity {ppl}) as measured on"
+                f" {near[0].model} ({methods}); the law calibrated on real models says {cal}")
+    else:
+        lead = f"{post} PTQ of {article} {model} model costs about {cal} by the law calibrated on real models"
     other = "" if law_id == CALIBRATED_LAW else f"; {law_id} says {_nats(deg)} (x{math.exp(deg):.2f})"
-    return (f"{post} PTQ of {article} {model} model costs about {_nats(cdeg)} nats (perplexity x{math.exp(cdeg):.2f}) by real"
-            f" models ({'; '.join(evidence)}){other}.")
+    return f"{lead}{other}."
 
 
 def _trust(law: Law, params, tokens, beyond, rng, near) -> str:
