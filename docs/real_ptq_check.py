@@ -5,6 +5,8 @@ AWQ) and bit count in ``data/ptq_measurements.csv``: the number of rows and the 
 the law's predicted degradation (Kumar et al. 2024, eq. 2, at the row's total N, D and bits,
 trained in 16 bit) to the measured one, ln(ppl_after) - ln(ppl_before) on WikiText-2. Then the
 Llama-3-8B int4 GPTQ row (per-channel if present, else g128). Caveats: data/README.md.
+kumar2024-ptq-real's rows here are in-sample; its held-out (leave-one-family-out) errors:
+python docs/ptq_holdout.py.
 
     python docs/real_ptq_check.py
     python docs/real_ptq_check.py --runs-csv runs.csv    # also write the runs that laws/kumar2024-ptq-real.yaml was fit on
@@ -23,9 +25,7 @@ import math
 import numpy as np
 
 from precplan.laws import PTQ, bundled_names, load_law
-from precplan.ptq import METHODS, measurements, predicted_degradation
-
-COLLAPSED = 1.0  # nats/token: a model this far gone is outside any law's regime (data/README.md, caveat 7)
+from precplan.ptq import COLLAPSED, METHODS, measurements, predicted_degradation
 
 
 def _median(x: np.ndarray) -> str:

@@ -204,3 +204,19 @@ def test_degenerate_data_is_an_error_or_a_warning():
     assert any("edge of the start grid" in w and "log E" in w for w in result.warnings)
     assert any("fit warning" in n for n in result.law.notes)
 
+
+
+def test_ptq_fit_on_a_held_base_reports_the_r2_of_the_stage_it_fitted():
+    """--form ptq with the base from --law: the runs' losses before PTQ come from a base law that
+    was fit elsewhere (here: a base 10% off, so an R^2 over those rows is poor). The reported R^2
+    is the PTQ stage's: 1 - SS_res/SS_tot of the degradation rows, computed here with numpy."""
+    truth = KUMAR
+    records = precision_records(truth, weight_bits=(16,), post_bits=(3, 4, 6))
+    held = truth.with_coefficients(A=truth.c("A") * 1.1)
+    result = fit_law(records, form="ptq", base_law=held, grid="coarse")
+    assert "base" not in result.stage_r2 and set(result.stage_r2) == {"ptq"}
+    ptq = [r for r in records if "post_bits" in r]
+    measured = np.array([r["post_loss"] - r["loss"] for r in ptq])
+    predicted = np.array([float(result.law.ptq_degradation(r["params"], r["tokens"], r["post_bits"])) for r in ptq])
+    r2 = 1 - np.sum((measured - predicted) ** 2) / np.sum((measured - measured.mean()) ** 2)
+    assert result.r2 == pytest.approx(r2, abs=1e-6) and result.r2 > 0.99

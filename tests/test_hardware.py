@@ -26,12 +26,12 @@ DATASHEET = {
     # NVIDIA HGX B200 spec table, per GPU, with sparsity: FP4 18 PF, FP8/FP6 9 PF, INT8 9 POPS, BF16 4.5 PF, TF32 2.2 PF.
     "b200": {"fp4": 18e15 / 2, "fp6": 9e15 / 2, "fp8": 9e15 / 2, "int8": 9e15 / 2, "bf16": 4.5e15 / 2, "fp16": 4.5e15 / 2, "tf32": 2.2e15 / 2},
     # AMD MI300X (third-party copies of AMD's spec): BF16 1307.4, FP8 2614.9 dense; INT8 2600 (rounded).
-    "mi300x": {"bf16": 1307.4 * T, "fp16": 1307.4 * T, "fp8": 2614.9 * T, "int8": 2600 * T},
+    "mi300x": {"bf16": 1307.4 * T, "fp16": 1307.4 * T, "fp8": 2614.9 * T, "int8": 2614.9 * T},
     # Google Cloud TPU v5p: 459 TFLOPs BF16 and FP8 per chip; INT8 918 TOPS (launch announcement).
     "tpu-v5p": {"bf16": 459 * T, "fp8": 459 * T, "int8": 918 * T},
 }
 MEMORY = {  # bytes: driver totals (Modal's table) or the vendor's GiB figure
-    "a100": 80 * 2**30, "h100": 81_559 * 2**20, "h200": 143_771 * 2**20, "b200": 180e9, "mi300x": 192 * 2**30, "tpu-v5p": 95 * 2**30,
+    "a100": 80 * 2**30, "h100": 81_559 * 2**20, "h200": 143_771 * 2**20, "b200": 183_359 * 2**20, "mi300x": 192 * 2**30, "tpu-v5p": 95 * 2**30,
 }
 BANDWIDTH = {"a100": 2039e9, "h100": 3350e9, "h200": 4.8e12, "b200": 7.7e12, "mi300x": 5.3e12, "tpu-v5p": 2765e9}
 
@@ -125,3 +125,28 @@ def test_hardware_cli_list_show_and_a_user_file(tmp_path):
     assert [g["id"] for g in json.loads(out.stdout)] == ["t1"]
     bad = r.invoke(app, ["hardware", "show", "nope"])
     assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "unknown GPU" in bad.stderr
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_hardware_list_and_show_one_line_per_row_at_width(width, monkeypatch):
+    """`hardware list` has one line per GPU and `hardware show` one per format, at 80 and 120
+    columns; no table line is longer than the terminal, and sources move to footnotes in full."""
+    from precplan.hardware import load_catalog
+
+    monkeypatch.setenv("COLUMNS", str(width))
+    r = CliRunner()
+    cat = load_catalog(None)
+    out = r.invoke(app, ["hardware", "list"]).stdout
+    body = [line for line in out.splitlines() if line.startswith("│")]
+    assert [line.split("│")[1].strip() for line in body] == list(cat.gpus)  # one line per GPU, ids whole
+    assert max(len(line) for line in out.splitlines() if line[:1] in "┏┃┡│└") <= width
+    assert "2.61" in out and "(0.459)" in out  # MI300X int8 and the not-faster fp8 of TPU v5p
+    g = cat.get("b200")
+    out = r.invoke(app, ["hardware", "show", "b200"]).stdout
+    body = [line for line in out.splitlines() if line.startswith("│")]
+    assert [line.split("│")[1].strip() for line in body] == [*g.formats, "memory", "bandwidth"]
+    assert max(len(line) for line in out.splitlines() if line[:1] in "┏┃┡│└") <= width
+    flat = " ".join(out.split())
+    assert "183359MiB" in flat and "192,265,846,784 B" in out  # the driver total, whole, with its source
+    for f in g.formats.values():  # every format's source is printed once, untruncated
+        assert " ".join(f.source.split()) in flat

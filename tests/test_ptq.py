@@ -144,13 +144,13 @@ def test_verdict_past_near_below(law):
     dc = float(d_crit(law, N, 4))
     past = ptq_risk(law, N, 1.5 * dc, 4)
     assert past.status == "past"
-    assert "more pretraining data is now making the 4-bit model worse" in past.verdict
-    assert "the best token count for this N at 4-bit is D_crit" in past.verdict
+    assert "more pretraining data is now making the 4-bit model worse" in past.law_verdict
+    assert "the best token count for this N at 4-bit is D_crit" in past.law_verdict
     assert past.loss_at_d_crit < past.loss_after
     near = ptq_risk(law, N, 0.7 * dc, 4)
-    assert near.status == "near" and near.verdict in near.warnings
+    assert near.status == "near" and near.law_verdict in near.warnings
     below = ptq_risk(law, N, 0.3 * dc, 4)
-    assert below.status == "below" and below.verdict not in below.warnings
+    assert below.status == "below" and below.law_verdict not in below.warnings
     assert below.loss_at_d_crit < below.loss_after
 
 

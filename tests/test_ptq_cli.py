@@ -98,7 +98,7 @@ def test_human_output_has_verdict_and_assumption():
     assert res.exit_code == 0, res.output
     text = " ".join(res.stdout.split())
     # 7B, 2T is 32x and 77x beyond kumar2024's data: the verdict says what the law extrapolates to
-    assert "the law extrapolates" in text and "past its D_crit" in text and "not a measured effect" in text
+    assert "beyond its data" in text and "past its D_crit" in text and "not a measured effect" in text
     assert "ASSUMED" in text
     near = run("--params", "7B", "--tokens", "120B")  # D_crit(7B, 4 bits) is about 188B
     assert near.exit_code == 0 and "warning:" in near.stdout

@@ -98,7 +98,7 @@ def test_ptq_risk_json_has_measured_with_the_laws_prediction():
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     rows = out["measured"]
-    assert len(rows) == 5 and rows[0]["model"] == "Llama-3-8B"
+    assert len(rows) == 6 and rows[0]["model"] == "Llama-3-8B"  # RTN, GPTQ and AWQ, per-channel and g128
     gptq = next(r for r in rows if r["method"] == "gptq" and r["group"] == "per-channel")
     assert gptq["measured"] == pytest.approx(math.log(7.0 / 6.1))
     # Kumar et al. 2024 eq. 2 with Appendix K Table 2 constants, typed out independently:
@@ -112,7 +112,7 @@ def test_ptq_risk_json_has_measured_with_the_laws_prediction():
 def test_ptq_risk_table_shows_measured_models():
     res = runner.invoke(app, ["ptq-risk", "--params", "8B", "--tokens", "15T"], env={"COLUMNS": "250"})
     assert res.exit_code == 0, res.output
-    assert "Nearest measured real models" in res.output
+    assert "Measured real models nearest" in res.output
     assert "Llama-3-8B" in res.output
 
 
@@ -131,10 +131,49 @@ def test_refit_law_reproduces_from_the_data_and_predicts_llama3_within_2x():
     assert len(records) == 55
     shipped = load_law("kumar2024-ptq-real")
     fitted = fit_law(records, form="ptq", base_law="kumar2024").law
-    for name in ("C_T", "gamma_D", "gamma_N", "gamma_post"):
-        assert fitted.c(name) == pytest.approx(shipped.c(name), rel=2e-3), name
+    for name in ("C_T", "gamma_D", "gamma_N", "gamma_post"):  # shipped to 2 significant digits (their spread is wide)
+        assert float(f"{fitted.c(name):.2g}") == shipped.c(name), name
     for name in ("E", "A", "B", "alpha", "beta", "b_post"):
         assert shipped.c(name) == load_law("kumar2024").c(name)
     measured = math.log(7.0 / 6.1)
     predicted = float(shipped.ptq_degradation(8.03e9, 15e12, 4))
     assert 0.5 < predicted / measured < 2.0
+
+
+def _eq2(c: dict, N: float, D: float, post: float) -> float:
+    """Kumar et al. 2024 eq. 2 for a 16-bit-trained model, from a law file's constants (not Law)."""
+    return c["C_T"] * math.exp(-post / c["gamma_post"] + c["b_post"]) * D ** c["gamma_D"] / N ** c["gamma_N"]
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_ptq_risk_leads_with_the_real_model_evidence_untruncated(width):
+    """`ptq-risk --params 8B --tokens 15T --post 4`: the first line is the verdict; the measured
+    Llama-3-8B rows (Huang et al. 2024, Table 1) and the calibrated law's prediction are printed
+    whole at 80 and 120 columns; the JSON gives the perplexity factor exp(delta)."""
+    import yaml
+
+    from precplan.io import bundled_dir
+    from precplan.ptq import measurements
+
+    res = runner.invoke(app, ["ptq-risk", "--params", "8B", "--tokens", "15T", "--post", "4"], env={"COLUMNS": str(width)})
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("4-bit PTQ of an 8B/15T model costs 0.06-0.15 nats")  # GPTQ/AWQ rows, Huang et al. Table 1
+    assert max(len(line) for line in lines if line[:1] in "┏┃┡│└") <= width
+    real = {k: v["value"] for k, v in yaml.safe_load((bundled_dir("laws") / "kumar2024-ptq-real.yaml").read_text())["coefficients"].items()}
+    paper = {k: v["value"] for k, v in yaml.safe_load((bundled_dir("laws") / "kumar2024.yaml").read_text())["coefficients"].items()}
+    rows = [m for m in measurements() if m.model == "Llama-3-8B" and m.bits == 4 and m.method in ("gptq", "awq")]
+    assert rows
+    for m in rows:  # each measured row on one line with its model name and value whole
+        assert any("Llama-3-8B" in line and f"{m.delta_loss:.3f}" in line and f"{_eq2(real, m.params, m.tokens, 4):.3f}" in line
+                   for line in lines), m
+    text = " ".join(res.stdout.split())
+    assert "[1] Huang et al. 2024, arXiv:2404.14047" in text  # the source as a numbered footnote
+    doc = json.loads(runner.invoke(app, ["ptq-risk", "--params", "8B", "--tokens", "15T", "--post", "4", "--json"]).stdout)
+    assert doc["perplexity_factor"] == pytest.approx(math.exp(doc["degradation"]))
+    assert doc["degradation"] == pytest.approx(_eq2(paper, 8e9, 15e12, 4))
+    ev = doc["evidence"]
+    assert ev["calibrated_degradation"] == pytest.approx(_eq2(real, 8e9, 15e12, 4))
+    assert ev["measured_range"][0] == pytest.approx(min(m.delta_loss for m in rows))
+    assert ev["measured_range"][1] == pytest.approx(max(m.delta_loss for m in rows))
+    assert "% of reducible" not in res.stdout

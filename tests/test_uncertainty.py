@@ -238,10 +238,10 @@ def test_bad_samples_are_one_line_exit_2(tmp_path, block, message):
 def test_far_beyond_the_data_the_verdict_is_what_the_law_extrapolates_to():
     law = load_law("kumar2024")
     far = ptq_risk(law, 8e9, 15e12, 4)  # Llama-3-8B: 36x the largest N, 577x the largest D of the fit
-    assert far.verdict.startswith("the law extrapolates (parameters 36.4x, tokens 577x")
-    assert "not a measured effect" in far.verdict and "the best token count" not in far.verdict
+    assert far.law_verdict.startswith("kumar2024's formula says") and "parameters 36.4x, tokens 577x" in far.evidence.trust
+    assert "not a measured effect" in far.law_verdict and "the best token count" not in far.law_verdict
     near = ptq_risk(law, 2e8, 2e10, 4)  # inside the fit range: plain advice
-    assert not near.verdict.startswith("the law extrapolates")
+    assert not near.law_verdict.startswith("kumar2024's formula")
     plan = cli_json("optimize", "--budget", "1e23")  # N* = 53B: 242x beyond kumar2024's data
     assert plan["warnings"][0].startswith("the law extrapolates") and "not a recommendation" in plan["warnings"][0]
     warns = law.extrapolation_warnings(1e9, 5e10)  # 4.5x and 1.9x: a measured warning, no more

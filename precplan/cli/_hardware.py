@@ -31,23 +31,39 @@ def gpu_mapping(g) -> dict:
     }
 
 
+LIST_FORMATS = ("bf16", "fp8", "fp6", "fp4", "int8", "int4")
+
+
+def _pflops(f) -> str:
+    """A dense peak in PFLOP/s (POP/s for integers); in parentheses where it runs no faster than a wider format."""
+    if f is None:
+        return "-"
+    text = f"{f.flops / 1e15:.3g}"
+    return text if f.native else f"({text})"
+
+
 @app.command("list")
 @handle_errors
 def list_hardware(hardware: Optional[str] = HardwareOpt, json_out: bool = JsonOpt) -> None:
-    """List the GPUs in the catalog."""
-    from precplan.cli._render import console, print_json, print_notes, table
+    """List the GPUs in the catalog: one line each."""
+    from precplan.cli._footnotes import whole_table
+    from precplan.cli._render import console, print_json, print_notes
     from precplan.hardware import load_catalog
 
     cat = load_catalog(hardware)
     if json_out:
         print_json([gpu_mapping(g) for g in cat.gpus.values()])
         return
-    rows = []
-    for g in cat.gpus.values():
-        peaks = ", ".join(f"{f.name} {_peak(f.flops)}" + ("" if f.native else " (not faster)") for f in g.formats.values())
-        rows.append((g.id, g.name, f"{g.memory_bytes / 2**30:.1f}GiB", f"{g.bandwidth / 1e12:.2f}TB/s", ", ".join(f.name for f in g.training_formats()), peaks))
-    console().print(table("Hardware catalog (use with --gpu NAME)", ["id", "name", "memory", "bandwidth", "trains in", "dense peak FLOP/s"], rows))
-    print_notes([f"catalog: {cat.origin}; every number's source: precplan hardware show NAME"])
+    rows = [
+        (g.id, f"{g.memory_bytes / 2**30:.1f}", f"{g.bandwidth / 1e12:.2f}", *(_pflops(g.formats.get(k)) for k in LIST_FORMATS))
+        for g in cat.gpus.values()
+    ]
+    cols = ["id", "GiB", "TB/s", *LIST_FORMATS]
+    console().print(whole_table("Hardware catalog: dense peak PFLOP/s per card (use with --gpu ID)", cols, rows))
+    print_notes([
+        "(x): accepted, but no faster than a wider format; -: not native. Names, sources, tf32 and every"
+        f" digit: precplan hardware show ID. Catalog: {cat.origin}",
+    ])
 
 
 @app.command("show")
@@ -57,30 +73,36 @@ def show_hardware(
     hardware: Optional[str] = HardwareOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Show one GPU: each format's dense peak, memory and bandwidth, with sources."""
-    from precplan.cli._render import console, print_json, print_notes, table
+    """Show one GPU: each format's dense peak, memory and bandwidth, with sources (one line each, sources as footnotes)."""
+    from precplan.cli._footnotes import Footnotes, whole_table
+    from precplan.cli._render import console, print_json, print_notes
     from precplan.hardware import load_catalog
 
     g = load_catalog(hardware).get(name)
     if json_out:
         print_json(gpu_mapping(g))
         return
-    out = console()
-    out.print(f"[bold]{g.id}[/bold]: {g.label}" + (f"    aliases: {', '.join(g.aliases)}" if g.aliases else ""))
-    training = {"bf16", "fp16", "fp8", "fp6", "fp4"}
-    rows = []
-    for f in g.formats.values():
-        use = "train + serve" if f.native and f.name in training else ("serve" if f.native and f.name in ("int8", "int4") else ("not faster" if not f.native else "-"))
-        rows.append((f.name, f"{f.bits:g}", _peak(f.flops), use, f.source, f.note))
-    out.print(table("native formats (dense peak, per card)", ["format", "bits", "FLOP/s", "use", "source", "note"], rows))
-    mem = [
-        ("memory", f"{g.total_memory:,.0f} B = {g.total_memory / 2**30:.2f}GiB = {g.total_memory / 1e9:.2f}GB", g.memory_source, g.memory_note),
-        ("bandwidth", f"{g.bandwidth / 1e12:.3g}TB/s" + (" per card" if g.count > 1 else ""), g.bandwidth_source, ""),
+    out, notes = console(), Footnotes()
+    out.print(f"[bold]{g.id}[/bold]: {g.label}" + (f" (aliases: {', '.join(g.aliases)})" if g.aliases else ""), soft_wrap=True)
+    rows = [(f.name, f"{f.bits:g}", _peak(f.flops), _use(f), notes.mark(f.source, f.note)) for f in g.formats.values()]
+    per = " per card" if g.count > 1 else ""
+    rows += [
+        ("memory", "", f"{g.total_memory / 2**30:,.2f}GiB", f"{g.total_memory:,.0f} B", notes.mark(g.memory_source, g.memory_note)),
+        ("bandwidth", "", f"{g.bandwidth / 1e12:.3g}TB/s", per.strip() or "-", notes.mark(g.bandwidth_source)),
     ]
-    out.print(table("memory", ["", "value", "source", "note"], mem))
+    out.print(whole_table("dense peak FLOP/s (OP/s for integers), memory and bandwidth", ["", "bits", "value", "use", "source"], rows))
+    notes.print("sources:")
     if g.unsupported:
-        out.print(table("not native (and why)", ["format", "why"], list(g.unsupported.items())))
-    print_notes(["dense = without 2:4 sparsity; FLOP/s for float formats, OP/s for integers"])
+        out.print("not native: " + "; ".join(f"{k}: {v}" for k, v in g.unsupported.items()), markup=False, soft_wrap=True)
+    print_notes(["dense = without 2:4 sparsity"])
+
+
+def _use(f) -> str:
+    if not f.native:
+        return "not faster"
+    if f.name in {"bf16", "fp16", "fp8", "fp6", "fp4"}:
+        return "train + serve"
+    return "serve" if f.name in ("int8", "int4") else "-"
 
 
 def register(root: typer.Typer) -> None:

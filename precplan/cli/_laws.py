@@ -71,8 +71,23 @@ def show_law(
     samples = law.samples
     extra = [f"coefficient samples: {samples.count} vectors of {', '.join(samples.names)} ({samples.method}); answers"
              " with this law carry intervals"] if samples is not None else []
+    if law.has_ptq:
+        out.print(_holdout_table(law))
     print_notes(list(law.notes) + extra)
     print_warnings(law_warnings(law))
+
+
+def _holdout_table(law):
+    """Per model family of the real-model PTQ measurements: the law's median predicted/measured
+    and rows within 2x, held out where the law's file records a leave-one-family-out refit."""
+    from precplan.cli._footnotes import whole_table
+    from precplan.ptq import holdout_errors
+
+    label, errs = holdout_errors(law)
+    rows = [(e.family, str(e.rows), f"{e.median_ratio:.2f}", str(e.within_2x)) for e in errs]
+    rows.append(("all", str(sum(e.rows for e in errs)), "-", str(sum(e.within_2x for e in errs))))
+    title = f"Real-model PTQ by model family (GPTQ per-channel rows of data/ptq_measurements.csv; {label})"
+    return whole_table(title, ["family", "rows", "median pred/meas", "within 2x"], rows)
 
 
 def register(root: typer.Typer) -> None:

@@ -154,108 +154,130 @@ def _count(x) -> str:
 
 
 def _serving_table(r, with_planned: bool):
-    from precplan.cli._render import fmt, pct
-    from precplan.cli._render import table
+    from precplan.cli._render import fmt, table
 
     if with_planned:
-        cols = ["PTQ to", "loss after", "degradation", "% of reducible", "D_crit", "D/D_crit", "status"]
+        cols = ["PTQ to", "loss after", "nats", "ppl", "D_crit", "D/D_crit", "status"]
         rows = [
             (
-                ("[bold]" + row.post_name + "[/bold]") if row.post_bits == r.post_bits else row.post_name,
+                row.post_name,
                 fmt(row.loss_after),
                 fmt(row.degradation),
-                pct(row.degradation_share),
+                _ppl(row.perplexity_factor),
                 _count(row.d_crit),
                 "-" if row.d_crit is None else f"{row.tokens_over_d_crit:.3g}",
                 row.status,
             )
             for row in r.table
         ]
-        title = f"Each serving precision at D = {_count(r.tokens)}"
+        title = f"{r.law} at each serving precision, D = {_count(r.tokens)} (nats = loss rise; ppl = perplexity factor)"
     else:
         cols = ["PTQ to", "D_crit", "best post-PTQ loss (at D_crit)"]
         rows = [(row.post_name, _count(row.d_crit), fmt(row.loss_at_d_crit)) for row in r.table]
         title = "Critical data size for this N at each serving precision"
+    if with_planned:
+        from precplan.cli._footnotes import whole_table
+
+        return whole_table(title, cols, rows)
     return table(title, cols, rows)
+
+
+def _ppl(x) -> str:
+    """A perplexity factor exp(delta), e.g. x1.15."""
+    import math
+
+    if x is None or not math.isfinite(x):
+        return "-"
+    return f"x{x:.3g}" if x < 1e3 else f"x{x:.2e}"
+
+
+EXTRAPOLATION_MARK = "is outside the range law"  # extrapolation warnings: the trust line says it once
 
 
 def _print_footer(r) -> None:
     from precplan.cli._render import print_notes, print_warnings
 
-    print_notes(r.notes)
-    print_warnings(w for w in r.warnings if w != getattr(r, "verdict", None))  # the verdict is on stdout
+    print_notes([*r.notes, r.law_facts] if getattr(r, "law_facts", "") else r.notes)
+    shown = [w for w in r.warnings if w != getattr(r, "law_verdict", None)]
+    if getattr(r, "evidence", None) is not None:  # the trust line already states the extrapolation
+        shown = [w for w in shown if EXTRAPOLATION_MARK not in w]
+    print_warnings(shown)
 
 
 def render_risk(r) -> None:
-    """Headline, verdict, table over serving precisions, training alternatives, notes, warnings."""
-    from precplan.cli._render import bits_triple, fmt, pct
-    from precplan.cli._render import console, table
+    """Verdict and trust first; the law beside the real-model-calibrated law; the measured rows;
+    then each serving precision, the training alternatives, notes, warnings."""
+    from precplan.cli._footnotes import Footnotes
+    from precplan.cli._render import bits_triple, console, fmt, table
 
-    out = console()
-    title = (
-        f"{r.law}: N = {_count(r.params)}, D = {_count(r.tokens)}, trained at {bits_triple(r.bits.weights, r.bits.activations, r.bits.kv)} bits"
-        f" (weights/activations/KV), served at {r.post_name}"
-    )
+    out, ev, notes = console(), r.evidence, Footnotes()
+    out.print(f"[bold]{ev.verdict}[/bold]", soft_wrap=False)
+    out.print(ev.trust)
     unc = r.uncertainty or {}
 
     def band(key, show):  # the interval over the law's coefficient samples, when it has some
         return f" [{show(unc[key][0])}, {show(unc[key][1])}]" if unc.get(key) else ""
 
+    cal_band = f" [{ev.calibrated_interval[0]:.3g}, {ev.calibrated_interval[1]:.3g}]" if ev.calibrated_interval else ""
     rows = [
-        ("loss before PTQ", fmt(r.loss_before) + band("loss_before", fmt)),
-        (f"[bold]loss after PTQ to {r.post_name}[/bold]", f"[bold]{fmt(r.loss_after)}{band('loss_after', fmt)}[/bold]"),
-        ("degradation  delta_PTQ", fmt(r.degradation) + band("degradation", fmt)),
-        ("degradation / reducible loss (loss before - E)", pct(r.degradation_share)),
-        (f"critical data size D_crit at {r.post_name}", _count(r.d_crit) + band("d_crit", _count)),
-        ("post-PTQ loss at D_crit (best for this N)", fmt(r.loss_at_d_crit)),
-        ("robustness factor R (eq. 9)", fmt(r.robustness)),
+        ("degradation, nats", fmt(r.degradation) + band("degradation", fmt), fmt(ev.calibrated_degradation) + cal_band),
+        ("perplexity factor", _ppl(r.perplexity_factor), _ppl(ev.calibrated_perplexity)),
+        (f"D_crit at {r.post_name}", _count(r.d_crit) + band("d_crit", _count), _count(ev.calibrated_d_crit)),
+        ("loss before -> after", f"{fmt(r.loss_before)} -> {fmt(r.loss_after)}", "-"),
     ]
-    out.print(table(title, ["quantity", "value" + (f" [{unc['level']:.0%} interval]" if unc else "")], rows))
-    style = _STYLE[r.status]
-    prefix = "warning: " if r.status == "near" else ""
-    out.print(f"[{style}]{prefix}{r.verdict}[/{style}]")
+    title = (f"PTQ to {r.post_name} of N = {_count(r.params)}, D = {_count(r.tokens)}, trained at"
+             f" {bits_triple(r.bits.weights, r.bits.activations, r.bits.kv)} bits (w/a/KV)")
+    if r.law != ev.calibrated_law:
+        out.print(table(title, ["", r.law, ev.calibrated_law], rows, whole=(1, 2)))
+    else:
+        out.print(table(title, ["", r.law], [row[:2] for row in rows], whole=(1,)))
+    if ev.measured:
+        out.print(_measured_table(r, notes))
+        notes.print()
+    style, prefix = _STYLE[r.status], ("warning: " if r.status == "near" else "")
+    out.print(f"[{style}]{prefix}{r.law_verdict}[/{style}]")
     out.print(_serving_table(r, True))
     trows = [
-        (
-            o.label,
-            fmt(o.loss_before),
-            fmt(o.degradation),
-            fmt(o.loss_after),
-            fmt(o.robustness),
-            _count(o.d_crit) if o.feasible else "infeasible",
-        )
+        (o.label, fmt(o.loss_before), fmt(o.degradation), fmt(o.loss_after), fmt(o.robustness),
+         _count(o.d_crit) if o.feasible else "infeasible")
         for o in r.training
     ]
-    out.print(
-        table(
-            f"Training precision vs PTQ to {r.post_name} (eq. 9: lower-precision training is more robust)",
-            ["training (w/a/KV bits)", "loss before", "degradation", f"loss at {r.post_name}", "R", "D_crit"],
-            trows,
-        )
-    )
-    if r.measured:
-        out.print(_measured_table(r))
+    out.print(table(f"Training precision vs PTQ to {r.post_name} (eq. 9: lower-precision training is more robust)",
+                    ["training (w/a/KV bits)", "loss before", "degradation", f"loss at {r.post_name}", "R", "D_crit"], trows))
     _print_footer(r)
 
 
-def _measured_table(r):
-    """The nearest published real-model PTQ measurements beside the law's prediction for each."""
-    from precplan.cli._render import fmt
-    from precplan.cli._render import table
+def _measured_table(r, notes):
+    """The nearest published real-model PTQ measurements beside both laws' predictions: one line
+    per row at 80 columns, sources as numbered footnotes."""
+    from precplan.cli._footnotes import escape_all, whole_table
 
+    ev = r.evidence
+    show_bits = any(m.bits != r.post_bits for m in ev.measured)
     rows = [
-        (
-            m.model, _count(m.params), _count(m.tokens), m.method, f"{m.bits:g}", m.group, fmt(m.measured),
-            fmt(m.predicted), "-" if m.ratio is None else f"{m.ratio:.3g}", m.source,
-        )
-        for m in r.measured
+        escape_all((
+            m.model, f"{_count(m.params)}/{_count(m.tokens)}",
+            f"{m.method}{m.bits:g}/{_short_group(m.group)}" if show_bits else f"{m.method}/{_short_group(m.group)}",
+            f"{m.measured:.3f}", _ppl(_exp(m.measured)), f"{m.predicted:.3f}",
+            "-" if m.calibrated is None else f"{m.calibrated:.3f}", notes.mark(m.source),
+        ))
+        for m in ev.measured
     ]
-    cols = ["model", "N", "D", "method", "bits", "group", "measured", f"{r.law} predicts", "ratio", "source"]
-    title = (
-        "Nearest measured real models (WikiText-2; measured = ln(ppl after) - ln(ppl before), nats/token;"
-        " N is the total parameter count; data/ptq_measurements.csv)"
-    )
-    return table(title, cols, rows)
+    bits = "" if show_bits else f" at {r.post_bits:g} bits"
+    title = (f"Measured real models nearest {_count(r.params)}/{_count(r.tokens)}{bits} (WikiText-2; nats = ln(ppl after/before);"
+             f" paper = {r.law}, cal. = {ev.calibrated_law}; N is total parameters)")
+    cols = ["model", "N/D", "PTQ", "nats", "ppl", "paper", "cal.", "src"]
+    return whole_table(title, cols, rows)
+
+
+def _short_group(group: str) -> str:
+    return "ch" if group == "per-channel" else group
+
+
+def _exp(x: float) -> float:
+    import math
+
+    return math.exp(x)
 
 
 def render_sweep(r) -> None:
@@ -276,7 +298,7 @@ def render_sweep(r) -> None:
             fmt(p.loss_before),
             fmt(p.loss_after) + band("loss_after", i),
             fmt(p.degradation) + band("degradation", i),
-            pct(p.degradation_share),
+            _ppl(p.perplexity_factor),
             f"[{_STYLE[p.status]}]{p.status}[/{_STYLE[p.status]}]",
         )
         for i, p in enumerate(r.curve)
@@ -285,7 +307,7 @@ def render_sweep(r) -> None:
         f"{r.law}: degradation curve, N = {_count(r.params)}, trained at {bits_triple(r.bits.weights, r.bits.activations, r.bits.kv)} bits, served at"
         f" {r.post_name} (D_crit = {_count(r.d_crit)})"
     )
-    cols = ["tokens", "loss before PTQ", f"loss at {r.post_name}", "degradation", "% of reducible", "vs D_crit"]
+    cols = ["tokens", "loss before PTQ", f"loss at {r.post_name}", "nats", "ppl", "vs D_crit"]
     out.print(table(title, cols, rows))
     out.print(_serving_table(r, False))
     _print_footer(r)

@@ -149,6 +149,9 @@ def fit_law(
     pts = points(law, data)
     quality = summary(pts)
     stage_r2 = _stage_r2(law, data, pts, stages)
+    # the R^2 reported: over every run when the base was fitted here; else the fitted stage's own
+    # (with a base law held, the base rows were never fit, so an R^2 over them says nothing of this fit)
+    r2 = float(quality.get("r2", float("nan"))) if plan.fit_base or not stage_r2 else float(stage_r2[next(reversed(stage_r2))])
     optimum = {"budget": float(budget), **compute_optimal(law, budget)}
 
     boot: Bootstrap | None = None
@@ -184,7 +187,7 @@ def fit_law(
         law=out_law, form=plan.form, coefficients={k: c.value for k, c in out_law.coefficients.items()},
         fitted=fitted, sources=source_labels(plan, fitted),
         intervals=dict(boot.intervals) if boot else {}, stderr=dict(boot.stderr) if boot else {},
-        optimum=optimum, optimum_warnings=optimum_warnings, r2=float(quality.get("r2", float("nan"))),
+        optimum=optimum, optimum_warnings=optimum_warnings, r2=r2,
         stage_r2=stage_r2, quality=quality,
         residuals=pts.relative_error, n_runs=data.n_training, n_rows=fit_runs.n,
         converged={k: bool(s.solved.converged[0]) for k, s in stages.items()},
@@ -265,11 +268,13 @@ def _flat_terms(law: Law, data: Data) -> list[str]:
 
 
 def _stage_r2(law: Law, data: Data, pts, stages: dict[str, StageResult]) -> dict[str, float]:
+    """R^2 of each stage this fit ran, on that stage's rows; a stage taken from a base law (not
+    fitted here) is left out: its rows were never fit."""
     out: dict[str, float] = {}
     loss = np.array([k == "loss" for k in pts.kind])
     if law.has_precision:
         for name, idx in (("base", data.base), ("precision", data.quant)):
-            if idx.size >= 2:
+            if name in stages and idx.size >= 2:
                 out[name] = r_squared(pts.measured[loss][idx], pts.predicted[loss][idx])
     else:
         out["base"] = r_squared(pts.measured[loss], pts.predicted[loss])

@@ -26,11 +26,12 @@ from precplan.errors import PrecplanError
 from precplan.io import bundled_dir
 
 __all__ = [
-    "MEASUREMENTS_FILE", "METHODS", "Measurement", "measured_rows", "measurements", "nearest_measurements",
+    "COLLAPSED", "MEASUREMENTS_FILE", "METHODS", "Measurement", "measured_rows", "measurements", "nearest_measurements",
     "predicted_degradation",
 ]
 
 MEASUREMENTS_FILE = "ptq_measurements.csv"
+COLLAPSED = 1.0  # nats/token: a model degraded this much is outside any law's regime (data/README.md)
 METHODS = ("rtn", "gptq", "awq")
 
 

@@ -7,6 +7,7 @@ size: +inf) are ``None``, i.e. JSON ``null``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +29,7 @@ class ServingRow:
     degradation_share: float | None = None  # degradation / (loss before PTQ - E)
     tokens_over_d_crit: float | None = None
     status: str | None = None  # "past", "near", "below" or "none"
+    perplexity_factor: float | None = None  # exp(degradation): PTQ multiplies perplexity by this
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class MeasuredRow:
     predicted: float
     ratio: float | None
     source: str  # short citation and table
+    calibrated: float | None = None  # kumar2024-ptq-real's prediction for the row (ptq_evidence)
+    calibrated_ratio: float | None = None  # calibrated / measured
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class CurvePoint:
     degradation_share: float
     past_d_crit: bool
     status: str  # "past", "near", "below" or "none": the rule of the single-D result (ptq_verdict.data_status)
+    perplexity_factor: float = float("nan")  # exp(degradation)
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,10 @@ class PtqRisk:
     notes: list[str] = field(default_factory=list)
     measured: list[MeasuredRow] = field(default_factory=list)  # nearest published real-model measurements
     uncertainty: dict | None = None  # headline intervals over the law's coefficient samples (None: point estimate)
+    perplexity_factor: float = float("nan")  # exp(degradation): PTQ multiplies perplexity by this
+    law_verdict: str = ""  # the law's own statement about D_crit (``verdict`` leads with the evidence)
+    evidence: Any = None  # precplan.ptq.Evidence: the paper's law, the calibrated law and measured rows side by side
+    law_facts: str = ""  # the law's facts in one short line
 
     def __repr__(self) -> str:
         return (f"<PtqRisk by {self.law}: N={self.params:.3g}, D={self.tokens:.3g}, {self.post_name} serving"
@@ -129,6 +138,7 @@ class PtqSweep:
     # intervals over the law's coefficient samples: level, d_crit, and per curve point loss_after
     # and degradation (lists in curve order); None: a point estimate
     uncertainty: dict | None = None
+    law_facts: str = ""  # the law's facts in one short line
 
     def __repr__(self) -> str:
         crit = "none" if self.d_crit is None else f"{self.d_crit:.3g}"

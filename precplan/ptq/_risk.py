@@ -20,14 +20,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from precplan.errors import PrecplanError
-from precplan.laws import extrapolation_lead, plausibility_warnings
-from precplan.laws import DEFAULT_LEVEL, check_level, intervals, uncertainty, uncertainty_notes
-from precplan.laws import as_law
-from precplan.laws import ASSUMED_LABEL, ROBUSTNESS, Law
-from precplan.units import parse_count
+from precplan.laws import (
+    ASSUMED_LABEL, DEFAULT_LEVEL, ROBUSTNESS, Law, as_law, check_level, extrapolation_lead, intervals, law_for_weights,
+    plausibility_warnings, uncertainty, uncertainty_notes,
+)
+from precplan.units import format_count, parse_count
 from precplan.precision import Bits, Precision, parse_precision
-from precplan.laws import law_for_weights
-from precplan.ptq._measured import measured_rows
+from precplan.ptq._evidence import ptq_evidence
+from precplan.ptq._math import d_crit
 from precplan.ptq._results import CurvePoint, PtqCurves, PtqRisk, PtqSweep, ServingRow, TrainingOption
 from precplan.ptq._verdict import NEAR_FACTOR, data_status, offset_note, verdict  # noqa: F401 (NEAR_FACTOR re-exported)
 
@@ -37,51 +37,6 @@ DEFAULT_POSTS = (2, 3, 4, 5, 6, 7, 8)
 
 
 # ------------------------------------------------------------------------------------ math
-def d_crit(
-    law: Law,
-    N: ArrayLike,
-    post: ArrayLike,
-    weights: ArrayLike = 16,
-    activations: ArrayLike = 16,
-    kv: ArrayLike = 16,
-) -> np.ndarray:
-    """Critical data size: the D that minimizes the post-PTQ loss at fixed N and P_post.
-
-    Kumar et al. 2024, eq. 13 (printed eq. 12 drops a beta; -b is the offset reading of b),
-    for a model trained in high precision:
-
-        D_crit = (beta B N^gamma_N exp(P_post/gamma_post - b) / (gamma_D C_T))^(1/(gamma_D+beta))
-
-    Generalized to low-precision training (eqs. 8-9): N becomes N_eff and the robustness
-    product R = prod_x [1 - exp(-C_x (P_x - P_post))], which does not depend on D, divides
-    C_T. Setting dL/dD = -beta B D^(-beta-1) + gamma_D K D^(gamma_D-1) = 0 with K as in the
-    module docstring gives
-
-        D_crit = (beta B N_eff^gamma_N exp(P_post/gamma_post - b) / (gamma_D C_T R))^(1/(gamma_D+beta))
-
-    (a minimum: the loss tends to +inf at both ends). Vectorized; computed in logs. Returns
-    +inf where R = 0 (the law predicts no degradation, so more data never hurts) and NaN
-    where N_eff <= 0 (training precision outside the law's domain).
-    """
-    law.require_ptq()
-    n_eff = np.asarray(law.effective_params(N, weights, activations, kv), dtype=float)
-    post = np.asarray(post, dtype=float)
-    r = np.asarray(law.robustness(post, weights, activations, kv), dtype=float)
-    beta, gamma_d = law.c("beta"), law.c("gamma_D")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_d = (
-            np.log(beta * law.c("B"))
-            + law.c("gamma_N") * np.log(np.where(n_eff > 0, n_eff, np.nan))
-            + post / law.c("gamma_post")
-            - law.c("b_post")
-            - np.log(gamma_d * law.c("C_T"))
-            - np.log(r)
-        ) / (gamma_d + beta)
-        out = np.exp(log_d)
-    out = np.where(r <= 0, np.inf, out)
-    return np.where(n_eff > 0, out, np.nan)
-
-
 # ------------------------------------------------------------------------------------ setup
 @dataclass(frozen=True)
 class _Setup:
@@ -188,6 +143,7 @@ def _serving_rows(law: Law, params: float, s: _Setup, tokens: float | None) -> l
                 loss_after=float(after[i]),
                 degradation=deg,
                 degradation_share=deg / (before - law.c("E")),
+                perplexity_factor=float(np.exp(deg)),
                 tokens_over_d_crit=tokens / dc if np.isfinite(dc) else 0.0,
                 status=data_status(tokens, dc),
             )
@@ -231,8 +187,8 @@ class _Point:
 
 def _evaluate(law: Law, params: float, tokens: ArrayLike, s: _Setup) -> _Point:
     """Loss before and after PTQ (Kumar et al. 2024, eq. 10), the degradation (eqs. 2, 8-9) and
-    D_crit (eq. 13), for ``tokens`` at the setup's precisions. A sampled law (``law.sampled()``)
-    gives every coefficient sample at once."""
+    D_crit (eq. 13), for ``tokens`` at the setup's precisions. A sampled law (``law.sampled(2)``,
+    samples on axis 0) gives every coefficient sample at once."""
     b, p = s.bits, s.post.bits
     return _Point(
         before=law.loss(params, tokens, b.weights, b.activations, b.kv),
@@ -248,6 +204,61 @@ def _loss_at(law: Law, params: float, dc: float, s: _Setup) -> float | None:
     return float(law.loss(params, dc, b.weights, b.activations, b.kv, post=s.post.bits)) if np.isfinite(dc) else None
 
 
+@dataclass(frozen=True)
+class _Assessment:
+    """Everything ``ptq_risk`` and ``ptq_sweep`` share: one evaluation over the token array."""
+
+    s: _Setup
+    params: float
+    tokens: np.ndarray
+    point: _Point
+    d_crit: float
+    loss_at_d_crit: float | None
+    assumed: list[str]
+    notes: list[str]
+    warnings: list[str]
+    samples: _Point | None  # the same quantities per coefficient sample (samples x tokens), if the law has samples
+
+
+def _assess(law, params, tokens, post, posts, weights, activations, kv) -> _Assessment:
+    """Validate, evaluate at every token count at once, and collect the warnings and notes."""
+    law, params = as_law(law), parse_count(params, "params")
+    tokens = np.atleast_1d(np.asarray([parse_count(t, "tokens") for t in np.atleast_1d(tokens)], dtype=float))
+    s = _setup(law, params, tokens, post, posts, weights, activations, kv)
+    law, b, p = s.law, s.bits, s.post.bits
+    pt = _evaluate(law, params, tokens, s)
+    dc = float(pt.d_crit)
+    assumed, notes = _assumed_notes(law, s)
+    warnings = law.extrapolation_warnings(params, tokens, [b.weights, b.activations, b.kv, p])
+    warnings += plausibility_warnings(params, tokens, None, what="this model")
+    samples = None
+    if law.has_samples:
+        S = law.samples.count
+        sp = _evaluate(law.sampled(2), params, tokens[None, :], s)
+        samples = _Point(*(np.broadcast_to(np.asarray(x, dtype=float), (S, tokens.size)) for x in (sp.before, sp.after, sp.delta)),
+                         d_crit=np.broadcast_to(np.asarray(d_crit(law.sampled(), params, p, b.weights, b.activations, b.kv), dtype=float), (S,)))
+    return _Assessment(s, params, tokens, pt, dc, _loss_at(law, params, dc, s), assumed, s.notes + notes, warnings, samples)
+
+
+def _uncertainty(law: Law, a: _Assessment, level: float) -> dict | None:
+    """Intervals over the law's coefficient samples: D_crit, and per token count the loss before
+    and after PTQ and the degradation (lists in token order)."""
+    if a.samples is None:
+        return None
+    sp = a.samples
+    head = uncertainty(law, level, {"d_crit": sp.d_crit})
+    for key, arr in (("loss_before", sp.before), ("loss_after", sp.after), ("degradation", sp.delta)):
+        head[key] = intervals(arr.T, level)
+    return head
+
+
+def _single(unc: dict | None) -> dict | None:
+    """The one-token-count view of :func:`_uncertainty`: each per-token list becomes its one interval."""
+    if unc is None:
+        return None
+    return {k: (v[0] if k in ("loss_before", "loss_after", "degradation") else v) for k, v in unc.items()}
+
+
 # ------------------------------------------------------------------------------------ API
 def ptq_risk(
     law: Law | str,
@@ -261,37 +272,65 @@ def ptq_risk(
     level: float = DEFAULT_LEVEL,
 ) -> PtqRisk:
     """PTQ risk of an ``params``-parameter model trained on ``tokens`` tokens, served at ``post``
-    (the headline), with a table over ``posts`` (default 2..8 bits below the training precision).
+    (the headline), with a table over ``posts`` (default 2..8 bits below the training precision):
+    the one-token-count view of :func:`ptq_sweep`'s evaluation, plus the training-precision
+    options, the nearest published measurements and the real-model evidence.
 
-    With coefficient samples in the law, ``uncertainty`` holds the central ``level`` intervals of
-    the loss before and after PTQ, the degradation and D_crit, solved for every sample at once.
-    More than 10x beyond the law's data the verdict says what the law extrapolates to."""
-    law, params = as_law(law), parse_count(params, "params")
-    tokens = parse_count(tokens, "tokens")
+    Parameters
+    ----------
+    law : Law or str
+        A law with PTQ terms (kumar2024).
+    params, tokens : float or str
+        Parameters and training tokens (``8B``, ``15T``).
+    post : precision
+        Serving precision of the headline (bits or a format: ``4``, ``int4``).
+    posts : list or None
+        Serving precisions of the table.
+    weights, activations, kv : precision
+        Training precisions (default 16).
+    level : float
+        Central interval level over coefficient samples.
+
+    Returns
+    -------
+    PtqRisk
+        ``verdict`` is the evidence-led sentence (:func:`precplan.ptq.ptq_evidence`) where the law
+        has PTQ terms to compare; ``law_verdict`` the law's own statement about D_crit.
+
+    Raises
+    ------
+    PrecplanError
+        Non-positive ``params``/``tokens``, a serving precision at or above the training one.
+
+    Example
+    -------
+    >>> from precplan.ptq import ptq_risk
+    >>> r = ptq_risk("kumar2024", "8B", "15T", post=4)
+    >>> round(r.perplexity_factor, 2), round(r.evidence.calibrated_perplexity, 2) < 1.2
+    (1.49, True)
+    """
     level = check_level(level)
-    s = _setup(law, params, tokens, post, posts, weights, activations, kv)
-    law, b, p = s.law, s.bits, s.post.bits
-    pt = _evaluate(law, params, np.array([float(tokens)]), s)
-    before, after, delta = float(pt.before[0]), float(pt.after[0]), float(pt.delta[0])
-    dc = float(pt.d_crit)
-    at_dc = _loss_at(law, params, dc, s)
+    a = _assess(law, params, tokens, post, posts, weights, activations, kv)
+    s, law, params = a.s, a.s.law, a.params
+    b, p, tokens = s.bits, s.post.bits, float(a.tokens[0])
+    before, after, delta = float(a.point.before[0]), float(a.point.after[0]), float(a.point.delta[0])
+    dc, at_dc = a.d_crit, a.loss_at_d_crit
     status = data_status(tokens, dc)
-    lead = extrapolation_lead(law, params, tokens)
-    said = verdict(status, tokens, dc, s.post.name, after, at_dc if at_dc is not None else after, lead)
-    assumed, notes = _assumed_notes(law, s)
-    warnings = law.extrapolation_warnings(params, tokens, [b.weights, b.activations, b.kv, p])
+    far = extrapolation_lead(law, params, tokens) is not None  # the evidence's trust line says how far
+    said = verdict(status, tokens, dc, s.post.name, after, at_dc if at_dc is not None else after,
+                   f"{law.id}'s formula says" if far else None)
+    warnings = list(a.warnings)
     if status == "near":
         warnings.append(said)
-    table = _serving_rows(law, params, s, float(tokens))
-    warnings += plausibility_warnings(params, tokens, None, what="this model")
-    for row in table:
-        warnings += plausibility_warnings(params, None, row.loss_after, loss_what=f"the {row.post_name} row's loss after PTQ")
-    unc = _uncertainty(law, params, float(tokens), s, level)
-    notes += uncertainty_notes(law, unc)
+    table = _serving_rows(law, params, s, tokens)
+    warnings += [w for row in table for w in
+                 plausibility_warnings(params, None, row.loss_after, loss_what=f"the {row.post_name} row's loss after PTQ")]
+    unc = _single(_uncertainty(law, a, level))
+    ev = ptq_evidence(law, params, tokens, p, s.post.name, b, level)
     return PtqRisk(
         law=law.id,
         params=float(params),
-        tokens=float(tokens),
+        tokens=tokens,
         bits=b,
         post_bits=p,
         post_name=s.post.name,
@@ -301,28 +340,32 @@ def ptq_risk(
         degradation_share=delta / (before - law.c("E")),
         d_crit=_finite(dc),
         loss_at_d_crit=at_dc,
-        tokens_over_d_crit=float(tokens) / dc if np.isfinite(dc) else 0.0,
+        tokens_over_d_crit=tokens / dc if np.isfinite(dc) else 0.0,
         status=status,
-        verdict=said,
+        verdict=ev.verdict,
         robustness=float(law.robustness(p, b.weights, b.activations, b.kv)),
         irreducible=law.c("E"),
         effective_params=float(law.effective_params(params, b.weights, b.activations, b.kv)),
         table=table,
-        training=_training_options(law, params, float(tokens), s),
-        assumed=assumed,
+        training=_training_options(law, params, tokens, s),
+        assumed=a.assumed,
         warnings=warnings,
-        notes=s.notes + notes,
-        measured=measured_rows(law, params, tokens, p),  # nearest real models, as a check on the law
+        notes=a.notes + ([] if unc is None else uncertainty_notes(law, unc)),
+        measured=ev.measured,
         uncertainty=unc,
+        perplexity_factor=float(np.exp(delta)),
+        law_verdict=said,
+        evidence=ev,
+        law_facts=law_facts(law),
     )
 
 
-def _uncertainty(law: Law, params: float, tokens: float, s: _Setup, level: float) -> dict | None:
-    """Intervals of the headline numbers over the law's coefficient samples, all samples at once."""
-    if not law.has_samples:
-        return None
-    pt = _evaluate(law.sampled(), params, tokens, s)
-    return uncertainty(law, level, {"loss_before": pt.before, "loss_after": pt.after, "degradation": pt.delta, "d_crit": pt.d_crit})
+def law_facts(law: Law) -> str:
+    """The law's facts in one short line: the range it was fit on and whether it carries samples."""
+    r = law.fit_range
+    span = ", ".join(f"{format_count(r[k][0])}-{format_count(r[k][1])} {k}" for k in ("params", "tokens") if k in r)
+    samples = f"{law.samples.count} coefficient samples ({law.samples.method})" if law.has_samples else "no coefficient samples (point estimates)"
+    return f"{law.id}: fit on {span or 'an unstated range'}; {samples}; details: precplan laws show {law.id}"
 
 
 def ptq_sweep(
@@ -337,56 +380,36 @@ def ptq_sweep(
     level: float = DEFAULT_LEVEL,
 ) -> PtqSweep:
     """The degradation curve over a token sweep at ``post`` (Kumar et al. 2024, fig. 3), with
-    intervals per token count when the law carries coefficient samples."""
-    law, params = as_law(law), parse_count(params, "params")
-    tokens = [parse_count(t, "tokens") for t in tokens] if isinstance(tokens, (list, tuple)) else tokens
+    intervals per token count when the law carries coefficient samples: the same evaluation as
+    :func:`ptq_risk`, over every token count at once."""
     level = check_level(level)
-    tokens = np.atleast_1d(np.asarray(tokens, dtype=float))
-    s = _setup(law, params, tokens, post, posts, weights, activations, kv)
-    law, b, p = s.law, s.bits, s.post.bits
-    pt = _evaluate(law, params, tokens, s)
-    before, after, delta, dc = pt.before, pt.after, pt.delta, float(pt.d_crit)
-    at_dc = _loss_at(law, params, dc, s)
-    E = law.c("E")
+    a = _assess(law, params, tokens, post, posts, weights, activations, kv)
+    s, law, params, tokens = a.s, a.s.law, a.params, a.tokens
+    pt, dc, E = a.point, a.d_crit, law.c("E")
     curve = [
-        CurvePoint(float(d), float(lb), float(la), float(dl), float(dl / (lb - E)), bool(d > dc), data_status(d, dc))
-        for d, lb, la, dl in zip(tokens, before, after, delta)
+        CurvePoint(float(d), float(lb), float(la), float(dl), float(dl / (lb - E)), bool(d > dc), data_status(d, dc),
+                   float(np.exp(dl)))
+        for d, lb, la, dl in zip(tokens, pt.before, pt.after, pt.delta)
     ]
-    assumed, notes = _assumed_notes(law, s)
-    unc = _sweep_uncertainty(law, params, tokens, s, level)
+    unc = _uncertainty(law, a, level)
+    if unc is not None:
+        unc.pop("loss_before", None)
     return PtqSweep(
         law=law.id,
         params=float(params),
-        bits=b,
-        post_bits=p,
+        bits=s.bits,
+        post_bits=s.post.bits,
         post_name=s.post.name,
         d_crit=_finite(dc),
-        loss_at_d_crit=at_dc,
+        loss_at_d_crit=a.loss_at_d_crit,
         curve=curve,
         table=_serving_rows(law, params, s, None),
-        assumed=assumed,
-        warnings=law.extrapolation_warnings(params, tokens, [b.weights, b.activations, b.kv, p])
-        + plausibility_warnings(params, tokens, None, what="this model")
-        + plausibility_warnings(params, None, after, loss_what=f"the loss after PTQ to {s.post.name}"),
-        notes=s.notes + notes + uncertainty_notes(law, unc),
+        assumed=a.assumed,
+        warnings=a.warnings + plausibility_warnings(params, None, pt.after, loss_what=f"the loss after PTQ to {s.post.name}"),
+        notes=a.notes + ([] if unc is None else uncertainty_notes(law, unc)),
         uncertainty=unc,
+        law_facts=law_facts(law),
     )
-
-
-def _sweep_uncertainty(law: Law, params: float, tokens: np.ndarray, s: _Setup, level: float) -> dict | None:
-    """Intervals of D_crit and, per token count, of the post-PTQ loss and the degradation: one
-    (samples x tokens) evaluation."""
-    if not law.has_samples:
-        return None
-    b, p = s.bits, s.post.bits
-    ls, grid = law.sampled(2), tokens[None, :]
-    S = law.samples.count
-    after = np.broadcast_to(ls.loss(params, grid, b.weights, b.activations, b.kv, post=p), (S, tokens.size))
-    delta = np.broadcast_to(ls.ptq_degradation(params, grid, p, b.weights, b.activations, b.kv), (S, tokens.size))
-    head = uncertainty(law, level, {"d_crit": d_crit(law.sampled(), params, p, b.weights, b.activations, b.kv)})
-    head["loss_after"] = intervals(after.T, level)
-    head["degradation"] = intervals(delta.T, level)
-    return head
 
 
 def degradation_curves(

@@ -29,7 +29,7 @@ from precplan.validate._data import CODE_NOTE, PYTHON_SOURCE
 from precplan.fit import fit_law, load_runs, r_squared
 
 __all__ = [
-    "COMPARABLE", "FLAT_FACTOR", "HIGH", "NOT_RESOLVED", "ORDER", "P_STAR_TOLERANCE", "RESOLVE_SIGMAS", "Claim",
+    "COMPARABLE", "HIGH", "NOT_RESOLVED", "ORDER", "P_STAR_TOLERANCE", "RESOLVE_SIGMAS", "Claim",
     "Comparison", "Constant", "ValidationReport", "analyze", "check_comparable", "seed_noise",
 ]
 
@@ -40,9 +40,6 @@ P_STAR_TOLERANCE = 1.0  # bits: a fitted compute-optimal precision this close to
 # standard deviation: ~95% two-sided for a normal spread.
 RESOLVE_SIGMAS = 2.0
 NOT_RESOLVED = "not resolved"
-# A refitted precision factor 1 - exp(n - P/gamma) this close to 1 at every measured precision
-# shows no effect to fit: gamma and n then slide together along a ridge (e.g. n_kv = 76.5).
-FLAT_FACTOR = 0.99
 ORDER = ("16-bit", "quantized", "ptq", "all")
 
 
@@ -102,6 +99,8 @@ class ValidationReport:
     ptq_note: str | None = None  # how the runs' PTQ differs from the one the law's PTQ constants were fit on
     seeds: dict[str, Any] | None = None  # seed noise: see :func:`seed_noise`
     unidentified: list[dict[str, Any]] = field(default_factory=list)  # refitted constants the runs cannot pin down
+    # how the rows were quantized: PTQ method and every quantizer setting the records carry (quantizer_settings)
+    quantizer: dict[str, Any] = field(default_factory=dict)
 
 
 def _bits(rec: dict[str, Any]) -> tuple[int, int, int]:
@@ -136,6 +135,28 @@ COMPARABLE: tuple[tuple[str, Any], ...] = (
     ("Q/K/V scale granularity", _legacy("kv_granularity", "tensor")),
     ("PTQ method", lambda r: r.get("ptq_method")),
 )
+
+
+# The settings that produced a run's quantized and post-training-quantized losses, as the records
+# carry them (top level or in ``config``); "gptq" holds GPTQ's damping, block and calibration size.
+QUANTIZER_KEYS = ("ptq_method", "quantizer", "weight_granularity", "activation_granularity", "kv_granularity",
+                  "ptq_bits", "gptq")
+
+
+def quantizer_settings(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Every quantizer setting behind ``records``' rows: per key of :data:`QUANTIZER_KEYS`, the one
+    value all records share, a list of the distinct values if they differ, or None if no record
+    says (stores written before the setting was recorded). ``ptq_method`` reads the store's label
+    (e.g. ``gptq-per-channel``), else the config's method (``rtn``/``gptq``)."""
+    out: dict[str, Any] = {}
+    for key in QUANTIZER_KEYS:
+        seen: list[Any] = []
+        for r in records:
+            v = r.get(key) if key == "ptq_method" and r.get(key) is not None else (r.get("config") or {}).get(key)
+            if v is not None and v not in seen:
+                seen.append(v)
+        out[key] = seen[0] if len(seen) == 1 else (seen or None)
+    return out
 
 
 def check_comparable(records: Sequence[dict[str, Any]]) -> None:
@@ -185,7 +206,7 @@ def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie
         warnings.append(f"precision constants not refitted: {refit['error']}")
     if refit:
         warnings += [f"refit: {w}" for w in refit.get("warnings", []) if "not used by --form" not in w]
-    unidentified = _unidentified(good, refit, noise)
+    unidentified = _unidentified(good, refit, noise, pred_law)
     for u in unidentified:
         for c in constants:
             if c.name in u["constants"]:
@@ -214,6 +235,7 @@ def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie
         presets=sorted({str(r.get("preset", "?")) for r in records}), base=base, comparisons=comparisons,
         quality=_quality(comparisons), constants=constants, refit=refit, claims=claims, assumed=assumed,
         warnings=warnings, notes=notes, ptq_note=ptq_note, seeds=noise, unidentified=unidentified,
+        quantizer=quantizer_settings(records),
     )
 
 
@@ -256,12 +278,19 @@ def _resolved(effect: float, sd: float | None, n_a: int, n_b: int) -> bool | Non
     return abs(effect) > RESOLVE_SIGMAS * sd * math.sqrt(1 / n_a + 1 / n_b)
 
 
-def _unidentified(good: Sequence[dict[str, Any]], refit: dict[str, Any] | None, noise: dict[str, Any]) -> list[dict[str, Any]]:
-    """Refitted precision factors (gamma_x, n_x) that these runs cannot pin down: a constant the
-    fit left at the optimizer's bound (the fit's own warning), fewer than three
-    precisions of operand x below 16 bits (two points fix two constants exactly: nothing is
-    tested), a factor within FLAT_FACTOR of 1 at every measured precision (no effect to fit: gamma
-    and n trade off), or no quantization effect of x resolved above the seed noise."""
+PROFILE_GAMMAS = np.logspace(np.log10(0.03), np.log10(30.0), 61)  # the gamma_x grid of the profile
+PROFILE_SPAN = 10.0  # a gamma_x range this wide (max/min) fitting the runs equally well: not identified
+PROFILE_CHI2 = 3.84  # chi-square(1 dof) at 95%: the profile's allowed rise in residual sum of squares / sigma^2
+
+
+def _unidentified(good: Sequence[dict[str, Any]], refit: dict[str, Any] | None, noise: dict[str, Any],
+                  base: Law | None = None) -> list[dict[str, Any]]:
+    """Refitted precision factors (gamma_x, n_x) that these runs cannot pin down, judged from the
+    runs, never from where one optimizer run stopped: fewer than three precisions of operand x
+    below 16 bits (two points fix two constants exactly: nothing is tested), a profile of the fit
+    over gamma_x that stays flat over more than a factor PROFILE_SPAN (:func:`profile_gamma`: gamma
+    and n slide together along a ridge), or no quantization effect of x resolved above the seed
+    noise."""
     if not refit or refit.get("law") is None:
         return []
     fitted, law = set(refit.get("fitted", [])), refit["law"]
@@ -273,22 +302,22 @@ def _unidentified(good: Sequence[dict[str, Any]], refit: dict[str, Any] | None, 
         names = [k for k in (f"gamma_{op}", f"n_{op}") if k in fitted]
         if not names:
             continue
-        levels = sorted({k[2 + i] for k in means if k[2 + i] < HIGH and all(k[2 + j] >= HIGH for j in range(3) if j != i)})
+        only = [r for r in good if _bits(r)[i] < HIGH and all(_bits(r)[j] >= HIGH for j in range(3) if j != i)]
+        levels = sorted({_bits(r)[i] for r in only})
         values = ", ".join(f"{k} = {law.c(k):.4g}" for k in names)
-        reason = None
-        pinned = [w for w in refit.get("warnings", []) if "pinned" in w
-                  and any(re.search(rf"\b{k}\b", w) for k in (f"gamma_{op}", f"n_{op}"))]
-        if pinned:
-            reason = (f"{values}: the fit pinned {'them' if len(pinned) > 1 else 'one of them'} at the optimizer's bound"
-                      f" ({pinned[0].split(' is pinned')[0]}): the runs do not determine the {op} factor's shape, only"
-                      " that it moves somewhere between the measured precisions")
-        elif len(levels) < 3:
+        reason, profile = None, None
+        if len(levels) < 3:
             reason = (f"{values}: {op} is quantized at {len(levels)} precision(s) only ({', '.join(map(str, levels))} bits);"
                       " two constants through two points are determined exactly, not tested")
-        elif all(float(law.factor(b, op)) > FLAT_FACTOR for b in levels):
-            reason = (f"{values}: the refitted factor is above {FLAT_FACTOR} at every measured precision ({', '.join(map(str, levels))}"
-                      f" bits): the runs show no {op} effect to fit, so gamma_{op} and n_{op} slide together")
-        elif noise["pooled_sd"] is not None:
+        else:
+            profile = profile_gamma(only, base or law, i, noise.get("pooled_sd"))
+            lo, hi = profile["gamma_range"]
+            if hi / lo > PROFILE_SPAN:
+                edge = " (the whole range searched)" if profile["at_edge"] else ""
+                reason = (f"any gamma_{op} from {lo:.3g} to {hi:.3g}{edge}, each with its own n_{op}, fits the {len(only)}"
+                          f" {op}-quantized runs as well as the best (within the noise): gamma_{op} and n_{op} slide"
+                          f" together along a ridge, so the refit's {values} is one point on it")
+        if reason is None and noise["pooled_sd"] is not None:
             effects = []
             for k, v in means.items():
                 if k[2 + i] < HIGH and all(k[2 + j] >= HIGH for j in range(3) if j != i):
@@ -298,8 +327,84 @@ def _unidentified(good: Sequence[dict[str, Any]], refit: dict[str, Any] | None, 
             if effects and not any(effects):
                 reason = f"{values}: no {op}-quantization effect in these runs stands out of the seed noise"
         if reason:
-            out.append({"operand": op, "constants": names, "values": {k: law.c(k) for k in names}, "reason": reason})
+            out.append({"operand": op, "constants": names, "values": {k: law.c(k) for k in names}, "reason": reason,
+                        "profile": profile})
     return out
+
+
+def profile_gamma(runs: Sequence[dict[str, Any]], base: Law, index: int, sd: float | None = None,
+                  gammas: np.ndarray = PROFILE_GAMMAS) -> dict[str, Any]:
+    """Profile of the precision factor of one operand over gamma_x: for each gamma_x on a fixed
+    grid, the least residual sum of squares over the other constant of the factor, on the runs
+    that quantize only that operand.
+
+    Kumar et al. 2024, eqs. 3-5: such a run's loss is E + A (N f_x(P))^-alpha + B D^-beta with
+    f_x(P) = [1 - exp(n_x - P/gamma_x)] / [1 - exp(n_x - 16/gamma_x)] and the base terms of
+    ``base`` held fixed. Writing t = exp(n_x - P_min/gamma_x) in [0, 1) (P_min the lowest measured
+    precision) makes the inner problem one-dimensional and bounded: it is solved on a fixed grid of
+    t and refined by a bounded scalar search, so the answer depends on the runs, not on where an
+    optimizer started. gamma_x values whose best RSS lies within PROFILE_CHI2 sigma^2 of the least
+    are those the runs cannot tell apart; sigma is the seed noise ``sd`` when measured, else the
+    residual standard deviation of the best fit (at least 1e-6 of the mean loss).
+
+    Parameters
+    ----------
+    runs : sequence of dict
+        Store records that quantize operand ``index`` (0 w, 1 a, 2 kv) only.
+    base : Law
+        Law whose E, A, B, alpha, beta predict the runs' losses.
+    index : int
+        Which operand.
+    sd : float or None
+        Seed-to-seed standard deviation of the loss, if measured.
+    gammas : ndarray
+        The gamma_x grid.
+
+    Returns
+    -------
+    dict
+        ``gammas``, ``rss`` (the profile), ``gamma_range`` (lo, hi of the gamma_x the runs cannot
+        tell apart), ``at_edge`` (that range reaches the grid's end) and ``sigma``.
+
+    Example
+    -------
+    >>> # see tests/test_validate_report.py::test_refitted_constants_the_runs_cannot_identify_are_flagged
+    """
+    from scipy.optimize import minimize_scalar
+
+    n = np.array([float(r["params"]) for r in runs])
+    d = np.array([float(r["tokens"]) for r in runs])
+    p = np.array([float(_bits(r)[index]) for r in runs])
+    y = np.array([float(r["loss"]) for r in runs])
+    E, A, B, alpha, beta = (base.c(k) for k in ("E", "A", "B", "alpha", "beta"))
+    rest = E + B * d ** -beta
+    p_min = float(p.min())
+
+    def rss(gamma: float, t: np.ndarray) -> np.ndarray:
+        t = np.atleast_1d(t)[:, None]
+        raw = 1.0 - t * np.exp(-(p[None, :] - p_min) / gamma)
+        ref = 1.0 - t * np.exp(-(HIGH - p_min) / gamma)
+        pred = rest[None, :] + A * (n[None, :] * raw / ref) ** -alpha
+        return ((pred - y[None, :]) ** 2).sum(axis=1)
+
+    ts = np.concatenate([[0.0], np.logspace(-8, 0, 400)[:-1], 1.0 - np.logspace(-1, -8, 100)])
+    profile = np.empty(gammas.size)
+    for k, g in enumerate(gammas):
+        grid = rss(g, ts)
+        j = int(np.argmin(grid))
+        lo, hi = ts[max(j - 1, 0)], ts[min(j + 1, ts.size - 1)]
+        best = float(grid[j])
+        if hi > lo:
+            res = minimize_scalar(lambda t: float(rss(g, t)[0]), bounds=(lo, hi), method="bounded", options={"xatol": 1e-12})
+            best = min(best, float(res.fun))
+        profile[k] = best
+    floor = float(profile.min())
+    sigma = sd if sd is not None else math.sqrt(floor / max(len(runs) - 2, 1))
+    sigma = max(sigma, 1e-6 * float(np.mean(y)))
+    ok = profile <= floor + PROFILE_CHI2 * sigma**2
+    inside = gammas[ok]
+    return {"gammas": gammas.tolist(), "rss": profile.tolist(), "gamma_range": (float(inside.min()), float(inside.max())),
+            "at_edge": bool(ok[0] or ok[-1]), "sigma": sigma}
 
 
 def _ptq_method_note(good: Sequence[dict[str, Any]], law: Law) -> str | None:

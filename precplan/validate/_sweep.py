@@ -46,6 +46,14 @@ class SweepSummary:
 PTQ_METHOD_LABEL = {"rtn": "rtn-per-channel", "gptq": "gptq-per-channel"}
 
 
+def _gptq_settings() -> dict[str, Any]:
+    """GPTQ's settings (Frantar et al. 2022): Hessian damping, columns per block, calibration sequences."""
+    from precplan.validate._gptq import BLOCK, DAMP
+    from precplan.validate._train import CALIBRATION_SEQUENCES
+
+    return {"damp": DAMP, "block": BLOCK, "calibration_sequences": CALIBRATION_SEQUENCES}
+
+
 def make_record(spec: RunSpec, run_id: str, outcome: Outcome, source: Source, where: Placement, preset: str) -> dict[str, Any]:
     """One store line. The keys the fit code reads (run_id, params, tokens, loss, weight_bits,
     activation_bits, kv_bits, ptq, diverged) stay fixed; the rest documents the run."""
@@ -75,6 +83,7 @@ def make_record(spec: RunSpec, run_id: str, outcome: Outcome, source: Source, wh
             # every setting a measurement depends on (the comparability key of _report.check_comparable)
             "weight_granularity": "channel", "activation_granularity": spec.activation_granularity,
             "kv_granularity": spec.kv_granularity, "quantizer": "absmax-symmetric-int", "ptq_method": spec.ptq_method,
+            "gptq": _gptq_settings() if spec.ptq_method == "gptq" else None,
             "compute": spec.compute, "device_kind": where.device.type, "dtype": where.dtype,
             "micro_batch": outcome.micro_batch, "eval_batch": outcome.eval_batch, "compiled": outcome.compiled,
         },
