@@ -25,6 +25,7 @@ import numpy as np
 from precplan.errors import PrecplanError
 from precplan.laws._law import BASE, PRECISION, PTQ, ROBUSTNESS, Law
 from precplan.validate._data import CODE_NOTE, PYTHON_SOURCE
+from precplan.validate._format_report import format_gaps, is_format_run
 
 HIGH = 16
 P_STAR_TOLERANCE = 1.0  # bits: a fitted compute-optimal precision this close to the law's "agrees"
@@ -95,6 +96,7 @@ class ValidationReport:
     ptq_note: str | None = None  # how the runs' PTQ differs from the one the law's PTQ constants were fit on
     seeds: dict[str, Any] | None = None  # seed noise: see :func:`seed_noise`
     unidentified: list[dict[str, Any]] = field(default_factory=list)  # refitted constants the runs cannot pin down
+    formats: dict[str, Any] | None = None  # training-format runs against bf16: see _format_report.format_gaps
 
 
 def _bits(rec: dict[str, Any]) -> tuple[int, int, int]:
@@ -202,7 +204,10 @@ def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie
         raise PrecplanError("no runs to analyse: the store is empty")
     check_records(records)
     check_comparable(records)
-    good = [r for r in records if _ok(r)]
+    formats = format_gaps(records, RESOLVE_SIGMAS)
+    if formats is not None and all(is_format_run(r) for r in records):
+        return _formats_only(records, law, formats)
+    good = [r for r in records if _ok(r) and not is_format_run(r)]  # format runs: the format table only
     warnings: list[str] = []
     notes: list[str] = []
     base_fit, pred_law, base = None, None, None
@@ -253,7 +258,23 @@ def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie
         data=sorted({str(r.get("data", "?")) for r in records}), devices=sorted({str(r.get("device", "?")) for r in records}),
         presets=sorted({str(r.get("preset", "?")) for r in records}), base=base, comparisons=comparisons,
         quality=_quality(comparisons), constants=constants, refit=refit, claims=claims, assumed=assumed,
-        warnings=warnings, notes=notes, ptq_note=ptq_note, seeds=noise, unidentified=unidentified,
+        warnings=warnings, notes=notes, ptq_note=ptq_note, seeds=noise, unidentified=unidentified, formats=formats,
+    )
+
+
+def _formats_only(records: Sequence[dict[str, Any]], law: Law, formats: dict[str, Any]) -> ValidationReport:
+    """A store of training-format runs only: the format table, no law fit (N and D are fixed)."""
+    diverged = [r["run_id"] for r in records if r.get("diverged")]
+    notes = ["training-format runs are compared with the bf16 run at the same N and D; the law is not fitted to them"
+             " (one N and D, no bit-width sweep)"]
+    if any(str(r.get("data", "")).startswith(PYTHON_SOURCE) for r in records):
+        notes.append(CODE_NOTE)
+    return ValidationReport(
+        law=law.id, runs=len(records), diverged=diverged,
+        data=sorted({str(r.get("data", "?")) for r in records}), devices=sorted({str(r.get("device", "?")) for r in records}),
+        presets=sorted({str(r.get("preset", "?")) for r in records}), base=None, comparisons=[], quality={},
+        constants=[], refit=None, claims=[], assumed=[], notes=notes,
+        warnings=[f"{len(diverged)} run(s) diverged: {', '.join(diverged[:5])}"] if diverged else [], formats=formats,
     )
 
 
