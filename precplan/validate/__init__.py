@@ -25,6 +25,9 @@ _EXPORTS = {
     "load_source": "_data", "Source": "_data",
     "Decoder": "_model", "QuantConfig": "_model",
     "fake_quant": "_quant",
+    "parse_formats": "_formats", "get_format": "_formats", "TrainFormat": "_formats",
+    "quantize_format": "_fpquant", "fake_quant_format": "_fpquant", "format_linear": "_fpquant",
+    "format_gaps": "_format_report",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -12,7 +12,7 @@
 - ``gpu``: about an hour on one H100 (the default when CUDA is present).
 - ``paper``: the grid of Kumar et al. 2024 (N 30M..220M, D 1.5B..26B, ~400 runs); meant to
   be split over many GPUs with ``--shard i/n``.
-- ``formats``: bf16, e4m3, e5m2, mxfp4 and nvfp4 at one N and D (1.6M parameters, 20M tokens),
+- ``formats``: bf16, e4m3, e5m2, mxfp4 and nvfp4 at one N and D (1.6M parameters, 10M tokens),
   two seeds each: the real-format gaps on one GPU in a few minutes.
 Every preset has a ``format_point`` (N, D): ``--formats`` replaces its runs by one run per
 training format there (:func:`with_formats`).
@@ -159,11 +159,11 @@ FORMATS_DEFAULT = ("bf16", "e4m3", "e5m2", "mxfp4", "nvfp4")
 
 def _formats() -> Preset:
     c = dict(batch_size=64, seq_len=512, val_tokens=1 << 19, lr_rule=lr_small_batch)
-    base = Preset("formats", "", (), 1.5e14, "cuda", ("1.6M", 2e7), seeds=2)
+    base = Preset("formats", "", (), 1.5e14, "cuda", ("1.6M", 1e7), seeds=2)
     specs = format_specs(base, FORMATS_DEFAULT, **c)
     return replace(base, specs=specs, formats=FORMATS_DEFAULT,
                    description=f"{len(FORMATS_DEFAULT)} training formats ({', '.join(FORMATS_DEFAULT)}) at N = 1.6M,"
-                   " D = 20M tokens: a few minutes on one H100")
+                   " D = 10M tokens: about two minutes on one H100")
 
 
 PRESETS = {"ci": _ci, "smoke": _smoke, "quick": _quick, "gpu": _gpu, "paper": _paper, "formats": _formats}
