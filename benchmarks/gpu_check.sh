@@ -5,6 +5,8 @@
 #      w4a4kv4 step <= 1.15x the compiled unquantized step),
 #   3. a two-run slice of the gpu preset (--shard 0/24: runs 0 and 24, a 1.6M model on 50M
 #      tokens and a 3M model with 8-bit weights on 100M tokens) with --devices all,
+#   4. the formats preset (bf16, e4m3, e5m2, mxfp4, nvfp4; a 1.6M model on 10M tokens, 2 seeds:
+#      10 runs) and each format's loss gap to bf16,
 # then one summary. Run from the repository root: bash benchmarks/gpu_check.sh [OUT_DIR]
 # Without a CUDA GPU it stops at once, says so, and exits 2 (nothing was checked).
 set -u
@@ -21,12 +23,12 @@ fi
 START=$(date +%s)
 "$PY" -c 'import torch; print("GPU:", ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())), "| torch", torch.__version__)' | tee "$OUT/gpu.txt"
 
-echo "== 1/3 CUDA-only tests"
+echo "== 1/4 CUDA-only tests"
 timeout 150 "$PY" -m pytest -q -p no:cacheprovider -m cuda tests/ > "$OUT/tests.log" 2>&1
 TESTS_RC=$?
 tail -n 3 "$OUT/tests.log"
 
-echo "== 2/3 step overhead (eager, then torch.compile)"
+echo "== 2/4 step overhead (eager, then torch.compile)"
 timeout 120 "$PY" benchmarks/bench_quant_step.py --device cuda --steps 10 --rounds 2 > "$OUT/bench_eager.txt" 2>&1
 EAGER_RC=$?
 tail -n 1 "$OUT/bench_eager.txt"
@@ -34,17 +36,23 @@ timeout 180 "$PY" benchmarks/bench_quant_step.py --device cuda --steps 10 --roun
 COMPILE_RC=$?
 tail -n 1 "$OUT/bench_compile.txt"
 
-echo "== 3/3 two runs of the gpu preset on every GPU (--devices all)"
+echo "== 3/4 two runs of the gpu preset on every GPU (--devices all)"
 timeout 240 "$PY" -m precplan validate --preset gpu --shard 0/24 --devices all --out "$OUT/slice" --fit-grid coarse --json \
   > "$OUT/slice.json" 2> "$OUT/slice.err"
 SLICE_RC=$?
 tail -n 2 "$OUT/slice.err"
 
-"$PY" - "$OUT" "$TESTS_RC" "$EAGER_RC" "$COMPILE_RC" "$SLICE_RC" "$START" <<'EOF'
+echo "== 4/4 training formats against bf16 (--preset formats)"
+timeout 150 "$PY" -m precplan validate --preset formats --device cuda --out "$OUT/formats" --checkpoints 0 --json \
+  > "$OUT/formats.json" 2> "$OUT/formats.err"
+FORMATS_RC=$?
+tail -n 2 "$OUT/formats.err"
+
+"$PY" - "$OUT" "$TESTS_RC" "$EAGER_RC" "$COMPILE_RC" "$SLICE_RC" "$FORMATS_RC" "$START" <<'EOF'
 import json, re, sys, time
 from pathlib import Path
 
-out, tests_rc, eager_rc, compile_rc, slice_rc, start = sys.argv[1], *map(int, sys.argv[2:])
+out, tests_rc, eager_rc, compile_rc, slice_rc, formats_rc, start = sys.argv[1], *map(int, sys.argv[2:])
 out = Path(out)
 
 def last_ratio(name):
@@ -68,7 +76,18 @@ try:
                          f" loss {c['measured']:.4f}")
 except Exception as exc:  # noqa: BLE001
     lines.append(f"gpu preset slice: FAILED (rc {slice_rc}; {exc!r}); see {out / 'slice.err'}")
-ok = tests_rc == 0 and eager_rc == 0 and compile_rc == 0 and slice_rc == 0
+try:
+    f = json.loads((out / "formats.json").read_text())
+    s = f["sweep"]
+    lines.append(f"formats preset: ran {s['ran']}, diverged {s['diverged']}, {s['wall_s']:.0f} s; {f['formats']['verdict']}")
+    for r in f["formats"]["rows"]:
+        gap = "-" if r["rel_gap"] is None else f"{r['gap']:+.4f} ({100 * r['rel_gap']:+.2f}%)"
+        loss = "diverged" if r["mean_loss"] is None else f"{r['mean_loss']:.4f}"
+        lines.append(f"  {r['label']:<10} loss {loss} over {r['seeds']} seeds, gap to bf16 {gap},"
+                     f" {'-' if r['resolved'] is None else 'resolved' if r['resolved'] else 'within seed noise'}")
+except Exception as exc:  # noqa: BLE001
+    lines.append(f"formats preset: FAILED (rc {formats_rc}; {exc!r}); see {out / 'formats.err'}")
+ok = tests_rc == 0 and eager_rc == 0 and compile_rc == 0 and slice_rc == 0 and formats_rc == 0
 lines.append(f"total {time.time() - start:.0f} s; {'ALL OK' if ok else 'SOMETHING FAILED'}; logs in {out}")
 print("\n== summary\n" + "\n".join(lines))
 sys.exit(0 if ok else 1)

@@ -40,7 +40,9 @@ def validate(
     report: bool = typer.Option(False, "--report", help="Do not train: merge the stores of the given folders (default --out) and report."),
     list_only: bool = typer.Option(False, "--list", help="Do not train: list the preset's runs, what is done and a time estimate."),
     seed: int = typer.Option(0, "--seed", help="Seed of every run (model init and training data order)."),
-    seeds: int = typer.Option(1, "--seeds", help="Repeat every configuration with this many seeds (--seed, --seed + 1, ...): the report then shows the seed noise and calls effects within it 'not resolved'."),
+    seeds: Optional[int] = typer.Option(None, "--seeds", help="Repeat every configuration with this many seeds (--seed, --seed + 1, ...): the report then shows the seed noise and calls effects within it 'not resolved' (default 1; the formats preset: 2)."),
+    formats: Optional[str] = typer.Option(None, "--formats", help="Train in these formats instead of the preset's bit widths: one run per format at the preset's format point (N, D), e.g. bf16,e4m3,e5m2,mxfp4,nvfp4 (also mxfp8-e4m3, mxfp8-e5m2, mxfp6-e2m3, mxfp6-e3m2); the report gives each one's loss gap to bf16."),
+    formats_backward: bool = typer.Option(False, "--formats-backward", help="With a format: also quantize the backward GEMM inputs (output gradients, weights and activations along each backward GEMM's reduction dimension)."),
     act_granularity: str = typer.Option("token", "--act-granularity", help="Scale of activation and Q/K/V quantization: token (default; one per token, and head: independent of batching) or tensor (one per micro-batch)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice, the number of cores)."),
     ptq: str = typer.Option("rtn", "--ptq", help="Post-training quantization after each run: rtn (round to nearest) or gptq (Frantar et al. 2022, calibrated on training data; what kumar2024's PTQ constants were fit on)."),
@@ -67,6 +69,7 @@ def validate(
 
     the_law = load_cli_law(law, None)
     shard_t = parse_shard(shard)
+    format_names = _check_formats(formats, formats_backward, preset, report)
     report_dir = check_validate_args(the_law, dirs, out, data, law, preset, report, list_only, seed, act_granularity,
                                      fit_grid, plot, force, checkpoints, curves_out)
     if report:
@@ -81,6 +84,10 @@ def validate(
 
     name = preset or ("gpu" if torch.cuda.is_available() else "quick")
     the_preset = get_preset(name)
+    if format_names or formats_backward:
+        from precplan.validate import with_formats
+
+        the_preset = with_formats(the_preset, format_names or the_preset.formats, formats_backward)
     if act_granularity not in ("tensor", "token"):
         raise PrecplanError(f"--act-granularity must be tensor or token; got {act_granularity!r}")
     if ptq not in ("rtn", "gptq"):
@@ -97,7 +104,7 @@ def validate(
         raise PrecplanError(f"--devices {devices} with --device cpu: pick one")
     from precplan.validate import compute_kind
 
-    if seeds < 1:
+    if seeds is not None and seeds < 1:
         raise PrecplanError(f"--seeds {seeds}: expected a number of seeds >= 1")
     run_device = device
     if device == "auto" and devices is not None:
@@ -140,6 +147,18 @@ def validate(
                             compile=compile_, checkpoints=n_checkpoints)
     records, notes = read_folders([out_dir])
     _analyse(records, notes + summary.warnings, the_law, fit_grid, out_dir, summary, plot, json_out, curves_out)
+
+
+def _check_formats(formats, backward, preset, report) -> tuple[str, ...]:
+    """The canonical names of ``--formats`` (none: ()), refused in one line before any side effect."""
+    from precplan.errors import PrecplanError
+    from precplan.validate import parse_formats
+
+    if report and (formats is not None or backward):
+        raise PrecplanError("--formats and --formats-backward are training options; --report reads what the stores hold")
+    if backward and formats is None and preset != "formats":
+        raise PrecplanError("--formats-backward needs --formats LIST (or --preset formats)")
+    return () if formats is None else parse_formats(formats)
 
 
 def _need(preset) -> tuple[int, int]:
@@ -232,7 +251,7 @@ def _list(preset, source, out_dir, shard, json_out, checkpoints) -> None:
     for s in mine:
         rid = s.run_id(source.fingerprint)
         d = s.steps * s.batch_size * s.seq_len
-        rows.append({"run_id": rid, "params": s.params, "tokens": d, "weight_bits": s.weight_bits,
+        rows.append({"run_id": rid, "params": s.params, "tokens": d, "format": s.format or None, "weight_bits": s.weight_bits,
                      "activation_bits": s.activation_bits, "kv_bits": s.kv_bits, "lr": s.lr, "steps": s.steps,
                      "done": rid in done, "running": rid in running and rid not in done,
                      "repeats_data": bool(source.repeat_warning(d))})
@@ -242,11 +261,12 @@ def _list(preset, source, out_dir, shard, json_out, checkpoints) -> None:
     if json_out:
         print_json(doc)
         return
-    cols = ["run id", "N", "D", "w/a/kv", "lr", "steps", "status"]
+    cols = ["run id", "N", "D", "w/a/kv or format", "lr", "steps", "status"]
     body = [[r["run_id"], format_count(r["params"]), format_count(r["tokens"]),
-             f"{r['weight_bits']}/{r['activation_bits']}/{r['kv_bits']}", fmt(r["lr"]), str(r["steps"]),
+             s.bits_label if s.format else f"{r['weight_bits']}/{r['activation_bits']}/{r['kv_bits']}", fmt(r["lr"]),
+             str(r["steps"]),
              "done" if r["done"] else "training (claimed by a live worker)" if r["running"]
-             else ("pending, repeats data" if r["repeats_data"] else "pending")] for r in rows]
+             else ("pending, repeats data" if r["repeats_data"] else "pending")] for s, r in zip(mine, rows)]
     out = console()
     out.print(table(f"{preset.name}: {preset.description} (shard {shard[0]}/{shard[1]}: {len(rows)} runs)", cols, body))
     out.print(f"data: {source.name}; estimated time on {preset.device_hint} for this shard: {estimate / 60:.0f} min"

@@ -23,7 +23,7 @@ Table = tuple[str, list[str], list[list[str]], str | None]  # title, columns, ro
 def tables(r: ValidationReport, max_rows: int | None = None, ptq_rows: bool = True) -> list[Table]:
     """The report as (title, columns, rows, caption) tables, shared by the terminal and markdown
     renderers. ``max_rows`` and ``ptq_rows=False`` shorten the per-run table (the terminal's)."""
-    out = []
+    out = format_tables(r.formats)
     mark = " *" if r.ptq_note else ""  # the PTQ rows carry a caveat, printed under their table
     ptq_caption = f"* {r.ptq_note}" if r.ptq_note else None
     if r.base:
@@ -46,7 +46,8 @@ def tables(r: ValidationReport, max_rows: int | None = None, ptq_rows: bool = Tr
                "-" if c.rel_error is None else f"{100 * c.rel_error:+.2f}%"] for c in shown]
     title = "Every run: measured vs predicted loss (nats/token)" + _shown(len(shown), len(comps), len(r.comparisons))
     cols = ["kind", "N", "D", "w/a/kv bits"] + (["PTQ bits"] if ptq_rows else []) + ["measured", "predicted", "error", "rel"]
-    out.append((title, cols, rows, ptq_caption if any(c.kind == "ptq" for c in shown) else None))
+    if r.comparisons or not r.formats:
+        out.append((title, cols, rows, ptq_caption if any(c.kind == "ptq" for c in shown) else None))
     if r.constants:
         out.append((f"Precision and PTQ constants: {r.law} beside a refit on these runs (base fixed)",
                     ["constant", r.law, "refit", "source of refit value"],
@@ -64,8 +65,9 @@ def tables(r: ValidationReport, max_rows: int | None = None, ptq_rows: bool = Tr
                       fmt(x["mean_loss"]), fmt(x["sd"], 3)] for x in r.seeds["rows"]],
                     f"An effect is 'not resolved' when it is within {r.seeds['resolve_sigmas']:g} standard errors of the"
                     " seed noise (pooled sd x sqrt(1/n1 + 1/n2) for a difference of means over n1 and n2 seeds)."))
-    out.append(("The paper's claims on this data", ["claim", "verdict", "evidence"],
-                [[c.claim, c.verdict, c.evidence] for c in r.claims], None))
+    if r.claims:
+        out.append(("The paper's claims on this data", ["claim", "verdict", "evidence"],
+                    [[c.claim, c.verdict, c.evidence] for c in r.claims], None))
     eff = next((c for c in r.claims if c.claim.startswith("Lower training precision")), None)
     if eff and eff.details:
         out.append(("Effective parameters of weight-quantized runs (N_eff / N; losses are means over seeds)",
@@ -82,6 +84,28 @@ def tables(r: ValidationReport, max_rows: int | None = None, ptq_rows: bool = Tr
                       ", ".join(f"{x:.4f}" for x in d["degradation"]),
                       "not resolved" if d.get("resolved") is False else ("yes" if d["rises"] else "no")] for d in ptq.details],
                     None))
+    return out
+
+
+def format_tables(formats: dict[str, Any] | None) -> list[Table]:
+    """One table per (N, D) of training-format runs: loss and gap to bf16 (empty without format runs)."""
+    if not formats:
+        return []
+    out: list[Table] = []
+    points = sorted({(x["params"], x["tokens"]) for x in formats["rows"]})
+    sd = formats["pooled_sd"]
+    caption = (f"gap = mean loss - bf16's; rel = gap / bf16's loss; 'noise?' says whether the gap exceeds"
+               f" {formats['resolve_sigmas']:g} standard errors of the seed noise (pooled sd {sd:.4f} nats)"
+               if sd is not None else "gap = mean loss - bf16's; rel = gap / bf16's loss; one seed each: the seed noise"
+               " is not measured (--seeds 2 or more)")
+    for n_, d_ in points:
+        rows = [[x["label"], str(x["element_bits"]), str(x["seeds"]), fmt(x["mean_loss"]),
+                 "-" if x["sd"] is None else f"{x['sd']:.4f}", "-" if x["gap"] is None else f"{x['gap']:+.4f}",
+                 "-" if x["rel_gap"] is None else f"{100 * x['rel_gap']:+.2f}%",
+                 {None: "-", True: "resolved", False: "within"}[x["resolved"]] + (f", {x['diverged']} diverged" if x["diverged"] else "")]
+                for x in formats["rows"] if (x["params"], x["tokens"]) == (n_, d_)]
+        out.append((f"Training formats at N = {format_count(n_)}, D = {format_count(d_)}: loss vs bf16 (nats/token,"
+                    " means over seeds)", ["format", "bits", "seeds", "loss", "sd", "gap", "rel", "noise?"], rows, caption))
     return out
 
 
@@ -109,6 +133,8 @@ def print_report(r: ValidationReport, max_rows: int = 40) -> None:
     from precplan.cli._render import console, print_notes, print_warnings, table
 
     out = console()
+    if r.formats:
+        out.print(r.formats["verdict"], style="bold", soft_wrap=True)
     for line in header(r):
         out.print(line)
     for title, cols, rows, caption in tables(r, max_rows, ptq_rows=False):
@@ -130,6 +156,8 @@ def markdown(r: ValidationReport, command: str | None = None, summary: Any = Non
     parts = ["# precplan validate: report", ""]
     if command:
         parts += [f"Command: `{command}`", ""]
+    if r.formats:
+        parts += [f"**{r.formats['verdict']}**", ""]
     parts += [f"- {line}" for line in header(r)]
     if summary is not None:
         parts.append(f"- sweep: ran {summary.ran}, skipped {summary.skipped} finished, {summary.diverged} diverged,"

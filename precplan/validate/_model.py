@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from precplan.validate._fpquant import format_linear
 from precplan.validate._quant import fake_quant, quantize_weight_rtn
 from precplan.validate._gptq import HessianAccumulator, gptq_quantize
 
@@ -91,6 +92,8 @@ class QuantConfig:
     kv_bits: int = 16
     activation_granularity: str = "token"
     kv_granularity: str = "token"
+    format: str = ""  # a training format (validate/_formats.py) for the Linear inputs; "" = the bits above
+    format_backward: bool = False  # with a format: quantize the backward GEMM inputs too
 
 
 class QuantLinear(nn.Linear):
@@ -102,6 +105,8 @@ class QuantLinear(nn.Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q = self.quant
+        if q.format:
+            return format_linear(x, self.weight, q.format, q.activation_granularity != "tensor", q.format_backward)
         x = fake_quant(x, q.activation_bits, q.activation_granularity)
         return F.linear(x, fake_quant(self.weight, q.weight_bits, "channel"))
 

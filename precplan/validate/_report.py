@@ -27,6 +27,7 @@ from precplan.laws import BASE, PRECISION, PTQ, ROBUSTNESS, Law, optimal_precisi
 from precplan.records import check_records, is_number
 from precplan.validate._data import CODE_NOTE, PYTHON_SOURCE
 from precplan.fit import fit_law, load_runs, r_squared
+from precplan.validate._format_report import format_gaps, is_format_run
 
 __all__ = [
     "COMPARABLE", "HIGH", "NOT_RESOLVED", "ORDER", "P_STAR_TOLERANCE", "RESOLVE_SIGMAS", "Claim",
@@ -101,6 +102,7 @@ class ValidationReport:
     unidentified: list[dict[str, Any]] = field(default_factory=list)  # refitted constants the runs cannot pin down
     # how the rows were quantized: PTQ method and every quantizer setting the records carry (quantizer_settings)
     quantizer: dict[str, Any] = field(default_factory=dict)
+    formats: dict[str, Any] | None = None  # training-format runs against bf16: see _format_report.format_gaps
 
 
 def _bits(rec: dict[str, Any]) -> tuple[int, int, int]:
@@ -183,7 +185,10 @@ def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie
         raise PrecplanError("no runs to analyse: the store is empty")
     check_records(records)
     check_comparable(records)
-    good = [r for r in records if _ok(r)]
+    formats = format_gaps(records, RESOLVE_SIGMAS)
+    if formats is not None and all(is_format_run(r) for r in records):
+        return _formats_only(records, law, formats)
+    good = [r for r in records if _ok(r) and not is_format_run(r)]  # format runs: the format table only
     warnings: list[str] = []
     notes: list[str] = []
     base_fit, pred_law, base = None, None, None
@@ -235,6 +240,23 @@ def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie
         presets=sorted({str(r.get("preset", "?")) for r in records}), base=base, comparisons=comparisons,
         quality=_quality(comparisons), constants=constants, refit=refit, claims=claims, assumed=assumed,
         warnings=warnings, notes=notes, ptq_note=ptq_note, seeds=noise, unidentified=unidentified,
+        quantizer=quantizer_settings(records), formats=formats,
+    )
+
+
+def _formats_only(records: Sequence[dict[str, Any]], law: Law, formats: dict[str, Any]) -> ValidationReport:
+    """A store of training-format runs only: the format table, no law fit (N and D are fixed)."""
+    diverged = [r["run_id"] for r in records if r.get("diverged")]
+    notes = ["training-format runs are compared with the bf16 run at the same N and D; the law is not fitted to them"
+             " (one N and D, no bit-width sweep)"]
+    if any(str(r.get("data", "")).startswith(PYTHON_SOURCE) for r in records):
+        notes.append(CODE_NOTE)
+    return ValidationReport(
+        law=law.id, runs=len(records), diverged=diverged,
+        data=sorted({str(r.get("data", "?")) for r in records}), devices=sorted({str(r.get("device", "?")) for r in records}),
+        presets=sorted({str(r.get("preset", "?")) for r in records}), base=None, comparisons=[], quality={},
+        constants=[], refit=None, claims=[], assumed=[], notes=notes,
+        warnings=[f"{len(diverged)} run(s) diverged: {', '.join(diverged[:5])}"] if diverged else [], formats=formats,
         quantizer=quantizer_settings(records),
     )
 

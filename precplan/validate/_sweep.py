@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 
 from precplan.units import format_count
 from precplan.validate._data import Source
+from precplan.validate._formats import quantizer_label
 from precplan.validate._model import SHAPES
 from precplan.validate._store import append_record, claim_run, finished_ids, prune_claims, shard_slice, store_path
 from precplan.validate._train import CHECKPOINTS, Outcome, Placement, RunSpec, train_run
@@ -72,6 +73,10 @@ def make_record(spec: RunSpec, run_id: str, outcome: Outcome, source: Source, wh
         "kv_bits": spec.kv_bits,
         "ptq": outcome.ptq,
         "ptq_method": PTQ_METHOD_LABEL[spec.ptq_method],
+        # a training format (e4m3, mxfp4, nvfp4, ...; the bits above are its element bits); None (and
+        # absent in older stores): the integer bit-width path
+        "format": spec.format or None,
+        "format_backward": bool(spec.format and spec.format_backward),
         "diverged": outcome.diverged,
         "diverged_at_tokens": outcome.diverged_at_tokens,
         "seed": spec.seed,
@@ -82,7 +87,7 @@ def make_record(spec: RunSpec, run_id: str, outcome: Outcome, source: Source, wh
             "min_lr_frac": spec.min_lr_frac, "val_tokens": spec.val_tokens, "ptq_bits": list(spec.ptq_bits),
             # every setting a measurement depends on (the comparability key of _report.check_comparable)
             "weight_granularity": "channel", "activation_granularity": spec.activation_granularity,
-            "kv_granularity": spec.kv_granularity, "quantizer": "absmax-symmetric-int", "ptq_method": spec.ptq_method,
+            "kv_granularity": spec.kv_granularity, "quantizer": quantizer_label(spec.format), "ptq_method": spec.ptq_method,
             "gptq": _gptq_settings() if spec.ptq_method == "gptq" else None,
             "compute": spec.compute, "device_kind": where.device.type, "dtype": where.dtype,
             "micro_batch": outcome.micro_batch, "eval_batch": outcome.eval_batch, "compiled": outcome.compiled,

@@ -65,6 +65,10 @@ class RunSpec:
     weight_decay: float = 0.1
     warmup_frac: float = 0.1
     min_lr_frac: float = 0.1
+    # A training format (validate/_formats.py: e4m3, mxfp4, nvfp4, ...) instead of the integer
+    # bit-width path; the bits above then hold the format's element bits. "" = the bit-width path.
+    format: str = ""
+    format_backward: bool = False  # also quantize the backward GEMM inputs (format runs only)
 
     @property
     def params(self) -> int:
@@ -77,15 +81,20 @@ class RunSpec:
     @property
     def quant(self) -> QuantConfig:
         return QuantConfig(self.weight_bits, self.activation_bits, self.kv_bits, self.activation_granularity,
-                           self.kv_granularity)
+                           self.kv_granularity, self.format, self.format_backward)
 
     @property
     def bits_label(self) -> str:
+        if self.format:
+            return f"{self.format}+bwd" if self.format_backward else self.format
         return f"w{self.weight_bits}a{self.activation_bits}kv{self.kv_bits}"
 
     def run_id(self, data_fingerprint: str) -> str:
         """Readable and unique: shape, tokens, bits, seed and a hash of the full config."""
-        blob = json.dumps({**asdict(self), "data": data_fingerprint}, sort_keys=True)
+        fields = asdict(self)
+        if not self.format:  # the bit-width path: ids as before the format fields existed
+            del fields["format"], fields["format_backward"]
+        blob = json.dumps({**fields, "data": data_fingerprint}, sort_keys=True)
         digest = hashlib.sha256(blob.encode()).hexdigest()[:8]
         return f"N{self.shape}-D{format_count(self.steps * self.batch_size * self.seq_len)}-{self.bits_label}-s{self.seed}-{digest}"
 
