@@ -61,13 +61,13 @@ def test_the_cost_exponent_is_li_et_als_and_divides_the_gain():
     sel = select_runs(theta, target, cn, cd, 0.01, allowance, k=1)
     j = sel.picks[0]
     share = 6 * cn[j] * cd[j] / allowance
-    assert sel.scores[0] == pytest.approx(sel.gains[0] * sel.variance_before / share**LI_ALPHA, rel=1e-9)
+    assert sel.scores[0] == pytest.approx(sel.gains[0] / share**LI_ALPHA, rel=1e-9)
 
 
 @pytest.mark.parametrize("allowance", [3e9, 1e17, 1e21, 7.7e23])
 def test_seed_design_stays_within_the_allowance_with_a_spread(allowance):
     runs = seed_design(allowance, k=4)
-    assert len(runs) >= 5  # Choshen et al. 2024: at least 5 models
+    assert len(runs) >= 6  # Choshen et al. 2024: at least 5 models; and 6 runs for 5 coefficients
     assert sum(r.flops for r in runs) <= allowance * (1 + 1e-12)
     assert len({round(r.params) for r in runs}) >= 3 and len({round(r.tokens_per_param) for r in runs}) >= 3
     for r in runs:
@@ -134,10 +134,10 @@ def test_the_loop_closes_on_cpu_propose_then_validate_runs_into_the_same_store(t
     res = runner.invoke(app, args + ["--runs", str(first)])
     assert len((store / "runs.jsonl").read_text().splitlines()) == 2, res.output
     proposal = tmp_path / "proposal.csv"
-    res = runner.invoke(app, ["propose", str(store), "--target-budget", "1e12", "--allowance", "3e9", "--out", str(proposal)])
+    res = runner.invoke(app, ["propose", str(store), "--target-budget", "1e12", "--allowance", "3e10", "--out", str(proposal)])
     assert res.exit_code == 0, res.output
     rows = _read(proposal)
-    assert len(rows) >= 5 and sum(float(r["flops"]) for r in rows) <= 3e9
+    assert len(rows) >= 5 and sum(float(r["flops"]) for r in rows) <= 3e10
     assert {r["shape"] for r in rows} <= {"25K", "50K"}
     runner.invoke(app, args + ["--runs", str(proposal)])
     records = [json.loads(x) for x in (store / "runs.jsonl").read_text().splitlines()]

@@ -33,7 +33,8 @@ __all__ = ["MIN_FIT_RUNS", "SEED_MODELS", "ProposedRun", "Proposal", "propose", 
 MIN_FIT_RUNS = 6  # 5 coefficients (E, A, B, alpha, beta) need at least 6 runs
 SEED_MODELS = 5  # Choshen et al. 2024: fit on at least 5 models
 SEED_RATIOS = (20.0, 80.0, 10.0, 40.0, 160.0, 5.0, 320.0)  # tokens per parameter, cycled: a spread around ~20
-CRITERION = (f"expected reduction of the target's variance / (cost share)^{COST_EXPONENT:g}, greedy, each pick updating"
+CRITERION = (f"expected reduction of the target's variance (N* and the loss there, each relative to its own) /"
+             f" (cost share)^{COST_EXPONENT:g}, greedy, each pick updating"
              " the ensemble covariance (Li et al. 2026, arXiv:2604.22753, sec. 4.2; alpha = 0.4 as in their sec. 5.1)")
 CSV_COLUMNS = ("params", "tokens", "weight_bits", "activation_bits", "kv_bits", "flops", "gpu_hours")
 
@@ -76,6 +77,8 @@ class Proposal:
     interval_before: tuple[float, float] | None
     interval_after: tuple[float, float] | None
     existing_runs: int
+    loss_interval_before: tuple[float, float] | None = None  # budget target: the loss at N* too
+    loss_interval_after: tuple[float, float] | None = None
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -115,7 +118,8 @@ def _steps(configs: Mapping[float, Mapping[str, Any]] | None, n: float) -> float
 def seed_design(allowance: float, k: int = SEED_MODELS, sizes: Sequence[float] | None = None,
                 configs: Mapping[float, Mapping[str, Any]] | None = None, existing: set[tuple[float, float]] | None = None,
                 gpu: str = "h100", mfu: float = 0.5) -> tuple[ProposedRun, ...]:
-    """A first design (Choshen et al. 2024): max(k, 5) runs whose compute doubles from one to
+    """A first design (Choshen et al. 2024): max(k, 6) runs (at least 5 models, and the 6 runs a
+    5-coefficient fit needs) whose compute doubles from one to
     the next (the chinchilla package's scaling factor 2) and sums to at most ``allowance``, with
     tokens per parameter cycling through 20, 80, 10, 40, 160, ...: a spread of model sizes and of
     data per parameter. ``sizes`` restricts N to those values (cycled through, tokens from the
@@ -125,11 +129,11 @@ def seed_design(allowance: float, k: int = SEED_MODELS, sizes: Sequence[float] |
     Example
     -------
     >>> runs = seed_design(1e21)
-    >>> len(runs) >= 5 and sum(r.flops for r in runs) <= 1e21
+    >>> len(runs) >= 6 and sum(r.flops for r in runs) <= 1e21
     True
     """
     allowance = _positive(allowance, "allowance")
-    n_runs = max(int(k), SEED_MODELS)
+    n_runs = max(int(k), MIN_FIT_RUNS)  # >= 5 models (Choshen et al.), and enough runs to fit the 5 coefficients next
     spec = GpuSpec(gpu, mfu=mfu)
     ratios = np.array([SEED_RATIOS[i % len(SEED_RATIOS)] for i in range(n_runs)])
     if sizes:  # only these sizes: cycle through them (a spread), tokens from the ratios, scaled to the allowance
@@ -254,10 +258,15 @@ def propose(
     if samples is None or list(samples.names) != ["E", "A", "B", "alpha", "beta"]:
         raise PrecplanError("the fit produced no bootstrap samples; give bootstrap >= 20")
     theta = np.asarray(samples.values, dtype=float)
-    q = log_n_opt(theta, target["budget"]) if "params" not in target else log_loss(theta, [target["params"]], [target["tokens"]])[:, 0]
-    ok = np.isfinite(q)
-    lo_q, hi_q = np.quantile(q[ok], [0.01, 0.99])
-    keep = ok & (q >= lo_q) & (q <= hi_q)  # the extreme 2% of resamples would dominate a variance
+    if "params" not in target:  # N* at the budget, and the loss there (at the samples' median N*)
+        q = log_n_opt(theta, target["budget"])
+        n_med = float(np.exp(np.nanmedian(q)))
+        q = np.column_stack([q, log_loss(theta, [n_med], [target["budget"] / (TRAIN_FLOPS * n_med)])[:, 0]])
+    else:
+        q = log_loss(theta, [target["params"]], [target["tokens"]])
+    ok = np.all(np.isfinite(q), axis=1)
+    lo_q, hi_q = np.quantile(q[ok, 0], [0.01, 0.99])
+    keep = ok & (q[:, 0] >= lo_q) & (q[:, 0] <= hi_q)  # the extreme 2% of resamples would dominate a variance
     theta, q = theta[keep], q[keep]
     noise = float(fit.quality.get("rmse_log", 0.01))
     cn, cd = _candidates(loaded.params[hp], allowance, sizes, configs)
@@ -266,10 +275,14 @@ def propose(
     sel = select_runs(theta, q, cn, cd, noise, allowance, int(k))
     picked = tuple(_run(cn[j], cd[j], spec, g, (configs or {}).get(float(cn[j]))) for j, g in zip(sel.picks, sel.gains))
     tail = (1 - float(level)) / 2
-    b_lo, med, b_hi = np.quantile(q, [tail, 0.5, 1 - tail])
-    scale = math.sqrt(sel.variance_after / sel.variance_before) if sel.variance_before > 0 else 1.0
-    before = (float(np.exp(b_lo)), float(np.exp(b_hi)))
-    after = (float(np.exp(med + (b_lo - med) * scale)), float(np.exp(med + (b_hi - med) * scale)))
+    ivals = []
+    for t in range(q.shape[1]):
+        b_lo, med, b_hi = np.quantile(q[:, t], [tail, 0.5, 1 - tail])
+        v0, v1 = sel.variances_before[t], sel.variances_after[t]
+        scale = math.sqrt(v1 / v0) if v0 > 0 else 1.0
+        ivals.append(((float(np.exp(b_lo)), float(np.exp(b_hi))),
+                      (float(np.exp(med + (b_lo - med) * scale)), float(np.exp(med + (b_hi - med) * scale)))))
+    (before, after), loss_ivals = ivals[0], (ivals[1] if len(ivals) > 1 else (None, None))
     estimate = float(fit.optimum["N_opt"]) if "params" not in target else float(
         np.exp(log_loss(np.array([[fit.coefficients[c] for c in ("E", "A", "B", "alpha", "beta")]]), [target["params"]], [target["tokens"]])[0, 0]))
     info = {"source": f"bootstrap of the fit to the {n_hp} high-precision runs", "count": int(samples.values.shape[0]),
@@ -279,11 +292,16 @@ def propose(
              "the interval after is the expected one: the ensemble's Gaussian approximation, not a guarantee"]
     if sizes:
         notes.append("model sizes limited to the given sizes (a validate store: the model shapes it has trained)")
+    if loss_ivals[0] is not None:
+        (lb, la) = loss_ivals
+        notes.insert(0, f"loss at the target's optimum, {float(level):.0%} interval: {lb[0]:.4g}..{lb[1]:.4g} -> expected {la[0]:.4g}..{la[1]:.4g}"
+                        " (the criterion weighs N* and this loss equally)")
     return _finish(picked, "active", common, spec, CRITERION, info, estimate, before, after, notes,
-                   list(fit.warnings))
+                   list(fit.warnings), loss_ivals)
 
 
-def _finish(picked, mode, common, spec, criterion, info, estimate, before, after, notes, warnings) -> Proposal:
+def _finish(picked, mode, common, spec, criterion, info, estimate, before, after, notes, warnings,
+            loss_ivals=(None, None)) -> Proposal:
     total = float(sum(r.flops for r in picked))
     hours = float(sum(r.gpu_hours for r in picked))
     head = f"train these {len(picked)} runs ({total:.3g} FLOPs, {hours:.3g} GPU-hours on {spec.name})"
@@ -296,6 +314,7 @@ def _finish(picked, mode, common, spec, criterion, info, estimate, before, after
                    f" -> {f(after[0])}..{f(after[1])}")
     return Proposal(verdict=verdict, mode=mode, runs=tuple(picked), total_flops=total, total_gpu_hours=hours,
                     criterion=criterion, samples=info, estimate=estimate, interval_before=before, interval_after=after,
+                    loss_interval_before=loss_ivals[0], loss_interval_after=loss_ivals[1],
                     notes=notes, warnings=warnings, **common)
 
 

@@ -8,7 +8,9 @@ experiments, sec. 5.1). Here the uncertainty is the variance of one target quant
 coefficient samples (log N* at the target budget, or log loss at a target N, D); observing run x
 gives log L(x) + noise (sd ``noise``, the fit's residual sd in log loss); under the ensemble's
 joint Gaussian approximation the expected reduction is cov(q, f_x)^2 / (var f_x + noise^2)
-(the linear-Gaussian update that the paper's intra-basin term also uses, Sec. 4.3). After a
+(the linear-Gaussian update that the paper's intra-basin term also uses, Sec. 4.3). With several
+target quantities (as the paper's target region has several points), the reductions add, each
+relative to its own variance. After a
 pick, the covariance is updated as if it were observed (the reduction does not depend on the
 value), so the next pick accounts for what the first one will teach.
 
@@ -52,13 +54,24 @@ def log_n_opt(theta: Array, budget: float) -> Array:
 @dataclass(frozen=True)
 class Selection:
     """The chosen candidates (indices into the candidate arrays, in pick order), each one's
-    expected share of the target variance it removes, and the variance before and after."""
+    expected share of the target variance it removes, and the variance of each target quantity
+    before and after (the first is the primary one, e.g. log N*)."""
 
     picks: tuple[int, ...]
     gains: tuple[float, ...]
     scores: tuple[float, ...]
-    variance_before: float
-    variance_after: float
+    variances_before: tuple[float, ...]
+    variances_after: tuple[float, ...]
+
+    @property
+    def variance_before(self) -> float:
+        """The primary target's variance before the round."""
+        return self.variances_before[0]
+
+    @property
+    def variance_after(self) -> float:
+        """The primary target's expected variance after the round."""
+        return self.variances_after[0]
 
 
 def candidate_grid(params: ArrayLike, allowance: float, n_lo: float, n_hi: float, ratios: ArrayLike | None = None,
@@ -84,8 +97,9 @@ def select_runs(theta: Array, target: Array, cand_params: ArrayLike, cand_tokens
     ----------
     theta : ndarray (S, 5)
         Coefficient samples (E, A, B, alpha, beta).
-    target : ndarray (S,)
-        The target quantity for each sample (e.g. :func:`log_n_opt`).
+    target : ndarray (S,) or (S, T)
+        The target quantity (or T quantities) for each sample, e.g. :func:`log_n_opt` and the
+        log loss at the target; with several, each counts by its share of its own variance.
     cand_params, cand_tokens : array_like
         Candidate runs.
     noise : float
@@ -107,8 +121,11 @@ def select_runs(theta: Array, target: Array, cand_params: ArrayLike, cand_tokens
     N, D = np.asarray(cand_params, dtype=float), np.asarray(cand_tokens, dtype=float)
     if N.size == 0:
         raise PrecplanError("no candidate run fits the allowance; give a larger allowance")
+    Q = np.asarray(target, dtype=float)
+    Q = Q[:, None] if Q.ndim == 1 else Q
+    T = Q.shape[1]
     F = log_loss(theta, N, D)
-    Z = np.column_stack([target, F])
+    Z = np.column_stack([Q, F])
     Z = Z[np.all(np.isfinite(Z), axis=1)]
     if Z.shape[0] < 3:
         raise PrecplanError("fewer than 3 coefficient samples give a finite prediction; bootstrap the fit with more resamples")
@@ -117,21 +134,23 @@ def select_runs(theta: Array, target: Array, cand_params: ArrayLike, cand_tokens
     cost = 6.0 * N * D
     share = cost / allowance
     noise2 = max(float(noise), 1e-6) ** 2
-    before = float(S[0, 0])
+    before = np.diag(S)[:T].copy()
+    weight = np.where(before > 0, 1.0 / np.where(before > 0, before, 1.0), 0.0)  # each target quantity counts equally
     left, chosen, gains, scores = float(allowance), [], [], []
     for _ in range(int(k)):
-        var = np.diag(S)[1:]
-        gain = S[0, 1:] ** 2 / (var + noise2)
+        var = np.diag(S)[T:]
+        gain = (weight @ S[:T, T:] ** 2) / (var + noise2)  # sum over targets of cov^2 / (var f + noise^2), normalized
         score = gain / share ** cost_exponent
         score[cost > left * (1 + 1e-12)] = -np.inf
         score[chosen] = -np.inf
         j = int(np.argmax(score))
-        if not np.isfinite(score[j]) or gain[j] <= before * 1e-9:
+        if not np.isfinite(score[j]) or gain[j] <= 1e-9:
             break
-        col = S[:, j + 1].copy()
-        S = S - np.outer(col, col) / (col[j + 1] + noise2)
+        col = S[:, T + j].copy()
+        S = S - np.outer(col, col) / (col[T + j] + noise2)
         chosen.append(j)
-        gains.append(float(gain[j] / before) if before > 0 else 0.0)
+        gains.append(float(gain[j] / T))
         scores.append(float(score[j]))
         left -= float(cost[j])
-    return Selection(tuple(chosen), tuple(gains), tuple(scores), before, float(max(S[0, 0], 0.0)))
+    after = np.maximum(np.diag(S)[:T], 0.0)
+    return Selection(tuple(chosen), tuple(gains), tuple(scores), tuple(float(x) for x in before), tuple(float(x) for x in after))
