@@ -77,9 +77,15 @@ def _inputs(runs, example, columns):
         return None, None, None
     p = Path(runs)
     if p.is_dir() or p.suffix.lower() == ".jsonl":
+        from precplan.errors import PrecplanError
         from precplan.validate import read_folders
 
-        records, _ = read_folders([p])
+        try:
+            records, _ = read_folders([p])
+        except PrecplanError:
+            if p.is_dir():
+                raise
+            records = []  # not a validate store: plain JSONL runs
         if records and "run_id" in records[0]:
             keep = ("shape", "batch_size", "seq_len", "lr", "val_tokens")
             configs = {float(r["params"]): {**{k: r["config"][k] for k in keep if k in r.get("config", {})},
