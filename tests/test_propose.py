@@ -150,3 +150,16 @@ def test_proposal_csv_round_trips_the_runs():
     rows = list(csv.DictReader(proposal_csv(p).splitlines()))
     assert [float(r["tokens"]) for r in rows] == pytest.approx([r.tokens for r in p.runs])
     assert all(r["weight_bits"] == "16" for r in rows)
+
+
+def test_cli_seed_design_writes_the_csv_and_the_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    out, png = tmp_path / "p.csv", tmp_path / "p.png"
+    res = runner.invoke(app, ["propose", "--target-budget", "1e23", "--allowance", "1e21", "--out", str(out), "--plot", str(png), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["mode"] == "seed" and png.stat().st_size > 0
+    rows = _read(out)
+    assert [float(r["params"]) for r in rows] == pytest.approx([r["params"] for r in doc["runs"]])
+    again = runner.invoke(app, ["propose", "--target-budget", "1e23", "--allowance", "1e21", "--out", str(out)])
+    assert again.exit_code == 2  # an existing output is replaced only with --force

@@ -21,6 +21,10 @@ def proposal_figure(proposal: Any, runs: Any = None):  # -> matplotlib Figure
         ax.scatter(runs.params, runs.tokens, c="0.6", s=14, label="runs so far")
     ax.scatter([r.params for r in proposal.runs], [r.tokens for r in proposal.runs], c="tab:red", s=36, marker="D", label="proposed")
     ax.set_xscale("log"), ax.set_yscale("log"), ax.set_xlabel("parameters N"), ax.set_ylabel("tokens D")
+    from matplotlib.ticker import NullFormatter
+
+    for axis in (ax.xaxis, ax.yaxis, bx.xaxis):
+        axis.set_minor_formatter(NullFormatter())  # minor log-tick labels overlap
     ax.legend(loc="best", fontsize=8)
     ax.set_title("runs", fontsize=10)
     if proposal.interval_before is not None:
