@@ -171,7 +171,8 @@ def hyperparameters(
     lead = "" if not any(r.far for r in rows) else "the laws extrapolate (more than 10x beyond their data) that "
     if note:
         verdict = (f"{lead}peak learning rate {lo:.2g} to {hi:.2g} and batch {min(bts) / 1e6:.3g}M to {max(bts) / 1e6:.3g}M tokens:"
-                   f" the laws disagree {max(lr_ratio, bt_ratio):.2g}x, sweep the learning rate {sweep[0]:g}..{sweep[-1]:g}")
+                   f" the laws disagree (learning rate {lr_ratio:.2g}x, batch {bt_ratio:.2g}x), sweep the learning rate"
+                   f" {sweep[0]:g}..{sweep[-1]:g}")
     else:
         verdict = (f"{lead}peak learning rate ~{math.sqrt(lo * hi):.2g}, batch ~{math.sqrt(min(bts) * max(bts)) / 1e6:.3g}M tokens"
                    f" (~{math.sqrt(min(bts) * max(bts)) / seq_len:.0f} sequences of {seq_len}): the laws agree within {DISAGREEMENT:g}x")
