@@ -163,3 +163,15 @@ def test_cli_seed_design_writes_the_csv_and_the_plot(tmp_path):
     assert [float(r["params"]) for r in rows] == pytest.approx([r["params"] for r in doc["runs"]])
     again = runner.invoke(app, ["propose", "--target-budget", "1e23", "--allowance", "1e21", "--out", str(out)])
     assert again.exit_code == 2  # an existing output is replaced only with --force
+
+
+@pytest.mark.slow
+def test_active_round_on_a_stores_sizes_keeps_to_them_and_to_whole_batches():
+    law = load_law("besiroglu2024")
+    sizes = [30e6, 60e6, 110e6]
+    records = chinchilla_records(law, noise=0.01, seed=5, sizes=sizes, tokens=[1.5e9, 3e9, 6e9])
+    configs = {s: {"shape": f"S{i}", "batch_size": 64, "seq_len": 512} for i, s in enumerate(sizes)}
+    p = propose(records, target_budget=1e22, allowance=2e19, k=3, bootstrap=30, sizes=sizes, configs=configs)
+    assert p.mode == "active" and p.runs and p.total_flops <= 2e19
+    for r in p.runs:
+        assert r.params in configs and r.tokens % (64 * 512) == 0 and r.config["shape"] == configs[r.params]["shape"]
