@@ -45,6 +45,8 @@ _EXPORTS = {
     "optimize_sweep": "precplan.optimize",
     "Plan": "precplan.optimize",
     "Sweep": "precplan.optimize",
+    # learning rate and batch size (hyperparameter laws)
+    "hyperparameters": "precplan.hparams",
     # post-training quantization
     "ptq_risk": "precplan.ptq",
     "ptq_sweep": "precplan.ptq",

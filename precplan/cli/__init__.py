@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover - older typer depends on click
 
 from precplan.cli._common import OutputError
 from precplan.cli import _fit, _hardware, _laws, _optimize, _predict, _ptq_risk, _validate
+from precplan.cli import _hparams, _propose
 
 __all__ = ["app", "main"]
 
@@ -111,7 +112,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for _module in (_predict, _laws, _hardware, _optimize, _ptq_risk, _fit, _validate):
+for _module in (_predict, _laws, _hardware, _optimize, _ptq_risk, _fit, _validate, _hparams, _propose):
     _module.register(app)
 
 

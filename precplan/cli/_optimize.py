@@ -123,8 +123,9 @@ def _show_plan(planner, plan, sweep, json_out: bool, csv: str | None, plot: str 
         write_csv(sweep, csv)
     if json_out:
         from precplan.cli._render import print_json
+        from precplan.hparams import plan_hyperparameters
 
-        print_json(plan)
+        print_json(plan_hyperparameters(plan))  # the plan plus each hyperparameter law's LR and batch
         print_json_warnings(plan.warnings)
     elif csv != "-":
         render_plan(plan)

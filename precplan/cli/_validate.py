@@ -57,6 +57,7 @@ def validate(
     checkpoints: Optional[int] = typer.Option(None, "--checkpoints", help="Measure the validation loss at this many evenly spaced steps of every run, the last being the final step (default 4; 0: at the end only). Each one before the final step is one more pass over the validation set."),
     curves_out: Optional[str] = typer.Option(None, "--curves-out", help="Also write the runs' training curves (validation loss at each checkpoint, and the final loss) to this .csv/.tsv file, the format precplan fit --curves reads; prints the fit command for it."),
     fit_grid: str = typer.Option("full", "--fit-grid", help="Start grid of the base-law fit: full (4,500 starts) or coarse."),
+    runs_file: Optional[str] = typer.Option(None, "--runs", help="Train the runs listed in this CSV (shape, tokens, bits, ...: what precplan propose --out writes) instead of a preset."),
     plot: Optional[str] = PlotOpt,
     force: bool = ForceOpt,
     json_out: bool = JsonOpt,
@@ -82,8 +83,13 @@ def validate(
     torch = require_torch()
     from precplan.validate import get_preset, with_overrides
 
-    name = preset or ("gpu" if torch.cuda.is_available() else "quick")
-    the_preset = get_preset(name)
+    if runs_file is not None and preset is not None:
+        raise PrecplanError("--runs FILE and --preset both choose the runs; give one")
+    name = "runs" if runs_file is not None else preset or ("gpu" if torch.cuda.is_available() else "quick")
+    if runs_file is not None:
+        from precplan.validate import preset_from_runs
+    the_preset = get_preset(name) if runs_file is None else preset_from_runs(runs_file)
+    name = the_preset.name
     if format_names or formats_backward:
         from precplan.validate import with_formats
 

@@ -31,7 +31,7 @@ _EXPORTS = {
     "placement": "_train", "shard_slice": "_store", "with_overrides": "_presets",
     "parse_formats": "_formats", "get_format": "_formats", "TrainFormat": "_formats",
     "quantize_format": "_fpquant", "fake_quant_format": "_fpquant", "format_linear": "_fpquant",
-    "format_gaps": "_format_report", "with_formats": "_presets",
+    "format_gaps": "_format_report", "with_formats": "_presets", "preset_from_runs": "_runs_file",
 }
 __all__ = sorted(_EXPORTS)
 
