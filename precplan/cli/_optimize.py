@@ -25,7 +25,7 @@ REQUEST_ARGS = (
     "budget", "params", "tokens", "precision", "precisions", "continuous", "untied", "memory", "serve_memory",
     "inference_precision", "inference_tokens", "target_loss", "compare", "serve_activations", "serve_kv", "gpu", "gpus",
     "days", "hours", "gpu_hours", "dollars", "price", "mfu", "prefill_mfu", "input_tokens", "output_tokens", "batch",
-    "context", "gqa", "hardware", "level",
+    "context", "gqa", "hardware", "level", "format_speedup",
 )
 
 
@@ -53,7 +53,8 @@ def optimize(
     gpu_hours: Optional[str] = Opt(None, "--gpu-hours", help="Budget in GPU-hours (training, plus inference with --inference-tokens), e.g. 368640."),
     dollars: Optional[str] = Opt(None, "--dollars", help="Budget in dollars (with --price), e.g. 2e6."),
     price: Optional[str] = Opt(None, "--price", help="Dollars per GPU-hour (one per --gpu, e.g. 2.5,5.0)."),
-    mfu: Optional[str] = Opt(None, "--mfu", help="Training model-FLOPs utilization, in (0, 1] (default 0.5)."),
+    mfu: Optional[str] = Opt(None, "--mfu", help="Training model-FLOPs utilization of a bf16 run, in (0, 1] (default 0.5)."),
+    format_speedup: Optional[str] = Opt(None, "--format-speedup", help="End-to-end training speedup over bf16 per format, e.g. fp8=1.3,nvfp4=1.8 (default: published measurements, fp8 1.34; 'peak': the dense-peak ratios)."),
     prefill_mfu: Optional[str] = Opt(None, "--prefill-mfu", help="Inference prefill MFU (default 0.5)."),
     input_tokens: Optional[str] = Opt(None, "--input-tokens", help="Input (prompt) tokens per request (default 70)."),
     output_tokens: Optional[str] = Opt(None, "--output-tokens", help="Output tokens per request (default 215)."),
