@@ -77,6 +77,10 @@ def optimize(
     args = {k: v for k, v in locals().items() if k in REQUEST_ARGS}
     _check_outputs(csv, plot, json_out, json_columns, [law, base], force)
     laws = split_law_list(law)
+    from precplan.cli._optimize_formats import plan_formats_command
+
+    if plan_formats_command(laws, base, args, json_out, json_columns, csv, plot):  # a format-aware law: native formats
+        return None
     if len(laws) > 1:
         return _per_law(laws, base, args, json_out, json_columns, csv, plot)
     from precplan.optimize import make_request

@@ -32,7 +32,7 @@ from precplan.errors import PrecplanError
 from precplan.formats import Format, parse_format
 from precplan.laws import MeasuredRun, RunCheck, check_law_against_runs, nearest_runs
 
-__all__ = ["FormatCandidate", "FormatComparison", "FormatPlan", "FormatRefusal", "plan_formats", "plans_formats"]
+__all__ = ["FormatCandidate", "FormatComparison", "FormatPlan", "FormatRefusal", "MeasuredRow", "optimal_split", "plan_formats", "plans_formats"]
 
 GRID = 801  # log-spaced tokens-per-parameter points before the Brent refinement
 RATIO_RANGE = (1e-2, 1e5)  # tokens per parameter searched
@@ -96,13 +96,24 @@ class FormatPlan:
 
 
 @dataclass(frozen=True)
+class MeasuredRow:
+    """A measured run near the plans, with each law's predicted relative gap for it (None where
+    the law cannot describe the run's format), laws in the order of the plans."""
+
+    run: MeasuredRun
+    predicted: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
 class FormatComparison:
-    """The plans of several laws on one GPU and budget, and whether they agree."""
+    """The plans of several laws on one GPU and budget, and whether they agree; ``measured``
+    holds the runs nearest any plan with every law's prediction for each."""
 
     plans: tuple[FormatPlan, ...]
     agree: bool
     all_miss: bool  # every law misses the measured runs nearest its plan
     verdict: str
+    measured: tuple[MeasuredRow, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
 
@@ -221,7 +232,7 @@ def _plan_one(law: Any, spec: GpuSpec, gpu_hours: float, runs: int) -> FormatPla
     if misses:
         warnings.append(f"{law.id} misses every measured run nearest this plan ("
                         + "; ".join(f"{k.run.id}: predicts {k.predicted:.2%}, measured {k.run.describe_gap()}" for k in judged) + ")")
-    notes = [f"{law.id} plans {len(solved)} candidate(s) on {spec.device.id}; refuses {len(refused)}"]
+    notes = []
     if not getattr(law, "is_format_law", False):
         notes.append(f"{law.id} is a bit-count law: a named format is read as its bits per element, scale included"
                      " (nvfp4 4.5, mxfp4 4.25); formats of one width are not told apart")
@@ -250,7 +261,7 @@ def plans_formats(laws: Sequence[Any]) -> bool:
     return any(getattr(load_law(x) if isinstance(x, str) else x, "is_format_law", False) for x in laws)
 
 
-def plan_formats(laws: Sequence[Any] | str, budget: float | str | None = None, *, gpu: str | GpuSpec, gpus: int | str | None = None,
+def plan_formats(laws: Sequence[Any] | str, budget: float | str | None = None, *, gpu: str | GpuSpec | None = None, gpus: int | str | None = None,
                  days: float | str | None = None, hours: float | str | None = None, gpu_hours: float | str | None = None,
                  dollars: float | str | None = None, price: float | str | None = None, mfu: float | str | None = None,
                  format_speedup: str | dict | None = None, hardware: str | None = None, runs: int = 3) -> FormatComparison:
@@ -304,7 +315,7 @@ def plan_formats(laws: Sequence[Any] | str, budget: float | str | None = None, *
     if len(set(ids)) != len(ids):
         raise PrecplanError(f"`law` lists {next(i for i in ids if ids.count(i) > 1)!r} twice")
     if gpu is None:
-        raise PrecplanError("planning formats needs `gpu`: the candidates are its native formats (e.g. gpu='b200')")
+        raise PrecplanError("planning formats needs `gpu`: the candidates are its native formats (e.g. `gpu` b200)")
     b = budget_array(budget)
     if b is not None and b.size != 1:
         raise PrecplanError("planning formats takes one `budget` (not a sweep)")
@@ -315,10 +326,17 @@ def plan_formats(laws: Sequence[Any] | str, budget: float | str | None = None, *
     spec = hw.specs[0]
     h = _budget_hours(spec, None if b is None else float(b[0]), None if hw.hours is None else hw.hours[0])
     plans = tuple(_plan_one(law, spec, h, runs) for law in loaded)
-    return _compare(plans, spec)
+    return _compare(plans, spec, loaded)
 
 
-def _compare(plans: tuple[FormatPlan, ...], spec: GpuSpec) -> FormatComparison:
+def _measured(plans: tuple[FormatPlan, ...], laws: Sequence[Any]) -> tuple[MeasuredRow, ...]:
+    seen = list(dict.fromkeys(r.id for p in plans for r in p.nearest_runs))
+    checks = [{k.run.id: k.predicted for k in check_law_against_runs(law)} for law in laws]
+    runs = {r.id: r for p in plans for r in p.nearest_runs}
+    return tuple(MeasuredRow(runs[i], tuple(c.get(i) for c in checks)) for i in seen)
+
+
+def _compare(plans: tuple[FormatPlan, ...], spec: GpuSpec, laws: Sequence[Any]) -> FormatComparison:
     choices = [p.format for p in plans]
     agree = len(set(choices)) == 1
     judged = [p for p in plans if any(k.consistent is not None for k in p.run_checks)]
@@ -333,8 +351,10 @@ def _compare(plans: tuple[FormatPlan, ...], spec: GpuSpec) -> FormatComparison:
         words += "; every law misses the measured runs nearest its plan, so none is borne out in this regime"
     elif any(p.misses_measured for p in plans):
         words += "; " + ", ".join(p.law for p in plans if p.misses_measured) + " miss the nearest measured runs"
-    notes = (f"training speedup over bf16 per format: {spec.speedup_words()}",
-             f"a forward/backward pair trains at 1 / ({FORWARD_SHARE:.3g} / s_fwd + {1 - FORWARD_SHARE:.3g} / s_bwd)"
-             " (forward 2 N D, backward 4 N D FLOPs)",
-             "losses compare formats within a law, not across laws (each law was fit on its own data)")
-    return FormatComparison(plans, agree, all_miss, words, notes)
+    notes = [f"training speedup over bf16 per format: {spec.speedup_words()}"]
+    if any(k.forward != k.backward for p in plans for k in p.candidates):
+        notes.append(f"a forward/backward pair trains at 1 / ({FORWARD_SHARE:.3g} / s_fwd + {1 - FORWARD_SHARE:.3g} / s_bwd)"
+                     " (forward 2 N D, backward 4 N D FLOPs)")
+    if len(plans) > 1:
+        notes.append("losses compare formats within a law, not across laws (each law was fit on its own data)")
+    return FormatComparison(plans, agree, all_miss, words, _measured(plans, laws), tuple(notes))
