@@ -14,6 +14,7 @@ import typer
 from precplan.cli._common import (
     BaseOpt, ForceOpt, JsonOpt, LawOpt, LevelOpt, PlotOpt, check_outputs, handle_errors, print_json_warnings, split_law_list,
 )
+from precplan.cli._optimize_formats import format_laws
 from precplan.errors import PrecplanError
 
 __all__ = ["optimize", "register"]
@@ -71,17 +72,11 @@ def optimize(
     json_out: bool = JsonOpt,
     json_columns: bool = Opt(False, "--json-columns", help="Print JSON with one array per column (compact for large sweeps): the same columns as --csv."),
 ) -> None:
-    """Choose parameters, tokens and training precision that minimize predicted loss under a budget.
-
-    --law a,b,c plans with each law side by side and shows the spread."""
+    """Choose parameters, tokens and training precision that minimize predicted loss under a budget (--law a,b,c: side by side)."""
     args = {k: v for k, v in locals().items() if k in REQUEST_ARGS}
     _check_outputs(csv, plot, json_out, json_columns, [law, base], force)
     laws = split_law_list(law)
-    from precplan.cli._optimize_formats import plan_formats_command
-
-    if plan_formats_command(laws, base, args, json_out, json_columns, csv, plot):  # a format-aware law: native formats
-        return None
-    if len(laws) > 1:
+    if len(laws) > 1 or format_laws(laws):  # several laws, or a format-aware law (planned over native formats)
         return _per_law(laws, base, args, json_out, json_columns, csv, plot)
     from precplan.optimize import make_request
 
@@ -107,10 +102,14 @@ def _check_outputs(csv: str | None, plot: str | None, json_out: bool, json_colum
 
 def _per_law(laws: list[str], base: str | None, args: dict[str, Any], json_out: bool, json_columns: bool,
              csv: str | None, plot: str | None) -> None:
-    """``--law a,b,c``: the library's plan per law, side by side (or the JSON list)."""
+    """``--law a,b,c``: the library's plan per law, side by side (or the JSON list); with a
+    format-aware law, each law's choice among the GPU's native formats."""
+    from precplan.cli._optimize_formats import plan_formats_command
     from precplan.cli._optimize_spread import render_per_law
     from precplan.optimize import compare_laws
 
+    if plan_formats_command(laws, base, args, json_out, json_columns, csv, plot):
+        return
     if json_columns:
         raise PrecplanError("--json-columns writes one law's sweep; with several laws (--law a,b,c) use --json")
     if plot is not None or csv is not None:

@@ -8,11 +8,18 @@ from typing import Any
 
 from precplan.errors import PrecplanError
 
-__all__ = ["FORMAT_ARGS", "plan_formats_command", "render_formats"]
+__all__ = ["FORMAT_ARGS", "format_laws", "plan_formats_command", "render_formats"]
 
 FORMAT_ARGS = ("budget", "gpu", "gpus", "days", "hours", "gpu_hours", "dollars", "price", "mfu", "format_speedup", "hardware")
 """The options format planning reads (the others do not apply to it)."""
 _IGNORED_DEFAULTS = {"level": "0.8", "continuous": False, "untied": False}
+
+
+def format_laws(laws: list[str]) -> bool:
+    """Whether a law of ``laws`` is format-aware (then ``optimize`` plans the GPU's native formats)."""
+    from precplan.optimize import plans_formats
+
+    return plans_formats(laws)
 
 
 def plan_formats_command(laws: list[str], base: str | None, args: dict[str, Any], json_out: bool, json_columns: bool,
