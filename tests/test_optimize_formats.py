@@ -80,6 +80,13 @@ def test_bad_format_speedups_are_refused(value, message):
         GpuSpec("h100", format_speedup=value)
 
 
+def test_format_speedup_peak_restores_the_dense_peak_ratio_on_the_command_line():
+    result = run("--gpu", "h100", "--gpu-hours", "1e5", "--precision", "fp8", "--format-speedup", "peak", "--json")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert 6 * plan["params"] * plan["tokens"] == pytest.approx(1e5 * 3600 * H100_FP8 * 0.5, rel=1e-9)
+
+
 def test_the_plan_states_the_speedup_assumption_once():
     result = run("--gpu", "h100", "--gpus", "8", "--days", "10", "--json")
     assert result.exit_code == 0, result.output

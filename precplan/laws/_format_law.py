@@ -91,7 +91,8 @@ class FormatLaw:
         if not name.startswith("_") and hasattr(Law, name):
             raise PrecplanError(
                 f"law {self.id!r} is format-aware ({self.form}): it predicts the loss of one named training format"
-                f" (predict with precision nvfp4, say); planning and PTQ need a bit-count law such as kumar2024"
+                f" (predict with precision nvfp4, say); it plans over a GPU's native formats (precplan.optimize.plan_formats,"
+                f" with `gpu`); bit-count planning and PTQ need a bit-count law such as kumar2024"
             )
         raise AttributeError(name)
 

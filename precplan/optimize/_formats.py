@@ -315,7 +315,8 @@ def plan_formats(laws: Sequence[Any] | str, budget: float | str | None = None, *
     if len(set(ids)) != len(ids):
         raise PrecplanError(f"`law` lists {next(i for i in ids if ids.count(i) > 1)!r} twice")
     if gpu is None:
-        raise PrecplanError(f"law {ids[0]} is format-aware: it plans over a GPU's native formats (nvfp4, mxfp4, fp8...);"
+        named = next((x.id for x in loaded if getattr(x, "is_format_law", False)), ids[0])
+        raise PrecplanError(f"law {named} is format-aware: it plans over a GPU's native formats (nvfp4, mxfp4, fp8...);"
                             " give `gpu` (e.g. `gpu` b200) with a budget")
     b = budget_array(budget)
     if b is not None and b.size != 1:
