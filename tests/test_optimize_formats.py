@@ -94,6 +94,8 @@ def test_the_plan_states_the_speedup_assumption_once():
     assert sum("Fishman" in n for n in notes) == 1
     bad = run("--gpu", "h100", "--gpus", "8", "--days", "10", "--format-speedup", "fp8=3")
     assert bad.exit_code == 2 and "--format-speedup" in bad.output and "Traceback" not in bad.output
+    absent = run("--gpu", "h100", "--gpus", "8", "--days", "10", "--format-speedup", "nvfp4=1.8")
+    assert absent.exit_code == 2 and "nvfp4" in absent.output and "Traceback" not in absent.output
 
 
 # ---------------------------------------------------------------------------- planning

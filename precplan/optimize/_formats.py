@@ -226,6 +226,12 @@ def _plan_one(law: Any, spec: GpuSpec, gpu_hours: float, runs: int) -> FormatPla
     judged = [k for k in checks if k.consistent is not None]
     misses = bool(judged) and not any(k.consistent for k in judged)
     warnings = list(_range_warnings(law, c.params, c.tokens))
+    if getattr(law, "form", None) == "sun2025" and not fwd.is_high_precision:
+        d_crit = float(law.critical_data_size(c.params, fwd.exponent_bits, fwd.mantissa_bits, law.log2_block(fwd)))
+        if c.tokens > d_crit:
+            warnings.append(f"{c.tokens:.3g} tokens lie past {law.id}'s critical data size for {fwd.name} at this N ({d_crit:.3g},"
+                            " eq. 21), where the law predicts more data raises the loss; the real 12B NVFP4 run to 10T tokens"
+                            " showed no such rise")
     if edge:
         warnings.append(f"{', '.join(edge)}: the optimum lies at the edge of the searched tokens per parameter"
                         f" ({RATIO_RANGE[0]:g}-{RATIO_RANGE[1]:g}); the law has no interior optimum there")
@@ -321,6 +327,8 @@ def plan_formats(laws: Sequence[Any] | str, budget: float | str | None = None, *
     b = budget_array(budget)
     if b is not None and b.size != 1:
         raise PrecplanError("planning formats takes one `budget` (not a sweep)")
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 0:
+        raise PrecplanError(f"`runs` must be a whole number >= 0 (measured runs to list), got {runs!r}")
     hw = hardware_request(gpu, gpus=gpus, days=days, hours=hours, gpu_hours=gpu_hours, dollars=dollars, price=price, mfu=mfu,
                           hardware=hardware, budget_given=b is not None, format_speedup=format_speedup)
     if len(hw.specs) != 1:

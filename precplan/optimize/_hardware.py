@@ -153,6 +153,11 @@ def hardware_request(
     if format_speedup is not None:
         overrides["format_speedup"] = format_speedup
     specs = [replace(b, price=p if p is not None else b.price, **overrides) for b, p in zip(bases, prices)]
+    if specs and isinstance(specs[0].format_speedup, Mapping):
+        unknown = [k for k in specs[0].format_speedup if not any(k in s.device.formats for s in specs)]
+        if unknown:
+            raise PrecplanError(f"`format_speedup` names {unknown[0]}, which {', '.join(s.device.id for s in specs)} does not run"
+                                f" (its formats: {', '.join(specs[0].device.formats)})")
     budget_hours = None
     if wall is not None:
         budget_hours = [count * wall] * len(specs)
