@@ -361,6 +361,10 @@ def _compare(plans: tuple[FormatPlan, ...], spec: GpuSpec, laws: Sequence[Any]) 
         words += "; every law misses the measured runs nearest its plan, so none is borne out in this regime"
     elif any(p.misses_measured for p in plans):
         words += "; " + ", ".join(p.law for p in plans if p.misses_measured) + " miss the nearest measured runs"
+    some = [(p.law, [k.run.id for k in p.run_checks if k.consistent is False]) for p in plans if not p.misses_measured]
+    some = [(law, ids) for law, ids in some if ids]
+    if some and not all_miss:
+        words += "; " + "; ".join(f"{law} misses {', '.join(ids)}" for law, ids in some)
     notes = [f"training speedup over bf16 per format: {spec.speedup_words()}"]
     if any(k.forward != k.backward for p in plans for k in p.candidates):
         notes.append(f"a forward/backward pair trains at 1 / ({FORWARD_SHARE:.3g} / s_fwd + {1 - FORWARD_SHARE:.3g} / s_bwd)"
