@@ -17,7 +17,9 @@ a :class:`~precplan.laws.Law` for FLOPs budgets without the checks and intervals
 
 from precplan.optimize._checks import parse_bits_spec
 from precplan.optimize._curves import Curves, plan_curves
-from precplan.optimize._formats import FormatCandidate, FormatComparison, FormatPlan, FormatRefusal, plan_formats, plans_formats
+from precplan.optimize._formats import (
+    FormatCandidate, FormatComparison, FormatPlan, FormatRefusal, MeasuredRow, plan_formats, plans_formats,
+)
 from precplan.optimize._front import PlanRequest, compare_laws, make_request, plan, plan_sweep
 from precplan.optimize._planner import Planner, composition_warnings, make_planner, optimize, optimize_sweep
 from precplan.optimize._result import Alternative, HardwareOption, NotApplicable, Plan, Reference, Shift
@@ -25,7 +27,7 @@ from precplan.optimize._sweep import Sweep
 from precplan.optimize._uncertainty import annotate, annotate_sweep
 
 __all__ = [
-    "Alternative", "Curves", "FormatCandidate", "FormatComparison", "FormatPlan", "FormatRefusal", "HardwareOption", "NotApplicable", "Plan", "PlanRequest", "Planner", "Reference", "Shift", "Sweep",
+    "Alternative", "Curves", "FormatCandidate", "FormatComparison", "FormatPlan", "FormatRefusal", "HardwareOption", "MeasuredRow", "NotApplicable", "Plan", "PlanRequest", "Planner", "Reference", "Shift", "Sweep",
     "compare_laws", "composition_warnings", "make_planner", "make_request", "optimize", "optimize_sweep", "plan", "plan_curves",
     "plan_formats", "plan_sweep", "plans_formats",
 ]

@@ -22,7 +22,7 @@ including the scale (nvfp4 4.5, mxfp4 4.25): it cannot tell two formats of one w
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -215,7 +215,7 @@ def _plan_one(law: Any, spec: GpuSpec, gpu_hours: float, runs: int) -> FormatPla
             edge.append(name)
         solved.append(FormatCandidate(name, a.name, b.name, hw, a.bits_per_element, float(s), float(units * s), n, d, loss))
     best = min(range(len(solved)), key=lambda i: solved[i].loss)
-    solved[best] = FormatCandidate(**{**solved[best].__dict__, "chosen": True})
+    solved[best] = replace(solved[best], chosen=True)
     c = solved[best]
     bf16 = parse_format("bf16")
     base = float(_loss_fn(law, bf16, bf16)(c.params, c.tokens))
