@@ -27,7 +27,8 @@ from precplan.optimize._sweep import Sweep
 from precplan.optimize._uncertainty import annotate, annotate_sweep
 
 __all__ = [
-    "Alternative", "Curves", "FormatCandidate", "FormatComparison", "FormatPlan", "FormatRefusal", "HardwareOption", "MeasuredRow", "NotApplicable", "Plan", "PlanRequest", "Planner", "Reference", "Shift", "Sweep",
+    "Alternative", "Curves", "FormatCandidate", "FormatComparison", "FormatPlan", "FormatRefusal", "HardwareOption",
+    "MeasuredRow", "NotApplicable", "Plan", "PlanRequest", "Planner", "Reference", "Shift", "Sweep",
     "compare_laws", "composition_warnings", "make_planner", "make_request", "optimize", "optimize_sweep", "plan", "plan_curves",
     "plan_formats", "plan_sweep", "plans_formats",
 ]
