@@ -19,8 +19,14 @@ its compute time 2 N / (peak_serve x MFU_prefill) when that is longer (a rooflin
 
 Internally a hardware budget is still "16-bit-equivalent FLOPs": one unit is one FLOP at the
 GPU's bf16 rate and the training MFU, so C = GPU-seconds x peak_bf16 x MFU, and a format that
-runs r times faster than bf16 costs 16 / r effective bits (fp8 on an H100: 8.0; fp6 on a
-B200: 8, no faster than fp8; a 7-bit run emulated in fp8: 8).
+trains s times faster than bf16 costs 16 / s effective bits.
+
+Per-format efficiency (:data:`FORMAT_SPEEDUP`): the MFU is the bf16 run's; a narrower format
+trains ``s`` times as fast end to end, s at most its dense-peak ratio to bf16. A dense-peak ratio
+of 2 (fp8 on an H100) is not what training gets: the non-GEMM work, the casts and the scales do
+not speed up. Defaults come from published end-to-end measurements (fp8: Fishman et al. 2024,
+up to ~34%); ``format_speedup`` overrides them (``"fp8=1.3,nvfp4=1.8"``; ``"peak"`` restores the
+dense-peak ratios). Hence fp8 on an H100 costs 16 / 1.34 = 11.9 effective bits, not 8.
 
 Model shape (for the KV cache): N = 12 n_layer d_model^2 (Kaplan et al. 2020, eq. 2.1, with
 d_attn = d_model, d_ff = 4 d_model) and d_model = 128 n_layer (the aspect ratio of GPT-3 175B,
@@ -30,7 +36,7 @@ Brown et al. 2020, Table 2.1: 96 layers, d_model 12288). An ASSUMED shape rule: 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -124,6 +130,68 @@ def kv_bytes_per_token(params: ArrayLike, kv_bits: ArrayLike, gqa: float = 1.0) 
     return 2.0 * layers * d / gqa * np.asarray(kv_bits, dtype=float) / 8.0
 
 
+# ---------------------------------------------------------------------------- format efficiency
+FP8_GAIN = 1.34
+"""End-to-end training throughput of FP8 over BF16: Fishman et al. 2024, "Scaling FP8 training to
+trillion-token LLMs" (arXiv:2409.12517, ICLR 2025), abstract: "up to a ~34% throughput
+improvement" (Llama2 7B on 256 Intel Gaudi2). Hernandez-Cano et al. 2025, "Towards Fully FP8
+GEMM LLM Training at Scale" (arXiv:2505.20524) report up to 43% at 8B with FP8 on every GEMM
+(secondary: seen in summaries of the paper, not in its text); the lower, primary figure is used."""
+
+_SAME_RATE = "the fp8 gain, ASSUMED (they run at the fp8 tensor-core rate)"
+_FP4 = "ASSUMED 1.34^2, the fp8 gain again over fp8 (no published end-to-end FP4 pretraining throughput was found)"
+FORMAT_SPEEDUP: dict[str, tuple[float, str]] = {
+    "fp8": (FP8_GAIN, "Fishman et al. 2024, arXiv:2409.12517: up to ~34% over BF16"),
+    "mxfp8": (FP8_GAIN, _SAME_RATE), "fp6": (FP8_GAIN, _SAME_RATE), "mxfp6": (FP8_GAIN, _SAME_RATE),
+    "fp4": (FP8_GAIN**2, _FP4), "mxfp4": (FP8_GAIN**2, _FP4), "nvfp4": (FP8_GAIN**2, _FP4),
+}
+"""Default end-to-end training speedup over bf16 per catalog format (value, source), at most the
+format's dense-peak ratio to bf16 on the GPU. Formats not listed (bf16, fp16, tf32) train at their
+dense-peak ratio (1 for fp16, 0.5 for tf32)."""
+
+
+def parse_format_speedup(value: "str | Mapping[str, float | str] | None") -> "Mapping[str, float] | str | None":
+    """``format_speedup`` as given: ``"fp8=1.3,nvfp4=1.8"``, a mapping, or ``"peak"`` (every format at
+    its dense-peak ratio, the cost model before per-format efficiencies). Keys are catalog format
+    names (``fp8``, ``mxfp4``, ``nvfp4``...); values are speedups over bf16, > 0."""
+    from types import MappingProxyType
+
+    from precplan.hardware import FORMAT_PRECISION
+
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() == "peak":
+        return "peak"
+    if isinstance(value, str):
+        items = []
+        for part in (t for t in value.split(",") if t.strip()):
+            if "=" not in part:
+                raise PrecplanError(f"`format_speedup`: {part.strip()!r} is not FORMAT=SPEEDUP (e.g. fp8=1.3,nvfp4=1.8, or peak)")
+            k, v = part.split("=", 1)
+            items.append((k, v))
+    elif isinstance(value, Mapping):
+        items = list(value.items())
+    else:
+        raise PrecplanError(f"`format_speedup`: expected text like fp8=1.3,nvfp4=1.8, a mapping, or peak; got {value!r}")
+    if not items:
+        raise PrecplanError("`format_speedup`: empty; give FORMAT=SPEEDUP pairs such as fp8=1.3")
+    out: dict[str, float] = {}
+    for k, v in items:
+        key = str(k).strip().lower()
+        if key not in FORMAT_PRECISION:
+            raise PrecplanError(f"`format_speedup`: unknown format {key!r} (valid: {', '.join(FORMAT_PRECISION)})")
+        try:
+            x = float(str(v).strip()) if not isinstance(v, (int, float)) or isinstance(v, bool) else float(v)
+        except ValueError:
+            x = float("nan")
+        if isinstance(v, bool) or not (np.isfinite(x) and x > 0):
+            raise PrecplanError(f"`format_speedup`: {key}={v!r} must be a positive number (a speedup over bf16, e.g. 1.3)")
+        if key in out:
+            raise PrecplanError(f"`format_speedup` gives {key} twice")
+        out[key] = x
+    return MappingProxyType(out)
+
+
 # ---------------------------------------------------------------------------- GPUs
 @dataclass(frozen=True)
 class GpuSpec:
@@ -146,6 +214,7 @@ class GpuSpec:
     gqa: float = 1.0  # query heads per KV head (1: multi-head attention, as in the shape rule's GPT-3)
     gpus: int | None = None
     hardware: str | None = None
+    format_speedup: "Mapping[str, float] | str | None" = None  # per-format speedup over bf16 (FORMAT_SPEEDUP) or "peak"
     device: "Gpu" = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -153,6 +222,13 @@ class GpuSpec:
         if dev.count != 1:
             raise PrecplanError(f"`gpu` {dev.count}x{dev.id}: name one kind of card (`gpu` {dev.id}) and give the number of cards with `gpus`")
         object.__setattr__(self, "device", dev)
+        object.__setattr__(self, "format_speedup", parse_format_speedup(self.format_speedup))
+        if isinstance(self.format_speedup, Mapping):
+            for key, x in self.format_speedup.items():
+                f = dev.formats.get(key)
+                if f is not None and x > f.flops / self.reference_peak * (1 + 1e-9):
+                    raise PrecplanError(f"`format_speedup` {key}={x:g} on {dev.id}: more than its dense-peak ratio to bf16,"
+                                        f" {f.flops / self.reference_peak:.3g} (a speedup over bf16 at the same MFU)")
         for name in ("mfu", "prefill_mfu"):
             v = getattr(self, name)
             if not (np.isfinite(v) and 0 < v <= 1):
@@ -200,13 +276,40 @@ class GpuSpec:
         """Peak FLOP/s a training run at ``bits`` gets (the narrowest native format at or above)."""
         return self.device.runs_in(bits, "training")[0]
 
+    def speedup(self, fmt: str) -> float:
+        """End-to-end training speedup over bf16 of catalog format ``fmt`` (``fp8``, ``nvfp4``) on
+        this GPU: the user's ``format_speedup``, else the published default (:data:`FORMAT_SPEEDUP`),
+        at most the dense-peak ratio; formats without a default run at their dense-peak ratio."""
+        f = self.device.formats.get(fmt)
+        if f is None:
+            raise PrecplanError(f"{self.device.id} has no {fmt} in the catalog (its formats: {', '.join(self.device.formats)})")
+        ratio = f.flops / self.reference_peak
+        if self.format_speedup == "peak":
+            return ratio
+        given = self.format_speedup.get(fmt) if isinstance(self.format_speedup, Mapping) else None
+        if given is not None:
+            return float(given)
+        default = FORMAT_SPEEDUP.get(fmt)
+        return ratio if default is None else min(ratio, default[0])
+
+    def train_speedup(self, bits: ArrayLike) -> Array:
+        """:meth:`speedup` of the format each training width runs in (above the widest format, its
+        peak scaled by bits as in :meth:`precplan.hardware.Gpu.runs_in`)."""
+        peak, index, fmts = self.device.runs_in(bits, "training")
+        table = np.array([self.speedup(f.name) / f.flops for f in fmts])
+        return peak * table[index]
+
+    def train_rate(self, bits: ArrayLike) -> Array:
+        """Model FLOP/s per GPU a training run at ``bits`` achieves: peak_bf16 x MFU x speedup."""
+        return self.units_per_second * self.train_speedup(bits)
+
     def serve_peak(self, bits: ArrayLike) -> Array:
         """Peak FLOP/s serving at ``bits`` gets (native serving formats include integers)."""
         return self.device.runs_in(bits, "serving")[0]
 
     def train_coef(self, bits: ArrayLike) -> Array:
-        """Training cost per parameter-token in 16-bit-equivalent FLOPs: 6 peak_bf16 / peak(bits)."""
-        return TRAIN_FLOPS * self.reference_peak / self.train_peak(bits)
+        """Training cost per parameter-token in 16-bit-equivalent FLOPs: 6 / speedup(bits)."""
+        return TRAIN_FLOPS / self.train_speedup(bits)
 
     @property
     def context_tokens(self) -> float:
@@ -251,7 +354,7 @@ class GpuSpec:
     def notes(self, serving: bool = True) -> list[str]:
         """The cost model in words (serving only when tokens are served)."""
         train = (f"cost model: hardware ({self.name}, {self.device.id} in precplan hardware show): training GPU-seconds ="
-                 f" 6 N D / (dense peak of the native format it runs in x MFU {self.mfu:g})")
+                 f" 6 N D / (bf16 dense peak x MFU {self.mfu:g} x the format's speedup over bf16: {self.speedup_words()})")
         if not serving:
             return [train]
         return [
@@ -260,6 +363,29 @@ class GpuSpec:
             f" {self.context_tokens:g} tokens) / {self.device.bandwidth / 1e12:.3g}TB/s a token, or its compute time when longer)"
             f"; requests of {self.input_tokens:g} input + {self.output_tokens:g} output tokens",
         ]
+
+
+    def speedup_words(self) -> str:
+        """The per-format speedups this GPU's training formats get, with their sources, once."""
+        if self.format_speedup == "peak":
+            return "each format at its dense-peak ratio (`format_speedup` peak)"
+        given = self.format_speedup if isinstance(self.format_speedup, Mapping) else {}
+        parts, sources = [], {}
+        for key in ("fp8", "mxfp8", "fp6", "mxfp6", "fp4", "mxfp4", "nvfp4"):
+            if key not in self.device.formats or not self.device.formats[key].native:
+                continue
+            s = self.speedup(key)
+            parts.append(f"{key} {s:.3g}")
+            if key in given:
+                sources.setdefault("given in `format_speedup`", []).append(key)
+            elif key in FORMAT_SPEEDUP and s < self.device.formats[key].flops / self.reference_peak:
+                sources.setdefault(FORMAT_SPEEDUP[key][1], []).append(key)
+            else:
+                sources.setdefault("its dense-peak ratio", []).append(key)
+        if not parts:
+            return "none narrower than bf16 here"
+        why = "; ".join(f"{', '.join(ks)}: {src}" for src, ks in sources.items())
+        return f"{', '.join(parts)} ({why}; override with `format_speedup`, e.g. fp8=1.3, or peak)"
 
 
 @dataclass(frozen=True)
@@ -287,8 +413,8 @@ def gpu_costs(
     spec: GpuSpec, params: ArrayLike, tokens: ArrayLike, train_bits: ArrayLike, inference_tokens: float,
     serve: ArrayLike, serve_weights: ArrayLike | None = None, serve_kv: ArrayLike | None = None,
 ) -> list[GpuCost]:
-    """GPU-hours and dollars of plans (vectorized): training 6 N D / (3600 peak MFU) at the format
-    the training bits run in; inference :meth:`GpuSpec.infer_seconds` / 3600 (Sardana et al.
+    """GPU-hours and dollars of plans (vectorized): training 6 N D / (3600 x
+    :meth:`GpuSpec.train_rate`) at the format the training bits run in; inference :meth:`GpuSpec.infer_seconds` / 3600 (Sardana et al.
     2024, sec. 4's real-cost version, with decode priced by memory traffic). ``serve`` is the
     served token's widest operand; ``serve_weights`` / ``serve_kv`` the served weights' and KV
     cache's bits (default ``serve``)."""
@@ -300,7 +426,7 @@ def gpu_costs(
     dev = spec.device
     peak_tr, idx_tr, fmts_tr = dev.runs_in(tb, "training")
     peak_s, idx_s, fmts_s = dev.runs_in(sb, "serving")
-    train_h = TRAIN_FLOPS * N * D / (3600.0 * peak_tr * spec.mfu)
+    train_h = TRAIN_FLOPS * N * D / (3600.0 * spec.train_rate(tb))
     infer_h = spec.infer_seconds(N, inference_tokens, sb, sw, sk) / 3600.0 if inference_tokens > 0 else np.zeros(N.shape)
     notes = []
     widest = fmts_tr[-1]

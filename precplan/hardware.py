@@ -37,7 +37,20 @@ MAX_MULTIPLE = 4096  # 2xh100 ... 4096xh100
 FORMAT_PRECISION: Mapping[str, str] = MappingProxyType({
     "bf16": "bf16", "fp16": "fp16", "fp8": "fp8-e4m3", "fp6": "fp6-e3m2", "fp4": "fp4-e2m1",
     "int8": "int8", "int4": "int4", "tf32": "tf32",
+    "mxfp8": "mxfp8-e4m3", "mxfp6": "mxfp6-e3m2", "mxfp4": "mxfp4", "nvfp4": "nvfp4",
 })
+BLOCK_FORMATS = ("mxfp8", "mxfp6", "mxfp4", "nvfp4")
+"""Block-scaled catalog formats (OCP MX v1.0 blocks of 32 with E8M0 scales; NVFP4 blocks of 16 with
+E4M3 scales). Their ``bits`` include the scale. Bit-count planning (kumar laws) keeps using the plain
+widths in :data:`TRAINING_FORMATS`; format-aware planning (:func:`precplan.optimize.plan_formats`)
+plans over these too."""
+NAMED_FORMATS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "bf16": ("bf16",), "fp16": ("fp16",), "fp8": ("fp8-e4m3", "fp8-e5m2"), "mxfp8": ("mxfp8-e4m3", "mxfp8-e5m2"),
+    "mxfp6": ("mxfp6-e2m3", "mxfp6-e3m2"), "mxfp4": ("mxfp4",), "nvfp4": ("nvfp4",),
+})
+"""Catalog training format -> the named formats (:func:`precplan.formats.parse_format`) that run at its
+rate: Hopper and Blackwell run FP8 E4M3 and E5M2 at one rate; MX FP6 has two element types. Plain
+``fp6``/``fp4`` rows (no scaling named) are left to bit-count laws."""
 TRAINING_FORMATS = ("bf16", "fp16", "fp8", "fp6", "fp4")  # float tensor-core formats a model trains in
 SERVING_FORMATS = TRAINING_FORMATS + ("int8", "int4")  # weights may also be served as integers
 TOP_KEYS = {"schema", "gpus"}

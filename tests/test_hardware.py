@@ -30,6 +30,10 @@ DATASHEET = {
     # Google Cloud TPU v5p: 459 TFLOPs BF16 and FP8 per chip; INT8 918 TOPS (launch announcement).
     "tpu-v5p": {"bf16": 459 * T, "fp8": 459 * T, "int8": 918 * T},
 }
+# B200 block formats: NVIDIA CUTLASS "Blackwell SM100 GEMMs" throughput table: kind::mxf8f6f4.block_scale
+# (MXFP8/MXFP6) at 2x Hopper FP8 = the B200 FP8 rate; kind::mxf4.block_scale at 4x Hopper FP8 = the FP4
+# rate (18 PF sparse); NVFP4 at the FP4 rate (secondary: docs.vultr.com 'FP4 Compute ~9.0 PFLOPS (NVFP4)').
+DATASHEET["b200"].update({"mxfp8": 9e15 / 2, "mxfp6": 9e15 / 2, "mxfp4": 18e15 / 2, "nvfp4": 18e15 / 2})
 MEMORY = {  # bytes: driver totals (Modal's table) or the vendor's GiB figure
     "a100": 80 * 2**30, "h100": 81_559 * 2**20, "h200": 143_771 * 2**20, "b200": 183_359 * 2**20, "mi300x": 192 * 2**30, "tpu-v5p": 95 * 2**30,
 }

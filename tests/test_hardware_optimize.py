@@ -12,6 +12,7 @@ from precplan.cli import app
 
 H100_BF16, H100_FP8, H100_BW = 989.4e12, 1978.9e12, 3.35e12  # NVIDIA H100 whitepaper dense peaks; datasheet 3,350 GB/s
 H100_BYTES = 81_559 * 2**20  # driver-reported total (Modal's table)
+FP8_GAIN = 1.34  # Fishman et al. 2024 (arXiv:2409.12517), abstract: FP8 "up to a ~34% throughput improvement" over BF16
 CLUSTER = ["--gpu", "h100", "--gpus", "512", "--days", "30", "--mfu", "0.4"]
 
 
@@ -33,10 +34,13 @@ def test_h100_cluster_trains_in_fp8_within_its_gpu_hours():
     assert plan["gpu_hours"] <= 368_640 and plan["gpu_hours"] == pytest.approx(368_640, rel=1e-9)
     assert plan["wall_days"] <= 30 and plan["wall_days"] == pytest.approx(30, rel=1e-9)
     assert plan["dollars"] is None
-    # the raw FLOPs the cluster delivers in fp8 at 40% MFU: 6 N D = hours x 3600 x peak_fp8 x MFU
-    assert 6 * plan["params"] * plan["tokens"] == pytest.approx(368_640 * 3600 * H100_FP8 * 0.4, rel=1e-9)
+    # the raw FLOPs the cluster delivers in fp8 at 40% (bf16) MFU: 6 N D = hours x 3600 x peak_bf16 x MFU x
+    # the measured end-to-end fp8 gain, not the dense-peak ratio of 2
+    raw = 368_640 * 3600 * H100_BF16 * 0.4 * FP8_GAIN
+    assert 6 * plan["params"] * plan["tokens"] == pytest.approx(raw, rel=1e-9)
+    assert raw < 0.7 * 368_640 * 3600 * H100_FP8 * 0.4
     # and that split is the idealized fp8 optimum at the same raw FLOPs ((6/16) N D 8 = 3 N D)
-    ideal = as_json("--budget", repr(368_640 * 3600 * H100_FP8 * 0.4 / 2), "--precision", "fp8-e4m3")
+    ideal = as_json("--budget", repr(raw / 2), "--precision", "fp8-e4m3")
     assert plan["params"] == pytest.approx(ideal["params"], rel=1e-6)
     out = run(*CLUSTER).stdout
     assert "wall-clock days" in out and "368,640" in out
@@ -53,7 +57,7 @@ def test_b200_lists_fp4_and_fp6_and_picks_a_native_format():
 def test_a_width_without_a_native_format_runs_emulated():
     plan = as_json("--gpu", "h100", "--gpu-hours", "1e5", "--precision", "7")
     assert plan["emulated"] and plan["train_format"] == "fp8-e4m3"
-    assert 6 * plan["params"] * plan["tokens"] / (3600 * H100_FP8 * 0.5) == pytest.approx(1e5, rel=1e-9)  # 7 bits cost what fp8 costs
+    assert 6 * plan["params"] * plan["tokens"] / (3600 * H100_BF16 * FP8_GAIN * 0.5) == pytest.approx(1e5, rel=1e-9)  # 7 bits cost what fp8 costs
     assert any("emulated in fp8-e4m3" in n for n in plan["notes"])
     searched = as_json("--gpu", "h100", "--gpu-hours", "1e5", "--precisions", "3:16")
     assert searched["bits"]["weights"] == 8  # 7 costs the same as 8 here, and 8 bits predict a lower loss

@@ -14,6 +14,7 @@ import typer
 from precplan.cli._common import (
     BaseOpt, ForceOpt, JsonOpt, LawOpt, LevelOpt, PlotOpt, check_outputs, handle_errors, print_json_warnings, split_law_list,
 )
+from precplan.cli._optimize_formats import format_laws
 from precplan.errors import PrecplanError
 
 __all__ = ["optimize", "register"]
@@ -25,7 +26,7 @@ REQUEST_ARGS = (
     "budget", "params", "tokens", "precision", "precisions", "continuous", "untied", "memory", "serve_memory",
     "inference_precision", "inference_tokens", "target_loss", "compare", "serve_activations", "serve_kv", "gpu", "gpus",
     "days", "hours", "gpu_hours", "dollars", "price", "mfu", "prefill_mfu", "input_tokens", "output_tokens", "batch",
-    "context", "gqa", "hardware", "level",
+    "context", "gqa", "hardware", "level", "format_speedup",
 )
 
 
@@ -53,7 +54,8 @@ def optimize(
     gpu_hours: Optional[str] = Opt(None, "--gpu-hours", help="Budget in GPU-hours (training, plus inference with --inference-tokens), e.g. 368640."),
     dollars: Optional[str] = Opt(None, "--dollars", help="Budget in dollars (with --price), e.g. 2e6."),
     price: Optional[str] = Opt(None, "--price", help="Dollars per GPU-hour (one per --gpu, e.g. 2.5,5.0)."),
-    mfu: Optional[str] = Opt(None, "--mfu", help="Training model-FLOPs utilization, in (0, 1] (default 0.5)."),
+    mfu: Optional[str] = Opt(None, "--mfu", help="Training model-FLOPs utilization of a bf16 run, in (0, 1] (default 0.5)."),
+    format_speedup: Optional[str] = Opt(None, "--format-speedup", help="End-to-end training speedup over bf16 per format, e.g. fp8=1.3,nvfp4=1.8 (default: published measurements, fp8 1.34; 'peak': the dense-peak ratios)."),
     prefill_mfu: Optional[str] = Opt(None, "--prefill-mfu", help="Inference prefill MFU (default 0.5)."),
     input_tokens: Optional[str] = Opt(None, "--input-tokens", help="Input (prompt) tokens per request (default 70)."),
     output_tokens: Optional[str] = Opt(None, "--output-tokens", help="Output tokens per request (default 215)."),
@@ -70,13 +72,11 @@ def optimize(
     json_out: bool = JsonOpt,
     json_columns: bool = Opt(False, "--json-columns", help="Print JSON with one array per column (compact for large sweeps): the same columns as --csv."),
 ) -> None:
-    """Choose parameters, tokens and training precision that minimize predicted loss under a budget.
-
-    --law a,b,c plans with each law side by side and shows the spread."""
+    """Choose parameters, tokens and training precision that minimize predicted loss under a budget (--law a,b,c: side by side)."""
     args = {k: v for k, v in locals().items() if k in REQUEST_ARGS}
     _check_outputs(csv, plot, json_out, json_columns, [law, base], force)
     laws = split_law_list(law)
-    if len(laws) > 1:
+    if len(laws) > 1 or format_laws(laws):  # several laws, or a format-aware law (planned over native formats)
         return _per_law(laws, base, args, json_out, json_columns, csv, plot)
     from precplan.optimize import make_request
 
@@ -102,10 +102,14 @@ def _check_outputs(csv: str | None, plot: str | None, json_out: bool, json_colum
 
 def _per_law(laws: list[str], base: str | None, args: dict[str, Any], json_out: bool, json_columns: bool,
              csv: str | None, plot: str | None) -> None:
-    """``--law a,b,c``: the library's plan per law, side by side (or the JSON list)."""
+    """``--law a,b,c``: the library's plan per law, side by side (or the JSON list); with a
+    format-aware law, each law's choice among the GPU's native formats."""
+    from precplan.cli._optimize_formats import plan_formats_command
     from precplan.cli._optimize_spread import render_per_law
     from precplan.optimize import compare_laws
 
+    if plan_formats_command(laws, base, args, json_out, json_columns, csv, plot):
+        return
     if json_columns:
         raise PrecplanError("--json-columns writes one law's sweep; with several laws (--law a,b,c) use --json")
     if plot is not None or csv is not None:

@@ -39,7 +39,7 @@ def render_plan(p: Plan) -> None:
         ("parameters N*", format_count(p.params) + band(u, "params", format_count)),
         ("training tokens D*", format_count(p.tokens) + band(u, "tokens", format_count)),
         ("tokens per parameter", plain(p.tokens_per_param) + band(u, "tokens_per_param", plain)),
-        ("cost model", "hardware (the GPU's native formats at their dense peak)" if p.cost_model == "hardware" else "idealized: C = (6/16) N D P"),
+        ("cost model", "hardware (native formats at their speedup over bf16)" if p.cost_model == "hardware" else "idealized: C = (6/16) N D P"),
         ("training precision P*", bits_text(p.bits) + _format_text(p) + band(u, "bits", bits_num)),
         ("[bold]predicted loss[/bold]", f"[bold]{fmt(p.loss)}{band(u, 'loss', fmt)}[/bold]"),
         ("  irreducible E", fmt(d.irreducible)),

@@ -91,7 +91,8 @@ class FormatLaw:
         if not name.startswith("_") and hasattr(Law, name):
             raise PrecplanError(
                 f"law {self.id!r} is format-aware ({self.form}): it predicts the loss of one named training format"
-                f" (predict with precision nvfp4, say); planning and PTQ need a bit-count law such as kumar2024"
+                f" (predict with precision nvfp4, say); it plans over a GPU's native formats (precplan.optimize.plan_formats,"
+                f" with `gpu`); bit-count planning and PTQ need a bit-count law such as kumar2024"
             )
         raise AttributeError(name)
 
@@ -251,6 +252,36 @@ class FormatLaw:
             effn, effd = self.efficiencies(fmt)
             return self._quartet(N, D, effn, effd)
         return self.baseline_loss(N, D) + self.qat_error(N, D, fmt.block, self.qat_setting(fmt))
+
+    @property
+    def separates_passes(self) -> bool:
+        """Whether the law has separate forward and backward terms (Quartet's eff_N and eff_D)."""
+        return self.form == "quartet"
+
+    def loss_split(self, N: ArrayLike, D: ArrayLike, forward: Format, backward: Format) -> Array:
+        """The loss of training with the forward GEMMs in ``forward`` and the backward GEMMs in
+        ``backward`` (e.g. mxfp4 forward, fp8 backward).
+
+        Castro et al. 2025 (Quartet) only: eff_N comes from the forward scheme and eff_D from the
+        backward scheme (Table 2: a 4-bit forward pass alone costs eff_N, a 4-bit backward pass
+        alone eff_D; FP8 is lossless, eff = 1); both in mxfp4 is the Quartet scheme of Table 3.
+        Other forms take one format for both passes.
+
+        Raises
+        ------
+        PrecplanError
+            A law without separate passes given two formats, or a format it cannot describe.
+        """
+        if forward.name == backward.name:
+            return self.loss(N, D, forward)
+        if not self.separates_passes:
+            raise PrecplanError(f"law {self.id!r} takes one format for the forward and backward passes; only castro2025"
+                                " (Quartet: eff_N forward, eff_D backward) separates them")
+        from dataclasses import replace
+
+        effn = self.efficiencies(replace(forward, tensors=("weights", "activations")))[0]
+        effd = self.efficiencies(replace(backward, tensors=("backward",)))[1]
+        return self._quartet(np.asarray(N, dtype=float), np.asarray(D, dtype=float), effn, effd)
 
     def gap(self, N: ArrayLike, D: ArrayLike, fmt: Format) -> Array:
         """Loss in ``fmt`` minus the unquantized baseline's, in nats."""

@@ -144,6 +144,7 @@ def make_request(
     gqa: float | str | None = None,
     hardware: str | None = None,
     level: float | str | None = DEFAULT_LEVEL,
+    format_speedup: str | dict | None = None,
 ) -> PlanRequest:
     """Validate a request and normalize its budget once (the arguments of :func:`plan`).
 
@@ -176,7 +177,8 @@ def make_request(
     bits_range, listed = _precisions(precisions, bits_range)
     hw = hardware_request(gpu, gpus=gpus, days=days, hours=hours, gpu_hours=gpu_hours, dollars=dollars, price=price, mfu=mfu,
                           prefill_mfu=prefill_mfu, input_tokens=input_tokens, output_tokens=output_tokens, batch=batch,
-                          context=context, gqa=gqa, hardware=hardware, budget_given=budgets is not None)
+                          context=context, gqa=gqa, hardware=hardware, budget_given=budgets is not None,
+                          format_speedup=format_speedup)
     serve_bytes, card_note, kv_memory = serving_memory(serve_memory, hardware, hw.specs, context, batch, gqa)
     count = lambda v, what: None if v is None else parse_count(v, f"`{what}`")  # noqa: E731
     options = dict(
@@ -300,7 +302,11 @@ def plan(budget: float | str | None = None, **options: Any) -> Plan:
     price : float, str or sequence, optional
         Dollars per GPU-hour, one per GPU.
     mfu, prefill_mfu : float or str, optional
-        Training and prefill model-FLOPs utilization in (0, 1] (default 0.5).
+        Training and prefill model-FLOPs utilization in (0, 1] (default 0.5); ``mfu`` is the bf16 run's.
+    format_speedup : str or mapping, optional
+        End-to-end training speedup over bf16 per format, replacing the dense-peak ratio
+        (``"fp8=1.3,nvfp4=1.8"``; ``"peak"``: every format at its dense-peak ratio). Default: published
+        measurements (:data:`precplan.costs.FORMAT_SPEEDUP`: fp8 1.34, Fishman et al. 2024).
     input_tokens, output_tokens, batch, context, gqa : float or str, optional
         The serving setup (defaults: :class:`~precplan.costs.GpuSpec`'s).
     hardware : str, optional

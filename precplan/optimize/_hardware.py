@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -87,6 +87,7 @@ def hardware_request(
     price: "float | str | Sequence[float] | None" = None, mfu: "float | str | None" = None, prefill_mfu: "float | str | None" = None,
     input_tokens: "float | str | None" = None, output_tokens: "float | str | None" = None, batch: "float | str | None" = None,
     context: "float | str | None" = None, gqa: "float | str | None" = None, hardware: str | None = None, budget_given: bool = False,
+    format_speedup: "str | Mapping[str, float] | None" = None,
 ) -> HardwareRequest:
     """GpuSpecs and the hardware budget in GPU-hours, from the arguments as given (numbers or
     text: ``gpu="h100,b200", price="2.5,5.0"``, ``gpus=512, days=30``, ``gpu_hours=368640``,
@@ -111,6 +112,9 @@ def hardware_request(
         A catalog file instead of the bundled one.
     budget_given : bool
         Whether a FLOPs ``budget`` was given too (two budgets are an error).
+    format_speedup : str or mapping, optional
+        End-to-end training speedup over bf16 per catalog format (``"fp8=1.3,nvfp4=1.8"``, or
+        ``"peak"``); default :data:`precplan.costs.FORMAT_SPEEDUP`.
 
     Returns
     -------
@@ -122,7 +126,7 @@ def hardware_request(
         On an inconsistent request, naming the arguments (```days` needs `gpus```).
     """
     given = {"price": price, "mfu": mfu, "prefill_mfu": prefill_mfu, "input_tokens": input_tokens, "output_tokens": output_tokens,
-             "gpus": gpus, "days": days, "hours": hours, "gpu_hours": gpu_hours, "dollars": dollars}
+             "gpus": gpus, "days": days, "hours": hours, "gpu_hours": gpu_hours, "dollars": dollars, "format_speedup": format_speedup}
     if gpu is None:
         extra = [k for k, v in given.items() if v is not None]
         if extra:
@@ -146,7 +150,14 @@ def hardware_request(
                  if v is not None}
     if count is not None:
         overrides["gpus"] = count
+    if format_speedup is not None:
+        overrides["format_speedup"] = format_speedup
     specs = [replace(b, price=p if p is not None else b.price, **overrides) for b, p in zip(bases, prices)]
+    if specs and isinstance(specs[0].format_speedup, Mapping):
+        unknown = [k for k in specs[0].format_speedup if not any(k in s.device.formats for s in specs)]
+        if unknown:
+            raise PrecplanError(f"`format_speedup` names {unknown[0]}, which {', '.join(s.device.id for s in specs)} does not run"
+                                f" (its formats: {', '.join(specs[0].device.formats)})")
     budget_hours = None
     if wall is not None:
         budget_hours = [count * wall] * len(specs)

@@ -300,7 +300,7 @@ def make_planner(
     if gpu is not None and law.has_precision:
         if precision is None and precisions is None and bits_range is None:
             precisions = [f.precision for f in gpu.device.training_formats()]
-            notes.append(f"candidates: the {gpu.name}'s native training formats ({', '.join(p.name for p in precisions)}), each priced at its own dense peak")
+            notes.append(f"candidates: the {gpu.name}'s native training formats ({', '.join(p.name for p in precisions)}), each priced at its training speedup over bf16 (see the cost model)")
         for p in [parse_precision(x) for x in ([precision] if precision is not None else list(precisions or ()))]:
             if is_named_format(p):
                 gpu.device.format_for(p)  # a named format the GPU lacks is an error
