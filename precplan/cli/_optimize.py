@@ -59,7 +59,7 @@ def optimize(
     output_tokens: Optional[str] = Opt(None, "--output-tokens", help="Output tokens per request (default 215)."),
     batch: Optional[str] = Opt(None, "--batch", help="Sequences decoded together (default 64, assumed): decode reads the weights once per step."),
     context: Optional[str] = Opt(None, "--context", help="Tokens each sequence's KV cache holds (default: input + output tokens)."),
-    gqa: Optional[str] = Opt(None, "--gqa", help="Query heads per KV head (default 1: multi-head attention)."),
+    gqa: Optional[str] = Opt(None, "--gqa", help="Query heads per KV head (default 4: grouped-query attention as in Llama 3 8B and Mistral 7B, 32 query / 8 KV heads; 1: multi-head attention)."),
     hardware: Optional[str] = Opt(None, "--hardware", help="A hardware catalog YAML file to use instead of the bundled one."),
     csv: Optional[str] = Opt(None, "--csv", help="Also write the plan(s) as CSV to FILE ('-' for stdout)."),
     plot: Optional[str] = PlotOpt,
@@ -82,12 +82,12 @@ def optimize(
 
     req = make_request(law=laws[0], base=base, **args)
     if len(req.planners) > 1:  # several GPUs: the best plan, the others beside it
-        chosen = req.plan()
+        chosen = req.plan()  # with its verdict
         one = req.on(chosen.gpu)
         return _show_plan(one.planner, chosen, one.sweep() if csv is not None else None, json_out, csv, plot)
     sweep = req.sweep(progress=True)
     if sweep.count == 1 and not json_columns:
-        return _show_plan(req.planner, sweep[0], sweep, json_out, csv, plot)
+        return _show_plan(req.planner, req.explain(sweep[0]), sweep, json_out, csv, plot)
     _show_sweep(req.planner, sweep, json_out, json_columns, csv, plot)
 
 

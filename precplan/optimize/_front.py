@@ -16,7 +16,7 @@ them (:mod:`precplan.optimize._uncertainty`), and each plan's warnings and notes
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -51,6 +51,7 @@ class PlanRequest:
     budgets: tuple[Array | None, ...]  # per planner: cost-model units (16-bit-equivalent FLOPs), None without a budget
     gpu_hours: tuple[Array | None, ...]  # per planner: the hardware budget as given (None: none)
     level: float | None  # interval level (None: no intervals)
+    options: dict = field(default_factory=dict, compare=False, repr=False)  # the arguments as given (make_request's)
 
     def __repr__(self) -> str:
         gpus = ", ".join(p.gpu.device.id for p in self.planners if p.gpu is not None)
@@ -82,13 +83,25 @@ class PlanRequest:
             raise PrecplanError("a sweep plans on one `gpu`: give one GPU (plan() compares GPUs at one budget)")
         return _solve(self.planners[0], self.budgets[0], self.gpu_hours[0], self.level, progress)
 
-    def plan(self) -> Plan:
+    def plan(self, explain: bool = True) -> Plan:
         """The plan of the one budget (or of the budget-free request); with several GPUs, the best
-        of them (:func:`~precplan.optimize._hardware.pick_gpu`), listing the others."""
+        of them (:func:`~precplan.optimize._hardware.pick_gpu`), listing the others; with its
+        verdict and practitioner numbers (:meth:`explain`) unless ``explain=False``."""
         if self.budgets[0] is not None and self.budgets[0].size > 1:
             raise PrecplanError(f"`budget` gives {self.budgets[0].size} budgets: plan() takes one (plan_sweep() takes many)")
         found = [(pl, _solve(pl, b, h, self.level, False)[0]) for pl, b, h in zip(self.planners, self.budgets, self.gpu_hours)]
-        return found[0][1] if len(found) == 1 else pick_gpu(found)[1]
+        best = found[0][1] if len(found) == 1 else pick_gpu(found)[1]
+        return self.explain(best) if explain else best
+
+    def explain(self, plan: Plan) -> Plan:
+        """``plan`` with its verdict (what to do, how far to trust it), plausibility against real
+        practice (with the envelope's edge and the evidence-calibrated plan when outside it),
+        training memory per GPU and one serving replica's memory
+        (:func:`precplan.optimize._explain.explain`)."""
+        from precplan.optimize._explain import explain
+
+        solve = lambda opts: make_request(**{**opts, "level": None}).plan(explain=False)  # noqa: E731
+        return explain(plan, self.options, solve, self.planner_for(plan).gpu)
 
 
 def _solve(planner: Planner, budgets: Array | None, hours: Array | None, level: float | None, progress: bool) -> Sweep:
@@ -167,6 +180,7 @@ def make_request(
     from precplan.laws import load_law
     from precplan.units import parse_bytes, parse_count
 
+    given = {k: v for k, v in locals().items() if k not in ("load_law", "parse_bytes", "parse_count")}
     if isinstance(law, (list, tuple)):
         raise PrecplanError("`law` takes one law; compare_laws([...]) plans with each law of a list")
     the_law = load_law(law, base)
@@ -196,7 +210,7 @@ def make_request(
         per_gpu = [(np.atleast_1d(s.budget_units(h)), np.atleast_1d(float(h))) for s, h in zip(hw.specs, hw.hours)]
     else:
         per_gpu = [(budgets, None)] * len(planners)
-    return PlanRequest(the_law, tuple(planners), tuple(b for b, _ in per_gpu), tuple(h for _, h in per_gpu), _level(level))
+    return PlanRequest(the_law, tuple(planners), tuple(b for b, _ in per_gpu), tuple(h for _, h in per_gpu), _level(level), given)
 
 
 def _precisions(precisions: Any, bits_range: tuple[float, float] | None) -> tuple[tuple[float, float] | None, list | None]:

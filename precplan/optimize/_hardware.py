@@ -257,7 +257,7 @@ def serving_memory(
             kv_memory = (
                 _number(context, "context") if context is not None else (d.context_tokens if d else 285.0),
                 _number(batch, "batch") if batch is not None else (d.batch if d else 64.0),
-                _number(gqa, "gqa") if gqa is not None else 1.0,
+                _number(gqa, "gqa") if gqa is not None else 4.0,  # GpuSpec's grouped-query default
             )
             if not all(math.isfinite(v) and v >= 1 for v in kv_memory):
                 raise PrecplanError("`context`, `batch` and `gqa` must be numbers >= 1")

@@ -1,0 +1,204 @@
+"""A solved plan made actionable: its verdict, trust, plausibility and practitioner numbers
+(:mod:`precplan.optimize._verdict`, :mod:`precplan.optimize._practical`), attached to the
+:class:`~precplan.optimize._result.Plan` so the library user gets what the command line prints."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import replace
+from typing import Any, Callable
+
+from precplan.errors import PrecplanError
+from precplan.laws import extrapolation, load_law
+from precplan.optimize._practical import DEFAULT_GQA, serving_replica, training_memory
+from precplan.optimize._result import Plan
+from precplan.optimize._verdict import (
+    CALIBRATED_PTQ_LAW, MAX_TOKENS_PER_PARAM, MIN_TOKENS_PER_PARAM, Plausibility, trust_phrase, within_envelope,
+)
+from precplan.units import format_count
+
+__all__ = ["condensed", "explain"]
+
+Solve = Callable[[dict], Plan]  # options of make_request -> the plan (without its verdict)
+
+
+def explain(plan: Plan, options: dict[str, Any], solve: Solve, gpu: Any = None) -> Plan:
+    """``plan`` with its verdict, trust phrase, plausibility and memory numbers.
+
+    Parameters
+    ----------
+    plan : Plan
+        A solved plan.
+    options : dict
+        The arguments of :func:`~precplan.optimize.make_request` that produced it.
+    solve : callable
+        Plans another request (options -> Plan, no verdict): the envelope's edge and the
+        evidence-calibrated plan.
+    gpu : GpuSpec, optional
+        The plan's GPU (memory per card, GQA ratio).
+
+    Returns
+    -------
+    Plan
+        A copy with ``verdict``, ``trust``, ``plausibility``, ``training_memory`` and ``serving_replica``.
+    """
+    law = load_law(options.get("law", "kumar2024"), options.get("base"))
+    family = load_law(plan.law) if plan.law != law.id else law
+    factor = extrapolation(family, plan.params, plan.tokens).factor
+    trust = trust_phrase(factor)
+    plaus = _plausibility(plan, options, solve)
+    card = None if gpu is None else gpu.device.memory_bytes
+    gqa = DEFAULT_GQA if gpu is None else gpu.gqa
+    train = training_memory(plan.params, plan.gpus, card)
+    serve = serving_replica(plan.serve_memory_bytes, plan.kv_cache_bytes, card, gqa)
+    text = _verdict(plan, plaus, trust, _calibrated_ptq(plan, law))
+    return replace(plan, verdict=text, trust=trust, extrapolation_factor=factor, plausibility=plaus,
+                   training_memory=train, serving_replica=serve)
+
+
+def _summary(p: Plan) -> dict:
+    return dict(law=p.law, params=p.params, tokens=p.tokens, tokens_per_param=p.tokens_per_param, loss=p.loss,
+                format=p.format or p.train_format, bits=p.bits.weights, gpu_hours=p.gpu_hours, total_flops=p.total_flops)
+
+
+def _plausibility(plan: Plan, options: dict, solve: Solve) -> Plausibility:
+    tpp = plan.tokens_per_param
+    bounds = (MIN_TOKENS_PER_PARAM, MAX_TOKENS_PER_PARAM)
+    if within_envelope(tpp):
+        return Plausibility(True, tpp, bounds, None, None, None)
+    ws = plan.without_ptq
+    if ws is not None and within_envelope(ws.tokens_per_param):
+        driver = (f"the PTQ term (planned without PTQ: {format_count(ws.params)} on {format_count(ws.tokens)} tokens,"
+                  f" {ws.tokens_per_param:.3g} tokens/param)")
+    elif plan.inference_tokens > 0:
+        driver = "the serving demand (inference tokens)"
+    else:
+        driver = "the law's N and D terms"
+    edge = _edge(plan, options, solve) if plan.mode == "budget" and options.get("params") is None and options.get("tokens") is None else None
+    calibrated = None
+    if plan.inference_precision is not None and plan.law != CALIBRATED_PTQ_LAW and options.get("law") != CALIBRATED_PTQ_LAW:
+        try:
+            calibrated = _summary(solve({**options, "law": CALIBRATED_PTQ_LAW, "base": None}))
+        except PrecplanError:
+            calibrated = None
+    return Plausibility(False, tpp, bounds, driver, edge, calibrated)
+
+
+def _edge(plan: Plan, options: dict, solve: Solve) -> dict | None:
+    """The best plan at the envelope's bound: N fixed (the planner picks D and precision), found
+    by bisection in log N for the N whose plan meets the bound (D/N falls as N grows at a
+    fixed budget): the largest such N below it, the smallest above it."""
+    low = plan.tokens_per_param < MIN_TOKENS_PER_PARAM
+    bound = MIN_TOKENS_PER_PARAM if low else MAX_TOKENS_PER_PARAM
+    lo, hi = (math.log(plan.params) - math.log(1e3), math.log(plan.params)) if low else (math.log(plan.params), math.log(plan.params) + math.log(1e3))
+    best = None
+    try:
+        for _ in range(12):
+            mid = 0.5 * (lo + hi)
+            found = solve({**options, "params": math.exp(mid)})
+            if within_envelope(found.tokens_per_param):
+                best = found
+                lo, hi = (mid, hi) if low else (lo, mid)
+            else:
+                lo, hi = (lo, mid) if low else (mid, hi)
+            if best is not None and abs(best.tokens_per_param / bound - 1) < 0.02:
+                break
+    except PrecplanError:
+        return None
+    if best is None:
+        return None
+    out = _summary(best)
+    out["loss_gap"] = best.loss - plan.loss
+    return out
+
+
+def _calibrated_ptq(plan: Plan, law: Any) -> float | None:
+    """The PTQ degradation of this plan's N, D and bits under the evidence-calibrated law."""
+    if plan.inference_precision is None or plan.law == CALIBRATED_PTQ_LAW:
+        return None
+    try:
+        cal = load_law(CALIBRATED_PTQ_LAW)
+        b = plan.bits
+        return float(cal.ptq_degradation(plan.params, plan.tokens, plan.inference_precision, b.weights, b.activations, b.kv))
+    except PrecplanError:
+        return None
+
+
+def _what(p: Plan) -> str:
+    fmt = p.format or p.train_format or f"{p.bits.weights:g}-bit"
+    return f"{format_count(p.params)} on {format_count(p.tokens)} tokens in {fmt}"
+
+
+def _where(p: Plan) -> str:
+    if p.gpu is None or p.wall_days is None or p.gpus is None:
+        return ""
+    return f" ({p.wall_days:.3g} days on {p.gpus} {p.gpu.upper()}s)"
+
+
+def _verdict(plan: Plan, plaus: Plausibility, trust: str, cal_ptq: float | None) -> str:
+    if plan.mode == "target-loss":
+        cost = f"{plan.gpu_hours:,.0f} GPU-hours" if plan.gpu_hours is not None else f"{plan.total_flops:.3g} FLOPs"
+        lead = f"Reach loss {plan.target_loss:g} by training {_what(plan)} ({cost} over its life)"
+    else:
+        lead = f"Train {_what(plan)}{_where(plan)}"
+    if plan.inference_precision is not None:
+        lead += f"; serving at {plan.inference_precision:g} bits costs {plan.decomposition.ptq_degradation:.2g} nats by {plan.law}"
+        if cal_ptq is not None and math.isfinite(cal_ptq):
+            lead += f" ({cal_ptq:.2g} by {CALIBRATED_PTQ_LAW}, refit on real models)"
+    parts = [lead + "."]
+    if not plaus.within:
+        lo, hi = plaus.bounds
+        head = "No plausible plan reaches this loss" if plan.mode == "target-loss" else "This plan is outside real practice"
+        out = (f"{head}: {plaus.tokens_per_param:.3g} tokens/param (real runs span {lo:g}-{hi:,.0f}), driven by {plaus.driver}.")
+        if plaus.edge is not None:
+            e = plaus.edge
+            out += (f" Within practice: {format_count(e['params'])} on {format_count(e['tokens'])} tokens"
+                    f" ({e['tokens_per_param']:.3g} tokens/param, loss {e['loss_gap']:+.3f}).")
+        if plaus.calibrated is not None:
+            c = plaus.calibrated
+            out += (f" Under {CALIBRATED_PTQ_LAW}: {format_count(c['params'])} on {format_count(c['tokens'])} tokens"
+                    f" ({c['tokens_per_param']:.3g} tokens/param).")
+        parts.append(out)
+    parts.append(f"Trust: {trust}.")
+    return " ".join(parts)
+
+
+_FLOAT_NOTE = re.compile(r"^floating-point weights \((?P<fmt>[^)]+)\) served by (?P<law>\S+), the law's float variant$")
+_EXTRAPOLATES = re.compile(r"the law extrapolates \((?P<what>.+?); not a measured regime\)")
+
+
+def condensed(plan: Plan) -> tuple[list[str], list[str]]:
+    """A plan's notes and warnings with each fact said once: repeated notes dropped, the
+    float-variant notes of several rows merged, the "no coefficient samples" law fact made one
+    short line, and the extrapolation warnings (one per quantity, and the lead) made one line.
+
+    Returns
+    -------
+    (notes, warnings) : (list of str, list of str)
+    """
+    notes: list[str] = []
+    floats: dict[str, list[str]] = {}
+    for n in plan.notes:
+        m = _FLOAT_NOTE.match(n)
+        if m:
+            floats.setdefault(m["law"], []).append(m["fmt"])
+        elif "carries no coefficient samples" in n:
+            notes.append(f"law {plan.law}: no coefficient samples, so point estimates without intervals (precplan laws show {plan.law})")
+        elif n not in notes:
+            notes.append(n)
+    for law, fmts in floats.items():
+        notes.append(f"floating-point weights ({', '.join(dict.fromkeys(fmts))}) predicted by {law}, the law's float variant")
+    warnings: list[str] = []
+    extrapolating = None
+    for w in plan.warnings:
+        m = _EXTRAPOLATES.search(w)
+        if m:
+            extrapolating = extrapolating or m["what"]
+        elif "outside the range law" in w and not w.startswith("bits"):
+            extrapolating = extrapolating or w.split(":")[0]
+        elif w not in warnings:
+            warnings.append(w)
+    if extrapolating:
+        warnings.insert(0, f"extrapolation: {extrapolating} (how far to trust it: see the verdict)")
+    return notes, warnings
