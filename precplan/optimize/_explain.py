@@ -126,7 +126,7 @@ def _calibrated_ptq(plan: Plan, law: Any) -> float | None:
 
 
 def _what(p: Plan) -> str:
-    fmt = p.format or p.train_format or f"{p.bits.weights:g}-bit"
+    fmt = p.format or p.train_format or f"{p.bits.weights:.3g}-bit"
     return f"{format_count(p.params)} on {format_count(p.tokens)} tokens in {fmt}"
 
 
