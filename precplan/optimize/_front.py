@@ -156,6 +156,7 @@ def make_request(
     context: float | str | None = None,
     gqa: float | str | None = None,
     hardware: str | None = None,
+    serving: str | None = None,
     level: float | str | None = DEFAULT_LEVEL,
 ) -> PlanRequest:
     """Validate a request and normalize its budget once (the arguments of :func:`plan`).
@@ -181,6 +182,10 @@ def make_request(
     from precplan.units import parse_bytes, parse_count
 
     given = {k: v for k, v in locals().items() if k not in ("load_law", "parse_bytes", "parse_count")}
+    if serving not in SERVING:
+        raise PrecplanError(f"`serving` {serving!r}: give one of {', '.join(SERVING[1:])} (or leave it out)")
+    if serving == "lifetime-cost":
+        return _lifetime_cost(given)
     if isinstance(law, (list, tuple)):
         raise PrecplanError("`law` takes one law; compare_laws([...]) plans with each law of a list")
     the_law = load_law(law, base)
@@ -199,7 +204,8 @@ def make_request(
         memory=None if memory is None else parse_bytes(memory, "`memory`"), serve_memory=serve_bytes,
         inference_precision=inference_precision, inference_tokens=_served_tokens(inference_tokens),
         target_loss=None if target_loss is None else real_number(target_loss, "target_loss"), compare=_compare(compare),
-        serve_activations=serve_activations, serve_kv=serve_kv, kv_memory=kv_memory, budget_inference=hw.days is None,
+        serve_activations=serve_activations, serve_kv=serve_kv, kv_memory=kv_memory,
+        budget_inference=hw.days is None or serving == "lifetime-budget",
     )
     _check_gpus(hw.specs, budgets, options["target_loss"])
     planners = []
@@ -211,6 +217,24 @@ def make_request(
     else:
         per_gpu = [(budgets, None)] * len(planners)
     return PlanRequest(the_law, tuple(planners), tuple(b for b, _ in per_gpu), tuple(h for _, h in per_gpu), _level(level), given)
+
+
+SERVING = (None, "priced", "lifetime-budget", "lifetime-cost")
+
+
+def _lifetime_cost(given: dict) -> PlanRequest:
+    """``serving="lifetime-cost"``: the plan with the least lifetime (training + serving) cost
+    that reaches the loss the hardware budget's training-only plan reaches: the budget fixes the
+    quality, serving moves the plan toward a smaller model trained longer (Sardana et al. 2024)."""
+    if given.get("inference_tokens") is None or given.get("gpu") is None or given.get("target_loss") is not None:
+        raise PrecplanError("`serving` 'lifetime-cost' needs `gpu`, a hardware or FLOPs budget and `inference_tokens` (and no `target_loss`)")
+    reached = make_request(**{**given, "serving": "priced", "level": None}).plan(explain=False)
+    free = {k: None for k in ("budget", "days", "hours", "gpu_hours", "dollars")}
+    req = make_request(**{**given, **free, "serving": None, "target_loss": reached.loss})
+    note = (f"serving 'lifetime-cost': the least lifetime GPU-hours (training + serving) reaching loss {reached.loss:.4f},"
+            f" the loss the budget's training-only plan reaches ({reached.params:.3g} parameters on {reached.tokens:.3g} tokens)")
+    planners = tuple(replace(p, notes=(note,) + p.notes) for p in req.planners)
+    return replace(req, planners=planners, options={**given})
 
 
 def _precisions(precisions: Any, bits_range: tuple[float, float] | None) -> tuple[tuple[float, float] | None, list | None]:
@@ -317,6 +341,12 @@ def plan(budget: float | str | None = None, **options: Any) -> Plan:
         Training and prefill model-FLOPs utilization in (0, 1] (default 0.5).
     input_tokens, output_tokens, batch, context, gqa : float or str, optional
         The serving setup (defaults: :class:`~precplan.costs.GpuSpec`'s).
+    serving : str, optional
+        With a hardware budget and ``inference_tokens``: ``"priced"`` (default with ``gpus`` and
+        ``days``/``hours``: the budget is training's, serving is priced beside it),
+        ``"lifetime-budget"`` (the GPU-hours cover training plus serving: the lowest loss within
+        them) or ``"lifetime-cost"`` (the least lifetime GPU-hours reaching the loss the budget's
+        training-only plan reaches).
     hardware : str, optional
         A hardware catalog file instead of the bundled one.
     level : float or None
