@@ -68,6 +68,8 @@ def gpu_format_names(value: "str | Sequence[Any] | None") -> "str | list[Any] | 
         return value
     if isinstance(value, str):
         return ",".join(one(t) for t in value.split(","))
+    if not isinstance(value, (list, tuple)):
+        return value  # one number or Precision (precision=16)
     return [one(t) for t in value]
 
 
