@@ -136,3 +136,14 @@ def test_quiet_prints_the_verdict_first_and_key_numbers(columns):
     assert lines[0].startswith("Train ") and "note:" not in r.stdout
     assert all(len(line) <= columns for line in lines)
     assert "parameters N*" in r.stdout and "fewest GPUs" not in r.stdout  # no GPU: no GPU count
+
+
+def test_a_row_labelled_optimum_is_never_beaten():
+    for fixed in ("fp4-e2m1", None):
+        p = plan(1e23, precision=fixed, level=None)
+        star = [a for a in p.comparison if a.label.startswith("optimum")]
+        if fixed is not None:
+            assert not star and any(a.label == "given precision" for a in p.comparison)
+            assert min(a.loss for a in p.comparison if a.feasible) < p.loss  # the given fp4 is beaten: not called optimum
+        else:
+            assert all(a.loss >= star[0].loss - 1e-9 for a in p.comparison if a.feasible)

@@ -197,7 +197,7 @@ def _comparison(p: Plan) -> None:
     rows = []
     for a in p.comparison:
         label = a.label
-        if a.label.startswith("optimum"):
+        if a.label.startswith("optimum") or a.label == "given precision":
             label += f" ({p.format or bits_text(a.bits)})"
         row = [label] + ([a.law or "-"] if show_law else [])
         if not a.feasible:
@@ -209,7 +209,8 @@ def _comparison(p: Plan) -> None:
     how = "the largest N that fits" if p.mode == "fixed" else "its own optimal N, D"
     hw = p.cost_model == "hardware"
     cost_col = "lifetime cost (bf16-rate FLOPs)" if hw else "lifetime FLOPs"
-    cols = ["precision"] + (["law"] if show_law else []) + ["N", "D", "D/N", cost_col if target else "loss", ("cost vs P*" if hw else "FLOPs vs P*") if target else "loss gap to P*"]
+    ref = "plan" if any(a.label == "given precision" for a in p.comparison) else "P*"  # a fixed precision is no optimum
+    cols = ["precision"] + (["law"] if show_law else []) + ["N", "D", "D/N", cost_col if target else "loss", (f"cost vs {ref}" if hw else f"FLOPs vs {ref}") if target else f"loss gap to {ref}"]
     console().print(f"The {what} at other training precisions, each with {how}:")
     console().print(table("", cols, rows))
 

@@ -139,7 +139,9 @@ class Planner:
         # bit-scaled at the served token's widest operand); a GPU's cost is in GPU-hours.
         train_flops = train_coef(pc) * s.params * s.tokens
         infer_flops = infer_coef(ps) * s.params * pb.inference_tokens
-        star_label = "optimum P*" if not self.untied else "optimum (untied)"
+        # one candidate of a law with precision terms: the given precision, not an optimum
+        fixed = self.law.has_precision and not self.continuous and sum(len(bs) for _, bs in self.groups) == 1
+        star_label = "given precision" if fixed else ("optimum P*" if not self.untied else "optimum (untied)")
         gpu = tuple(gpu_costs(self.gpu, s.params, s.tokens, pc, pb.inference_tokens, ps, ws, ks)) if self.gpu else None
         kv_at = pb.kv_memory or ((self.gpu.context_tokens, self.gpu.batch, self.gpu.gqa) if self.gpu else None)
         dec = _decompose(variants, choice.group, s.params, s.tokens, bits, pb.post)
