@@ -147,3 +147,14 @@ def test_a_row_labelled_optimum_is_never_beaten():
             assert min(a.loss for a in p.comparison if a.feasible) < p.loss  # the given fp4 is beaten: not called optimum
         else:
             assert all(a.loss >= star[0].loss - 1e-9 for a in p.comparison if a.feasible)
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_multi_law_table_is_whole_at_narrow_widths_and_compares_like_with_like(columns):
+    r = run("optimize", "--budget", "1e23", "--law", "kumar2024,besiroglu2024,hoffmann2022,kumar2024-ptq-real", columns=columns)
+    assert r.returncode == 0, r.stderr
+    assert "…" not in r.stdout and all(len(line) <= columns for line in r.stdout.splitlines())
+    for law in ("besiroglu2024", "hoffmann2022", "kumar2024-ptq-real"):
+        assert law in r.stdout
+    assert "loss spread left out" in r.stdout  # Kumar's and Chinchilla's losses are on different data sets
+    assert "bits spread only over laws with precision terms" in r.stdout
