@@ -158,3 +158,12 @@ def test_multi_law_table_is_whole_at_narrow_widths_and_compares_like_with_like(c
         assert law in r.stdout
     assert "loss spread left out" in r.stdout  # Kumar's and Chinchilla's losses are on different data sets
     assert "bits spread only over laws with precision terms" in r.stdout
+
+
+def test_target_loss_rows_share_one_cost_unit():
+    p = plan(gpu="h100", target_loss=2.9, inference_tokens="1T", level=None)
+    star = p.comparison[-1]
+    same = [a for a in p.comparison[:-1] if a.label == p.format]
+    assert same and same[0].total_flops == pytest.approx(star.total_flops, rel=1e-6)
+    assert same[0].flops_ratio == pytest.approx(1.0, rel=1e-6) and star.flops_ratio == 1.0
+    assert min(a.flops_ratio for a in p.comparison if a.feasible) >= 1 - 1e-6  # the optimum is the cheapest

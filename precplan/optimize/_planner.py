@@ -165,6 +165,7 @@ class Planner:
             binds=binds, spent=spent, edge=edge, bits_range=self.bits_range, zero_ptq=zero_ptq,
             assumed=tuple(self._assumed()), shared_notes=self.notes, law_warnings=self.law_warnings,
             underspend=TOKENS_FIXED if pb.tokens is not None else (PTQ_STOP if pb.post is not None else None),
+            star_cost=np.asarray(s.total_flops, dtype=float),
             extra_notes=None if gpu is None else tuple(tuple(g.notes) + tuple(_emulated_note(self.gpu, g, bits[i])) for i, g in enumerate(gpu)),
         )
 
