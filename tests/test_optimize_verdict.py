@@ -81,7 +81,7 @@ def test_a_plan_inside_the_envelope_says_so_and_how_far_to_trust_it():
 
 
 def test_ptq_plan_outside_the_envelope_names_the_ptq_term_and_shows_the_alternatives():
-    p = plan(gpu="h100", gpus=512, days=30, mfu=0.4, inference_precision=4, inference_tokens="10T", level=None)
+    p = plan(gpu="h100", gpus=512, days=30, mfu=0.4, inference_precision=4, inference_tokens="10T", serving="priced", level=None)
     pl = p.plausibility
     assert p.tokens_per_param < MIN_TOKENS_PER_PARAM and not pl.within
     assert "PTQ term" in pl.driver and p.without_ptq.tokens_per_param >= MIN_TOKENS_PER_PARAM
@@ -93,7 +93,7 @@ def test_ptq_plan_outside_the_envelope_names_the_ptq_term_and_shows_the_alternat
 
 
 def test_condensed_says_each_fact_once():
-    p = plan(gpu="h100", gpus=512, days=30, mfu=0.4, inference_precision=4, inference_tokens="10T", level=None)
+    p = plan(gpu="h100", gpus=512, days=30, mfu=0.4, inference_precision=4, inference_tokens="10T", serving="priced", level=None)
     notes, warnings = condensed(p)
     assert sum("float variant" in n for n in notes) == 1
     assert sum("extrapolat" in w for w in warnings) == 1
@@ -102,12 +102,26 @@ def test_condensed_says_each_fact_once():
 
 def test_serving_lifetime_cost_reaches_the_budget_plans_loss_with_a_smaller_model():
     base = dict(gpu="h100", gpus=512, days=30, mfu=0.4, inference_tokens="10T", level=None)
-    priced = plan(**base)
+    priced = plan(**base, serving="priced")
     cheap = plan(**base, serving="lifetime-cost")
+    default = plan(**base)  # one GPU, a cluster's days and tokens to serve: serving is planned, and the output says how
+    assert default.mode == "target-loss" and default.params == pytest.approx(cheap.params, rel=1e-9)
+    assert any(n.startswith("serving 'lifetime-cost'") for n in default.notes) and "least lifetime cost" in default.verdict
     assert cheap.mode == "target-loss" and cheap.loss == pytest.approx(priced.loss, abs=1e-6)
     assert cheap.params < priced.params and cheap.gpu_hours <= priced.gpu_hours * (1 + 1e-9)
     within = plan(**base, serving="lifetime-budget")
     assert within.gpu_hours == pytest.approx(priced.budget_gpu_hours, rel=1e-6)
+
+
+def test_no_plausible_plan_is_said_only_when_none_reaches_the_target():
+    from precplan.errors import PrecplanError
+
+    p = plan(gpu="h100", gpus=512, days=30, mfu=0.4, inference_precision=4, inference_tokens="10T", level=None)
+    assert p.mode == "target-loss" and p.plausibility.edge is None and "No plausible plan" in p.verdict
+    # the largest model the envelope allows for the same training data cannot reach the target loss
+    with pytest.raises(PrecplanError, match="out of reach"):
+        plan(gpu="h100", gpus=512, mfu=0.4, inference_precision=4, inference_tokens="10T", target_loss=p.loss,
+             params=p.tokens / MIN_TOKENS_PER_PARAM, serving="priced", level=None)
 
 
 def test_serving_mode_is_checked():
@@ -123,9 +137,11 @@ def test_must_show_command():
     assert r.returncode == 0, r.stderr
     p = json.loads(r.stdout)
     ok = p["tokens_per_param"] >= 5
-    explained = "outside real practice" in p["verdict"] and p["plausibility"]["calibrated"] is not None
+    why = "PTQ term" in p["plausibility"]["driver"] and "No plausible plan" in p["verdict"]
+    explained = why and p["plausibility"]["calibrated"]["law"] == "kumar2024-ptq-real" and "kumar2024-ptq-real" in p["verdict"]
     assert ok or explained
-    assert p["plausibility"]["edge"]["tokens_per_param"] >= 5
+    edge = p["plausibility"]["edge"]
+    assert edge is None or edge["tokens_per_param"] >= 5
 
 
 @pytest.mark.parametrize("columns", [80, 120])

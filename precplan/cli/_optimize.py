@@ -60,7 +60,7 @@ def optimize(
     batch: Optional[str] = Opt(None, "--batch", help="Sequences decoded together (default 64, assumed): decode reads the weights once per step."),
     context: Optional[str] = Opt(None, "--context", help="Tokens each sequence's KV cache holds (default: input + output tokens)."),
     gqa: Optional[str] = Opt(None, "--gqa", help="Query heads per KV head (default 4: grouped-query attention as in Llama 3 8B and Mistral 7B, 32 query / 8 KV heads; 1: multi-head attention)."),
-    serving: Optional[str] = Opt(None, "--serving", help="With a hardware budget and --inference-tokens: priced (default with --gpus/--days: the budget is training's, serving priced beside it), lifetime-budget (the GPU-hours cover training + serving: lowest loss) or lifetime-cost (least lifetime GPU-hours reaching the loss the budget's training-only plan reaches)."),
+    serving: Optional[str] = Opt(None, "--serving", help="With a hardware budget and --inference-tokens: lifetime-cost (default with one --gpu and --gpus/--days: least lifetime GPU-hours reaching the loss the cluster's training-only plan reaches), lifetime-budget (the GPU-hours cover training + serving: lowest loss) or priced (the budget is training's, serving priced beside it)."),
     quiet: bool = Opt(False, "--quiet", help="Print the verdict and the key numbers only."),
     hardware: Optional[str] = Opt(None, "--hardware", help="A hardware catalog YAML file to use instead of the bundled one."),
     csv: Optional[str] = Opt(None, "--csv", help="Also write the plan(s) as CSV to FILE ('-' for stdout)."),

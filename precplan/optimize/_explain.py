@@ -75,7 +75,7 @@ def _plausibility(plan: Plan, options: dict, solve: Solve) -> Plausibility:
         driver = "the serving demand (inference tokens)"
     else:
         driver = "the law's N and D terms"
-    edge = _edge(plan, options, solve) if plan.mode == "budget" and options.get("params") is None and options.get("tokens") is None else None
+    edge = _edge(plan, options, solve) if plan.mode != "fixed" and options.get("params") is None and options.get("tokens") is None else None
     calibrated = None
     if plan.inference_precision is not None and plan.law != CALIBRATED_PTQ_LAW and options.get("law") != CALIBRATED_PTQ_LAW:
         try:
@@ -93,23 +93,28 @@ def _edge(plan: Plan, options: dict, solve: Solve) -> dict | None:
     bound = MIN_TOKENS_PER_PARAM if low else MAX_TOKENS_PER_PARAM
     lo, hi = (math.log(plan.params) - math.log(1e3), math.log(plan.params)) if low else (math.log(plan.params), math.log(plan.params) + math.log(1e3))
     best = None
-    try:
-        for _ in range(12):
-            mid = 0.5 * (lo + hi)
-            found = solve({**options, "params": math.exp(mid)})
-            if within_envelope(found.tokens_per_param):
-                best = found
-                lo, hi = (mid, hi) if low else (lo, mid)
-            else:
-                lo, hi = (lo, mid) if low else (mid, hi)
-            if best is not None and abs(best.tokens_per_param / bound - 1) < 0.02:
-                break
-    except PrecplanError:
-        return None
+    free = {k: None for k in ("budget", "days", "hours", "gpu_hours", "dollars")}
+    fixed = {**free, "target_loss": plan.target_loss, "serving": "priced"} if plan.mode == "target-loss" else {}
+    for _ in range(14):
+        mid = 0.5 * (lo + hi)
+        try:
+            found = solve({**options, **fixed, "params": math.exp(mid)})
+        except PrecplanError:  # a target no model of this size reaches: larger N
+            lo = mid
+            continue
+        if within_envelope(found.tokens_per_param):
+            best = found
+            lo, hi = (mid, hi) if low else (lo, mid)
+        else:
+            lo, hi = (lo, mid) if low else (mid, hi)
+        if best is not None and abs(best.tokens_per_param / bound - 1) < 0.02:
+            break
     if best is None:
         return None
     out = _summary(best)
     out["loss_gap"] = best.loss - plan.loss
+    cost, base = (best.gpu_hours, plan.gpu_hours) if plan.gpu_hours else (best.total_flops, plan.total_flops)
+    out["cost_ratio"] = None if not base else cost / base  # lifetime cost over the plan's (GPU-hours on a GPU)
     return out
 
 
@@ -139,7 +144,10 @@ def _where(p: Plan) -> str:
 def _verdict(plan: Plan, plaus: Plausibility, trust: str, cal_ptq: float | None) -> str:
     if plan.mode == "target-loss":
         cost = f"{plan.gpu_hours:,.0f} GPU-hours" if plan.gpu_hours is not None else f"{plan.total_flops:.3g} FLOPs"
-        lead = f"Reach loss {plan.target_loss:g} by training {_what(plan)} ({cost} over its life)"
+        lead = f"Reach loss {plan.target_loss:.4g} by training {_what(plan)} ({cost} over its life)"
+        if any(n.startswith("serving 'lifetime-cost'") for n in plan.notes):
+            lead = (f"For the least lifetime cost (training + serving {format_count(plan.inference_tokens)} tokens) at the loss"
+                    f" the cluster's budget buys ({plan.target_loss:.4g}), train {_what(plan)}{_where(plan)}, {cost} over its life")
     else:
         lead = f"Train {_what(plan)}{_where(plan)}"
     if plan.inference_precision is not None:
@@ -149,12 +157,15 @@ def _verdict(plan: Plan, plaus: Plausibility, trust: str, cal_ptq: float | None)
     parts = [lead + "."]
     if not plaus.within:
         lo, hi = plaus.bounds
-        head = "No plausible plan reaches this loss" if plan.mode == "target-loss" else "This plan is outside real practice"
+        head = ("No plausible plan reaches this loss" if plan.mode == "target-loss" and plaus.edge is None
+                else "This plan is outside real practice")
         out = (f"{head}: {plaus.tokens_per_param:.3g} tokens/param (real runs span {lo:g}-{hi:,.0f}), driven by {plaus.driver}.")
         if plaus.edge is not None:
             e = plaus.edge
+            cost = (f"{e['cost_ratio']:.2f}x the lifetime cost" if plan.mode == "target-loss" and e.get("cost_ratio")
+                    else f"loss {e['loss_gap']:+.3f}")
             out += (f" Within practice: {format_count(e['params'])} on {format_count(e['tokens'])} tokens"
-                    f" ({e['tokens_per_param']:.3g} tokens/param, loss {e['loss_gap']:+.3f}).")
+                    f" ({e['tokens_per_param']:.3g} tokens/param, {cost}).")
         if plaus.calibrated is not None:
             c = plaus.calibrated
             out += (f" Under {CALIBRATED_PTQ_LAW}: {format_count(c['params'])} on {format_count(c['tokens'])} tokens"

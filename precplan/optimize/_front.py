@@ -184,6 +184,8 @@ def make_request(
     given = {k: v for k, v in locals().items() if k not in ("load_law", "parse_bytes", "parse_count")}
     if serving not in SERVING:
         raise PrecplanError(f"`serving` {serving!r}: give one of {', '.join(SERVING[1:])} (or leave it out)")
+    if serving is None and _serving_planned(given):
+        serving = "lifetime-cost"  # a cluster's days and tokens to serve: plan for serving, not only price it
     if serving == "lifetime-cost":
         return _lifetime_cost(given)
     if isinstance(law, (list, tuple)):
@@ -220,6 +222,16 @@ def make_request(
 
 
 SERVING = (None, "priced", "lifetime-budget", "lifetime-cost")
+
+
+def _serving_planned(given: dict) -> bool:
+    """The default of ``serving`` is ``"lifetime-cost"`` for one GPU, a cluster's ``days`` or
+    ``hours`` and tokens to serve (a GPU list or no served tokens: ``"priced"``)."""
+    gpu, tokens = given.get("gpu"), given.get("inference_tokens")
+    one_gpu = isinstance(gpu, GpuSpec) or (isinstance(gpu, str) and "," not in gpu)
+    cluster = given.get("days") is not None or given.get("hours") is not None
+    return bool(one_gpu and cluster and tokens is not None and str(tokens).strip() not in ("0", "0.0")
+                and given.get("target_loss") is None and given.get("budget") is None)
 
 
 def _lifetime_cost(given: dict) -> PlanRequest:
@@ -342,11 +354,12 @@ def plan(budget: float | str | None = None, **options: Any) -> Plan:
     input_tokens, output_tokens, batch, context, gqa : float or str, optional
         The serving setup (defaults: :class:`~precplan.costs.GpuSpec`'s).
     serving : str, optional
-        With a hardware budget and ``inference_tokens``: ``"priced"`` (default with ``gpus`` and
-        ``days``/``hours``: the budget is training's, serving is priced beside it),
-        ``"lifetime-budget"`` (the GPU-hours cover training plus serving: the lowest loss within
-        them) or ``"lifetime-cost"`` (the least lifetime GPU-hours reaching the loss the budget's
-        training-only plan reaches).
+        With a hardware budget and ``inference_tokens``: ``"lifetime-cost"`` (default with one
+        ``gpu``, ``gpus`` and ``days``/``hours``: the least lifetime GPU-hours, training plus
+        serving, reaching the loss the cluster's training-only plan reaches; a smaller model
+        trained longer, Sardana et al. 2024), ``"lifetime-budget"`` (the GPU-hours cover training
+        plus serving: the lowest loss within them) or ``"priced"`` (the budget is training's,
+        serving is priced beside it).
     hardware : str, optional
         A hardware catalog file instead of the bundled one.
     level : float or None
