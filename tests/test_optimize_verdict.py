@@ -183,3 +183,15 @@ def test_target_loss_rows_share_one_cost_unit():
     assert same and same[0].total_flops == pytest.approx(star.total_flops, rel=1e-6)
     assert same[0].flops_ratio == pytest.approx(1.0, rel=1e-6) and star.flops_ratio == 1.0
     assert min(a.flops_ratio for a in p.comparison if a.feasible) >= 1 - 1e-6  # the optimum is the cheapest
+
+
+def test_several_laws_open_with_their_disagreement_and_the_least_extrapolated_law():
+    from precplan.optimize import compare_laws, laws_verdict
+
+    plans = compare_laws(["kumar2024", "hoffmann2022"], 1e23, level=None)
+    text = laws_verdict(plans)
+    ratio = max(p.params for p in plans) / min(p.params for p in plans)
+    assert f"({ratio:.3g}x apart)" in text
+    least = min(plans, key=lambda p: p.extrapolation_factor)
+    assert f"Least extrapolated: {least.law}" in text and least.trust in text
+    assert laws_verdict(plans[:1]) is None

@@ -53,6 +53,11 @@ def render_per_law(results: Sequence[Any], json_out: bool) -> None:
             spread.append(f"{show(min(vals))} to {show(max(vals))}" if len(vals) > 1 else "-")
             ratio.append(f"{max(vals) / min(vals):.3g}x" if len(vals) > 1 and min(vals) > 0 else "-")
         rows += [spread, ratio]
+    from precplan.optimize import laws_verdict
+
+    lead = laws_verdict(list(results))
+    if lead:
+        console().print(f"[bold]{lead}[/bold]", highlight=False)
     first = ok[0]
     what = f"{first.budget:.3g} FLOPs" if first.budget is not None else "this request"
     console().print(table(f"The optimal plan for {what} by each law", ["law"] + [c[0] for c in cols], rows, whole=(0,)))

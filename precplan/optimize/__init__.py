@@ -16,7 +16,7 @@ a :class:`~precplan.laws.Law` for FLOPs budgets without the checks and intervals
 
 from precplan.optimize._checks import parse_bits_spec
 from precplan.optimize._curves import Curves, plan_curves
-from precplan.optimize._explain import condensed
+from precplan.optimize._explain import condensed, laws_verdict
 from precplan.optimize._practical import ServingReplica, TrainingMemory, serving_replica, training_memory
 from precplan.optimize._verdict import MAX_TOKENS_PER_PARAM, MIN_TOKENS_PER_PARAM, Plausibility, trust_phrase
 from precplan.optimize._front import PlanRequest, compare_laws, make_request, plan, plan_sweep
@@ -26,7 +26,7 @@ from precplan.optimize._sweep import Sweep
 from precplan.optimize._uncertainty import annotate, annotate_sweep
 
 __all__ = [
-    "MAX_TOKENS_PER_PARAM", "MIN_TOKENS_PER_PARAM", "Plausibility", "ServingReplica", "TrainingMemory", "condensed",
+    "MAX_TOKENS_PER_PARAM", "MIN_TOKENS_PER_PARAM", "Plausibility", "ServingReplica", "TrainingMemory", "condensed", "laws_verdict",
     "serving_replica", "training_memory", "trust_phrase",
     "Alternative", "Curves", "HardwareOption", "NotApplicable", "Plan", "PlanRequest", "Planner", "Reference", "Shift", "Sweep",
     "compare_laws", "composition_warnings", "make_planner", "make_request", "optimize", "optimize_sweep", "plan", "plan_curves",

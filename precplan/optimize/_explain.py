@@ -18,7 +18,7 @@ from precplan.optimize._verdict import (
 )
 from precplan.units import format_count
 
-__all__ = ["condensed", "explain"]
+__all__ = ["condensed", "explain", "laws_verdict"]
 
 Solve = Callable[[dict], Plan]  # options of make_request -> the plan (without its verdict)
 
@@ -136,8 +136,10 @@ def _what(p: Plan) -> str:
 
 
 def _where(p: Plan) -> str:
-    if p.gpu is None or p.wall_days is None or p.gpus is None:
+    if p.gpu is None:
         return ""
+    if p.wall_days is None or p.gpus is None:
+        return f" on {p.gpu.upper()}s"
     return f" ({p.wall_days:.3g} days on {p.gpus} {p.gpu.upper()}s)"
 
 
@@ -213,3 +215,22 @@ def condensed(plan: Plan) -> tuple[list[str], list[str]]:
     if extrapolating:
         warnings.insert(0, f"extrapolation: {extrapolating} (how far to trust it: see the verdict)")
     return notes, warnings
+
+
+def laws_verdict(results: list) -> str | None:
+    """One sentence over the plans of several laws (:func:`~precplan.optimize.compare_laws`):
+    how far apart they put N* and D*, and which law extrapolates least.
+
+    Returns ``None`` with fewer than two plans."""
+    plans = [r for r in results if isinstance(r, Plan)]
+    if len(plans) < 2:
+        return None
+    n = [p.params for p in plans]
+    d = [p.tokens for p in plans]
+    text = (f"The laws put N* at {format_count(min(n))} to {format_count(max(n))} ({max(n) / min(n):.3g}x apart) and D* at"
+            f" {format_count(min(d))} to {format_count(max(d))} ({max(d) / min(d):.3g}x apart).")
+    scored = [p for p in plans if p.extrapolation_factor is not None]
+    if scored:
+        best = min(scored, key=lambda p: p.extrapolation_factor)
+        text += f" Least extrapolated: {best.law} ({_what(best)}), {best.trust}."
+    return text
