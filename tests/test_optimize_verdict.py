@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHINCHILLA_TOKENS_PER_PARAM = 1.5e12 / 67e9  # Hoffmann et al. 2022, Table 3: 67B -> 1.5 trillion tokens
 LLAMA3_8B = 15e12 / 8e9  # Llama Team 2024: 8B on ~15T tokens
 SARDANA_MAX = 10_000  # Sardana et al. 2024, abstract: up to 10,000 tokens per parameter
-GPT3 = 300e9 / 175e9  # Brown et al. 2020, Table 2.2: 175B on 300B tokens
+GPT3 = 300e9 / 175e9  # Brown et al. 2020, sec. 2.2: 175B on 300B tokens
 
 
 def run(*args: str, columns: int = 120) -> subprocess.CompletedProcess:

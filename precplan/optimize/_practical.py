@@ -11,7 +11,7 @@ each is named and sourced:
 - **Activations**: full activation checkpointing (recomputation), per GPU a micro-batch of
   :data:`MICRO_BATCH` sequence of :data:`SEQUENCE` tokens (ASSUMED, Llama 3's 8K context):
   the 16-bit input of every layer, 2 s b h bytes a layer (Korthikanti et al. 2022, "Reducing
-  Activation Recomputation in Large Transformer Models", sec. 5: full recomputation stores
+  Activation Recomputation in Large Transformer Models", Table 2: full recomputation stores
   2sbh L), plus one layer being recomputed, 34 s b h bytes (ibid. eq. 1 without the 5as^2b
   attention-score term, which fused (flash) attention does not store).
 - **Model shape** from N by :data:`precplan.costs.SHAPE_RULE` (ASSUMED).
@@ -35,13 +35,13 @@ __all__ = [
 STATE_BYTES_PER_PARAM = 16.0  # 2 + 2 + 12 (Rajbhandari et al. 2020, sec. 3.1)
 SEQUENCE = 8192.0  # tokens per training sequence: ASSUMED (Llama 3 pre-training context)
 MICRO_BATCH = 1.0  # sequences per GPU per micro-step: ASSUMED
-CHECKPOINT_BYTES = 2.0  # 16-bit layer input kept per layer (Korthikanti et al. 2022, sec. 5)
+CHECKPOINT_BYTES = 2.0  # 16-bit layer input kept per layer (Korthikanti et al. 2022, Table 2: full recomputation 2sbh)
 LAYER_BYTES = 34.0  # one recomputed layer's activations per s b h (ibid. eq. 1, no attention scores)
 DEFAULT_GQA = 4.0  # query heads per KV head (Llama 3 8B 32/8; Mistral 7B 32/8)
 
 STATES = "16 bytes/param (2 weights + 2 gradients + 12 fp32 Adam states, Rajbhandari et al. 2020 sec. 3.1) sharded over every GPU (ZeRO-3)"
 ACTIVATIONS = (f"activations: full checkpointing, {MICRO_BATCH:g} sequence of {SEQUENCE:,.0f} tokens per GPU"
-               " (Korthikanti et al. 2022 sec. 5, eq. 1; ASSUMED setup)")
+               " (Korthikanti et al. 2022, eq. 1 and Table 2; ASSUMED setup)")
 
 
 @dataclass(frozen=True)

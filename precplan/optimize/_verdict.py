@@ -14,7 +14,7 @@ against the training compute: N <= sqrt(C / (6 x 5))):
 - lower :data:`MIN_TOKENS_PER_PARAM` = 5, a quarter of the ~20 tokens per parameter of
   compute-optimal training (Hoffmann et al. 2022, Table 3: 1B -> 20.2B tokens, 67B -> 1.5T,
   175B -> 3.7T). The last frontier models trained below it (GPT-3 175B on 300B tokens, 1.7
-  tokens/param, Brown et al. 2020, Table 2.2) are the ones Hoffmann et al. showed to be too
+  tokens/param, Brown et al. 2020, sec. 2.2) are the ones Hoffmann et al. showed to be too
   large for their compute. The factor of 4 below Chinchilla is this project's choice.
 - upper :data:`MAX_TOKENS_PER_PARAM` = 10,000: Sardana et al. 2024 (abstract) trained 47 models
   up to 10,000 tokens per parameter; Llama 3 8B was trained on ~15T tokens, ~1,875 per
