@@ -195,3 +195,15 @@ def test_several_laws_open_with_their_disagreement_and_the_least_extrapolated_la
     least = min(plans, key=lambda p: p.extrapolation_factor)
     assert f"Least extrapolated: {least.law}" in text and least.trust in text
     assert laws_verdict(plans[:1]) is None
+
+
+def test_predict_opens_with_a_verdict_graded_like_optimize():
+    from precplan.laws import load_law, predict
+
+    r = predict("kumar2024", "8B", "15T", post=4)
+    law = load_law("kumar2024")
+    n_hi, d_hi = law.fit_range["params"][1], law.fit_range["tokens"][1]
+    assert r.trust == trust_phrase(max(8e9 / n_hi, 15e12 / d_hi))  # D/N (1,875) lies nearer its implied range
+    assert r.verdict.startswith("kumar2024: 8B parameters on 15T tokens") and "hypothesis" in r.verdict
+    out = run("predict", "-N", "8B", "-D", "15T", "--post", "4", columns=80).stdout
+    assert out.splitlines()[0].startswith("kumar2024: 8B parameters")

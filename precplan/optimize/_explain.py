@@ -10,11 +10,11 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from precplan.errors import PrecplanError
-from precplan.laws import extrapolation, load_law
+from precplan.laws import extrapolation, load_law, trust_phrase
 from precplan.optimize._practical import DEFAULT_GQA, serving_replica, training_memory
 from precplan.optimize._result import Plan
 from precplan.optimize._verdict import (
-    CALIBRATED_PTQ_LAW, MAX_TOKENS_PER_PARAM, MIN_TOKENS_PER_PARAM, Plausibility, trust_phrase, within_envelope,
+    CALIBRATED_PTQ_LAW, MAX_TOKENS_PER_PARAM, MIN_TOKENS_PER_PARAM, Plausibility, within_envelope,
 )
 from precplan.units import format_count
 

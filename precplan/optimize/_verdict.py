@@ -1,12 +1,8 @@
 """The answer first: a plan's verdict (one or two sentences a team can act on), how far to trust
 it, and whether its shape lies inside what real training runs do.
 
-**Trust, graded by extrapolation.** The factor is the largest of how far N, D and D/N lie
-beyond the range the law was fit on (:func:`precplan.laws` checks; 1 inside). The verdict says
-one of :data:`TRUST_TIERS`: inside the fit range; up to 3x (the law's own accuracy, roughly);
-up to 10x (the ranking of options, not the digits; 10x is where ``optimize`` starts phrasing
-answers as what the law extrapolates to); up to 100x (a direction); beyond 100x (a hypothesis
-to test at small scale).
+**Trust, graded by extrapolation** (:func:`precplan.laws.trust_phrase`, re-exported here): the
+factor is the largest of how far N, D and D/N lie beyond the range the law was fit on.
 
 **The plausibility envelope** (tokens per parameter D/N, which with C = 6 N D also bounds N
 against the training compute: N <= sqrt(C / (6 x 5))):
@@ -30,6 +26,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from precplan.laws import TRUST_TIERS, trust_phrase
+
 __all__ = [
     "CALIBRATED_PTQ_LAW", "MAX_TOKENS_PER_PARAM", "MIN_TOKENS_PER_PARAM", "TRUST_TIERS", "Plausibility", "trust_phrase",
     "within_envelope",
@@ -38,33 +36,6 @@ __all__ = [
 MIN_TOKENS_PER_PARAM = 5.0  # a quarter of Chinchilla's ~20 (Hoffmann et al. 2022, Table 3); project choice
 MAX_TOKENS_PER_PARAM = 10_000.0  # Sardana et al. 2024, abstract
 CALIBRATED_PTQ_LAW = "kumar2024-ptq-real"  # PTQ terms refit on real models' measured degradation
-
-# (largest factor beyond the fit range, the words): the first tier whose bound is not exceeded
-TRUST_TIERS: tuple[tuple[float, str], ...] = (
-    (1.0, "inside the range the law was fit on: as good as the law's fit"),
-    (3.0, "up to {f} beyond the law's data: close to the law's own accuracy"),
-    (10.0, "{f} beyond the law's data: trust the ranking of the options, not the digits"),
-    (100.0, "{f} beyond the law's data: a direction, not a number"),
-    (float("inf"), "{f} beyond the law's data: a hypothesis to test at small scale, not a prediction"),
-)
-
-
-def trust_phrase(factor: float) -> str:
-    """How far to trust an answer that lies ``factor`` times beyond the law's data (1: inside),
-    in the words of :data:`TRUST_TIERS`.
-
-    Example
-    -------
-    >>> trust_phrase(1750.0)
-    "1,750x beyond the law's data: a hypothesis to test at small scale, not a prediction"
-    """
-    f = max(1.0, float(factor))
-    shown = f"{f:,.0f}x" if f >= 10 else f"{f:.1f}x"
-    for bound, words in TRUST_TIERS:
-        if f <= bound * (1 + 1e-12):
-            return words.format(f=shown)
-    raise AssertionError("unreachable: the last tier has no bound")
-
 
 def within_envelope(tokens_per_param: float) -> bool:
     """Whether D/N lies in [:data:`MIN_TOKENS_PER_PARAM`, :data:`MAX_TOKENS_PER_PARAM`]."""
