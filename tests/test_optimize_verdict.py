@@ -207,3 +207,16 @@ def test_predict_opens_with_a_verdict_graded_like_optimize():
     assert r.verdict.startswith("kumar2024: 8B parameters on 15T tokens") and "hypothesis" in r.verdict
     out = run("predict", "-N", "8B", "-D", "15T", "--post", "4", columns=80).stdout
     assert out.splitlines()[0].startswith("kumar2024: 8B parameters")
+
+
+def test_a_sweep_opens_with_its_range_and_the_trust_of_its_furthest_plan():
+    from precplan.laws import extrapolation, load_law
+    from precplan.optimize import plan_sweep
+
+    s = plan_sweep("1e19:1e25:4", level=None)
+    far = extrapolation(load_law("kumar2024"), s.params, s.tokens).factor
+    assert trust_phrase(far) in s.verdict and "hypothesis" in s.verdict  # 1e25 FLOPs: 533B, far beyond 220M
+    near = plan_sweep("1e19:1e20:2", level=None)
+    assert "hypothesis" not in near.verdict
+    r = run("optimize", "--budget", "1e19:1e25:4", columns=80)
+    assert r.stdout.splitlines()[0].startswith("kumar2024 over budgets")

@@ -237,6 +237,7 @@ def render_sweep(sweep: Sweep) -> None:
 
     from precplan.cli._spread import band
 
+    console().print(f"[bold]{sweep.verdict}[/bold]", highlight=False)
     n = sweep.count
     shown = np.unique(np.linspace(0, n - 1, min(n, TABLE_ROWS)).round().astype(int))
     lifetime = bool(sweep.inference_tokens)

@@ -18,7 +18,7 @@ from precplan.optimize._verdict import (
 )
 from precplan.units import format_count
 
-__all__ = ["condensed", "explain", "laws_verdict"]
+__all__ = ["condensed", "explain", "laws_verdict", "sweep_verdict"]
 
 Solve = Callable[[dict], Plan]  # options of make_request -> the plan (without its verdict)
 
@@ -234,3 +234,20 @@ def laws_verdict(results: list) -> str | None:
         best = min(scored, key=lambda p: p.extrapolation_factor)
         text += f" Least extrapolated: {best.law} ({_what(best)}), {best.trust}."
     return text
+
+
+def sweep_verdict(law: Any, params: Any, tokens: Any, budget: Any) -> str:
+    """One sentence over a budget sweep: how N*, D* and D/N move, how many plans lie outside the
+    plausibility envelope, and how far to trust the furthest-extrapolated plan."""
+    import numpy as np
+
+    N, D = np.asarray(params, dtype=float), np.asarray(tokens, dtype=float)
+    tpp = D / N
+    out = np.sum((tpp < MIN_TOKENS_PER_PARAM) | (tpp > MAX_TOKENS_PER_PARAM))
+    over = "" if budget is None else f" over budgets {np.min(budget):.3g} to {np.max(budget):.3g}"
+    text = (f"{law.id}{over}: N* {format_count(N.min())} to {format_count(N.max())}, D* {format_count(D.min())} to"
+            f" {format_count(D.max())}, {tpp.min():.3g} to {tpp.max():.3g} tokens/param.")
+    if out:
+        text += (f" {int(out)} of {N.size} plans lie outside real practice ({MIN_TOKENS_PER_PARAM:g}-{MAX_TOKENS_PER_PARAM:,.0f}"
+                 " tokens/param).")
+    return text + f" Trust, at the furthest plan: {trust_phrase(extrapolation(law, N, D).factor)}."

@@ -24,6 +24,7 @@ from precplan.costs import GpuCost
 from precplan.laws import extrapolation_lead, plausibility_warnings
 from precplan.laws import Decomposition, Law
 from precplan.optimize._compare import Compared, alternatives_at
+from precplan.optimize._explain import sweep_verdict
 from precplan.optimize._limits import meaningless_warnings
 from precplan.optimize._result import Plan, Reference, Shift
 from precplan.precision import OPERAND_LABEL, OPERANDS, Bits
@@ -138,6 +139,12 @@ class Sweep:
     star_cost: Array | None = None  # the plan's lifetime cost in the comparison rows' units (cost-model units: bf16-rate FLOPs on a GPU)
 
     # ------------------------------------------------------------------ arrays
+    @property
+    def verdict(self) -> str:
+        """The sweep in one sentence: how N*, D* and D/N move, plans outside real practice, and
+        how far to trust the furthest-extrapolated plan (:func:`precplan.optimize._explain.sweep_verdict`)."""
+        return sweep_verdict(self.family, self.params, self.tokens, self.budget)
+
     @property
     def count(self) -> int:
         return int(self.params.shape[0])
