@@ -53,9 +53,9 @@ def render_per_law(results: Sequence[Any], json_out: bool) -> None:
             spread.append(f"{show(min(vals))} to {show(max(vals))}" if len(vals) > 1 else "-")
             ratio.append(f"{max(vals) / min(vals):.3g}x" if len(vals) > 1 and min(vals) > 0 else "-")
         rows += [spread, ratio]
-    from precplan.optimize import laws_verdict
+    from precplan.optimize import condensed, laws_verdict
 
-    lead = laws_verdict(list(results))
+    lead = laws_verdict(list(results)) or (ok[0].verdict if ok else None)
     if lead:
         console().print(f"[bold]{lead}[/bold]", highlight=False)
     first = ok[0]
@@ -73,7 +73,7 @@ def render_per_law(results: Sequence[Any], json_out: bool) -> None:
     if unsampled:
         notes.append(f"no coefficient samples (point estimates): {', '.join(unsampled)}")
     print_notes(notes)
-    print_warnings(dict.fromkeys(f"{r.law}: {w}" for r in ok for w in r.warnings))
+    print_warnings(dict.fromkeys(f"{r.law}: {w}" for r in ok for w in condensed(r)[1]))
 
 
 def _band(pair: Any, show: Callable[[float], str]) -> str:

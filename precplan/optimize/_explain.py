@@ -71,8 +71,11 @@ def _plausibility(plan: Plan, options: dict, solve: Solve) -> Plausibility:
     if ws is not None and within_envelope(ws.tokens_per_param):
         driver = (f"the PTQ term (planned without PTQ: {format_count(ws.params)} on {format_count(ws.tokens)} tokens,"
                   f" {ws.tokens_per_param:.3g} tokens/param)")
-    elif plan.inference_tokens > 0:
+    elif plan.inference_tokens > 0 and tpp > MAX_TOKENS_PER_PARAM:
         driver = "the serving demand (inference tokens)"
+    elif tpp < MIN_TOKENS_PER_PARAM and plan.bits.weights < 16 and plan.decomposition.effective_fraction < 1:
+        driver = (f"training at {plan.bits.weights:.3g} bits (the precision term keeps"
+                  f" {plan.decomposition.effective_fraction:.0%} of the parameters effective, so the law buys more of them)")
     else:
         driver = "the law's N and D terms"
     edge = _edge(plan, options, solve) if plan.mode != "fixed" and options.get("params") is None and options.get("tokens") is None else None
@@ -165,7 +168,7 @@ def _verdict(plan: Plan, plaus: Plausibility, trust: str, cal_ptq: float | None)
         if plaus.edge is not None:
             e = plaus.edge
             cost = (f"{e['cost_ratio']:.2f}x the lifetime cost" if plan.mode == "target-loss" and e.get("cost_ratio")
-                    else f"loss {e['loss_gap']:+.3f}")
+                    else f"loss {e['loss_gap']:+.4f}")
             out += (f" Within practice: {format_count(e['params'])} on {format_count(e['tokens'])} tokens"
                     f" ({e['tokens_per_param']:.3g} tokens/param, {cost}).")
         if plaus.calibrated is not None:
