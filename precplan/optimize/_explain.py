@@ -85,7 +85,15 @@ def _plausibility(plan: Plan, options: dict, solve: Solve) -> Plausibility:
             calibrated = _summary(solve({**options, "law": CALIBRATED_PTQ_LAW, "base": None}))
         except PrecplanError:
             calibrated = None
-    return Plausibility(False, tpp, bounds, driver, edge, calibrated)
+    fallback = None
+    lifetime = any(n.startswith("serving 'lifetime-cost'") for n in plan.notes)
+    if edge is None and plan.mode == "target-loss" and lifetime:  # the cluster's own budget, serving priced beside it
+        try:
+            priced = {**options, "serving": "priced"}
+            fallback = _edge(solve(priced), priced, solve)
+        except PrecplanError:
+            fallback = None
+    return Plausibility(False, tpp, bounds, driver, edge, calibrated, fallback=fallback)
 
 
 def _edge(plan: Plan, options: dict, solve: Solve) -> dict | None:
@@ -143,16 +151,26 @@ def _where(p: Plan) -> str:
         return ""
     if p.wall_days is None or p.gpus is None:
         return f" on {p.gpu.upper()}s"
-    return f" ({p.wall_days:.3g} days on {p.gpus} {p.gpu.upper()}s)"
+    days = f"{p.wall_days:,.0f}" if p.wall_days >= 100 else f"{p.wall_days:.3g}"
+    return f" ({days} days on {p.gpus} {p.gpu.upper()}s)"
 
 
 def _verdict(plan: Plan, plaus: Plausibility, trust: str, cal_ptq: float | None) -> str:
+    refused = plan.mode == "target-loss" and not plaus.within and plaus.edge is None  # no plausible plan reaches it
+    lo, hi = plaus.bounds
     if plan.mode == "target-loss":
         cost = f"{plan.gpu_hours:,.0f} GPU-hours" if plan.gpu_hours is not None else f"{plan.total_flops:.3g} FLOPs"
-        lead = f"Reach loss {plan.target_loss:.4g} by training {_what(plan)} ({cost} over its life)"
-        if any(n.startswith("serving 'lifetime-cost'") for n in plan.notes):
+        lifetime = any(n.startswith("serving 'lifetime-cost'") for n in plan.notes)
+        if refused:
+            buys = " (the loss the cluster's budget buys)" if lifetime else ""
+            where = _where(plan)[2:-1] + "; " if _where(plan).startswith(" (") else ""
+            lead = (f"No plausible plan reaches loss {plan.target_loss:.4g}{buys}: the cheapest by {plan.law} trains {_what(plan)}"
+                    f" ({where}{plaus.tokens_per_param:.3g} tokens/param; real runs span {lo:g}-{hi:,.0f})")
+        elif lifetime:
             lead = (f"For the least lifetime cost (training + serving {format_count(plan.inference_tokens)} tokens) at the loss"
                     f" the cluster's budget buys ({plan.target_loss:.4g}), train {_what(plan)}{_where(plan)}, {cost} over its life")
+        else:
+            lead = f"Reach loss {plan.target_loss:.4g} by training {_what(plan)}{_where(plan)} ({cost} over its life)"
     else:
         lead = f"Train {_what(plan)}{_where(plan)}"
     if plan.inference_precision is not None:
@@ -161,20 +179,27 @@ def _verdict(plan: Plan, plaus: Plausibility, trust: str, cal_ptq: float | None)
             lead += f" ({cal_ptq:.2g} by {CALIBRATED_PTQ_LAW}, refit on real models)"
     parts = [lead + "."]
     if not plaus.within:
-        lo, hi = plaus.bounds
-        head = ("No plausible plan reaches this loss" if plan.mode == "target-loss" and plaus.edge is None
-                else "This plan is outside real practice")
-        out = (f"{head}: {plaus.tokens_per_param:.3g} tokens/param (real runs span {lo:g}-{hi:,.0f}), driven by {plaus.driver}.")
+        if refused:
+            out = f"The shape is driven by {plaus.driver}."
+        else:
+            out = (f"This plan is outside real practice: {plaus.tokens_per_param:.3g} tokens/param (real runs span"
+                   f" {lo:g}-{hi:,.0f}), driven by {plaus.driver}.")
         if plaus.edge is not None:
             e = plaus.edge
             cost = (f"{e['cost_ratio']:.2f}x the lifetime cost" if plan.mode == "target-loss" and e.get("cost_ratio")
                     else f"loss {e['loss_gap']:+.4f}")
             out += (f" Within practice: {format_count(e['params'])} on {format_count(e['tokens'])} tokens"
                     f" ({e['tokens_per_param']:.3g} tokens/param, {cost}).")
+        if plaus.fallback is not None:
+            f = plaus.fallback
+            out += (f" Plausible instead: train {format_count(f['params'])} on {format_count(f['tokens'])} tokens"
+                    f" ({f['tokens_per_param']:.3g} tokens/param) within the cluster's budget, serving priced beside it"
+                    f" (loss {f['loss']:.4f}).")
         if plaus.calibrated is not None:
             c = plaus.calibrated
+            also = "" if within_envelope(c["tokens_per_param"]) else ", also outside practice"
             out += (f" Under {CALIBRATED_PTQ_LAW}: {format_count(c['params'])} on {format_count(c['tokens'])} tokens"
-                    f" ({c['tokens_per_param']:.3g} tokens/param).")
+                    f" ({c['tokens_per_param']:.3g} tokens/param{also}).")
         parts.append(out)
     parts.append(f"Trust: {trust}.")
     return " ".join(parts)

@@ -56,5 +56,6 @@ class Plausibility:
     driver: str | None  # the term that drives the plan out of the envelope
     edge: dict | None
     calibrated: dict | None
+    fallback: dict | None = None  # no plausible plan reaches a cluster's loss: the plausible plan of its training budget
     source: str = ("5..10,000 tokens/param: a quarter of Chinchilla's ~20 (Hoffmann et al. 2022, Table 3)"
                    " to Sardana et al. 2024's longest runs (10,000); Llama 3 8B ~1,875 (Llama Team 2024)")
