@@ -268,11 +268,13 @@ def render_sweep(sweep: Sweep) -> None:
     caption = "; ".join(parts) or None
     console().print(f"[bold]{sweep.family.id}: lowest-loss plan per budget (16-bit-equivalent FLOPs)[/bold]")
     console().print(table("", cols, rows, caption))
-    notes = sweep.notes
+    from precplan.optimize import condensed
+
+    notes, warnings = condensed(sweep)
     if sweep.assumed:
         notes.append(f"these plans depend on ASSUMED constants no paper reports: {', '.join(sweep.assumed)}")
     print_notes(notes)
-    print_warnings(sweep.warnings)
+    print_warnings(warnings)
 
 
 def _format_cells(sweep: Sweep) -> list[str]:

@@ -209,8 +209,8 @@ _FLOAT_NOTE = re.compile(r"^floating-point weights \((?P<fmt>[^)]+)\) served by 
 _EXTRAPOLATES = re.compile(r"the law extrapolates \((?P<what>.+?); not a measured regime\)")
 
 
-def condensed(plan: Plan) -> tuple[list[str], list[str]]:
-    """A plan's notes and warnings with each fact said once: repeated notes dropped, the
+def condensed(plan: Any) -> tuple[list[str], list[str]]:
+    """A plan's (or a sweep's) notes and warnings with each fact said once: repeated notes dropped, the
     float-variant notes of several rows merged, the "no coefficient samples" law fact made one
     short line, and the extrapolation warnings (one per quantity, and the lead) made one line.
 
@@ -220,12 +220,13 @@ def condensed(plan: Plan) -> tuple[list[str], list[str]]:
     """
     notes: list[str] = []
     floats: dict[str, list[str]] = {}
+    law_id = getattr(plan, "law", None) or plan.family.id
     for n in plan.notes:
         m = _FLOAT_NOTE.match(n)
         if m:
             floats.setdefault(m["law"], []).append(m["fmt"])
         elif "carries no coefficient samples" in n:
-            notes.append(f"law {plan.law}: no coefficient samples, so point estimates without intervals (precplan laws show {plan.law})")
+            notes.append(f"law {law_id}: no coefficient samples, so point estimates without intervals (precplan laws show {law_id})")
         elif n not in notes:
             notes.append(n)
     for law, fmts in floats.items():
