@@ -44,7 +44,12 @@ def explain(plan: Plan, options: dict[str, Any], solve: Solve, gpu: Any = None) 
         A copy with ``verdict``, ``trust``, ``plausibility``, ``training_memory`` and ``serving_replica``.
     """
     law = load_law(options.get("law", "kumar2024"), options.get("base"))
-    family = load_law(plan.law) if plan.law != law.id else law
+    family = law
+    if plan.law != law.id:  # a bundled variant (kumar2024-fp); a law file's own variants fall back to the law
+        try:
+            family = load_law(plan.law)
+        except PrecplanError:
+            family = law
     factor = extrapolation(family, plan.params, plan.tokens).factor
     trust = trust_phrase(factor)
     plaus = _plausibility(plan, options, solve)
