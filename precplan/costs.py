@@ -211,7 +211,7 @@ class GpuSpec:
     output_tokens: float = 215.0
     batch: float = 64.0  # decode batch: ASSUMED default
     context: float | None = None  # KV-cache tokens per sequence (default input + output tokens)
-    gqa: float = 1.0  # query heads per KV head (1: multi-head attention, as in the shape rule's GPT-3)
+    gqa: float = 4.0  # query heads per KV head: grouped-query attention as in Llama 3 8B (32/8, Llama Team 2024, Table 3) and Mistral 7B (32/8, Jiang et al. 2023, Table 1)
     gpus: int | None = None
     hardware: str | None = None
     format_speedup: "Mapping[str, float] | str | None" = None  # per-format speedup over bf16 (FORMAT_SPEEDUP) or "peak"

@@ -113,7 +113,7 @@ def test_decode_is_priced_by_memory_traffic():
     plan = as_json(*args)
     N = plan["params"]
     layers = (N / (12 * 128**2)) ** (1 / 3)  # N = 12 L d^2 (Kaplan eq. 2.1), d = 128 L (GPT-3)
-    kv = 2 * layers * 128 * layers * 2 * 1000  # bytes of K and V per sequence at 16 bits
+    kv = 2 * layers * 128 * layers / 4 * 2 * 1000  # bytes of K and V per sequence at 16 bits, 4 query heads per KV head (GQA default, Llama 3 8B 32/8)
     compute = 2 * N / (H100_BF16 * 0.5)
     decode = max(compute, (N * 2 / 8 + kv) / H100_BW)
     hours = 1e12 * (70 / 285 * compute + 215 / 285 * decode) / 3600

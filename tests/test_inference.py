@@ -110,7 +110,7 @@ def test_gpu_hours_and_dollars():
     (c16,) = gpu_costs(spec, N, D, 16, T, 16)
     train_h = 6 * N * D / (3600 * H100_BF16 * 0.5)
     layers = (N / (12 * 128**2)) ** (1 / 3)  # N = 12 L d^2, d = 128 L
-    kv_token = 2 * layers * (128 * layers) * 2  # K and V, 16-bit
+    kv_token = 2 * layers * (128 * layers) / 4 * 2  # K and V, 16-bit, 4 query heads per KV head (GQA default, Llama 3 8B 32/8)
     compute = 2 * N / (H100_BF16 * 0.4)
     traffic = (N * 2 / 64 + kv_token * 285) / H100_BW
     infer_h = T * (70 / 285 * compute + 215 / 285 * max(compute, traffic)) / 3600

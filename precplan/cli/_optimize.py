@@ -26,7 +26,7 @@ REQUEST_ARGS = (
     "budget", "params", "tokens", "precision", "precisions", "continuous", "untied", "memory", "serve_memory",
     "inference_precision", "inference_tokens", "target_loss", "compare", "serve_activations", "serve_kv", "gpu", "gpus",
     "days", "hours", "gpu_hours", "dollars", "price", "mfu", "prefill_mfu", "input_tokens", "output_tokens", "batch",
-    "context", "gqa", "hardware", "level", "format_speedup",
+    "context", "gqa", "hardware", "level", "format_speedup", "serving",
 )
 
 
@@ -61,7 +61,9 @@ def optimize(
     output_tokens: Optional[str] = Opt(None, "--output-tokens", help="Output tokens per request (default 215)."),
     batch: Optional[str] = Opt(None, "--batch", help="Sequences decoded together (default 64, assumed): decode reads the weights once per step."),
     context: Optional[str] = Opt(None, "--context", help="Tokens each sequence's KV cache holds (default: input + output tokens)."),
-    gqa: Optional[str] = Opt(None, "--gqa", help="Query heads per KV head (default 1: multi-head attention)."),
+    gqa: Optional[str] = Opt(None, "--gqa", help="Query heads per KV head (default 4: grouped-query attention as in Llama 3 8B and Mistral 7B, 32 query / 8 KV heads; 1: multi-head attention)."),
+    serving: Optional[str] = Opt(None, "--serving", help="With a hardware budget and --inference-tokens: lifetime-cost (default with one --gpu and --gpus/--days: least lifetime GPU-hours reaching the loss the cluster's training-only plan reaches), lifetime-budget (the GPU-hours cover training + serving: lowest loss) or priced (the budget is training's, serving priced beside it)."),
+    quiet: bool = Opt(False, "--quiet", help="Print the verdict and the key numbers only."),
     hardware: Optional[str] = Opt(None, "--hardware", help="A hardware catalog YAML file to use instead of the bundled one."),
     csv: Optional[str] = Opt(None, "--csv", help="Also write the plan(s) as CSV to FILE ('-' for stdout)."),
     plot: Optional[str] = PlotOpt,
@@ -79,15 +81,14 @@ def optimize(
     if len(laws) > 1 or format_laws(laws):  # several laws, or a format-aware law (planned over native formats)
         return _per_law(laws, base, args, json_out, json_columns, csv, plot)
     from precplan.optimize import make_request
-
     req = make_request(law=laws[0], base=base, **args)
     if len(req.planners) > 1:  # several GPUs: the best plan, the others beside it
-        chosen = req.plan()
+        chosen = req.plan()  # with its verdict
         one = req.on(chosen.gpu)
-        return _show_plan(one.planner, chosen, one.sweep() if csv is not None else None, json_out, csv, plot)
+        return _show_plan(one.planner, chosen, one.sweep() if csv is not None else None, json_out, csv, plot, quiet)
     sweep = req.sweep(progress=True)
     if sweep.count == 1 and not json_columns:
-        return _show_plan(req.planner, sweep[0], sweep, json_out, csv, plot)
+        return _show_plan(req.planner, req.explain(sweep[0]), sweep, json_out, csv, plot, quiet)
     _show_sweep(req.planner, sweep, json_out, json_columns, csv, plot)
 
 
@@ -117,7 +118,7 @@ def _per_law(laws: list[str], base: str | None, args: dict[str, Any], json_out: 
     render_per_law(compare_laws(laws, base=base, **args), json_out)
 
 
-def _show_plan(planner, plan, sweep, json_out: bool, csv: str | None, plot: str | None) -> None:
+def _show_plan(planner, plan, sweep, json_out: bool, csv: str | None, plot: str | None, quiet: bool = False) -> None:
     """Print one plan (table or JSON); write its CSV (from ``sweep``, the one-budget sweep it
     comes from) and plot."""
     from precplan.cli._optimize_columns import write_csv
@@ -132,7 +133,7 @@ def _show_plan(planner, plan, sweep, json_out: bool, csv: str | None, plot: str 
         print_json(plan_hyperparameters(plan))  # the plan plus each hyperparameter law's LR and batch
         print_json_warnings(plan.warnings)
     elif csv != "-":
-        render_plan(plan)
+        render_plan(plan, quiet)
     else:  # the CSV is on stdout: the warnings still reach stderr
         print_json_warnings(plan.warnings)
     if plot is not None:

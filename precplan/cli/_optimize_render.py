@@ -28,9 +28,16 @@ def _title(p: Plan) -> str:
     return f"{p.law}: best training precision for the given size and tokens"
 
 
-def render_plan(p: Plan) -> None:
-    """Headline (N*, D*, tokens/param, P*, loss and its decomposition), then comparisons."""
+def render_plan(p: Plan, quiet: bool = False) -> None:
+    """The verdict first; then the headline (N*, D*, tokens/param, P*, loss and its
+    decomposition, memory), the comparisons and the notes, each said once. ``quiet``: the
+    verdict and the key numbers only."""
     out = console()
+    if p.verdict:
+        out.print(f"[bold]{p.verdict}[/bold]", soft_wrap=False, highlight=False)
+    if quiet:
+        out.print(table("", ["", "plan"], _key_rows(p)))
+        return
     d = p.decomposition
     from precplan.cli._spread import band
 
@@ -59,7 +66,7 @@ def render_plan(p: Plan) -> None:
         rows.append((f"served weights at {bits_num(p.inference_precision)} bits", format_bytes(p.serve_memory_bytes)))
     if p.kv_cache_bytes is not None and (p.inference_tokens or p.gpu is None):
         rows.append(("KV cache (assumed shape, see notes)", format_bytes(p.kv_cache_bytes)))
-    rows += _gpu_rows(p)
+    rows += _gpu_rows(p) + _memory_rows(p)
     out.print(f"[bold]{_title(p)}[/bold]")
     out.print(table("", ["", "plan" + (f" [{u['level']:.0%} interval]" if u else "")], rows))
     _hardware_options(p)
@@ -67,6 +74,36 @@ def render_plan(p: Plan) -> None:
     _without_ptq(p)
     _reference(p)
     _tail(p)
+
+
+def _key_rows(p: Plan) -> list[tuple[str, str]]:
+    """The numbers ``--quiet`` keeps: N, D, D/N, format, loss, cost, memory."""
+    rows = [("parameters N*", format_count(p.params)), ("training tokens D*", format_count(p.tokens)),
+            ("tokens per parameter", plain(p.tokens_per_param)), ("training precision", bits_text(p.bits) + _format_text(p)),
+            ("predicted loss", fmt(p.loss))]
+    if p.gpu_cost is not None:
+        rows.append(("GPU-hours: total", plain(p.gpu_cost.total_gpu_hours)))
+    else:
+        rows.append(("lifetime FLOPs", _flops(p.total_flops)))
+    return rows + _memory_rows(p)
+
+
+def _memory_rows(p: Plan) -> list[tuple[str, str]]:
+    """Training memory per GPU (ZeRO-3), the fewest GPUs, one serving replica (see notes)."""
+    rows: list[tuple[str, str]] = []
+    t, s = p.training_memory, p.serving_replica
+    if t is not None:
+        rows.append(("training states (16 B/param, ZeRO-3)", format_bytes(t.state_bytes)))
+        if t.total_bytes_per_gpu is not None:
+            fits = "" if t.fits is None else (" (fits)" if t.fits else " (does NOT fit)")
+            rows.append((f"training memory per GPU ({t.gpus} GPUs)", format_bytes(t.total_bytes_per_gpu) + fits))
+        if t.min_gpus is not None:
+            rows.append(("fewest GPUs that hold the training", f"{t.min_gpus:,}"))
+    if s is not None and (s.kv_cache_bytes or p.inference_tokens or p.gpu is not None):
+        rows.append((f"serving replica (weights + KV, GQA {s.gqa:g})", format_bytes(s.total_bytes)))
+        if s.gpus_per_replica is not None:
+            rows.append(("GPUs per serving replica", f"{s.gpus_per_replica}"))
+    return rows
 
 
 def _gpu_rows(p: Plan) -> list[tuple[str, str]]:
@@ -160,7 +197,7 @@ def _comparison(p: Plan) -> None:
     rows = []
     for a in p.comparison:
         label = a.label
-        if a.label.startswith("optimum"):
+        if a.label.startswith("optimum") or a.label == "given precision":
             label += f" ({p.format or bits_text(a.bits)})"
         row = [label] + ([a.law or "-"] if show_law else [])
         if not a.feasible:
@@ -172,17 +209,22 @@ def _comparison(p: Plan) -> None:
     how = "the largest N that fits" if p.mode == "fixed" else "its own optimal N, D"
     hw = p.cost_model == "hardware"
     cost_col = "lifetime cost (bf16-rate FLOPs)" if hw else "lifetime FLOPs"
-    cols = ["precision"] + (["law"] if show_law else []) + ["N", "D", "D/N", cost_col if target else "loss", ("cost vs P*" if hw else "FLOPs vs P*") if target else "loss gap to P*"]
+    ref = "plan" if any(a.label == "given precision" for a in p.comparison) else "P*"  # a fixed precision is no optimum
+    cols = ["precision"] + (["law"] if show_law else []) + ["N", "D", "D/N", cost_col if target else "loss", (f"cost vs {ref}" if hw else f"FLOPs vs {ref}") if target else f"loss gap to {ref}"]
     console().print(f"The {what} at other training precisions, each with {how}:")
     console().print(table("", cols, rows))
 
 
 def _tail(p: Plan) -> None:
-    notes = list(p.notes)
+    from precplan.optimize import condensed
+
+    notes, warnings = condensed(p)
+    if p.training_memory is not None:
+        notes.append(f"training memory: {p.training_memory.assumption}")
     if p.assumed:
         notes.append(f"this plan depends on ASSUMED constants no paper reports: {', '.join(p.assumed)} (see precplan laws show {p.law})")
     print_notes(notes)
-    print_warnings(p.warnings)
+    print_warnings(warnings)
 
 
 TABLE_ROWS = 60  # a sweep table shows at most this many budgets (evenly spaced); --csv and --json have all
@@ -195,6 +237,7 @@ def render_sweep(sweep: Sweep) -> None:
 
     from precplan.cli._spread import band
 
+    console().print(f"[bold]{sweep.verdict}[/bold]", highlight=False)
     n = sweep.count
     shown = np.unique(np.linspace(0, n - 1, min(n, TABLE_ROWS)).round().astype(int))
     lifetime = bool(sweep.inference_tokens)
@@ -225,11 +268,13 @@ def render_sweep(sweep: Sweep) -> None:
     caption = "; ".join(parts) or None
     console().print(f"[bold]{sweep.family.id}: lowest-loss plan per budget (16-bit-equivalent FLOPs)[/bold]")
     console().print(table("", cols, rows, caption))
-    notes = sweep.notes
+    from precplan.optimize import condensed
+
+    notes, warnings = condensed(sweep)
     if sweep.assumed:
         notes.append(f"these plans depend on ASSUMED constants no paper reports: {', '.join(sweep.assumed)}")
     print_notes(notes)
-    print_warnings(sweep.warnings)
+    print_warnings(warnings)
 
 
 def _format_cells(sweep: Sweep) -> list[str]:

@@ -164,6 +164,8 @@ def render_prediction(r) -> None:
         f"weights/activations/KV = {b.weights:g}/{b.activations:g}/{b.kv:g} bits"
     )
     out = console()
+    if r.verdict:
+        out.print(f"[bold]{r.verdict}[/bold]", highlight=False)
     out.print(f"[bold]{title}[/bold]")
     head = ["term", "nats/token" + (f" [{unc['level']:.0%} interval]" if unc else "")]
     out.print(table("", head, rows))

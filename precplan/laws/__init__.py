@@ -7,7 +7,7 @@ they are judged against (:func:`training_runs`, :func:`nearest_runs`).
 Equations and constants, with their sources: ``docs/science.md``.
 """
 
-from precplan.laws._checks import UNIFORM_LOSS, VOCAB, extrapolation, extrapolation_lead, plausibility_warnings
+from precplan.laws._checks import TRUST_TIERS, UNIFORM_LOSS, VOCAB, extrapolation, extrapolation_lead, plausibility_warnings, trust_phrase
 from precplan.laws._file import (
     as_law,
     bundled_names,
@@ -49,6 +49,6 @@ __all__ = [
     "as_law", "bundled_names", "compose", "dump_law", "law_for_weights", "law_from_mapping", "law_to_mapping",
     "laws_dir", "load_law", "predict", "read_law_file", "save_law",
     # used by the other packages: closed forms, checks and intervals
-    "DEFAULT_LEVEL", "UNIFORM_LOSS", "VOCAB", "check_level", "extrapolation", "extrapolation_lead", "hoffmann_params", "hoffmann_scale",
+    "DEFAULT_LEVEL", "TRUST_TIERS", "UNIFORM_LOSS", "VOCAB", "check_level", "extrapolation", "extrapolation_lead", "trust_phrase", "hoffmann_params", "hoffmann_scale",
     "intervals", "optimal_precision", "plausibility_warnings", "uncertainty", "uncertainty_notes",
 ]

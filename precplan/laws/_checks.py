@@ -24,7 +24,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 __all__ = [
-    "FAR_FACTOR", "MAX_TOKENS_PER_PARAM", "MIN_TOKENS_PER_PARAM", "UNIFORM_LOSS", "VOCAB", "Extrapolation",
+    "FAR_FACTOR", "MAX_TOKENS_PER_PARAM", "MIN_TOKENS_PER_PARAM", "TRUST_TIERS", "UNIFORM_LOSS", "VOCAB", "Extrapolation",
+    "trust_phrase",
     "FitRanged", "extrapolation", "extrapolation_lead", "extrapolation_warnings", "plausibility_warnings",
 ]
 
@@ -102,6 +103,38 @@ def extrapolation(law: FitRanged, params: ArrayLike, tokens: ArrayLike) -> Extra
         tokens_per_param=_factor(ratio, *rr) if rr else 1.0,
         ranges={"params": pr, "tokens": tr, "tokens_per_param": rr},
     )
+
+
+# How far to trust an answer, graded by its extrapolation factor: inside the fit range; up to 3x
+# (close to the law's own accuracy); up to 10x (the ranking of options, not the digits; 10x is
+# FAR_FACTOR, where answers are phrased as what the law extrapolates to); up to 100x (a
+# direction); beyond (a hypothesis to test at small scale). The bounds are this project's choice.
+# (largest factor beyond the fit range, the words): the first tier whose bound is not exceeded
+TRUST_TIERS: tuple[tuple[float, str], ...] = (
+    (1.0, "inside the range the law was fit on: as good as the law's fit"),
+    (3.0, "up to {f} beyond the law's data: close to the law's own accuracy"),
+    (10.0, "{f} beyond the law's data: trust the ranking of the options, not the digits"),
+    (100.0, "{f} beyond the law's data: a direction, not a number"),
+    (float("inf"), "{f} beyond the law's data: a hypothesis to test at small scale, not a prediction"),
+)
+
+
+def trust_phrase(factor: float) -> str:
+    """How far to trust an answer that lies ``factor`` times beyond the law's data (1: inside),
+    in the words of :data:`TRUST_TIERS`.
+
+    Example
+    -------
+    >>> trust_phrase(1750.0)
+    "1,750x beyond the law's data: a hypothesis to test at small scale, not a prediction"
+    """
+    f = max(1.0, float(factor))
+    shown = f"{f:,.0f}x" if f >= 10 else f"{f:.1f}x"
+    for bound, words in TRUST_TIERS:
+        if f <= bound * (1 + 1e-12):
+            return words.format(f=shown)
+    raise AssertionError("unreachable: the last tier has no bound")
+
 
 
 def extrapolation_warnings(law: FitRanged, params: ArrayLike, tokens: ArrayLike, bits: ArrayLike | None = None) -> list[str]:

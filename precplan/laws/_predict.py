@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from precplan.errors import PrecplanError
-from precplan.laws._checks import plausibility_warnings
+from precplan.laws._checks import extrapolation, plausibility_warnings, trust_phrase
 from precplan.laws._format_law import FormatLaw
 from precplan.laws._format_predict import FormatPrediction, predict_format
 from precplan.laws._intervals import DEFAULT_LEVEL, check_level, uncertainty, uncertainty_notes
@@ -15,7 +15,7 @@ from precplan.laws._law import ASSUMED_LABEL, Decomposition, Law
 from precplan.laws._variant import law_for_weights
 from precplan.laws._file import as_law
 from precplan.precision import Bits, Precision, is_named_format, parse_precision
-from precplan.units import parse_count
+from precplan.units import format_count, parse_count
 
 __all__ = ["Prediction", "predict"]
 
@@ -37,6 +37,8 @@ class Prediction(Decomposition):
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     uncertainty: dict | None = None  # intervals over the law's coefficient samples (None: a point estimate)
+    verdict: str | None = None  # the answer in a sentence, with how far to trust it
+    trust: str | None = None  # :func:`precplan.laws.trust_phrase` of the extrapolation factor
 
 
 def predict(
@@ -98,6 +100,11 @@ def predict(
             quantities["degradation"] = ls.ptq_degradation(params, tokens, pp.bits, pw.bits, pa.bits, pkv.bits)
         unc = uncertainty(law, level, quantities)
     notes += uncertainty_notes(law, unc)
+    trust = trust_phrase(extrapolation(law, params, tokens).factor)
+    b = f"{pw.bits:g}-bit" if pw.bits == pa.bits == pkv.bits else f"{pw.bits:g}/{pa.bits:g}/{pkv.bits:g}-bit (weights/activations/KV)"
+    ptq = "" if pp is None else f", {delta:.3g} nats of it from PTQ to {pp.bits:g} bits"
+    verdict = (f"{law.id}: {format_count(params)} parameters on {format_count(tokens)} tokens at {b} reach loss"
+               f" {before + delta:.4f}{ptq}. Trust: {trust}.")
     return Prediction(
         law=law.id,
         params=float(params),
@@ -112,4 +119,6 @@ def predict(
         warnings=warnings,
         notes=notes,
         uncertainty=unc,
+        verdict=verdict,
+        trust=trust,
     )

@@ -20,6 +20,9 @@ from precplan.optimize._curves import Curves, plan_curves
 from precplan.optimize._formats import (
     FormatCandidate, FormatComparison, FormatPlan, FormatRefusal, MeasuredRow, plan_formats, plans_formats,
 )
+from precplan.optimize._explain import condensed, laws_verdict
+from precplan.optimize._practical import ServingReplica, TrainingMemory, serving_replica, training_memory
+from precplan.optimize._verdict import MAX_TOKENS_PER_PARAM, MIN_TOKENS_PER_PARAM, Plausibility, trust_phrase
 from precplan.optimize._front import PlanRequest, compare_laws, make_request, plan, plan_sweep
 from precplan.optimize._planner import Planner, composition_warnings, make_planner, optimize, optimize_sweep
 from precplan.optimize._result import Alternative, HardwareOption, NotApplicable, Plan, Reference, Shift
@@ -27,6 +30,8 @@ from precplan.optimize._sweep import Sweep
 from precplan.optimize._uncertainty import annotate, annotate_sweep
 
 __all__ = [
+    "MAX_TOKENS_PER_PARAM", "MIN_TOKENS_PER_PARAM", "Plausibility", "ServingReplica", "TrainingMemory", "condensed", "laws_verdict",
+    "serving_replica", "training_memory", "trust_phrase",
     "Alternative", "Curves", "FormatCandidate", "FormatComparison", "FormatPlan", "FormatRefusal", "HardwareOption",
     "MeasuredRow", "NotApplicable", "Plan", "PlanRequest", "Planner", "Reference", "Shift", "Sweep",
     "compare_laws", "composition_warnings", "make_planner", "make_request", "optimize", "optimize_sweep", "plan", "plan_curves",

@@ -16,7 +16,7 @@ them (:mod:`precplan.optimize._uncertainty`), and each plan's warnings and notes
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -51,6 +51,7 @@ class PlanRequest:
     budgets: tuple[Array | None, ...]  # per planner: cost-model units (16-bit-equivalent FLOPs), None without a budget
     gpu_hours: tuple[Array | None, ...]  # per planner: the hardware budget as given (None: none)
     level: float | None  # interval level (None: no intervals)
+    options: dict = field(default_factory=dict, compare=False, repr=False)  # the arguments as given (make_request's)
 
     def __repr__(self) -> str:
         gpus = ", ".join(p.gpu.device.id for p in self.planners if p.gpu is not None)
@@ -82,13 +83,25 @@ class PlanRequest:
             raise PrecplanError("a sweep plans on one `gpu`: give one GPU (plan() compares GPUs at one budget)")
         return _solve(self.planners[0], self.budgets[0], self.gpu_hours[0], self.level, progress)
 
-    def plan(self) -> Plan:
+    def plan(self, explain: bool = True) -> Plan:
         """The plan of the one budget (or of the budget-free request); with several GPUs, the best
-        of them (:func:`~precplan.optimize._hardware.pick_gpu`), listing the others."""
+        of them (:func:`~precplan.optimize._hardware.pick_gpu`), listing the others; with its
+        verdict and practitioner numbers (:meth:`explain`) unless ``explain=False``."""
         if self.budgets[0] is not None and self.budgets[0].size > 1:
             raise PrecplanError(f"`budget` gives {self.budgets[0].size} budgets: plan() takes one (plan_sweep() takes many)")
         found = [(pl, _solve(pl, b, h, self.level, False)[0]) for pl, b, h in zip(self.planners, self.budgets, self.gpu_hours)]
-        return found[0][1] if len(found) == 1 else pick_gpu(found)[1]
+        best = found[0][1] if len(found) == 1 else pick_gpu(found)[1]
+        return self.explain(best) if explain else best
+
+    def explain(self, plan: Plan) -> Plan:
+        """``plan`` with its verdict (what to do, how far to trust it), plausibility against real
+        practice (with the envelope's edge and the evidence-calibrated plan when outside it),
+        training memory per GPU and one serving replica's memory
+        (:func:`precplan.optimize._explain.explain`)."""
+        from precplan.optimize._explain import explain
+
+        solve = lambda opts: make_request(**{**opts, "level": None}).plan(explain=False)  # noqa: E731
+        return explain(plan, self.options, solve, self.planner_for(plan).gpu)
 
 
 def _solve(planner: Planner, budgets: Array | None, hours: Array | None, level: float | None, progress: bool) -> Sweep:
@@ -143,6 +156,7 @@ def make_request(
     context: float | str | None = None,
     gqa: float | str | None = None,
     hardware: str | None = None,
+    serving: str | None = None,
     level: float | str | None = DEFAULT_LEVEL,
     format_speedup: str | dict | None = None,
 ) -> PlanRequest:
@@ -168,6 +182,13 @@ def make_request(
     from precplan.laws import load_law
     from precplan.units import parse_bytes, parse_count
 
+    given = {k: v for k, v in locals().items() if k not in ("load_law", "parse_bytes", "parse_count")}
+    if serving not in SERVING:
+        raise PrecplanError(f"`serving` {serving!r}: give one of {', '.join(SERVING[1:])} (or leave it out)")
+    if serving is None and _serving_planned(given):
+        serving = "lifetime-cost"  # a cluster's days and tokens to serve: plan for serving, not only price it
+    if serving == "lifetime-cost":
+        return _lifetime_cost(given)
     if isinstance(law, (list, tuple)):
         raise PrecplanError("`law` takes one law; compare_laws([...]) plans with each law of a list")
     the_law = load_law(law, base)
@@ -187,7 +208,8 @@ def make_request(
         memory=None if memory is None else parse_bytes(memory, "`memory`"), serve_memory=serve_bytes,
         inference_precision=inference_precision, inference_tokens=_served_tokens(inference_tokens),
         target_loss=None if target_loss is None else real_number(target_loss, "target_loss"), compare=_compare(compare),
-        serve_activations=serve_activations, serve_kv=serve_kv, kv_memory=kv_memory, budget_inference=hw.days is None,
+        serve_activations=serve_activations, serve_kv=serve_kv, kv_memory=kv_memory,
+        budget_inference=hw.days is None or serving == "lifetime-budget",
     )
     _check_gpus(hw.specs, budgets, options["target_loss"])
     planners = []
@@ -198,7 +220,35 @@ def make_request(
         per_gpu = [(np.atleast_1d(s.budget_units(h)), np.atleast_1d(float(h))) for s, h in zip(hw.specs, hw.hours)]
     else:
         per_gpu = [(budgets, None)] * len(planners)
-    return PlanRequest(the_law, tuple(planners), tuple(b for b, _ in per_gpu), tuple(h for _, h in per_gpu), _level(level))
+    return PlanRequest(the_law, tuple(planners), tuple(b for b, _ in per_gpu), tuple(h for _, h in per_gpu), _level(level), given)
+
+
+SERVING = (None, "priced", "lifetime-budget", "lifetime-cost")
+
+
+def _serving_planned(given: dict) -> bool:
+    """The default of ``serving`` is ``"lifetime-cost"`` for one GPU, a cluster's ``days`` or
+    ``hours`` and tokens to serve (a GPU list or no served tokens: ``"priced"``)."""
+    gpu, tokens = given.get("gpu"), given.get("inference_tokens")
+    one_gpu = isinstance(gpu, GpuSpec) or (isinstance(gpu, str) and "," not in gpu)
+    cluster = given.get("days") is not None or given.get("hours") is not None
+    return bool(one_gpu and cluster and tokens is not None and str(tokens).strip() not in ("0", "0.0")
+                and given.get("target_loss") is None and given.get("budget") is None)
+
+
+def _lifetime_cost(given: dict) -> PlanRequest:
+    """``serving="lifetime-cost"``: the plan with the least lifetime (training + serving) cost
+    that reaches the loss the hardware budget's training-only plan reaches: the budget fixes the
+    quality, serving moves the plan toward a smaller model trained longer (Sardana et al. 2024)."""
+    if given.get("inference_tokens") is None or given.get("gpu") is None or given.get("target_loss") is not None:
+        raise PrecplanError("`serving` 'lifetime-cost' needs `gpu`, a hardware or FLOPs budget and `inference_tokens` (and no `target_loss`)")
+    reached = make_request(**{**given, "serving": "priced", "level": None}).plan(explain=False)
+    free = {k: None for k in ("budget", "days", "hours", "gpu_hours", "dollars")}
+    req = make_request(**{**given, **free, "serving": None, "target_loss": reached.loss})
+    note = (f"serving 'lifetime-cost': the least lifetime GPU-hours (training + serving) reaching loss {reached.loss:.4f},"
+            f" the loss the budget's training-only plan reaches ({reached.params:.3g} parameters on {reached.tokens:.3g} tokens)")
+    planners = tuple(replace(p, notes=(note,) + p.notes) for p in req.planners)
+    return replace(req, planners=planners, options={**given})
 
 
 def _precisions(precisions: Any, bits_range: tuple[float, float] | None) -> tuple[tuple[float, float] | None, list | None]:
@@ -309,6 +359,13 @@ def plan(budget: float | str | None = None, **options: Any) -> Plan:
         measurements (:data:`precplan.costs.FORMAT_SPEEDUP`: fp8 1.34, Fishman et al. 2024).
     input_tokens, output_tokens, batch, context, gqa : float or str, optional
         The serving setup (defaults: :class:`~precplan.costs.GpuSpec`'s).
+    serving : str, optional
+        With a hardware budget and ``inference_tokens``: ``"lifetime-cost"`` (default with one
+        ``gpu``, ``gpus`` and ``days``/``hours``: the least lifetime GPU-hours, training plus
+        serving, reaching the loss the cluster's training-only plan reaches; a smaller model
+        trained longer, Sardana et al. 2024), ``"lifetime-budget"`` (the GPU-hours cover training
+        plus serving: the lowest loss within them) or ``"priced"`` (the budget is training's,
+        serving is priced beside it).
     hardware : str, optional
         A hardware catalog file instead of the bundled one.
     level : float or None

@@ -68,6 +68,8 @@ def gpu_format_names(value: "str | Sequence[Any] | None") -> "str | list[Any] | 
         return value
     if isinstance(value, str):
         return ",".join(one(t) for t in value.split(","))
+    if not isinstance(value, (list, tuple)):
+        return value  # one number or Precision (precision=16)
     return [one(t) for t in value]
 
 
@@ -268,7 +270,7 @@ def serving_memory(
             kv_memory = (
                 _number(context, "context") if context is not None else (d.context_tokens if d else 285.0),
                 _number(batch, "batch") if batch is not None else (d.batch if d else 64.0),
-                _number(gqa, "gqa") if gqa is not None else 1.0,
+                _number(gqa, "gqa") if gqa is not None else 4.0,  # GpuSpec's grouped-query default
             )
             if not all(math.isfinite(v) and v >= 1 for v in kv_memory):
                 raise PrecplanError("`context`, `batch` and `gqa` must be numbers >= 1")

@@ -139,7 +139,9 @@ class Planner:
         # bit-scaled at the served token's widest operand); a GPU's cost is in GPU-hours.
         train_flops = train_coef(pc) * s.params * s.tokens
         infer_flops = infer_coef(ps) * s.params * pb.inference_tokens
-        star_label = "optimum P*" if not self.untied else "optimum (untied)"
+        # one candidate of a law with precision terms: the given precision, not an optimum
+        fixed = self.law.has_precision and not self.continuous and sum(len(bs) for _, bs in self.groups) == 1
+        star_label = "given precision" if fixed else ("optimum P*" if not self.untied else "optimum (untied)")
         gpu = tuple(gpu_costs(self.gpu, s.params, s.tokens, pc, pb.inference_tokens, ps, ws, ks)) if self.gpu else None
         kv_at = pb.kv_memory or ((self.gpu.context_tokens, self.gpu.batch, self.gpu.gqa) if self.gpu else None)
         dec = _decompose(variants, choice.group, s.params, s.tokens, bits, pb.post)
@@ -163,6 +165,7 @@ class Planner:
             binds=binds, spent=spent, edge=edge, bits_range=self.bits_range, zero_ptq=zero_ptq,
             assumed=tuple(self._assumed()), shared_notes=self.notes, law_warnings=self.law_warnings,
             underspend=TOKENS_FIXED if pb.tokens is not None else (PTQ_STOP if pb.post is not None else None),
+            star_cost=np.asarray(s.total_flops, dtype=float),
             extra_notes=None if gpu is None else tuple(tuple(g.notes) + tuple(_emulated_note(self.gpu, g, bits[i])) for i, g in enumerate(gpu)),
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from precplan.costs import GpuCost
 from precplan.laws import Decomposition
@@ -123,6 +124,13 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     uncertainty: dict | None = None  # intervals over the law's coefficient samples (precplan.optimize._uncertainty)
+    # the answer first (precplan.optimize._explain): filled by plan() and PlanRequest.explain()
+    verdict: str | None = None  # one or two sentences: what to do, and how far to trust it
+    trust: str | None = None  # the trust phrase, graded by extrapolation_factor
+    extrapolation_factor: float | None = None  # the largest factor of N, D, D/N beyond the law's fit range
+    plausibility: Any = None  # precplan.optimize._verdict.Plausibility
+    training_memory: Any = None  # precplan.optimize._practical.TrainingMemory
+    serving_replica: Any = None  # precplan.optimize._practical.ServingReplica
 
     def __repr__(self) -> str:
         if self.mode == "target-loss":

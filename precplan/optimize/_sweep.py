@@ -24,6 +24,7 @@ from precplan.costs import GpuCost
 from precplan.laws import extrapolation_lead, plausibility_warnings
 from precplan.laws import Decomposition, Law
 from precplan.optimize._compare import Compared, alternatives_at
+from precplan.optimize._explain import sweep_verdict
 from precplan.optimize._limits import meaningless_warnings
 from precplan.optimize._result import Plan, Reference, Shift
 from precplan.precision import OPERAND_LABEL, OPERANDS, Bits
@@ -135,8 +136,15 @@ class Sweep:
     uncertainty: tuple[dict | None, ...] | None = None  # per plan, from precplan.optimize._uncertainty
     uncertainty_notes: tuple[tuple[str, ...], ...] | None = None
     law_warnings: tuple[str, ...] = ()  # about the law itself (a composition): first in every plan's warnings
+    star_cost: Array | None = None  # the plan's lifetime cost in the comparison rows' units (cost-model units: bf16-rate FLOPs on a GPU)
 
     # ------------------------------------------------------------------ arrays
+    @property
+    def verdict(self) -> str:
+        """The sweep in one sentence: how N*, D* and D/N move, plans outside real practice, and
+        how far to trust the furthest-extrapolated plan (:func:`precplan.optimize._explain.sweep_verdict`)."""
+        return sweep_verdict(self.family, self.params, self.tokens, self.budget)
+
     @property
     def count(self) -> int:
         return int(self.params.shape[0])
@@ -207,7 +215,8 @@ class Sweep:
             inference_flops=float(self.inference_flops[i]), total_flops=float(self.train_flops[i] + self.inference_flops[i]),
             weights_memory_bytes=float(self.weights_memory_bytes[i]), serve_memory_bytes=float(self.serve_memory_bytes[i]),
             decomposition=Decomposition(*(float(getattr(d, f)[i]) for f in _DECOMPOSITION)),
-            comparison=alternatives_at(self.compared, i, self.star_label, law.id, bits, N, D, loss, float(self.total_flops[i]),
+            comparison=alternatives_at(self.compared, i, self.star_label, law.id, bits, N, D, loss,
+                                       float((self.total_flops if self.star_cost is None else self.star_cost)[i]),
                                        self.mode == "target-loss"),
             without_ptq=None if ws is None else Shift(
                 float(ws.params[i]), float(ws.tokens[i]), float(ws.tokens[i] / ws.params[i]), _bits(ws.bits[i]),
@@ -321,6 +330,7 @@ _PER_PLAN = (
     "budget", "params", "tokens", "loss", "bits", "group", "index", "cost_bits", "serve_bits", "train_flops", "inference_flops",
     "weights_memory_bytes", "serve_memory_bytes", "decomposition", "compared", "without_ptq", "reference", "gpu_cost",
     "budget_gpu_hours", "kv_cache_bytes", "binds", "spent", "edge", "zero_ptq", "extra_notes", "uncertainty", "uncertainty_notes",
+    "star_cost",
 )
 
 _DECOMPOSITION = ("irreducible", "param_term", "data_term", "ptq_degradation", "effective_params", "effective_fraction")
