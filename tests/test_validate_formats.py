@@ -235,7 +235,12 @@ def test_backward_gemm_inputs_are_quantized_only_when_asked():
 
 def test_format_names_as_people_write_them():
     assert parse_formats("bf16, FP8-E4M3,e5m2,mxfp4,nvfp4,nvfp4") == ("bf16", "e4m3", "e5m2", "mxfp4", "nvfp4")
-    for bad, word in (("int3", "unknown"), ("fp8", "ambiguous"), ("mxfp6", "ambiguous"), ("", "empty"), ("e4m3,,", "empty")):
+    # fp8 and mxfp8 read as precplan.formats' documented defaults (E4M3), as everywhere else
+    from precplan.formats import parse_format
+
+    assert parse_formats("fp8,mxfp8") == ("e4m3", "mxfp8-e4m3")
+    assert {(f.exponent_bits, f.mantissa_bits) for f in map(parse_format, ("fp8", "mxfp8"))} == {(4, 3)}
+    for bad, word in (("int3", "unknown"), ("fp4", "ambiguous"), ("mxfp6", "ambiguous"), ("", "empty"), ("e4m3,,", "empty")):
         with pytest.raises(PrecplanError, match=word):
             parse_formats(bad)
     assert FORMATS["mxfp4"].bits_per_element == 4.25 and FORMATS["nvfp4"].bits_per_element == 4.5

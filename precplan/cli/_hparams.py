@@ -8,7 +8,7 @@ import typer
 
 from precplan.cli._common import JsonOpt, handle_errors, print_json_warnings
 
-__all__ = ["hparams", "register", "render"]
+__all__ = ["hparams", "register", "render", "render_for_plan"]
 
 
 @handle_errors
@@ -50,6 +50,25 @@ def render(h) -> None:
     notes += [f"{r.law}: {r.source}; fit on {r.fit.get('models', '')}; optimal = {r.fit.get('optimal', '')}" for r in h.laws]
     print_notes(notes)
     print_warnings(h.warnings)
+
+
+def render_for_plan(plan) -> None:
+    """Under an optimize plan: each hyperparameter law's peak learning rate and batch at the
+    plan's N and D (nothing when N or D is not a finite positive number)."""
+    import math
+
+    from precplan.cli._render import console, print_notes, table
+    from precplan.hparams import hyperparameters
+
+    n, d = getattr(plan, "params", None), getattr(plan, "tokens", None)
+    if n is None or d is None or not (math.isfinite(n) and math.isfinite(d) and n > 0 and d > 0):
+        return
+    h = hyperparameters(float(n), float(d))
+    rows = [(r.law, f"{r.learning_rate:.3g}", f"{r.batch_tokens / 1e6:.3g}M", f"{r.batch_sequences:,.0f}",
+             "no" if not r.extrapolates else f"{r.extrapolation:.3g}x") for r in h.laws]
+    console().print(table("Peak learning rate and batch at this N and D (precplan hparams)",
+                          ["law", "peak LR", "batch tokens", f"seqs of {h.seq_len}", "extrapolates"], rows, whole=(0,)))
+    print_notes([] if h.disagreement is None else [h.disagreement])
 
 
 def register(app: typer.Typer) -> None:

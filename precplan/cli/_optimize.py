@@ -134,6 +134,10 @@ def _show_plan(planner, plan, sweep, json_out: bool, csv: str | None, plot: str 
         print_json_warnings(plan.warnings)
     elif csv != "-":
         render_plan(plan, quiet)
+        if not quiet:
+            from precplan.cli._hparams import render_for_plan
+
+            render_for_plan(plan)
     else:  # the CSV is on stdout: the warnings still reach stderr
         print_json_warnings(plan.warnings)
     if plot is not None:

@@ -123,10 +123,11 @@ FORMATS: dict[str, TrainFormat] = {
 }
 
 ALIASES = {"fp8-e4m3": "e4m3", "fp8-e5m2": "e5m2", "e4m3fn": "e4m3", "bfloat16": "bf16", "mxfp4-e2m1": "mxfp4",
-           "fp4-e2m1-mx": "mxfp4", "nvfp4-e2m1": "nvfp4"}
-# Names that mean more than one format here: refused, with the choices.
-AMBIGUOUS = {"fp8": ("e4m3", "e5m2"), "mxfp8": ("mxfp8-e4m3", "mxfp8-e5m2"), "mxfp6": ("mxfp6-e2m3", "mxfp6-e3m2"),
-             "fp4": ("mxfp4", "nvfp4")}
+           "fp4-e2m1-mx": "mxfp4", "nvfp4-e2m1": "nvfp4",
+           # the documented defaults of precplan.formats (one rule): fp8 is E4M3, mxfp8 is MXFP8 E4M3
+           "fp8": "e4m3", "mxfp8": "mxfp8-e4m3"}
+# Names that mean more than one format here: refused, with the choices (as precplan.formats does).
+AMBIGUOUS = {"mxfp6": ("mxfp6-e2m3", "mxfp6-e3m2"), "fp4": ("mxfp4", "nvfp4")}
 
 
 def get_format(name: str) -> TrainFormat:
