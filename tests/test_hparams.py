@@ -93,7 +93,7 @@ def test_cli_json_lists_both_laws_with_the_fields_and_the_verdict_first():
     for r in doc["laws"]:
         assert {"learning_rate", "batch_tokens", "batch_sequences", "source", "extrapolates"} <= set(r)
     table = runner.invoke(app, ["hparams", "--params", "7B", "--tokens", "2T"])
-    assert table.exit_code == 0 and table.stdout.splitlines()[0].startswith("the laws extrapolate")
+    assert table.exit_code == 0 and table.stdout.splitlines()[0].startswith("Sweep the peak learning rate") and "beyond their data" in table.stdout
     bad = runner.invoke(app, ["hparams", "--params", "7B", "--tokens", "2T", "--seq-len", "0"])
     assert bad.exit_code == 2 and "seq_len" in bad.output
 

@@ -168,14 +168,16 @@ def hyperparameters(
         note = (f"the laws disagree: learning rate {lr_ratio:.2g}x apart ({lo:.2e} to {hi:.2e}), batch {bt_ratio:.2g}x apart"
                 f" ({min(bts) / 1e6:.3g}M to {max(bts) / 1e6:.3g}M tokens); run a short learning-rate sweep bracketing both,"
                 f" e.g. {', '.join(f'{x:g}' for x in sweep)}, on a small proxy run before launch")
-    lead = "" if not any(r.far for r in rows) else "the laws extrapolate (more than 10x beyond their data) that "
+    far = [r.law for r in rows if r.far]
+    trust = "" if not far else f" ({', '.join(far)} more than 10x beyond {'its' if len(far) == 1 else 'their'} data: a starting point, not a measurement)"
     if note:
-        verdict = (f"{lead}peak learning rate {lo:.2g} to {hi:.2g} and batch {min(bts) / 1e6:.3g}M to {max(bts) / 1e6:.3g}M tokens:"
-                   f" the laws disagree (learning rate {lr_ratio:.2g}x, batch {bt_ratio:.2g}x), sweep the learning rate"
-                   f" {sweep[0]:g}..{sweep[-1]:g}")
+        verdict = (f"Sweep the peak learning rate over {sweep[0]:g}..{sweep[-1]:g} with a batch of {min(bts) / 1e6:.3g}M-"
+                   f"{max(bts) / 1e6:.3g}M tokens: the laws disagree (learning rate {lo:.2g} to {hi:.2g}, {lr_ratio:.2g}x;"
+                   f" batch {bt_ratio:.2g}x){trust}.")
     else:
-        verdict = (f"{lead}peak learning rate ~{math.sqrt(lo * hi):.2g}, batch ~{math.sqrt(min(bts) * max(bts)) / 1e6:.3g}M tokens"
-                   f" (~{math.sqrt(min(bts) * max(bts)) / seq_len:.0f} sequences of {seq_len}): the laws agree within {DISAGREEMENT:g}x")
+        verdict = (f"Use a peak learning rate of ~{math.sqrt(lo * hi):.2g} and a batch of ~{math.sqrt(min(bts) * max(bts)) / 1e6:.3g}M"
+                   f" tokens (~{math.sqrt(min(bts) * max(bts)) / seq_len:.0f} sequences of {seq_len}): the laws agree within"
+                   f" {DISAGREEMENT:g}x{trust}.")
     warnings = [w for r in rows for w in r.extrapolation_notes]
     return Hyperparameters(verdict=verdict, params=n, tokens=d, seq_len=int(seq_len), compute=c, compute_convention=convention,
                            laws=rows, learning_rate_ratio=lr_ratio, batch_ratio=bt_ratio, disagreement=note, sweep=sweep,
