@@ -75,6 +75,7 @@ def optimize(
 
     import numpy as np
 
+    from precplan.cli._checks_round3 import check_optimize_extras
     from precplan.errors import PrecplanError
     from precplan.optimize._planner import make_planner
     from precplan.optimize._checks import parse_bits_spec
@@ -84,7 +85,9 @@ def optimize(
         raise PrecplanError(f"--csv - and {'--json' if json_out else '--json-columns'} both write to stdout; pick one (or give --csv a file name)")
     if json_out and json_columns:
         raise PrecplanError("--json and --json-columns both write JSON to stdout; pick one (--json-columns: one array per column)")
-    check_outputs({"--csv": csv, "--plot": plot}, [law, base], force)
+    check_outputs({"--csv": csv, "--plot": plot}, [law, base, hardware], force)
+    check_optimize_extras(gpu, hardware, serve_memory, serve_kv, serve_activations, inference_tokens, json_columns, mfu,
+                          prefill_mfu, price, batch, input_tokens, output_tokens, context)
     if compare is not None and not [c for c in compare.split(",") if c.strip()]:
         raise PrecplanError("--compare: an empty list; give precisions such as 4,8,16 (or leave --compare out)")
     from precplan.optimize._uncertainty import annotate

@@ -61,12 +61,15 @@ def validate(
     from precplan.errors import PrecplanError
     from precplan.validate._store import parse_shard, read_folders
 
+    from precplan.cli._checks_round3 import check_validate_run
     from precplan.cli._validate_checks import check_validate_args
 
     the_law = load_cli_law(law, None)
     shard_t = parse_shard(shard)
     report_dir = check_validate_args(the_law, dirs, out, data, law, preset, report, list_only, seed, act_granularity,
                                      fit_grid, plot, force, checkpoints, curves_out)
+    check_validate_run(report, list_only, seeds, devices, device, executor, time_limit, partition, slurm_param,
+                       runs_per_task, gpus_per_node, threads, data, out)
     if report:
         folders = list(dirs or ([out] if out else []))
         records, notes = read_folders(folders)
