@@ -37,7 +37,7 @@ class OutputError(Exception):
 
 def fail(message: str) -> None:
     """One line on stderr, exit code 2."""
-    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.write("error: " + str(message).replace("\r", "\\r").replace("\n", "\\n") + "\n")  # always one line
     raise typer.Exit(2)
 
 

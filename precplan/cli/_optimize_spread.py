@@ -29,6 +29,9 @@ def plan_each(laws: Sequence[Any], request: Callable[[Any], Any], budgets, level
     plans = run_each(laws, solve)
     if json_out:
         print_json(plans)
+        from precplan.cli._spread import print_spread_warnings
+
+        print_spread_warnings(plans)
         return
     columns = [
         Column("parameters N*", "params", "params", format_count),

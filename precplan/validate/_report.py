@@ -202,7 +202,8 @@ def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie
         raise PrecplanError("no runs to analyse: the store is empty")
     check_records(records)
     check_comparable(records)
-    good = [r for r in records if _ok(r)]
+    # by run id: a resumed or merged store reads its lines in another order, and its report is the same
+    good = sorted((r for r in records if _ok(r)), key=lambda r: str(r["run_id"]))
     warnings: list[str] = []
     notes: list[str] = []
     base_fit, pred_law, base = None, None, None
