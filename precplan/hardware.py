@@ -232,7 +232,7 @@ def _bounded(value: Any, where: str, kind: str) -> float:
     v = _positive(value, where)
     lo, hi = BOUNDS[kind]
     if not lo <= v <= hi:
-        raise _fail(where, f"{value!r} is not a plausible {kind.split('.')[-1]} (expected {lo:g} to {hi:g})")
+        raise _fail(where, f"{value!r} is not a plausible {dict(flops='peak rate', bandwidth='bandwidth').get(kind.split('.')[0], 'memory size')} (expected {lo:g} to {hi:g})")
     return v
 
 

@@ -30,13 +30,21 @@ MIN_PRICE, MAX_PRICE = 1e-4, 1e6  # dollars per GPU-hour
 
 def given(name: str) -> bool:
     """Whether the option behind parameter ``name`` was given on the command line (not its default)."""
-    import click
-    from click.core import ParameterSource
+    ctx = None
+    try:  # typer >= 0.17 carries its own copy of click
+        from typer._click.globals import get_current_context  # type: ignore[import-not-found]
 
-    ctx = click.get_current_context(silent=True)
+        ctx = get_current_context(silent=True)
+    except ImportError:
+        pass
+    if ctx is None:
+        import click
+
+        ctx = click.get_current_context(silent=True)
     if ctx is None:
         return False
-    return ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
+    source = ctx.get_parameter_source(name)
+    return source is not None and getattr(source, "name", "") != "DEFAULT"
 
 
 def warn(message: str) -> None:
@@ -69,11 +77,11 @@ def check_optimize_extras(gpu: str | None, hardware: str | None, serve_memory: s
     if hardware is not None and gpu is None and not _names_card(serve_memory, hardware):
         raise PrecplanError("--hardware is the catalog --gpu (or a card in --serve-memory) is looked up in; give --gpu"
                             " NAME with it, or leave --hardware out")
-    served = inference_tokens is not None or serve_memory is not None
+    served = inference_tokens is not None or serve_memory is not None or gpu is not None  # a GPU plan reports its KV cache
     for option, value in (("--serve-kv", serve_kv), ("--serve-activations", serve_activations)):
         if value is not None and not served:
             raise PrecplanError(f"{option} sets a serving precision, and nothing is served here: give --inference-tokens"
-                                " (serving compute) or --serve-memory (serving memory), or leave it out")
+                                " (serving compute), --serve-memory (serving memory) or --gpu, or leave it out")
     if json_columns and gpu is not None and len([g for g in gpu.split(",") if g.strip()]) > 1:
         raise PrecplanError("--json-columns writes one GPU's sweep as columns; with several GPUs (--gpu a,b) use --json")
     for option, text in (("--input-tokens", input_tokens), ("--output-tokens", output_tokens), ("--context", context),
