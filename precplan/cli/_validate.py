@@ -139,6 +139,12 @@ def validate(
         where = placement(device)
         summary = run_sweep(the_preset.specs, source, where, out_dir, name, shard_t, console=console(stderr=True),
                             compile=compile_, checkpoints=n_checkpoints)
+    from precplan.validate._store import store_files
+
+    if summary.elsewhere and not store_files(out_dir):  # a second worker on this shard: the first holds every run
+        console(stderr=True).print(f"note: all {summary.elsewhere} run(s) of this shard are training in another worker"
+                                   f" sharing {out_dir}; nothing to report yet (precplan validate --report {out_dir} later)")
+        return
     records, notes = read_folders([out_dir])
     _analyse(records, notes + summary.warnings, the_law, fit_grid, out_dir, summary, plot, json_out, curves_out)
 
