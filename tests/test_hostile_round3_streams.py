@@ -78,3 +78,18 @@ def test_sigint_during_a_sweep_ends_promptly(tmp_path: Path) -> None:
         pytest.fail("validate was still running 30 s after SIGINT")
     assert proc.returncode in (130, -signal.SIGINT, 2), err
     assert b"Traceback" not in err, err
+
+
+def test_two_validate_processes_on_one_shard_both_finish(tmp_path: Path) -> None:
+    """The second worker shares the claims (or finds every run held) and exits 0, as the first does."""
+    pytest.importorskip("torch")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), CUDA_VISIBLE_DEVICES="")
+    args = [sys.executable, "-m", "precplan", "validate", "--preset", "ci", "--out", str(tmp_path / "o"), "--device", "cpu",
+            "--threads", "1", "--fit-grid", "coarse"]
+    first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    time.sleep(0.5)
+    second = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    outs = [p.communicate(timeout=600) for p in (first, second)]
+    for p, (_, err) in zip((first, second), outs):
+        assert p.returncode == 0, err.decode()[-800:]
+        assert b"Traceback" not in err
