@@ -15,7 +15,7 @@ from precplan.errors import PrecplanError
 
 __all__ = [
     "MAX_SEEDS", "MAX_DEVICES", "MAX_RUNS_PER_TASK", "MAX_THREADS", "MAX_REQUEST_TOKENS", "MAX_BATCH_PLAUSIBLE",
-    "given", "warn", "check_optimize_extras", "check_fit_curve_options", "check_validate_run",
+    "given", "warn", "check_optimize_extras", "kv_card_warnings", "check_fit_curve_options", "check_validate_run",
 ]
 
 MAX_SEEDS = 100  # seeds per configuration: 100 already multiplies a sweep a hundredfold
@@ -100,9 +100,25 @@ def check_optimize_extras(gpu: str | None, hardware: str | None, serve_memory: s
             warn(f"{option} {text}: an MFU under {MIN_MFU_PLAUSIBLE:.0%} is far below any real training or serving"
                  " (typical 0.3 to 0.6); the plan takes it as given")
     b = _finite(batch, "--batch")
-    if b is not None and b > MAX_BATCH_PLAUSIBLE:
+    if b is not None and b > MAX_BATCH_PLAUSIBLE and gpu is None:  # on a GPU, kv_card_warnings speaks for it
         warn(f"--batch {batch}: {b:.3g} sequences decoded together is far beyond any serving setup (typical 1 to"
              f" {MAX_BATCH_PLAUSIBLE:,}); the plan takes it as given")
+
+
+def kv_card_warnings(sweep: Any, spec: Any) -> list[str]:
+    """One warning when a plan's KV cache (--batch sequences of --context tokens) is larger than
+    the card it is served on: legal, and the plan stands, but no such card serves it."""
+    if spec is None:
+        return []
+    import numpy as np
+
+    kv = np.asarray(sweep.columns().get("kv_cache_bytes", []), dtype=float)
+    kv = kv[np.isfinite(kv)]
+    card = float(spec.gpu.total_memory)
+    if kv.size == 0 or kv.max() <= card:
+        return []
+    return [f"the KV cache ({kv.max():.3g} B: --batch sequences x --context tokens) is larger than the {spec.gpu.label}'s"
+            f" memory ({card:.3g} B): serving it needs more cards, a smaller batch or a shorter context"]
 
 
 def _names_card(serve_memory: str | None, hardware: str) -> bool:

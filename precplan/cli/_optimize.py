@@ -75,7 +75,7 @@ def optimize(
 
     import numpy as np
 
-    from precplan.cli._checks_round3 import check_optimize_extras
+    from precplan.cli._checks_round3 import check_optimize_extras, kv_card_warnings
     from precplan.errors import PrecplanError
     from precplan.optimize._planner import make_planner
     from precplan.optimize._checks import parse_bits_spec
@@ -154,7 +154,7 @@ def optimize(
     sweep = _solve(planner, budgets, lvl)
     if card_note is not None:
         sweep = replace(sweep, shared_notes=(card_note,) + sweep.shared_notes)
-    sweep.lead_warnings[:] = extra
+    sweep.lead_warnings[:] = extra + kv_card_warnings(sweep, spec)
     if sweep.count == 1 and not json_columns:
         _one_plan(planner, sweep[0], sweep, [], None, json_out, csv, plot)
         return
