@@ -173,7 +173,9 @@ def check_validate_run(report: bool, list_only: bool, seeds: int, devices: str |
             raise PrecplanError(f"{extra} is a training option; --report only reads the stores (leave {extra} out)")
         return
     _check_counts(runs_per_task, threads, gpus_per_node)
-    _check_executor(executor, time_limit, partition, slurm_param, runs_per_task, gpus_per_node)
+    if devices is not None and executor != "local":
+        raise PrecplanError("--devices is for one machine (--executor local); a cluster executor gives each task its own GPU")
+    _check_executor(executor, time_limit, partition, slurm_param, runs_per_task, gpus_per_node, list_only)
     if devices is not None:
         _check_devices(devices, device, executor, list_only)
     elif device == "cuda" and executor == "local" and not list_only and _gpu_count() == 0:
@@ -190,7 +192,7 @@ def _check_counts(runs_per_task: int | None, threads: int | None, gpus_per_node:
 
 
 def _check_executor(executor: str, time_limit: str | None, partition: str | None, slurm_param: Sequence[str] | None,
-                    runs_per_task: int | None, gpus_per_node: int) -> None:
+                    runs_per_task: int | None, gpus_per_node: int, list_only: bool) -> None:
     import shutil
 
     slurm_only = [o for o, v in (("--time", time_limit), ("--partition", partition), ("--slurm-param", slurm_param or None))
@@ -206,6 +208,8 @@ def _check_executor(executor: str, time_limit: str | None, partition: str | None
 
     parse_time(time_limit)
     slurm_params(partition, None, gpus_per_node, list(slurm_param or ()), False, "check")
+    if list_only:  # --list submits nothing: what this machine lacks matters when it trains
+        return
     if executor.startswith("slurm"):
         import importlib.util
 

@@ -202,8 +202,7 @@ def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie
         raise PrecplanError("no runs to analyse: the store is empty")
     check_records(records)
     check_comparable(records)
-    # by run id: a resumed or merged store reads its lines in another order, and its report is the same
-    good = sorted((r for r in records if _ok(r)), key=lambda r: str(r["run_id"]))
+    good = [r for r in records if _ok(r)]
     warnings: list[str] = []
     notes: list[str] = []
     base_fit, pred_law, base = None, None, None
@@ -219,7 +218,8 @@ def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie
         n_base = sum(min(_bits(r)) >= HIGH for r in good)
         base = {"coefficients": values, "r2": base_fit.r2, "runs": n_base, "warnings": _fit_warnings(base_fit)}
         notes.append(f"predictions: base terms fitted on the {n_base} 16-bit runs; precision and PTQ terms from {law.id}")
-    comparisons = _compare(good, pred_law)
+    # by run id: a resumed or merged store reads its lines in another order, and lists them the same
+    comparisons = sorted(_compare(good, pred_law), key=lambda c: str(c.run_id))
     noise = seed_noise(good)
     refit, constants = _refit(good, pred_law, law, grid)
     if refit and refit.get("error"):
