@@ -320,6 +320,8 @@ def read_catalog(path: str | Path) -> Catalog:
     is (:func:`precplan.io.parse_yaml_text`: no anchors or aliases, bounded nesting, no key twice)."""
     from precplan.io import decode_text, parse_yaml_text, read_regular_file
 
+    if not str(path).strip() or "\0" in str(path):
+        raise PrecplanError(f"hardware catalog {str(path)!r}: not a file name (give a catalog .yaml file)")
     p = Path(path)
     raw = read_regular_file(p, MAX_FILE_BYTES, "hardware catalog", missing="no such hardware catalog file")
     text = decode_text(raw, p, "a hardware catalog is UTF-8 YAML text")
