@@ -31,6 +31,15 @@ Array = NDArray[np.float64]
 SCHEMA = "precplan-hardware/1"
 MAX_FILE_BYTES = 1 << 20  # a catalog is a few KB; refuse anything near a megabyte unread
 MAX_MULTIPLE = 4096  # 2xh100 ... 4096xh100
+MAX_DEPTH = 16  # nesting levels (the format needs 5: gpus, id, formats, name, value)
+# What a catalog number may be: a memory from 1 MB to 1 PB, a bandwidth from 1 MB/s to 1 PB/s, a
+# dense peak from 1 GFLOP/s to 1e19 FLOP/s (10 EFLOP/s per chip). Outside these a number is a
+# typo (a peak of 1e-300 would overflow every cost), refused with its key.
+BOUNDS = {"memory.bytes": (1e6, 1e15), "bandwidth.bytes_per_s": (1e6, 1e15), "flops": (1e9, 1e19)}
+# The width each catalog format name stands for (tf32: its 32-bit storage, as the catalog writes it).
+FORMAT_BITS: Mapping[str, float] = MappingProxyType({
+    "bf16": 16, "fp16": 16, "fp8": 8, "fp6": 6, "fp4": 4, "int8": 8, "int4": 4, "tf32": 32,
+})
 
 # Catalog format names -> the precplan precision each stands for. fp8 trains as e4m3 (Hopper and
 # Blackwell run e4m3 and e5m2 at one rate), fp6 as e3m2, fp4 as e2m1 (the OCP MX element types).
@@ -232,6 +241,15 @@ def _positive(value: Any, where: str) -> float:
     return v
 
 
+def _bounded(value: Any, where: str, kind: str) -> float:
+    """A positive catalog number within :data:`BOUNDS` for its kind."""
+    v = _positive(value, where)
+    lo, hi = BOUNDS[kind]
+    if not lo <= v <= hi:
+        raise _fail(where, f"{value!r} is not a plausible {dict(flops='peak rate', bandwidth='bandwidth').get(kind.split('.')[0], 'memory size')} (expected {lo:g} to {hi:g})")
+    return v
+
+
 def _text(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _fail(where, "must be a non-empty text")
@@ -282,7 +300,10 @@ def catalog_from_mapping(data: Any, origin: str = "<memory>") -> Catalog:
             native = f.get("native", True)
             if not isinstance(native, bool):
                 raise _fail(f"{fw}.native", "must be true or false")
-            fmts[fname] = Format(fname, _positive(f["bits"], f"{fw}.bits"), _positive(f["flops"], f"{fw}.flops"),
+            bits = _positive(f["bits"], f"{fw}.bits")
+            if bits != FORMAT_BITS[fname]:
+                raise _fail(f"{fw}.bits", f"{f['bits']!r} contradicts the format's name: {fname} is {FORMAT_BITS[fname]:g} bits")
+            fmts[fname] = Format(fname, bits, _bounded(f["flops"], f"{fw}.flops", "flops"),
                                  _text(f["source"], f"{fw}.source"), str(f.get("note") or ""), native)
         aliases_in = e.get("aliases") or []
         if not isinstance(aliases_in, list) or not all(isinstance(a, str) and a.strip() for a in aliases_in):
@@ -297,8 +318,8 @@ def catalog_from_mapping(data: Any, origin: str = "<memory>") -> Catalog:
             raise _fail(f"{where}.unsupported", "must be a mapping from format name to why")
         gpu = Gpu(
             id=key, name=_text(e["name"], f"{where}.name"),
-            memory_bytes=_positive(mem["bytes"], f"{where}.memory.bytes"), memory_source=_text(mem["source"], f"{where}.memory.source"),
-            bandwidth=_positive(bw["bytes_per_s"], f"{where}.bandwidth.bytes_per_s"), bandwidth_source=_text(bw["source"], f"{where}.bandwidth.source"),
+            memory_bytes=_bounded(mem["bytes"], f"{where}.memory.bytes", "memory.bytes"), memory_source=_text(mem["source"], f"{where}.memory.source"),
+            bandwidth=_bounded(bw["bytes_per_s"], f"{where}.bandwidth.bytes_per_s", "bandwidth.bytes_per_s"), bandwidth_source=_text(bw["source"], f"{where}.bandwidth.source"),
             formats=MappingProxyType(fmts), aliases=aliases,
             unsupported=MappingProxyType({str(k): str(v) for k, v in unsupported.items()}), memory_note=str(mem.get("note") or ""),
         )
@@ -309,19 +330,16 @@ def catalog_from_mapping(data: Any, origin: str = "<memory>") -> Catalog:
 
 
 def read_catalog(path: str | Path) -> Catalog:
-    """Read and validate a catalog file (safe YAML loader, at most 1 MiB)."""
-    import yaml
+    """Read and validate a catalog file: at most 1 MiB of UTF-8 YAML, read as every YAML input
+    is (:func:`precplan.io.parse_yaml_text`: no anchors or aliases, bounded nesting, no key twice)."""
+    from precplan.io import decode_text, parse_yaml_text, read_regular_file
 
+    if not str(path).strip() or "\0" in str(path):
+        raise PrecplanError(f"hardware catalog {str(path)!r}: not a file name (give a catalog .yaml file)")
     p = Path(path)
     raw = read_regular_file(p, MAX_FILE_BYTES, "hardware catalog", missing="no such hardware catalog file")
     text = decode_text(raw, p, "a hardware catalog is UTF-8 YAML text")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise PrecplanError(f"{p}: malformed YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    return catalog_from_mapping(data, str(p))
+    return catalog_from_mapping(parse_yaml_text(text, str(p), "hardware catalog", MAX_DEPTH, needs=5), str(p))
 
 
 @lru_cache(maxsize=1)

@@ -304,3 +304,109 @@ def check_output_dir(path: str | os.PathLike[str], option: str = "--out") -> Pat
     if not _writable_dir(probe):
         raise _error(f"{option} {text}: cannot write in the folder {probe} (permission denied)")
     return p
+
+
+# ------------------------------------------------------------------------ hostile YAML
+# The one rule for every YAML input (law files, hardware catalogs): the safe loader, without
+# anchors or aliases (an alias bomb expands exponentially), with bounded nesting (deep nesting
+# exhausts the composer's recursion, and flow brackets make the scanner quadratic) and with
+# duplicate keys refused (YAML would silently keep the last one).
+MAX_YAML_DEPTH = 32
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of flow brackets ([ and {, counted even inside quotes)."""
+    b = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    step = (b == ord("[")).astype(np.int64) + (b == ord("{")) - (b == ord("]")) - (b == ord("}"))
+    return int(np.cumsum(step).max(initial=0))
+
+
+def parse_yaml_text(text: str, origin: str, what: str, max_depth: int = MAX_YAML_DEPTH, needs: int = 4) -> Any:
+    """The YAML data of an input file, or one-line errors naming ``origin``: anchors or aliases,
+    nesting deeper than ``max_depth`` (``needs``: how deep the format goes, for the message), a
+    key given twice in one mapping, malformed YAML.
+
+    Parameters
+    ----------
+    text
+        The file's text (see :func:`decode_text`).
+    origin
+        The file's name, for messages.
+    what
+        What the file is ("law file", "hardware catalog"), for messages.
+    max_depth, needs
+        The nesting bound, and the nesting the format itself uses.
+
+    Returns
+    -------
+    Any
+        The parsed data (plain mappings, lists and scalars).
+
+    Raises
+    ------
+    PrecplanError
+        On any of the above, naming the file and the line.
+
+    Example
+    -------
+    >>> parse_yaml_text("a: 1\\n", "x.yaml", "law file")
+    {'a': 1}
+    """
+    import yaml
+
+    if _flow_depth(text) > max_depth:
+        raise _error(f"{origin}: brackets nested more than {max_depth} levels deep (a {what} needs {needs})")
+
+    class Refused(Exception):
+        pass
+
+    class Loader(yaml.SafeLoader):
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            event = self.peek_event()
+            line = event.start_mark.line + 1
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                raise Refused(f"line {line}: YAML anchors and aliases (&name, *name) are not allowed in a {what}")
+            self.depth += 1
+            try:
+                if self.depth > max_depth:
+                    raise Refused(f"line {line}: nested more than {max_depth} levels deep (a {what} needs {needs})")
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    dup = key in seen
+                    seen.add(key)
+                except TypeError:  # an unhashable key: the constructor says so below
+                    continue
+                if dup:
+                    raise Refused(f"line {key_node.start_mark.line + 1}: the key {_oneline(key)} is given twice;"
+                                  f" a {what} names each key once")
+            return super().construct_mapping(node, deep)
+
+    loader = Loader(text)
+    try:
+        return loader.get_single_data()
+    except Refused as exc:
+        raise _error(f"{origin}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise _error(f"{origin}: malformed YAML{where}: {problem}") from None
+    except RecursionError:  # pragma: no cover - bounded by max_depth
+        raise _error(f"{origin}: nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def _oneline(value: Any) -> str:
+    """A value for a one-line message: plain text (no numpy reprs), control characters escaped."""
+    text = value.item() if isinstance(value, np.generic) else value
+    return repr(str(text)) if isinstance(text, str) else repr(text)

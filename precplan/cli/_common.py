@@ -44,7 +44,8 @@ class OutputError(Exception):
 
 def fail(message: str, command: str | None = None) -> None:
     """One line on stderr (library argument names shown as ``command``'s flags), exit code 2."""
-    sys.stderr.write(f"error: {cli_message(message, command)}\n")
+    text = cli_message(message, command).replace("\r", "\\r").replace("\n", "\\n")  # always one line
+    sys.stderr.write(f"error: {text}\n")
     raise typer.Exit(2)
 
 

@@ -54,6 +54,7 @@ def fit(
     from precplan.laws import save_law
     from precplan.units import parse_count
 
+    from precplan.cli._checks_round3 import check_fit_curve_options
     from precplan.fit import check_fit_options
 
     if (runs is None) == (example is None):
@@ -64,6 +65,7 @@ def fit(
         path, example_columns = example_runs(example)
         runs, columns = str(path), columns or example_columns
     check_outputs({"--out": out, "--plot": plot}, [runs, law], force)
+    check_fit_curve_options(runs, curves)
     budget = parse_count(at_budget, "--at-budget")
     check_fit_options(form=form, objective=objective, delta=delta, grid=grid, bootstrap=bootstrap, level=level,
                       seed=seed, law_id=law_id, columns=columns, holdout=holdout)

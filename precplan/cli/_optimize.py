@@ -76,7 +76,7 @@ def optimize(
 ) -> None:
     """Choose parameters, tokens and training precision that minimize predicted loss under a budget (--law a,b,c: side by side)."""
     args = {k: v for k, v in locals().items() if k in REQUEST_ARGS}
-    _check_outputs(csv, plot, json_out, json_columns, [law, base], force)
+    _check_outputs(csv, plot, json_out, json_columns, [law, base, hardware], force, args)
     laws = split_law_list(law)
     if len(laws) > 1 or format_laws(laws):  # several laws, or a format-aware law (planned over native formats)
         return _per_law(laws, base, args, json_out, json_columns, csv, plot)
@@ -92,8 +92,15 @@ def optimize(
     _show_sweep(req.planner, sweep, json_out, json_columns, csv, plot)
 
 
-def _check_outputs(csv: str | None, plot: str | None, json_out: bool, json_columns: bool, inputs: list, force: bool) -> None:
-    """One output on stdout at most, and every output file writable, before any work."""
+def _check_outputs(csv: str | None, plot: str | None, json_out: bool, json_columns: bool, inputs: list, force: bool,
+                   args: dict[str, Any]) -> None:
+    """One output on stdout at most, every output file writable (the inputs, the --hardware
+    catalog too, never overwritten), and options that do nothing refused, before any work."""
+    from precplan.cli._checks_round3 import check_optimize_extras
+
+    check_optimize_extras(*(args.get(k) for k in (
+        "gpu", "hardware", "serve_memory", "serve_kv", "serve_activations", "inference_tokens")), json_columns,
+        *(args.get(k) for k in ("mfu", "prefill_mfu", "price", "batch", "input_tokens", "output_tokens", "context")))
     if csv == "-" and (json_out or json_columns):
         raise PrecplanError(f"--csv - and {'--json' if json_out else '--json-columns'} both write to stdout; pick one (or give --csv a file name)")
     if json_out and json_columns:

@@ -18,7 +18,7 @@ def render_per_law(results: Sequence[Any], json_out: bool) -> None:
     from precplan.cli._flags import cli_message
     from precplan.cli._optimize_render import bits_num, plain
     from precplan.cli._render import console, fmt, print_json, print_notes, print_warnings, table
-    from precplan.cli._spread import NotApplicable
+    from precplan.cli._spread import NotApplicable, print_spread_warnings
     from precplan.laws import load_law
     from precplan.optimize import condensed, laws_verdict
     from precplan.units import format_count
@@ -26,7 +26,7 @@ def render_per_law(results: Sequence[Any], json_out: bool) -> None:
     shown = [NotApplicable(r.law, False, cli_message(r.reason)) if not hasattr(r, "bits") else r for r in results]
     if json_out:
         print_json(shown)
-        return
+        return print_spread_warnings(shown)
     cols: list[tuple[str, Callable[[Any], Any], Callable[[float], str], str]] = [
         ("N*", lambda p: p.params, format_count, "params"), ("D*", lambda p: p.tokens, format_count, "tokens"),
         ("D/N", lambda p: p.tokens_per_param, plain, "tokens_per_param"), ("bits", lambda p: p.bits.weights, bits_num, "bits"),

@@ -49,6 +49,9 @@ def predict(
         results = run_each(laws, solve)
         if json_out:
             print_json(results)
+            from precplan.cli._spread import print_spread_warnings
+
+            print_spread_warnings(results)
         else:
             render_predictions(results)
             render_runs(pw, n, d)

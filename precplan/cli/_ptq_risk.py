@@ -113,6 +113,9 @@ def _law_list(laws, n, d, head, table, pw, pa, pkv, level, json_out, plot) -> No
     results = run_each(laws, solve)
     if json_out:
         print_json(results)
+        from precplan.cli._spread import print_spread_warnings
+
+        print_spread_warnings(results)
         return
     r0 = next(r for r in results if hasattr(r, "post_name"))
     columns = [

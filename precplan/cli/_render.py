@@ -118,6 +118,12 @@ def console(stderr: bool = False):  # -> rich.console.Console
     """A rich console (imported lazily: rich costs start-up time)."""
     from rich.console import Console
 
+    if not utf8_output(stderr):  # latin-1, ascii: what the stream cannot encode becomes "?", never a crash
+        stream = sys.stderr if stderr else sys.stdout
+        try:
+            stream.reconfigure(errors="replace")
+        except (AttributeError, ValueError, OSError):
+            pass
     out = Console(stderr=stderr, highlight=False)
     if out.width < MIN_WIDTH:  # COLUMNS=0 would print nothing at all, COLUMNS=1 a letter per line
         out = Console(stderr=stderr, highlight=False, width=MIN_WIDTH)
@@ -125,6 +131,13 @@ def console(stderr: bool = False):  # -> rich.console.Console
 
 
 MIN_WIDTH = 40
+
+
+def utf8_output(stderr: bool = False) -> bool:
+    """Whether stdout (stderr) encodes UTF-8; tables fall back to ASCII borders when not."""
+    stream = sys.stderr if stderr else sys.stdout
+    enc = (getattr(stream, "encoding", None) or "utf-8").lower().replace("-", "").replace("_", "")
+    return enc.startswith("utf")
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], caption: str | None = None,
@@ -138,7 +151,9 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], cap
     from rich.text import Text
 
     rows = [[str(c) for c in row] for row in rows]
-    t = Table(caption=caption, caption_justify="left")
+    from rich import box
+
+    t = Table(caption=caption, caption_justify="left", **({} if utf8_output() else {"box": box.ASCII}))
     for i, col in enumerate(columns):
         numeric = i > 0 and all(_looks_numeric(r[i]) for r in rows if i < len(r))
         keep = {}

@@ -56,6 +56,13 @@ def run_each(laws: Sequence[Any], solve: Callable[[Any], Any]) -> list[Any]:
     return out
 
 
+def print_spread_warnings(results: Sequence[Any]) -> None:
+    """With --json, every law's warnings on stderr too (README: warnings go to stderr), once each."""
+    from precplan.cli._common import print_json_warnings
+
+    print_json_warnings(list(dict.fromkeys(w for r in results for w in (getattr(r, "warnings", None) or ()))))
+
+
 def spread_text(values: Sequence[float], show: Callable[[float], str]) -> str:
     """``min..max (max/min = r x)`` of the finite positive values."""
     v = np.asarray([x for x in values if x is not None], dtype=float)

@@ -66,6 +66,7 @@ def validate(
     from precplan.errors import PrecplanError
     from precplan.validate import parse_shard, read_folders
 
+    from precplan.cli._checks_round3 import check_validate_run
     from precplan.cli._validate_checks import check_validate_args
 
     the_law = load_cli_law(law, None)
@@ -73,6 +74,8 @@ def validate(
     format_names = _check_formats(formats, formats_backward, preset, report)
     report_dir = check_validate_args(the_law, dirs, out, data, law, preset, report, list_only, seed, act_granularity,
                                      fit_grid, plot, force, checkpoints, curves_out)
+    check_validate_run(report, list_only, seeds, devices, device, executor, time_limit, partition, slurm_param,
+                       runs_per_task, gpus_per_node, threads, data, out)
     if report:
         folders = list(dirs or ([out] if out else []))
         records, notes = read_folders(folders)
@@ -151,6 +154,12 @@ def validate(
         where = placement(device)
         summary = run_sweep(the_preset.specs, source, where, out_dir, name, shard_t, console=console(stderr=True),
                             compile=compile_, checkpoints=n_checkpoints)
+    from precplan.validate import store_files
+
+    if summary.elsewhere and not store_files(out_dir):  # a second worker on this shard: the first holds every run
+        console(stderr=True).print(f"note: all {summary.elsewhere} run(s) of this shard are training in another worker"
+                                   f" sharing {out_dir}; nothing to report yet (precplan validate --report {out_dir} later)")
+        return
     records, notes = read_folders([out_dir])
     _analyse(records, notes + summary.warnings, the_law, fit_grid, out_dir, summary, plot, json_out, curves_out)
 

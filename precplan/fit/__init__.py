@@ -16,6 +16,7 @@
 - ``_result``    the :class:`FitResult` and the law file it becomes
 """
 
+from precplan.fit._curves import looks_like_curves
 from precplan.fit._fit import check_fit_options, fit_law
 from precplan.fit._grids import check_grid
 from precplan.fit._quality import r_squared
@@ -25,5 +26,5 @@ from precplan.fit._table import COLUMNS, Runs
 
 __all__ = [
     "COLUMNS", "FitResult", "Runs", "fit_law", "load_runs", "parse_columns",
-    "check_fit_options", "check_grid", "example_runs", "r_squared",
+    "check_fit_options", "check_grid", "example_runs", "looks_like_curves", "r_squared",
 ]

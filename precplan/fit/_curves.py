@@ -114,6 +114,7 @@ def load_curves(path: str | Path, columns: Mapping[str, str] | str | None = None
     if any(not str(name) for name in names):
         raise PrecplanError(f"{p}: a checkpoint has an empty {run_col}; every checkpoint needs the id of its run")
     _check_constant(runs, run, names, p)
+    _check_progress(runs, run, names, p, _column(p, "step") if "step" in header else None)
 
     tokens = runs.tokens
     final = np.zeros(names.size)
@@ -172,6 +173,34 @@ def _column(p: Path, name: str) -> list[str]:
         return [row[j].strip() if j < len(row) else "" for row in reader if row]
 
 
+def _check_progress(runs: Runs, run: np.ndarray, names: np.ndarray, p: Path, steps: list[str] | None) -> None:
+    """A run's checkpoints tell one story: two at the same tokens_seen have one loss, and with a
+    step column, tokens_seen never falls while the step rises."""
+    tokens, loss = np.asarray(runs.tokens, dtype=float), np.asarray(runs.loss, dtype=float)
+    order = np.lexsort((tokens, run))
+    r, t, lo = run[order], tokens[order], loss[order]
+    same = (r[1:] == r[:-1]) & (t[1:] == t[:-1]) & (lo[1:] != lo[:-1])
+    if same.any():
+        i = int(np.flatnonzero(same)[0])
+        raise PrecplanError(f"{p}: run {str(names[r[i]])!r} has two checkpoints at {t[i]:.6g} tokens seen with different"
+                            f" losses ({lo[i]:.6g} and {lo[i + 1]:.6g}); a checkpoint is measured once: remove one, or give"
+                            " each training run its own run id")
+    if steps is None or len(steps) != run.size:
+        return
+    try:
+        step = np.asarray([float(x) for x in steps])
+    except ValueError:
+        return  # the runs reader speaks for the columns it reads; a bad step is refused by the export
+    order = np.lexsort((tokens, step, run))
+    r, t, s = run[order], tokens[order], step[order]
+    back = (r[1:] == r[:-1]) & (s[1:] > s[:-1]) & (t[1:] < t[:-1])
+    if back.any():
+        i = int(np.flatnonzero(back)[0])
+        raise PrecplanError(f"{p}: run {str(names[r[i]])!r} has tokens_seen falling from {t[i]:.6g} to {t[i + 1]:.6g} while"
+                            f" its step rises from {s[i]:.6g} to {s[i + 1]:.6g}; tokens seen only grow during a run: check"
+                            " the columns, or give each training run its own run id")
+
+
 def _check_constant(runs: Runs, run: np.ndarray, names: np.ndarray, p: Path) -> None:
     """Model size and training bits are properties of a run: the same on all its checkpoints."""
     cols = [("params", runs.params)] + [(c, runs.bits(c)) for c in ("weight_bits", "activation_bits", "kv_bits")
@@ -183,5 +212,5 @@ def _check_constant(runs: Runs, run: np.ndarray, names: np.ndarray, p: Path) -> 
         np.maximum.at(hi, run, v)
         bad = np.flatnonzero(lo != hi)
         if bad.size:
-            raise PrecplanError(f"{p}: run {names[bad[0]]!r} has checkpoints with different {label} ({lo[bad[0]]:.4g} and"
+            raise PrecplanError(f"{p}: run {str(names[bad[0]])!r} has checkpoints with different {label} ({lo[bad[0]]:.4g} and"
                                 f" {hi[bad[0]]:.4g}); a run has one {label}: give each configuration its own run id")

@@ -419,62 +419,15 @@ MAX_LAW_BYTES = 1 << 20  # a law file is a page of YAML (the bundled ones are un
 MAX_LAW_DEPTH = 32  # nesting levels (the format needs 4)
 
 
-class _LawLoader(yaml.SafeLoader):
-    """YAML's safe loader without aliases or anchors (an alias bomb expands exponentially) and
-    with bounded nesting (deep nesting exhausts the recursion of the composer)."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            mark = event.start_mark
-            raise _Refused(f"line {mark.line + 1}: YAML anchors and aliases (&name, *name) are not allowed in a law file")
-        self._depth += 1
-        try:
-            if self._depth > MAX_LAW_DEPTH:
-                mark = event.start_mark
-                raise _Refused(f"line {mark.line + 1}: nested more than {MAX_LAW_DEPTH} levels deep (a law file needs 4)")
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-
-class _Refused(Exception):
-    """A law file refused while parsing (turned into a :class:`LawFileError` naming the file)."""
-
-
-def _flow_depth(text: str) -> int:
-    """The deepest nesting of flow brackets ([ and {, counted even inside quotes: a law file
-    has no reason for 32 unclosed brackets anywhere). Checked before parsing, because YAML's
-    scanner is quadratic in the nesting of flow collections."""
-    import numpy as np
-
-    b = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    step = (b == ord("[")).astype(np.int64) + (b == ord("{")) - (b == ord("]")) - (b == ord("}"))
-    return int(np.cumsum(step).max(initial=0))
-
-
 def parse_law_text(text: str, origin: str) -> Any:
-    """The YAML data of a law file, refusing aliases, anchors and deep nesting."""
-    if _flow_depth(text) > MAX_LAW_DEPTH:
-        raise LawFileError(f"{origin}: brackets nested more than {MAX_LAW_DEPTH} levels deep (a law file needs 2)")
-    loader = _LawLoader(text)
+    """The YAML data of a law file, refusing aliases, anchors, deep nesting and repeated keys
+    (the one rule for YAML inputs: :func:`precplan.io.parse_yaml_text`)."""
+    from precplan.io import parse_yaml_text
+
     try:
-        return loader.get_single_data()
-    except _Refused as exc:
-        raise LawFileError(f"{origin}: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
-        raise LawFileError(f"{origin}: malformed YAML{where}: {problem}") from None
-    except RecursionError:  # pragma: no cover - bounded by MAX_LAW_DEPTH
-        raise LawFileError(f"{origin}: nested too deeply") from None
-    finally:
-        loader.dispose()
+        return parse_yaml_text(text, origin, "law file", MAX_LAW_DEPTH)
+    except PrecplanError as exc:
+        raise LawFileError(str(exc)) from None
 
 
 def read_law_file(path: str | Path) -> Law:

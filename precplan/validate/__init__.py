@@ -27,7 +27,7 @@ _EXPORTS = {
     "fake_quant": "_quant",
     # used by the command line
     "CHECKPOINTS": "_curves", "MAX_CHECKPOINTS": "_curves", "check_curves_path": "_curves", "fit_args": "_curves",
-    "fit_command": "_curves", "fit_note": "_curves", "EXECUTORS": "_executors", "compute_kind": "_train",
+    "fit_command": "_curves", "fit_note": "_curves", "EXECUTORS": "_executors", "parse_time": "_executors", "slurm_params": "_executors", "store_files": "_store", "compute_kind": "_train",
     "placement": "_train", "shard_slice": "_store", "with_overrides": "_presets",
     "parse_formats": "_formats", "get_format": "_formats", "TrainFormat": "_formats",
     "quantize_format": "_fpquant", "fake_quant_format": "_fpquant", "format_linear": "_fpquant",

@@ -109,6 +109,19 @@ def _checkpoints_of(rec: dict[str, Any]) -> list[dict[str, Any]] | None:
     return out
 
 
+def _check_story(rows: list[dict[str, Any]], run: str) -> None:
+    """One run's checkpoints (sorted by tokens seen): one loss per tokens_seen, and the step
+    never falling while tokens_seen rises (refused: the export would feed ``fit`` nonsense)."""
+    for a, b in zip(rows, rows[1:]):
+        if a["tokens_seen"] == b["tokens_seen"] and a["loss"] != b["loss"]:
+            raise PrecplanError(f"run {run!r}: two checkpoints at {a['tokens_seen']:.6g} tokens seen with different losses"
+                                f" ({a['loss']:.6g} and {b['loss']:.6g}); the store is inconsistent, not exported")
+        sa, sb = a.get("step"), b.get("step")
+        if isinstance(sa, (int, float)) and isinstance(sb, (int, float)) and b["tokens_seen"] > a["tokens_seen"] and sb < sa:
+            raise PrecplanError(f"run {run!r}: step falls from {sa} to {sb} while tokens seen rise; the store is"
+                                " inconsistent, not exported")
+
+
 def curve_rows(records: Sequence[dict[str, Any]]) -> CurveExport:
     """The curves rows of ``records`` (store records of ``precplan validate``): per run, its
     checkpoints before the final step, then its final loss; runs in store order, each sorted by
@@ -145,6 +158,7 @@ def curve_rows(records: Sequence[dict[str, Any]]) -> CurveExport:
                 continue
             mine.append({**base, "tokens_seen": c["tokens_seen"], "loss": c["loss"], "step": c["step"]})
         mine.sort(key=lambda r: r["tokens_seen"])
+        _check_story(mine, base["run"])
         mine.append({**base, "tokens_seen": tokens, "loss": rec["loss"], "step": steps if isinstance(steps, int) else None})
         rows += mine
         runs += 1

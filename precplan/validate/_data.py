@@ -215,6 +215,7 @@ def load_source(path: str | None, seed: int = 0, val_fraction: float = VAL_FRACT
     if p.is_dir() and (p / "train.bin").is_file() and (p / "val.bin").is_file():
         train, val = _bin(p / "train.bin"), _bin(p / "val.bin")
         return ArraySource(train, val, _vocab(train, val), f"{p} (uint16 tokens)", _fingerprint([p / "train.bin", p / "val.bin"]))
+    _check_kind(p, path)
     if p.suffix == ".bin":
         tokens = _bin(p)
         train, val = _split(tokens, val_fraction)
@@ -225,6 +226,22 @@ def load_source(path: str | None, seed: int = 0, val_fraction: float = VAL_FRACT
     data = np.frombuffer(b"".join(f.read_bytes() for f in files), dtype=np.uint8)
     train, val = _split(data, val_fraction)
     return ArraySource(train, val, 256, f"{p} ({len(files)} text file(s) as bytes)", _fingerprint(files))
+
+
+def _check_kind(p: Path, path: str) -> None:
+    """Messages that say what the data is: a device or pipe (never ends), half of a token pair."""
+    import stat
+
+    mode = p.stat().st_mode
+    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+        raise PrecplanError(f"--data {path}: not a regular file or folder (a device, pipe or socket); give a text file or"
+                            " folder, a .bin of uint16 ids, or a folder with train.bin and val.bin")
+    if stat.S_ISDIR(mode):
+        halves = [n for n in ("train.bin", "val.bin") if (p / n).exists()]
+        if len(halves) == 1:
+            other = "val.bin" if halves[0] == "train.bin" else "train.bin"
+            raise PrecplanError(f"--data {path}: has {halves[0]} but no {other}; a token folder needs both (or give the"
+                                f" .bin file itself: its last {VAL_FRACTION:.0%} is then the validation split)")
 
 
 def python_roots() -> list[Path]:

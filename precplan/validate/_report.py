@@ -204,7 +204,8 @@ def analyze(records: Sequence[dict[str, Any]], law: Law, grid: str = "full", tie
         n_base = sum(min(_bits(r)) >= HIGH for r in good)
         base = {"coefficients": values, "r2": base_fit.r2, "runs": n_base, "warnings": _fit_warnings(base_fit)}
         notes.append(f"predictions: base terms fitted on the {n_base} 16-bit runs; precision and PTQ terms from {law.id}")
-    comparisons = _compare(good, pred_law)
+    # by run id: a resumed or merged store reads its lines in another order, and lists them the same
+    comparisons = sorted(_compare(good, pred_law), key=lambda c: str(c.run_id))
     noise = seed_noise(good)
     refit, constants = _refit(good, pred_law, law, grid)
     if refit and refit.get("error"):
