@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from precplan.errors import PrecplanError
+from precplan.formats import parse_format
 from precplan.precision import Precision, parse_precision
 from precplan.io import bundled_dir, decode_text, read_regular_file
 
@@ -37,9 +38,6 @@ MAX_DEPTH = 16  # nesting levels (the format needs 5: gpus, id, formats, name, v
 # typo (a peak of 1e-300 would overflow every cost), refused with its key.
 BOUNDS = {"memory.bytes": (1e6, 1e15), "bandwidth.bytes_per_s": (1e6, 1e15), "flops": (1e9, 1e19)}
 # The width each catalog format name stands for (tf32: its 32-bit storage, as the catalog writes it).
-FORMAT_BITS: Mapping[str, float] = MappingProxyType({
-    "bf16": 16, "fp16": 16, "fp8": 8, "fp6": 6, "fp4": 4, "int8": 8, "int4": 4, "tf32": 32,
-})
 
 # Catalog format names -> the precplan precision each stands for. fp8 trains as e4m3 (Hopper and
 # Blackwell run e4m3 and e5m2 at one rate), fp6 as e3m2, fp4 as e2m1 (the OCP MX element types).
@@ -47,6 +45,12 @@ FORMAT_PRECISION: Mapping[str, str] = MappingProxyType({
     "bf16": "bf16", "fp16": "fp16", "fp8": "fp8-e4m3", "fp6": "fp6-e3m2", "fp4": "fp4-e2m1",
     "int8": "int8", "int4": "int4", "tf32": "tf32",
     "mxfp8": "mxfp8-e4m3", "mxfp6": "mxfp6-e3m2", "mxfp4": "mxfp4", "nvfp4": "nvfp4",
+})
+# The bits a catalog row must state for its format name: the plain widths, and for block formats the
+# bits per element including the scale, as precplan.formats defines them (MXFP4 4.25, NVFP4 4.5).
+FORMAT_BITS: Mapping[str, float] = MappingProxyType({
+    "bf16": 16, "fp16": 16, "fp8": 8, "fp6": 6, "fp4": 4, "int8": 8, "int4": 4, "tf32": 32,
+    **{name: parse_format(FORMAT_PRECISION[name]).bits_per_element for name in ("mxfp8", "mxfp6", "mxfp4", "nvfp4")},
 })
 BLOCK_FORMATS = ("mxfp8", "mxfp6", "mxfp4", "nvfp4")
 """Block-scaled catalog formats (OCP MX v1.0 blocks of 32 with E8M0 scales; NVFP4 blocks of 16 with

@@ -106,13 +106,14 @@ def check_optimize_extras(gpu: str | None, hardware: str | None, serve_memory: s
 
 
 def kv_card_warnings(sweep: Any, spec: Any) -> list[str]:
-    """One warning when a plan's KV cache (--batch sequences of --context tokens) is larger than
+    """``sweep``: a Plan or a Sweep. One warning when a plan's KV cache (--batch sequences of --context tokens) is larger than
     the card it is served on: legal, and the plan stands, but no such card serves it."""
     if spec is None:
         return []
     import numpy as np
 
-    kv = np.asarray(sweep.columns().get("kv_cache_bytes", []), dtype=float)
+    raw = getattr(sweep, "kv_cache_bytes", None)  # a Plan's number or a Sweep's array
+    kv = np.atleast_1d(np.asarray([] if raw is None else raw, dtype=float))
     kv = kv[np.isfinite(kv)]
     card = float(spec.gpu.total_memory)
     if kv.size == 0 or kv.max() <= card:
@@ -157,7 +158,7 @@ def check_validate_run(report: bool, list_only: bool, seeds: int, devices: str |
     results folder is created or torch imported."""
     from precplan.validate import EXECUTORS
 
-    if isinstance(seeds, bool) or not 1 <= seeds <= MAX_SEEDS:
+    if seeds is not None and (isinstance(seeds, bool) or not 1 <= seeds <= MAX_SEEDS):  # None: the preset's own count
         raise PrecplanError(f"--seeds {seeds}: expected a number of seeds from 1 to {MAX_SEEDS}")
     if executor not in EXECUTORS:
         raise PrecplanError(f"--executor {executor!r}: expected one of {', '.join(EXECUTORS)}")

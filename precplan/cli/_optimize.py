@@ -131,6 +131,9 @@ def _show_plan(planner, plan, sweep, json_out: bool, csv: str | None, plot: str 
     from precplan.cli._optimize_columns import write_csv
     from precplan.cli._optimize_render import render_plan
 
+    from precplan.cli._checks_round3 import kv_card_warnings
+
+    print_json_warnings(kv_card_warnings(plan, planner.gpu))  # legal, but no such card serves it
     if csv is not None:
         write_csv(sweep, csv)
     if json_out:
@@ -154,8 +157,10 @@ def _show_plan(planner, plan, sweep, json_out: bool, csv: str | None, plot: str 
 def _show_sweep(planner, sweep, json_out: bool, json_columns: bool, csv: str | None, plot: str | None) -> None:
     """Print a sweep (table, JSON rows or columns); write its CSV and plot."""
     from precplan.cli._optimize_columns import sweep_columns, sweep_header, write_csv
+    from precplan.cli._checks_round3 import kv_card_warnings
     from precplan.cli._optimize_render import render_sweep
 
+    print_json_warnings(kv_card_warnings(sweep, planner.gpu))
     if csv is not None:
         write_csv(sweep, csv)
     if json_out or json_columns:
