@@ -40,7 +40,7 @@ def validate(
     seed: int = typer.Option(0, "--seed", help="Seed of every run (model init and training data order)."),
     seeds: int = typer.Option(1, "--seeds", help="Repeat every configuration with this many seeds (--seed, --seed + 1, ...): the report then shows the seed noise and calls effects within it 'not resolved'."),
     act_granularity: str = typer.Option("token", "--act-granularity", help="Scale of activation and Q/K/V quantization: token (default; one per token, and head: independent of batching) or tensor (one per micro-batch)."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice, the number of cores)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch in each worker (default: the worker's share of its machine's cores)."),
     ptq: str = typer.Option("rtn", "--ptq", help="Post-training quantization after each run: rtn (round to nearest) or gptq (Frantar et al. 2022, calibrated on training data; what kumar2024's PTQ constants were fit on)."),
     compile_: bool = typer.Option(False, "--compile", help="Run the training forward pass (fake quantization included) through torch.compile."),
     devices: Optional[str] = typer.Option(None, "--devices", help="One worker process per device, sharing one store: all (every GPU), a list such as cuda:0,cuda:2, or cpu."),
@@ -50,6 +50,12 @@ def validate(
     gpus_per_node: int = typer.Option(1, "--gpus-per-node", help="--executor slurm: GPUs per task (runs use one each)."),
     slurm_param: Optional[List[str]] = typer.Option(None, "--slurm-param", help="--executor slurm: more SLURM settings as key=value (account=..., qos=..., constraint=..., mem=...); repeatable."),
     runs_per_task: Optional[int] = typer.Option(None, "--runs-per-task", help="--executor slurm/ray: runs per task (default 1; slurm:local: runs / CPU cores)."),
+    retry: int = typer.Option(0, "--retry", help="Try a run that failed (an exception, out of memory, a data error) up to this many more times within the sweep."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Train again the runs that failed in an earlier sweep (else a rerun leaves them failed)."),
+    gpus_per_run: Optional[float] = typer.Option(None, "--gpus-per-run", help="--executor ray: GPUs per task (default 1 where the cluster has GPUs, else 0)."),
+    cpus_per_run: Optional[float] = typer.Option(None, "--cpus-per-run", help="--executor ray: CPUs per task, and its torch threads (default 1)."),
+    mem_per_run: Optional[str] = typer.Option(None, "--mem-per-run", help="--executor ray: memory per task, e.g. 16GiB (default: Ray's, none reserved)."),
+    queue_timeout: float = typer.Option(600.0, "--queue-timeout", help="--executor ray: seconds a task may wait for resources while none runs; then its runs fail, saying what they asked for and what the cluster has."),
     checkpoints: Optional[int] = typer.Option(None, "--checkpoints", help="Measure the validation loss at this many evenly spaced steps of every run, the last being the final step (default 4; 0: at the end only). Each one before the final step is one more pass over the validation set."),
     curves_out: Optional[str] = typer.Option(None, "--curves-out", help="Also write the runs' training curves (validation loss at each checkpoint, and the final loss) to this .csv/.tsv file, the format precplan fit --curves reads; prints the fit command for it."),
     fit_grid: str = typer.Option("full", "--fit-grid", help="Start grid of the base-law fit: full (4,500 starts) or coarse."),
@@ -83,16 +89,13 @@ def validate(
         raise PrecplanError(f"--act-granularity must be tensor or token; got {act_granularity!r}")
     if ptq not in ("rtn", "gptq"):
         raise PrecplanError(f"--ptq must be rtn or gptq; got {ptq!r}")
-    from precplan.validate._executors import EXECUTORS
-
-    if executor not in EXECUTORS:
-        raise PrecplanError(f"--executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
-    if devices is not None and executor != "local":
-        raise PrecplanError("--devices is for one machine (--executor local); a cluster executor gives each task its own GPU")
-    if runs_per_task is not None and runs_per_task < 1:
-        raise PrecplanError(f"--runs-per-task {runs_per_task}: expected a positive number")
     if devices is not None and devices.strip() != "cpu" and device == "cpu":
         raise PrecplanError(f"--devices {devices} with --device cpu: pick one")
+    from precplan.cli._validate_cluster import cluster_options, failure_lines, sweep_start
+
+    cluster = cluster_options(executor, devices, device if not list_only else "cpu", runs_per_task, partition, time_limit,
+                              gpus_per_node, slurm_param or (), gpus_per_run, cpus_per_run, mem_per_run, queue_timeout,
+                              retry, retry_failed)
     from precplan.validate._train import compute_kind
 
     if seeds < 1:
@@ -100,8 +103,10 @@ def validate(
     run_device = device
     if device == "auto" and devices is not None:
         run_device = "cpu" if devices.strip() == "cpu" else "cuda"
-    elif device == "auto" and executor in ("slurm", "ray"):
+    elif device == "auto" and executor == "slurm":
         run_device = "cuda"  # the cluster's GPUs, whatever this (login) node has
+    elif device == "auto" and executor == "ray":
+        run_device = "cuda" if cluster.ray is not None and cluster.ray.gpus > 0 else "cpu"
     elif device == "auto" and executor == "slurm:local":
         run_device = "cpu" if not torch.cuda.is_available() else "cuda"
     the_preset = with_overrides(the_preset, seed=seed, activation_granularity=act_granularity,
@@ -126,18 +131,28 @@ def validate(
         if threads < 1:
             raise PrecplanError(f"--threads {threads}: expected a positive number of CPU threads")
         torch.set_num_threads(threads)
+    started = sweep_start()
     if devices is not None or executor != "local":
         from precplan.validate._executors import execute
 
         summary = execute(executor, devices, the_preset.specs, source, data, _need(the_preset), out_dir, name, run_device,
-                          threads, compile_, console(stderr=True), runs_per_task, partition, time_limit, gpus_per_node,
-                          slurm_param or (), shard=shard_t, checkpoints=n_checkpoints)
+                          threads, compile_, console(stderr=True), cluster, shard=shard_t, checkpoints=n_checkpoints)
     else:
         where = placement(device)
         summary = run_sweep(the_preset.specs, source, where, out_dir, name, shard_t, console=console(stderr=True),
-                            compile=compile_, checkpoints=n_checkpoints)
-    records, notes = read_folders([out_dir])
-    _analyse(records, notes + summary.warnings, the_law, fit_grid, out_dir, summary, plot, json_out, curves_out)
+                            compile=compile_, checkpoints=n_checkpoints, retry=retry, retry_failed=retry_failed)
+    summary.failures, earlier = failure_lines(out_dir, started)
+    from precplan.validate._store import store_files
+
+    records, notes = read_folders([out_dir]) if store_files(out_dir) else ([], [])
+    try:
+        _analyse(records, notes + summary.warnings + earlier, the_law, fit_grid, out_dir, summary, plot, json_out, curves_out)
+    except PrecplanError:
+        for line in summary.failures:  # too few runs finished to report on: the failures first
+            console(stderr=True).print(line, soft_wrap=True, highlight=False)
+        raise
+    if summary.failures:
+        raise typer.Exit(1)  # the report of what finished is written; the failures said in one line each
 
 
 def _need(preset) -> tuple[int, int]:
@@ -199,6 +214,11 @@ def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out, curves
             doc["curves"] = curves_doc
         print_json(doc)
         print_json_warnings(rep.warnings)
+        if summary is not None and summary.failures:
+            import sys as _sys
+
+            for line in summary.failures:
+                print(line, file=_sys.stderr)
         return
     print_report(rep)
     from precplan.cli._render import console
@@ -207,6 +227,9 @@ def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out, curves
         console().print(f"sweep: ran {summary.ran}, skipped {summary.skipped} already finished, {summary.diverged} diverged,"
                         f" {summary.wall_s:.0f} s on {summary.device}; store {summary.store}"
                         + (f"; {summary.elsewhere} still training in other workers" if summary.elsewhere else ""))
+    if summary is not None:
+        for line in summary.failures:
+            console(stderr=True).print(f"[red]{line}[/red]", soft_wrap=True, highlight=False)
     console().print("wrote " + ", ".join(files))
     if curves_doc is not None:
         from precplan.cli._render import print_notes
@@ -221,9 +244,10 @@ def _list(preset, source, out_dir, shard, json_out, checkpoints) -> None:
 
     from precplan.cli._render import console, fmt, print_json, table
     from precplan.units import format_count
-    from precplan.validate._store import finished_ids, live_claims, shard_slice
+    from precplan.validate._store import finished_ids, live_claims, read_failures, shard_slice
 
     done = finished_ids(out_dir) if Path(out_dir).exists() else set()
+    failed = read_failures(out_dir)
     running = live_claims(out_dir) if Path(out_dir).exists() else set()
     mine = shard_slice(preset.specs, *shard)
     rows = []
@@ -233,6 +257,7 @@ def _list(preset, source, out_dir, shard, json_out, checkpoints) -> None:
         rows.append({"run_id": rid, "params": s.params, "tokens": d, "weight_bits": s.weight_bits,
                      "activation_bits": s.activation_bits, "kv_bits": s.kv_bits, "lr": s.lr, "steps": s.steps,
                      "done": rid in done, "running": rid in running and rid not in done,
+                     "failed": failed[rid]["cause"] if rid in failed else None,
                      "repeats_data": bool(source.repeat_warning(d))})
     estimate = preset.estimate_seconds(source.vocab_size, mine, checkpoints)
     doc = {"preset": preset.name, "description": preset.description, "shard": list(shard), "data": source.name,
@@ -244,6 +269,7 @@ def _list(preset, source, out_dir, shard, json_out, checkpoints) -> None:
     body = [[r["run_id"], format_count(r["params"]), format_count(r["tokens"]),
              f"{r['weight_bits']}/{r['activation_bits']}/{r['kv_bits']}", fmt(r["lr"]), str(r["steps"]),
              "done" if r["done"] else "training (claimed by a live worker)" if r["running"]
+             else "failed (--retry-failed)" if r["failed"]
              else ("pending, repeats data" if r["repeats_data"] else "pending")] for r in rows]
     out = console()
     out.print(table(f"{preset.name}: {preset.description} (shard {shard[0]}/{shard[1]}: {len(rows)} runs)", cols, body))

@@ -45,6 +45,7 @@ class SweepSummary:
     elsewhere: int = 0  # runs another live worker was training when this sweep ended
     failed: int = 0  # runs whose last attempt in this sweep failed (recorded in failed-*.jsonl)
     retried: int = 0  # failed attempts that were tried again (--retry)
+    failures: list[str] = field(default_factory=list)  # one line per failure class (set by the command)
 
 
 PTQ_METHOD_LABEL = {"rtn": "rtn-per-channel", "gptq": "gptq-per-channel"}
