@@ -147,10 +147,13 @@ def validate(
     records, notes = read_folders([out_dir]) if store_files(out_dir) else ([], [])
     try:
         _analyse(records, notes + summary.warnings + earlier, the_law, fit_grid, out_dir, summary, plot, json_out, curves_out)
-    except PrecplanError:
-        for line in summary.failures:  # too few runs finished to report on: the failures first
+    except PrecplanError as exc:
+        if not summary.failures:
+            raise
+        for line in summary.failures:  # too few runs finished to report on: the failures, then why no report
             console(stderr=True).print(line, soft_wrap=True, highlight=False)
-        raise
+        console(stderr=True).print(f"no report: {exc}", soft_wrap=True, highlight=False)
+        raise typer.Exit(1) from None
     if summary.failures:
         raise typer.Exit(1)  # the report of what finished is written; the failures said in one line each
 

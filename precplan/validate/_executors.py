@@ -421,13 +421,16 @@ def ray_connect(ray: Any, address: str | None = None) -> None:
     need torch and numpy installed). Connection and authentication failures are one line each."""
     if ray.is_initialized():
         return
+    import logging
+
     import precplan
 
     address = address if address is not None else (os.environ.get("RAY_ADDRESS") or None)
     env = {"py_modules": [str(Path(precplan.__file__).resolve().parent)]}
     where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
     try:
-        ray.init(address=address, runtime_env=env, log_to_driver=False, ignore_reinit_error=True)
+        ray.init(address=address, runtime_env=env, log_to_driver=False, ignore_reinit_error=True,
+                 logging_level=logging.WARNING)
     except Exception as exc:  # ray raises ConnectionError, RuntimeError, grpc errors...
         text = _last_line(str(exc)) or type(exc).__name__
         if any(w in text.lower() for w in AUTH_WORDS):
