@@ -330,3 +330,18 @@ def test_retry_takes_a_transient_failure_a_second_time(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     sweep = json.loads(res.stdout)["sweep"]
     assert sweep["ran"] == 5 and sweep["retried"] == 1 and sweep["failed"] == 0
+
+
+@pytest.mark.slow
+def test_a_device_worker_killed_by_a_signal_has_its_run_failed_and_is_restarted(tmp_path):
+    pytest.importorskip("torch")
+    kill = "N25K-D32.8K-w16"  # the ci preset's first run: the worker dies at once, the other four are left
+    env = _env(PRECPLAN_TEST_SIGNAL_RUN=kill)
+    res = subprocess.run([sys.executable, "-m", "precplan", "validate", "--preset", "ci", "--threads", "1", "--devices",
+                          "cpu", "--out", str(tmp_path), "--fit-grid", "coarse", "--json"],
+                         env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 1, res.stderr[-3000:]
+    assert len(_lines(tmp_path)) == 4  # the worker started again and trained the runs left
+    [(rid, rec)] = read_failures(tmp_path).items()
+    assert kill in rid and rec["kind"] == "signal" and "worker killed by SIGKILL" in rec["cause"]
+    assert "1 run failed: worker killed by SIGKILL" in res.stderr

@@ -16,6 +16,8 @@ _EXPORTS = {
     "finished_ids": "_store", "parse_shard": "_store", "claim_run": "_store", "live_claims": "_store",
     "check_comparable": "_report", "seed_noise": "_report",
     "execute": "_executors", "run_group": "_executors",
+    "writer_path": "_store", "read_failures": "_store", "StoreReader": "_store",
+    "ClusterOptions": "_executors", "RayResources": "_executors", "summarize_failures": "_failures",
     "gptq_quantize": "_gptq",
     "curve_rows": "_curves", "write_curves": "_curves", "CurveExport": "_curves", "checkpoint_steps": "_curves",
     "python_source": "_data",

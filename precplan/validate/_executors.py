@@ -28,7 +28,7 @@ POLL_S = 2.0
 
 
 __all__ = [
-    "EXECUTORS", "RayResources", "array_chunking", "check_cluster", "cuda_devices", "execute", "groups", "job",
+    "EXECUTORS", "ClusterOptions", "RayResources", "Tracker", "array_chunking", "ray_connect", "check_cluster", "cuda_devices", "execute", "groups", "job",
     "max_array_size", "parse_time", "ray_gpus", "run_devices", "run_group", "run_ray", "run_submitit", "slurm_params",
     "thread_share", "watch",
 ]

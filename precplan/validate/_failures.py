@@ -12,7 +12,9 @@ runs only when asked (``retry_failed``).
 Test hook: when the environment variable ``PRECPLAN_TEST_FAIL_RUN`` is set, a run whose id
 contains its value raises before training (:func:`maybe_inject_failure`); with
 ``PRECPLAN_TEST_FAIL_ONCE=DIR`` set too, only the first attempt fails (a marker file in DIR
-records it). Only the tests set these; they let a test make one run of a real sweep fail on
+records it). ``PRECPLAN_TEST_SIGNAL_RUN=<part of a run id>`` instead kills the worker with
+SIGKILL when it starts that run (the first time only, with a marker file beside the store's
+claims). Only the tests set these; they let a test make one run of a real sweep fail on
 every executor without touching the trainer.
 """
 
@@ -30,14 +32,25 @@ __all__ = ["TRANSIENT", "classify", "maybe_inject_failure", "signal_cause", "sum
 TRANSIENT = frozenset({"oom", "signal", "data", "error"})
 FAIL_ENV = "PRECPLAN_TEST_FAIL_RUN"
 ONCE_ENV = "PRECPLAN_TEST_FAIL_ONCE"
+SIGNAL_ENV = "PRECPLAN_TEST_SIGNAL_RUN"
 
 
 class InjectedFailure(RuntimeError):
     """The test hook's failure."""
 
 
-def maybe_inject_failure(run_id: str) -> None:
-    """Raise :class:`InjectedFailure` when the test hook names ``run_id`` (see the module docstring)."""
+def maybe_inject_failure(run_id: str, out_dir: str | Path | None = None) -> None:
+    """Raise :class:`InjectedFailure` (or die by SIGKILL) when a test hook names ``run_id`` (see
+    the module docstring)."""
+    kill = os.environ.get(SIGNAL_ENV)
+    if kill and kill in run_id and out_dir is not None:
+        marker = Path(out_dir) / "claims" / f".killed-once-{run_id}"
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        except FileExistsError:
+            pass
+        else:
+            os.kill(os.getpid(), _signal.SIGKILL)
     want = os.environ.get(FAIL_ENV)
     if not want or want not in run_id:
         return

@@ -216,7 +216,7 @@ def run_sweep(
                             progress.update(sweep, completed=base + cost * done / total_tokens)
 
                         try:
-                            maybe_inject_failure(rid)
+                            maybe_inject_failure(rid, out_dir)
                             outcome = train_run(spec, source, where, on_progress=update, compile=compile,
                                                 checkpoints=checkpoints)
                             record = make_record(spec, rid, outcome, source, where, preset)
