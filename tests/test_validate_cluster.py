@@ -345,3 +345,12 @@ def test_a_device_worker_killed_by_a_signal_has_its_run_failed_and_is_restarted(
     [(rid, rec)] = read_failures(tmp_path).items()
     assert kill in rid and rec["kind"] == "signal" and "worker killed by SIGKILL" in rec["cause"]
     assert "1 run failed: worker killed by SIGKILL" in res.stderr
+
+
+def test_a_repaired_partial_line_is_reported_not_dropped_silently(tmp_path):
+    path = writer_path(tmp_path)
+    assert append_record(path, {"run_id": "a", "loss": 1.0}) == 0
+    with open(path, "ab") as fh:
+        fh.write(b'{"run_id": "b", "lo')  # this file's earlier writer, killed mid-write
+    assert append_record(path, {"run_id": "c", "loss": 1.0}) == len(b'{"run_id": "b", "lo')
+    assert [r["run_id"] for r in read_store(path)[0]] == ["a", "c"]

@@ -87,11 +87,12 @@ def store_path(out_dir: str | Path, shard: tuple[int, int] = (0, 1)) -> Path:
     return Path(out_dir) / ("runs.jsonl" if n == 1 else f"runs-{i}of{n}.jsonl")
 
 
-def _repair(fd: int) -> None:
-    """Truncate a trailing partial line (a writer killed mid-write) so the next line starts clean."""
+def _repair(fd: int) -> int:
+    """Truncate a trailing partial line (this file's writer killed mid-write) so the next line
+    starts clean; the bytes removed (0: none)."""
     size = os.fstat(fd).st_size
     if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
-        return
+        return 0
     pos, chunk = size, 1 << 16
     while pos > 0:
         start = max(0, pos - chunk)
@@ -99,13 +100,17 @@ def _repair(fd: int) -> None:
         k = block.rfind(b"\n")
         if k >= 0:
             os.ftruncate(fd, start + k + 1)
-            return
+            return size - (start + k + 1)
         pos = start
     os.ftruncate(fd, 0)
+    return size
 
 
-def append_record(path: str | Path, record: dict[str, Any]) -> None:
-    """Append ``record`` as one JSON line: one write call, under a lock, fsync-ed."""
+def append_record(path: str | Path, record: dict[str, Any]) -> int:
+    """Append ``record`` as one JSON line: one write call, fsync-ed, to a file only this process
+    writes (``flock`` is taken too, an optimization where it works). A partial last line (left by
+    a killed earlier writer of this file) is removed first: the bytes removed are returned (0
+    normally), for the caller to note."""
     data = (json.dumps(record, allow_nan=False, sort_keys=True) + "\n").encode("utf-8")
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +118,7 @@ def append_record(path: str | Path, record: dict[str, Any]) -> None:
     fd = os.open(p, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        _repair(fd)
+        repaired = _repair(fd)
         written = os.write(fd, data)
         if written != len(data):  # a short write (disk full): the partial line is repaired next time
             raise OSError(f"{p}: short write ({written} of {len(data)} bytes)")
@@ -126,6 +131,7 @@ def append_record(path: str | Path, record: dict[str, Any]) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+    return repaired
 
 
 def parse_store(data: bytes, where: str | Path) -> tuple[list[dict[str, Any]], list[str]]:

@@ -220,7 +220,10 @@ def run_sweep(
                             outcome = train_run(spec, source, where, on_progress=update, compile=compile,
                                                 checkpoints=checkpoints)
                             record = make_record(spec, rid, outcome, source, where, preset)
-                            append_record(path, record)  # before the claim is let go (the with block's exit)
+                            cut = append_record(path, record)  # before the claim is let go (the with block's exit)
+                            if cut:
+                                warnings.append(f"{path}: removed a partial last line ({cut} bytes) left by a killed"
+                                                " writer of this file; its run is trained again")
                             break
                         except Exception as exc:  # a failed run is recorded; the sweep goes on
                             kind, cause = classify(exc)
