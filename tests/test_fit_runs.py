@@ -136,3 +136,21 @@ def test_holdout_expressions():
                      ("params>1e15", "selects no runs"), ("params>0", "selects every run")):
         with pytest.raises(PrecplanError, match=msg):
             holdout_mask(runs, bad)
+
+
+def test_a_validate_folder_reads_every_writers_file_once(tmp_path):
+    """validate writes one store file per writer (runs-<host>-<pid>.jsonl): fit DIR merges them,
+    one record per run id, whichever files hold it."""
+    import json
+
+    from precplan.fit import load_runs
+
+    recs = [{"run_id": f"r{i}", "params": 1e6 * (i + 1), "tokens": 1e7, "loss": 3.5 - 0.1 * i} for i in range(4)]
+    (tmp_path / "runs-a-1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs[:3]))
+    (tmp_path / "runs-b-2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs[2:]))
+    (tmp_path / "failed-a-1.jsonl").write_text(json.dumps({"run_id": "r9", "cause": "boom"}) + "\n")
+    runs = load_runs(tmp_path)
+    assert len(runs) == 4 and sorted(runs.params) == [1e6, 2e6, 3e6, 4e6]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PrecplanError, match="no results store"):
+        load_runs(tmp_path / "empty")

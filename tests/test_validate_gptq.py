@@ -88,7 +88,7 @@ def test_gptq_ptq_losses_are_measured_and_recorded(tmp_path):
     from precplan.validate._sweep import run_sweep
 
     spec = RunSpec("25K", 16 * 64 * 30, seq_len=64, val_tokens=2048, ptq_bits=(3, 8), ptq_method="gptq")
-    run_sweep([spec], ZipfFacts(), placement("cpu"), tmp_path, "test")
-    (rec,), _ = read_store(tmp_path / "runs.jsonl")
+    summary = run_sweep([spec], ZipfFacts(), placement("cpu"), tmp_path, "test")
+    (rec,), _ = read_store(summary.store)
     assert rec["ptq_method"] == "gptq-per-channel" and rec["config"]["ptq_method"] == "gptq"
     assert set(rec["ptq"]) == {"3", "8"} and rec["ptq"]["3"] > rec["ptq"]["8"] > rec["loss"] - 1e-3

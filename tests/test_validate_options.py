@@ -24,7 +24,9 @@ def test_seeds_python_source_and_gptq_train_and_report(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     doc = json.loads(res.stdout)
     assert doc["sweep"]["ran"] == 10
-    recs = [json.loads(x) for x in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    from precplan.validate._store import read_folders
+
+    recs = read_folders([tmp_path])[0]
     per_config = Counter((r["params"], r["tokens"], r["weight_bits"]) for r in recs)
     assert len(per_config) == 5 and set(per_config.values()) == {2}  # two seeds per configuration
     assert {r["seed"] for r in recs} == {0, 1}

@@ -31,7 +31,9 @@ def smoke(tmp_path_factory):
                               "--plot", str(out / "validate.png"), "--curves-out", str(out / "curves.csv"), "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
-    records = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
+    from precplan.validate._store import read_folders
+
+    records, _ = read_folders([out])  # every writer's file (one here: one process trained)
     return out, doc, {(r["config"]["shape"], r["tokens"], r["weight_bits"]): r for r in records}
 
 
@@ -135,23 +137,27 @@ def test_report_only_writes_other_formats_without_training(smoke, tmp_path, suff
 def test_resume_skips_finished_runs_and_redoes_a_lost_one(smoke, tmp_path):
     out = tmp_path / "resume"
     shutil.copytree(smoke[0], out)
-    lines = (out / "runs.jsonl").read_text().splitlines(keepends=True)
+    from precplan.validate._store import read_folders, store_files
+
+    [store] = store_files(out)  # one process trained the sweep: one writer's file
+    lines = store.read_text().splitlines(keepends=True)
     res = runner.invoke(app, ["validate", "--preset", "smoke", "--device", "cpu", "--out", str(out), "--json",
                               "--fit-grid", "coarse"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["sweep"]["ran"] == 0 and doc["sweep"]["skipped"] == 11
-    assert (out / "runs.jsonl").read_text().splitlines(keepends=True) == lines
+    assert store_files(out) == [store] and store.read_text().splitlines(keepends=True) == lines
     # a run killed mid-way left no line (here: the smallest run's line removed): it is redone
     smallest = min(lines, key=lambda s: json.loads(s)["params"] * json.loads(s)["tokens"])
-    (out / "runs.jsonl").write_text("".join(x for x in lines if x != smallest) + '{"run_id": "partial')
+    store.write_text("".join(x for x in lines if x != smallest) + '{"run_id": "partial')
     res = runner.invoke(app, ["validate", "--preset", "smoke", "--device", "cpu", "--out", str(out), "--json",
                               "--fit-grid", "coarse"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["sweep"]["ran"] == 1 and doc["sweep"]["skipped"] == 10
-    again = [json.loads(x) for x in (out / "runs.jsonl").read_text().splitlines()]
-    assert len(again) == 11 and json.loads(smallest)["run_id"] == again[-1]["run_id"]
+    records, _ = read_folders([out])  # the fragment: repaired by its own writer, or noted in another's file
+    assert len(records) == 11 and "partial" not in {r["run_id"] for r in records}
+    again = [r for r in records if r["run_id"] == json.loads(smallest)["run_id"]]
     assert again[-1]["loss"] == pytest.approx(json.loads(smallest)["loss"], abs=1e-4)  # same seed, same result
 
 
@@ -212,7 +218,7 @@ def test_diverged_run_is_recorded_as_diverged(tmp_path):
     spec = RunSpec("25K", 16 * 128 * 30, lr=100.0, val_tokens=1024, ptq_bits=(4,))
     summary = run_sweep([spec], ZipfFacts(), placement("cpu"), tmp_path, "test")
     assert summary.ran == 1 and summary.diverged == 1
-    (rec,), _ = read_store(tmp_path / "runs.jsonl")
+    (rec,), _ = read_store(summary.store)
     assert rec["diverged"] is True and rec["loss"] is None and rec["ptq"] == {}
     assert 0 < rec["diverged_at_tokens"] <= rec["tokens"]
     res = runner.invoke(app, ["validate", "--report", str(tmp_path)])  # one diverged run: nothing to fit

@@ -14,13 +14,23 @@ from pathlib import Path
 
 import pytest
 
-from precplan.validate._store import append_record, claim_run, live_claims, read_store, store_path
+from precplan.validate._store import append_record, claim_run, live_claims, read_store, store_files, store_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+
+def _all_records(folder: Path) -> tuple[list[dict], list[str]]:
+    """Every line of every writer's store file (not de-duplicated: a run stored twice shows)."""
+    records, notes = [], []
+    for f in store_files(folder):
+        recs, more = read_store(f)
+        records += recs
+        notes += more
+    return records, notes
 
 
 def test_claim_is_exclusive_and_ends_when_the_run_is_stored(tmp_path):
@@ -114,21 +124,20 @@ def test_sigkilled_sweep_then_rerun_loses_and_duplicates_nothing(tmp_path):
         run_sweep(specs, ZipfFacts(), placement("cpu"), {str(tmp_path)!r}, "test")
     """)
     proc = subprocess.Popen([sys.executable, "-c", code], env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    store = store_path(tmp_path)
     try:
         deadline = time.time() + 900  # generous: a loaded CI machine imports torch slowly
-        while time.time() < deadline and (not store.exists() or store.read_bytes().count(b"\n") < 2):
+        while time.time() < deadline and sum(f.read_bytes().count(b"\n") for f in store_files(tmp_path)) < 2:
             time.sleep(0.05)
         while time.time() < deadline and not live_claims(tmp_path):  # killed while training its third run
             time.sleep(0.02)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    first, notes = read_store(store)
+    first, notes = _all_records(tmp_path)
     assert 2 <= len(first) < 4 and notes == []
     summary = run_sweep(specs, ZipfFacts(), placement("cpu"), tmp_path, "test")
     assert summary.skipped == len(first) and summary.ran == 4 - len(first)
-    records, notes = read_store(store)
+    records, notes = _all_records(tmp_path)
     ids = [r["run_id"] for r in records]
     assert notes == [] and len(ids) == len(set(ids)) == 4
     assert set(ids) == {s.run_id(ZipfFacts().fingerprint) for s in specs}
@@ -146,10 +155,10 @@ def test_two_validate_processes_train_each_smoke_run_once_even_when_one_is_kille
     assert [p.returncode for p in procs] == [0, 0]
     sweeps = [json.loads(o)["sweep"] for o in outs]
     assert sum(s["ran"] for s in sweeps) == 11 and all(s["ran"] > 0 for s in sweeps)  # both worked, none twice
-    records, notes = read_store(store_path(tmp_path))
+    records, notes = _all_records(tmp_path)
     ids = [r["run_id"] for r in records]
     assert notes == [] and len(ids) == len(set(ids)) == 11
     # the same command again: nothing left to train
     again = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and json.loads(again.stdout)["sweep"]["ran"] == 0
-    assert len(read_store(store_path(tmp_path))[0]) == 11
+    assert len(_all_records(tmp_path)[0]) == 11

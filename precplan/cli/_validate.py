@@ -44,7 +44,7 @@ def validate(
     formats: Optional[str] = typer.Option(None, "--formats", help="Train in these formats instead of the preset's bit widths: one run per format at the preset's format point (N, D), e.g. bf16,e4m3,e5m2,mxfp4,nvfp4 (also mxfp8-e4m3, mxfp8-e5m2, mxfp6-e2m3, mxfp6-e3m2); the report gives each one's loss gap to bf16."),
     formats_backward: bool = typer.Option(False, "--formats-backward", help="With a format: also quantize the backward GEMM inputs (output gradients, weights and activations along each backward GEMM's reduction dimension)."),
     act_granularity: str = typer.Option("token", "--act-granularity", help="Scale of activation and Q/K/V quantization: token (default; one per token, and head: independent of batching) or tensor (one per micro-batch)."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice, the number of cores)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch in each worker (default: the worker's share of its machine's cores)."),
     ptq: str = typer.Option("rtn", "--ptq", help="Post-training quantization after each run: rtn (round to nearest) or gptq (Frantar et al. 2022, calibrated on training data; what kumar2024's PTQ constants were fit on)."),
     compile_: bool = typer.Option(False, "--compile", help="Run the training forward pass (fake quantization included) through torch.compile."),
     devices: Optional[str] = typer.Option(None, "--devices", help="One worker process per device, sharing one store: all (every GPU), a list such as cuda:0,cuda:2, or cpu."),
@@ -54,6 +54,12 @@ def validate(
     gpus_per_node: int = typer.Option(1, "--gpus-per-node", help="--executor slurm: GPUs per task (runs use one each)."),
     slurm_param: Optional[List[str]] = typer.Option(None, "--slurm-param", help="--executor slurm: more SLURM settings as key=value (account=..., qos=..., constraint=..., mem=...); repeatable."),
     runs_per_task: Optional[int] = typer.Option(None, "--runs-per-task", help="--executor slurm/ray: runs per task (default 1; slurm:local: runs / CPU cores)."),
+    retry: int = typer.Option(0, "--retry", help="Try a run that failed (an exception, out of memory, a data error) up to this many more times within the sweep."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Train again the runs that failed in an earlier sweep (else a rerun leaves them failed)."),
+    gpus_per_run: Optional[float] = typer.Option(None, "--gpus-per-run", help="--executor ray: GPUs per task (default 1 where the cluster has GPUs, else 0)."),
+    cpus_per_run: Optional[float] = typer.Option(None, "--cpus-per-run", help="--executor ray: CPUs per task, and its torch threads (default 1)."),
+    mem_per_run: Optional[str] = typer.Option(None, "--mem-per-run", help="--executor ray: memory per task, e.g. 16GiB (default: Ray's, none reserved)."),
+    queue_timeout: float = typer.Option(600.0, "--queue-timeout", help="--executor ray: seconds a task may wait for resources while none runs; then its runs fail, saying what they asked for and what the cluster has."),
     checkpoints: Optional[int] = typer.Option(None, "--checkpoints", help="Measure the validation loss at this many evenly spaced steps of every run, the last being the final step (default 4; 0: at the end only). Each one before the final step is one more pass over the validation set."),
     curves_out: Optional[str] = typer.Option(None, "--curves-out", help="Also write the runs' training curves (validation loss at each checkpoint, and the final loss) to this .csv/.tsv file, the format precplan fit --curves reads; prints the fit command for it."),
     fit_grid: str = typer.Option("full", "--fit-grid", help="Start grid of the base-law fit: full (4,500 starts) or coarse."),
@@ -101,16 +107,13 @@ def validate(
         raise PrecplanError(f"--act-granularity must be tensor or token; got {act_granularity!r}")
     if ptq not in ("rtn", "gptq"):
         raise PrecplanError(f"--ptq must be rtn or gptq; got {ptq!r}")
-    from precplan.validate import EXECUTORS
-
-    if executor not in EXECUTORS:
-        raise PrecplanError(f"--executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
-    if devices is not None and executor != "local":
-        raise PrecplanError("--devices is for one machine (--executor local); a cluster executor gives each task its own GPU")
-    if runs_per_task is not None and runs_per_task < 1:
-        raise PrecplanError(f"--runs-per-task {runs_per_task}: expected a positive number")
     if devices is not None and devices.strip() != "cpu" and device == "cpu":
         raise PrecplanError(f"--devices {devices} with --device cpu: pick one")
+    from precplan.cli._validate_cluster import cluster_options, failure_lines, sweep_start
+
+    cluster = cluster_options(executor, devices, device if not list_only else "cpu", runs_per_task, partition, time_limit,
+                              gpus_per_node, slurm_param or (), gpus_per_run, cpus_per_run, mem_per_run, queue_timeout,
+                              retry, retry_failed)
     from precplan.validate import compute_kind
 
     if seeds is not None and seeds < 1:
@@ -118,8 +121,10 @@ def validate(
     run_device = device
     if device == "auto" and devices is not None:
         run_device = "cpu" if devices.strip() == "cpu" else "cuda"
-    elif device == "auto" and executor in ("slurm", "ray"):
+    elif device == "auto" and executor == "slurm":
         run_device = "cuda"  # the cluster's GPUs, whatever this (login) node has
+    elif device == "auto" and executor == "ray":
+        run_device = "cuda" if cluster.ray is not None and cluster.ray.gpus > 0 else "cpu"
     elif device == "auto" and executor == "slurm:local":
         run_device = "cpu" if not torch.cuda.is_available() else "cuda"
     the_preset = with_overrides(the_preset, seed=seed, activation_granularity=act_granularity,
@@ -144,24 +149,35 @@ def validate(
         if threads < 1:
             raise PrecplanError(f"--threads {threads}: expected a positive number of CPU threads")
         torch.set_num_threads(threads)
+    started = sweep_start()
     if devices is not None or executor != "local":
         from precplan.validate import execute
 
         summary = execute(executor, devices, the_preset.specs, source, data, _need(the_preset), out_dir, name, run_device,
-                          threads, compile_, console(stderr=True), runs_per_task, partition, time_limit, gpus_per_node,
-                          slurm_param or (), shard=shard_t, checkpoints=n_checkpoints)
+                          threads, compile_, console(stderr=True), cluster, shard=shard_t, checkpoints=n_checkpoints)
     else:
         where = placement(device)
         summary = run_sweep(the_preset.specs, source, where, out_dir, name, shard_t, console=console(stderr=True),
-                            compile=compile_, checkpoints=n_checkpoints)
+                            compile=compile_, checkpoints=n_checkpoints, retry=retry, retry_failed=retry_failed)
+    summary.failures, earlier = failure_lines(out_dir, started)
     from precplan.validate import store_files
 
-    if summary.elsewhere and not store_files(out_dir):  # a second worker on this shard: the first holds every run
+    if summary.elsewhere and not store_files(out_dir) and not summary.failures:  # a second worker on this shard
         console(stderr=True).print(f"note: all {summary.elsewhere} run(s) of this shard are training in another worker"
                                    f" sharing {out_dir}; nothing to report yet (precplan validate --report {out_dir} later)")
         return
-    records, notes = read_folders([out_dir])
-    _analyse(records, notes + summary.warnings, the_law, fit_grid, out_dir, summary, plot, json_out, curves_out)
+    records, notes = read_folders([out_dir]) if store_files(out_dir) else ([], [])
+    try:
+        _analyse(records, notes + summary.warnings + earlier, the_law, fit_grid, out_dir, summary, plot, json_out, curves_out)
+    except PrecplanError as exc:
+        if not summary.failures:
+            raise
+        for line in summary.failures:  # too few runs finished to report on: the failures, then why no report
+            console(stderr=True).print(line, soft_wrap=True, highlight=False)
+        console(stderr=True).print(f"no report: {exc}", soft_wrap=True, highlight=False)
+        raise typer.Exit(1) from None
+    if summary.failures:
+        raise typer.Exit(1)  # the report of what finished is written; the failures said in one line each
 
 
 def _check_formats(formats, backward, preset, report) -> tuple[str, ...]:
@@ -218,16 +234,7 @@ def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out, curves
         from precplan.plots import validate_figure
 
         files.append(str(save_figure(validate_figure(rep), plot)))
-    curves_doc = None
-    if curves is not None:
-        from precplan.validate import fit_args, fit_command, fit_note, write_curves
-
-        files.append(str(write_curves(curves_out, curves)))
-        has = curves.with_checkpoints > 0
-        curves_doc = {"path": files[-1], "rows": len(curves.rows), "runs": curves.runs,
-                      "runs_with_checkpoints": curves.with_checkpoints, "runs_final_loss_only": curves.final_only,
-                      "diverged_left_out": curves.diverged, "notes": curves.notes, "fit_args": fit_args(files[-1], has)[1:],
-                      "fit_command": fit_command(files[-1], has), "fit_note": fit_note(has)}
+    curves_doc = None if curves is None else _write_curves(curves_out, curves, files)
     if json_out:
         doc = report_json(rep, summary)
         doc["files"] = files
@@ -235,6 +242,8 @@ def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out, curves
             doc["curves"] = curves_doc
         print_json(doc)
         print_json_warnings(rep.warnings)
+        for line in summary.failures if summary is not None else ():
+            print(line, file=sys.stderr)
         return
     print_report(rep)
     from precplan.cli._render import console
@@ -243,6 +252,9 @@ def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out, curves
         console().print(f"sweep: ran {summary.ran}, skipped {summary.skipped} already finished, {summary.diverged} diverged,"
                         f" {summary.wall_s:.0f} s on {summary.device}; store {summary.store}"
                         + (f"; {summary.elsewhere} still training in other workers" if summary.elsewhere else ""))
+    if summary is not None:
+        for line in summary.failures:
+            console(stderr=True).print(f"[red]{line}[/red]", soft_wrap=True, highlight=False)
     console().print("wrote " + ", ".join(files))
     if curves_doc is not None:
         from precplan.cli._render import print_notes
@@ -252,14 +264,27 @@ def _analyse(records, notes, law, grid, out_dir, summary, plot, json_out, curves
         print_notes([curves_doc["fit_note"]])
 
 
+def _write_curves(curves_out: str, curves, files: list[str]) -> dict:
+    """Write the training curves export (appending its path to ``files``); its JSON summary."""
+    from precplan.validate import fit_args, fit_command, fit_note, write_curves
+
+    files.append(str(write_curves(curves_out, curves)))
+    has = curves.with_checkpoints > 0
+    return {"path": files[-1], "rows": len(curves.rows), "runs": curves.runs,
+            "runs_with_checkpoints": curves.with_checkpoints, "runs_final_loss_only": curves.final_only,
+            "diverged_left_out": curves.diverged, "notes": curves.notes, "fit_args": fit_args(files[-1], has)[1:],
+            "fit_command": fit_command(files[-1], has), "fit_note": fit_note(has)}
+
+
 def _list(preset, source, out_dir, shard, json_out, checkpoints) -> None:
     from pathlib import Path
 
     from precplan.cli._render import console, fmt, print_json, table
     from precplan.units import format_count
-    from precplan.validate import finished_ids, live_claims, shard_slice
+    from precplan.validate import finished_ids, live_claims, read_failures, shard_slice
 
     done = finished_ids(out_dir) if Path(out_dir).exists() else set()
+    failed = read_failures(out_dir)
     running = live_claims(out_dir) if Path(out_dir).exists() else set()
     mine = shard_slice(preset.specs, *shard)
     rows = []
@@ -269,6 +294,7 @@ def _list(preset, source, out_dir, shard, json_out, checkpoints) -> None:
         rows.append({"run_id": rid, "params": s.params, "tokens": d, "format": s.format or None, "weight_bits": s.weight_bits,
                      "activation_bits": s.activation_bits, "kv_bits": s.kv_bits, "lr": s.lr, "steps": s.steps,
                      "done": rid in done, "running": rid in running and rid not in done,
+                     "failed": failed[rid]["cause"] if rid in failed else None,
                      "repeats_data": bool(source.repeat_warning(d))})
     estimate = preset.estimate_seconds(source.vocab_size, mine, checkpoints)
     doc = {"preset": preset.name, "description": preset.description, "shard": list(shard), "data": source.name,
@@ -281,6 +307,7 @@ def _list(preset, source, out_dir, shard, json_out, checkpoints) -> None:
              s.bits_label if s.format else f"{r['weight_bits']}/{r['activation_bits']}/{r['kv_bits']}", fmt(r["lr"]),
              str(r["steps"]),
              "done" if r["done"] else "training (claimed by a live worker)" if r["running"]
+             else "failed (--retry-failed)" if r["failed"]
              else ("pending, repeats data" if r["repeats_data"] else "pending")] for s, r in zip(mine, rows)]
     out = console()
     out.print(table(f"{preset.name}: {preset.description} (shard {shard[0]}/{shard[1]}: {len(rows)} runs)", cols, body))

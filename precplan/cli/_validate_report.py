@@ -162,6 +162,7 @@ def markdown(r: ValidationReport, command: str | None = None, summary: Any = Non
     if summary is not None:
         parts.append(f"- sweep: ran {summary.ran}, skipped {summary.skipped} finished, {summary.diverged} diverged,"
                      f" {summary.wall_s:.0f} s wall")
+        parts += [f"- {line}" for line in getattr(summary, "failures", [])]  # failed runs: one line per cause
     parts.append("")
     for title, cols, rows, caption in tables(r):
         parts += [f"## {title}", "", _md_table(cols, rows), ""] + ([caption, ""] if caption else [])

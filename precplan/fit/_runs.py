@@ -68,6 +68,20 @@ def example_runs(name: str) -> tuple[Path, str]:
     return bundled_dir("data") / file, columns
 
 
+def _store_folder(folder: Path) -> list[dict[str, Any]]:
+    """The records of a ``validate`` results folder: every writer's ``runs*.jsonl`` merged, one
+    record per run id (a run is stored by exactly one writer), in run-id order."""
+    files = sorted(folder.glob("runs*.jsonl"))
+    if not files:
+        raise PrecplanError(f"{folder}: a folder, and no results store in it (runs*.jsonl); give a runs file or a"
+                            " precplan validate --out folder")
+    merged: dict[str, dict[str, Any]] = {}
+    for f in files:
+        records, _ = parse_store(read_regular_file(f, MAX_RUNS_BYTES, "results store", missing="no such file"), f)
+        merged.update((str(r["run_id"]), r) for r in records)
+    return [merged[k] for k in sorted(merged)]
+
+
 def load_runs(path_or_records: str | Path | Sequence[Mapping[str, Any]], columns: Mapping[str, str] | str | None = None) -> Runs:
     """Read and validate runs from a CSV or JSONL file (the ``validate`` store included) or from a
     list of records (dicts). ``columns`` maps standard names to the data's names."""
@@ -75,6 +89,8 @@ def load_runs(path_or_records: str | Path | Sequence[Mapping[str, Any]], columns
     for key in mapping:
         if key not in COLUMNS:
             raise PrecplanError(f"columns: {key!r} is not a standard column (valid: {', '.join(COLUMNS)})")
+    if isinstance(path_or_records, (str, Path)) and Path(path_or_records).is_dir():
+        return replace(load_runs(_store_folder(Path(path_or_records)), mapping), path=str(path_or_records))
     if isinstance(path_or_records, (str, Path)):
         p = Path(path_or_records)
         raw = read_regular_file(p, MAX_RUNS_BYTES, "runs file", missing="no such file")

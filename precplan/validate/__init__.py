@@ -16,6 +16,8 @@ _EXPORTS = {
     "finished_ids": "_store", "parse_shard": "_store", "claim_run": "_store", "live_claims": "_store",
     "check_comparable": "_report", "seed_noise": "_report",
     "execute": "_executors", "run_group": "_executors",
+    "writer_path": "_store", "read_failures": "_store", "StoreReader": "_store",
+    "ClusterOptions": "_executors", "RayResources": "_executors", "summarize_failures": "_failures",
     "gptq_quantize": "_gptq",
     "curve_rows": "_curves", "write_curves": "_curves", "CurveExport": "_curves", "checkpoint_steps": "_curves",
     "python_source": "_data",
@@ -32,6 +34,7 @@ _EXPORTS = {
     "parse_formats": "_formats", "get_format": "_formats", "TrainFormat": "_formats",
     "quantize_format": "_fpquant", "fake_quant_format": "_fpquant", "format_linear": "_fpquant",
     "format_gaps": "_format_report", "with_formats": "_presets", "preset_from_runs": "_runs_file",
+    "check_cluster": "_executors", "ray_gpus": "_executors", "read_failures": "_store",
 }
 __all__ = sorted(_EXPORTS)
 

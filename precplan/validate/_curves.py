@@ -55,7 +55,7 @@ SKIP_FRACTION = "0.75"
 FIT_NOTE = (f"--min-tokens {MIN_TOKENS}: these runs see far fewer than fit's default 1e10 tokens; --skip-fraction"
             f" {SKIP_FRACTION}: only the last quarter of each run (its earlier checkpoints, taken before the learning rate"
             " decayed, sit above the loss of a run trained to that many tokens); compare with a fit of the final losses"
-            " (precplan fit DIR/runs.jsonl) under --holdout-largest")
+            " (precplan fit DIR) under --holdout-largest")
 
 
 def checkpoint_steps(steps: int, count: int) -> list[int]:
@@ -202,7 +202,7 @@ def write_curves(path: str | Path, export: CurveExport) -> Path:
 
 FINAL_ONLY_NOTE = (f"--min-tokens {MIN_TOKENS}: these runs see far fewer than fit's default 1e10 tokens; no run in this"
                    " store has checkpoints before its final step, so the file holds final losses only (the same fit as"
-                   " precplan fit DIR/runs.jsonl); train with --checkpoints K (K >= 2) to record curves")
+                   " precplan fit DIR); train with --checkpoints K (K >= 2) to record curves")
 
 
 def fit_args(path: str | Path, with_checkpoints: bool = True) -> list[str]:

@@ -160,6 +160,21 @@ class ArraySource(Source):
         self.train, self.val = train, val
         self.vocab_size, self.name, self.fingerprint = vocab_size, name, fingerprint
         self.train_tokens = len(train) - 1
+        # memory-mapped files and their sizes now: a file truncated under a running sweep would
+        # kill the process with SIGBUS on the next read, so every batch checks them first
+        self._mapped = {str(a.filename): os.stat(a.filename).st_size for a in (train, val)
+                        if isinstance(a, np.memmap) and getattr(a, "filename", None)}
+
+    def check_files(self) -> None:
+        """Raise (an OSError, one line) when a memory-mapped corpus file shrank since it was opened."""
+        for path, size in self._mapped.items():
+            try:
+                now = os.stat(path).st_size
+            except OSError as exc:
+                raise OSError(f"--data {path}: cannot read the corpus any more ({exc.strerror})") from None
+            if now < size:
+                raise OSError(f"--data {path}: the file shrank from {size:,} to {now:,} bytes while training (truncated or"
+                              " replaced?); a memory-mapped corpus must stay whole during a sweep")
 
     def batches(self, batch_size: int, seq_len: int, seed: int) -> Iterator[np.ndarray]:
         """Non-overlapping windows in a new random order each epoch (an epoch past the first repeats data)."""
@@ -174,6 +189,7 @@ class ArraySource(Source):
                 take = min(batch_size - len(idx), n - pos)
                 idx.extend(order[pos : pos + take])
                 pos += take
+            self.check_files()
             yield np.stack([self._window(self.train, int(i) * seq_len, seq_len) for i in idx])
 
     @staticmethod
@@ -195,6 +211,7 @@ class ArraySource(Source):
 
     def validation(self, n_tokens: int, seq_len: int) -> np.ndarray:
         self.check_validation(n_tokens, seq_len)
+        self.check_files()
         n_seq = max(1, -(-n_tokens // seq_len))
         return np.stack([self._window(self.val, i * seq_len, seq_len) for i in range(n_seq)])
 

@@ -20,7 +20,11 @@ from precplan.units import format_count
 from precplan.validate._data import Source
 from precplan.validate._formats import quantizer_label
 from precplan.validate._model import SHAPES
-from precplan.validate._store import append_record, claim_run, finished_ids, prune_claims, shard_slice, store_path
+from precplan.validate._failures import TRANSIENT, classify, maybe_inject_failure
+from precplan.validate._store import (
+    StoreReader, append_record, claim_run, failure_record, finished_ids, prune_claims, read_failures, shard_slice,
+    writer_path,
+)
 from precplan.validate._train import CHECKPOINTS, Outcome, Placement, RunSpec, train_run
 
 __all__ = ["PTQ_METHOD_LABEL", "SweepSummary", "make_record", "pending", "run_cost", "run_sweep"]
@@ -42,6 +46,9 @@ class SweepSummary:
     data: str
     warnings: list[str] = field(default_factory=list)
     elsewhere: int = 0  # runs another live worker was training when this sweep ended
+    failed: int = 0  # runs whose last attempt in this sweep failed (recorded in failed-*.jsonl)
+    retried: int = 0  # failed attempts that were tried again (--retry)
+    failures: list[str] = field(default_factory=list)  # one line per failure class (set by the command)
 
 
 PTQ_METHOD_LABEL = {"rtn": "rtn-per-channel", "gptq": "gptq-per-channel"}
@@ -115,12 +122,30 @@ def run_cost(spec: RunSpec, vocab: int) -> float:
     return SHAPES[spec.shape].flops_per_token(vocab, spec.seq_len) * spec.steps * spec.batch_size * spec.seq_len
 
 
-def pending(specs: Sequence[RunSpec], source: Source, out_dir: str | Path, shard: tuple[int, int]) -> tuple[list[RunSpec], int]:
-    """This shard's runs not yet in any store of ``out_dir``, and how many were skipped."""
+def pending(specs: Sequence[RunSpec], source: Source, out_dir: str | Path, shard: tuple[int, int],
+            retry_failed: bool = False) -> tuple[list[RunSpec], int]:
+    """This shard's runs not yet in any store of ``out_dir``, nor failed before (unless
+    ``retry_failed``), and how many were skipped."""
     mine = shard_slice(specs, *shard)
     done = finished_ids(out_dir) if Path(out_dir).exists() else set()
+    if not retry_failed:
+        done |= set(read_failures(out_dir))
     todo = [s for s in mine if s.run_id(source.fingerprint) not in done]
     return todo, len(mine) - len(todo)
+
+
+def _log_failure(out_dir: str | Path, run_id: str, exc: BaseException) -> str:
+    """The traceback of a failed attempt, in ``<out>/logs/failed/``; its path."""
+    import os
+    import socket
+    import traceback
+
+    folder = Path(out_dir) / "logs" / "failed"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{run_id}-{socket.gethostname()}-{os.getpid()}.log"
+    with open(path, "a") as fh:
+        fh.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)) + "\n")
+    return str(path)
 
 
 def run_sweep(
@@ -134,17 +159,36 @@ def run_sweep(
     on_record: Callable[[dict[str, Any]], None] | None = None,
     compile: bool = False,
     checkpoints: int = CHECKPOINTS,
+    retry: int = 0,
+    retry_failed: bool = False,
+    file_shard: tuple[int, int] | None = None,
 ) -> SweepSummary:
     """Train this shard's unfinished runs in grid order, appending one record per run, with the
-    validation loss at ``checkpoints`` evenly spaced steps of each (:func:`train_run`)."""
+    validation loss at ``checkpoints`` evenly spaced steps of each (:func:`train_run`).
+
+    A run that raises is recorded as failed (:func:`precplan.validate._store.failure_record`: its
+    cause in one line, the traceback's log file) and the sweep goes on to the next run; a
+    transient failure is tried again up to ``retry`` more times. Runs that failed in an earlier
+    sweep are trained again only with ``retry_failed``. ``file_shard``: the shard named in this
+    writer's store file (default ``shard``; a cluster task gets its runs already sliced)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     t0 = time.perf_counter()
     specs = [s if s.compute == where.compute else replace(s, compute=where.compute) for s in specs]
-    todo, skipped = pending(specs, source, out_dir, shard)
+    todo, skipped = pending(specs, source, out_dir, shard, retry_failed)
     skipped0 = skipped
     prune_claims(out_dir)
-    path = store_path(out_dir, shard)
+    path = writer_path(out_dir, file_shard or shard)
+    fail_path = writer_path(out_dir, file_shard or shard, kind="failed")
+    stored, failures = StoreReader(out_dir), StoreReader(out_dir, "failed*.jsonl")
+    failures.poll()
+    tries_before = dict(failures.counts)
+
+    def is_done(rid: str) -> bool:  # stored, or failed meanwhile in another worker (it is not retried twice)
+        failures.poll()
+        return rid in stored.ids() or failures.counts.get(rid, 0) > tries_before.get(rid, 0)
+
+    failed = retried = 0
     warnings = sorted({w for s in todo if (w := source.repeat_warning(s.steps * s.batch_size * s.seq_len))})
     diverged = 0
     columns = (
@@ -164,7 +208,7 @@ def run_sweep(
         while queue:
             for spec in queue:
                 cost, base = run_cost(spec, source.vocab_size), progress.tasks[sweep].completed
-                claim = claim_run(out_dir, spec.run_id(source.fingerprint))
+                claim = claim_run(out_dir, spec.run_id(source.fingerprint), is_done=is_done)
                 if claim == "claimed" and not second_pass:  # another worker trains it; look again at the end
                     deferred.append(spec)
                     continue
@@ -178,17 +222,44 @@ def run_sweep(
                     run_tokens = spec.steps * spec.batch_size * spec.seq_len
                     task = progress.add_task(f"  N={spec.shape} D={format_count(run_tokens)} {spec.bits_label} s{spec.seed}",
                                              total=run_tokens, info="")
-                    started = time.perf_counter()
+                    rid = spec.run_id(source.fingerprint)
+                    for attempt in range(retry + 1):
+                        started = time.perf_counter()
 
-                    def update(done: int, total_tokens: int, loss: float, task=task, base=base, cost=cost, started=started) -> None:
-                        rate = done / max(time.perf_counter() - started, 1e-9)
-                        progress.update(task, completed=done, info=f"{rate:,.0f} tok/s  loss {loss:.3f}")
-                        progress.update(sweep, completed=base + cost * done / total_tokens)
+                        def update(done: int, total_tokens: int, loss: float, task=task, base=base, cost=cost, started=started) -> None:
+                            rate = done / max(time.perf_counter() - started, 1e-9)
+                            progress.update(task, completed=done, info=f"{rate:,.0f} tok/s  loss {loss:.3f}")
+                            progress.update(sweep, completed=base + cost * done / total_tokens)
 
-                    outcome = train_run(spec, source, where, on_progress=update, compile=compile,
-                                        checkpoints=checkpoints)
-                    record = make_record(spec, spec.run_id(source.fingerprint), outcome, source, where, preset)
-                    append_record(path, record)  # before the claim is let go (the with block's exit)
+                        try:
+                            maybe_inject_failure(rid, out_dir)
+                            outcome = train_run(spec, source, where, on_progress=update, compile=compile,
+                                                checkpoints=checkpoints)
+                            record = make_record(spec, rid, outcome, source, where, preset)
+                            cut = append_record(path, record)  # before the claim is let go (the with block's exit)
+                            if cut:
+                                warnings.append(f"{path}: removed a partial last line ({cut} bytes) left by a killed"
+                                                " writer of this file; its run is trained again")
+                            break
+                        except Exception as exc:  # a failed run is recorded; the sweep goes on
+                            kind, cause = classify(exc)
+                            log = _log_failure(out_dir, rid, exc)
+                            append_record(fail_path, failure_record(
+                                rid, cause, kind, log, params=spec.params, micro_batch=_micro(spec, source, where),
+                                attempt=attempt + 1, preset=preset, device=where.label))
+                            if console is not None:
+                                console.print(f"[red]run {rid} failed[/red] (attempt {attempt + 1}): {cause}")
+                            outcome = None
+                            if kind == "oom":
+                                _free_cuda()
+                            if kind not in TRANSIENT or attempt == retry:
+                                break
+                            retried += 1
+                if outcome is None:
+                    failed += 1
+                    progress.remove_task(task)
+                    progress.update(sweep, completed=base + cost)
+                    continue
                 ran += 1
                 diverged += outcome.diverged
                 if on_record:
@@ -199,5 +270,22 @@ def run_sweep(
     return SweepSummary(
         preset=preset, store=str(path), shard=shard, planned=len(todo) + skipped0, skipped=skipped,
         ran=ran, diverged=diverged, wall_s=time.perf_counter() - t0, device=where.label,
-        data=source.name, warnings=warnings, elsewhere=len(elsewhere),
+        data=source.name, warnings=warnings, elsewhere=len(elsewhere), failed=failed, retried=retried,
     )
+
+
+def _free_cuda() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _micro(spec: RunSpec, source: Source, where: Placement) -> int | None:
+    """The micro-batch a run uses (for a failure's line), or None when it cannot be told."""
+    try:
+        from precplan.validate._train import micro_batch_size
+
+        return micro_batch_size(spec, source.vocab_size, where)
+    except Exception:
+        return None
