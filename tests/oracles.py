@@ -9,6 +9,7 @@ nothing else here calls precplan.
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 
 import numpy as np
@@ -138,4 +139,26 @@ def precision_records(law, weight_bits=(3, 4, 5, 6, 8, 16), post_bits=(), sizes=
                 out.append({"params": n, "tokens": d, "weight_bits": w, "loss": loss, "post_bits": p,
                             "post_loss": float(law.loss(n, d, w, 16, 16, post=p))})
     return out
+
+
+# ---- shared by the hostile-input tests: a valid store line, and a folder's exact state
+STORE_LINE = {"run_id": "r{i}", "params": 1e6, "tokens": 1e7, "loss": 3.5, "weight_bits": 16, "activation_bits": 16,
+              "kv_bits": 16, "ptq": {"4": 3.7}, "preset": "smoke", "data": "zipf", "device": "cpu"}
+
+
+def snapshot(d: Path) -> dict[str, tuple]:
+    """Every entry under ``d``: kind, size, modification time and inode of files (a replaced file
+    gets a new inode, a rewritten one a new modification time) and the mode of the rest."""
+    out: dict[str, tuple] = {}
+    for root, dirs, files in os.walk(d):
+        for name in dirs + files:
+            p = Path(root) / name
+            st = p.lstat()
+            rel = str(p.relative_to(d))
+            if p.is_file() and not p.is_symlink():
+                out[rel] = ("file", st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode)
+            else:
+                out[rel] = ("other", st.st_mode)
+    return out
+
 

@@ -18,13 +18,13 @@ from typer.testing import CliRunner
 
 from precplan.cli import app
 
+from oracles import STORE_LINE, snapshot
+
 ROOT = Path(__file__).resolve().parents[1]
 GOOD_RUNS = "params,tokens,loss\n" + "".join(
     f"{n:.6g},{d:.6g},{2.0 + 400 / n ** 0.3 + 400 / d ** 0.3:.6f}\n"
     for n in (2e7, 5e7, 1e8, 2e8) for d in (1e9, 3e9, 1e10)
 )
-STORE_LINE = {"run_id": "r{i}", "params": 1e6, "tokens": 1e7, "loss": 3.5, "weight_bits": 16, "activation_bits": 16,
-              "kv_bits": 16, "ptq": {"4": 3.7}, "preset": "smoke", "data": "zipf", "device": "cpu"}
 
 pytestmark = pytest.mark.slow  # hundreds of invocations: CI runs them, the quick loop skips them
 
@@ -127,22 +127,6 @@ def workdir(tmp_path_factory) -> Path:
     _make_files(d)
     yield d
     (d / "readonly").chmod(0o755)
-
-
-def snapshot(d: Path) -> dict[str, tuple]:
-    """Every entry under ``d``: kind, size, modification time and inode of files (a replaced file
-    gets a new inode, a rewritten one a new modification time) and the mode of the rest."""
-    out: dict[str, tuple] = {}
-    for root, dirs, files in os.walk(d):
-        for name in dirs + files:
-            p = Path(root) / name
-            st = p.lstat()
-            rel = str(p.relative_to(d))
-            if p.is_file() and not p.is_symlink():
-                out[rel] = ("file", st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode)
-            else:
-                out[rel] = ("other", st.st_mode)
-    return out
 
 
 LONG = "x" * 300

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from precplan.cli import app
 
-from test_hostile_inputs import STORE_LINE, snapshot
+from oracles import STORE_LINE, snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow  # hundreds of invocations: CI runs them, the quick loop skips them

@@ -172,7 +172,7 @@ def test_cluster_errors_leave_no_output_folder(tmp_path):
     pytest.importorskip("submitit")
     out = tmp_path / "never"
     env = _env(PATH=str(Path(sys.executable).parent))  # python, but no sbatch
-    for args, msg in ((["--executor", "slurm"], "no sbatch"), (["--executor", "slurm:local", "--time", "4h"], "--time"),
+    for args, msg in ((["--executor", "slurm"], "sbatch and srun are not on PATH"), (["--executor", "slurm:local", "--time", "4h"], "--time"),
                       (["--executor", "slurm:local", "--slurm-param", "qos"], "--slurm-param")):
         res = subprocess.run([sys.executable, "-m", "precplan", "validate", "--preset", "ci", "--out", str(out), *args],
                              env=env, capture_output=True, text=True, timeout=300)

@@ -260,8 +260,8 @@ def test_missing_torch_is_one_line_and_exit_2(monkeypatch):
     (["--shard", "3/3"], "--shard 3/3"),
     (["--plot", "x.gif"], "unknown image format"),
     (["--report", "/nonexistent-folder"], "no such folder"),
-    (["--device", "cuda"], "no CUDA device"),
-    (["--device", "tpu"], "expected auto, cpu, cuda"),
+    (["--device", "cuda"], "no CUDA GPU is visible"),
+    (["--device", "tpu"], "expected auto, cuda or cpu"),
     (["--act-granularity", "row"], "--act-granularity"),
     (["somewhere"], "only taken with --report"),
 ])
