@@ -83,8 +83,8 @@ def test_runs_file_rows_are_cited_and_parse():
     path = bundled_dir("data") / "lowprec_training_runs.csv"
     rows = list(csv.DictReader(path.open()))
     runs = training_runs()
-    assert len(runs) == len(rows) >= 8
-    assert len({r.source for r in runs}) >= 3
+    assert len(runs) == len(rows) >= 12
+    assert len({r.source for r in runs}) >= 4
     for r, raw in zip(runs, rows):
         assert r.source and r.locator and raw["gap_note"], r.id
         assert 0 < r.gap_rel < 0.1 and r.relation in ("~", "<", ">")
@@ -92,6 +92,12 @@ def test_runs_file_rows_are_cited_and_parse():
     # the Quartet row is the Table 7 perplexities converted: ln(17.77/16.40) / ln(16.40)
     quartet = next(r for r in runs if r.id == "quartet-7b")
     assert quartet.gap_rel == pytest.approx(math.log(17.77 / 16.40) / math.log(16.40), abs=5e-5)
+    # the "INT v.s. FP" rows are that paper's Table 4 final training losses (arXiv:2510.25602)
+    table4 = {"mxfp8-1b-100b": (2.6727, 2.6767), "mxint8-1b-100b": (2.6727, 2.6758),
+              "mxfp8-3b-200b": (2.4794, 2.4821), "mxint8-3b-200b": (2.4794, 2.4812)}
+    by_id = {r.id: r for r in runs}
+    for rid, (bf16, low) in table4.items():
+        assert by_id[rid].gap_rel == pytest.approx((low - bf16) / bf16, rel=5e-3), rid
 
 
 def test_nearest_runs_prefers_the_same_format_then_distance():

@@ -360,7 +360,8 @@ def _compare(plans: tuple[FormatPlan, ...], spec: GpuSpec, laws: Sequence[Any]) 
     if all_miss:
         words += "; every law misses the measured runs nearest its plan, so none is borne out in this regime"
     elif any(p.misses_measured for p in plans):
-        words += "; " + ", ".join(p.law for p in plans if p.misses_measured) + " miss the nearest measured runs"
+        missing = [p.law for p in plans if p.misses_measured]
+        words += "; " + ", ".join(missing) + (" misses" if len(missing) == 1 else " miss") + " the nearest measured runs"
     some = [(p.law, [k.run.id for k in p.run_checks if k.consistent is False]) for p in plans if not p.misses_measured]
     some = [(law, ids) for law, ids in some if ids]
     if some and not all_miss:
