@@ -220,3 +220,16 @@ def test_the_verdict_says_when_every_law_misses_the_measurements():
     for p in c.plans:
         judged = [k for k in p.run_checks if k.consistent is not None]
         assert p.misses_measured == (bool(judged) and not any(k.consistent for k in judged))
+
+
+def test_a_format_plan_outside_real_practice_says_so_in_the_verdict():
+    """The envelope of optimize's plausibility check (5 to 10,000 tokens per parameter) holds for
+    format plans too: a law whose optimum sits outside it is named in the verdict line."""
+    from precplan.optimize import MAX_TOKENS_PER_PARAM, MIN_TOKENS_PER_PARAM
+
+    c = plan_formats(["sun2025", "castro2025", "kumar2024-fp"], gpu="b200", gpus=1024, days=60, mfu=0.4)
+    odd = [p.law for p in c.plans if not MIN_TOKENS_PER_PARAM <= p.tokens / p.params <= MAX_TOKENS_PER_PARAM]
+    inside = [p.law for p in c.plans if p.law not in odd]
+    tail = c.verdict.split("outside real practice", 1)
+    assert odd, "sun2025 plans below 5 tokens per parameter on this cluster (1.29T on 1.03T tokens)"
+    assert len(tail) == 2 and all(law in tail[1] for law in odd) and not any(f"{law} " in tail[1] for law in inside)

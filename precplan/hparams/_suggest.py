@@ -20,6 +20,7 @@ import numpy as np
 
 from precplan.costs import TRAIN_FLOPS
 from precplan.errors import PrecplanError
+from precplan.units import parse_count
 from precplan.hparams._file import HparamLaw, bundled_hparam_names, load_hparam_law
 
 __all__ = [
@@ -69,15 +70,6 @@ class Hyperparameters:
     sweep: tuple[float, ...]
     warnings: list[str] = field(default_factory=list)
 
-
-def _positive(value: Any, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise PrecplanError(f"{name} must be a positive number, got {value!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise PrecplanError(f"{name} must be a positive finite number, got {value!r}")
-    return v
 
 
 def _extrapolation(law: HparamLaw, values: dict[str, float]) -> tuple[float, bool, tuple[str, ...]]:
@@ -148,10 +140,10 @@ def hyperparameters(
     >>> [round(x.learning_rate, 5) for x in h.laws]
     [0.00043, 0.00102]
     """
-    n, d = _positive(params, "params"), _positive(tokens, "tokens")
+    n, d = parse_count(params, "params"), parse_count(tokens, "tokens")
     if isinstance(seq_len, bool) or not isinstance(seq_len, (int, np.integer)) or seq_len < 1:
         raise PrecplanError(f"seq_len must be a whole number of tokens >= 1, got {seq_len!r}")
-    m = TRAIN_FLOPS * n if flops_per_token is None else _positive(flops_per_token, "flops_per_token")
+    m = TRAIN_FLOPS * n if flops_per_token is None else parse_count(flops_per_token, "flops_per_token")
     c = m * d
     chosen = [load_hparam_law(x) if isinstance(x, str) else x for x in (laws or bundled_hparam_names())]
     if not chosen:

@@ -322,16 +322,7 @@ def law_to_mapping(law: Law) -> dict[str, Any]:
     """A :class:`Law` as plain data, ready for YAML (round-trips through :func:`law_from_mapping`)."""
     if isinstance(law, FormatLaw):
         return _format_law_to_mapping(law)
-    coefs: dict[str, Any] = {}
-    for name, c in law.coefficients.items():
-        entry: dict[str, Any] = {"value": float(c.value), "source": c.source}
-        if c.ref:
-            entry["ref"] = c.ref
-        if c.note:
-            entry["note"] = c.note
-        if c.stderr is not None:
-            entry["stderr"] = float(c.stderr)
-        coefs[name] = entry
+    coefs = _coefficients_to_mapping(law)
     out: dict[str, Any] = {
         "id": law.id,
         "title": law.title,
@@ -364,6 +355,8 @@ def _coefficients_to_mapping(law: Law | FormatLaw) -> dict[str, Any]:
             entry["ref"] = c.ref
         if c.note:
             entry["note"] = c.note
+        if getattr(c, "stderr", None) is not None:
+            entry["stderr"] = float(c.stderr)
         coefs[name] = entry
     return coefs
 

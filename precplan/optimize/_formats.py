@@ -31,6 +31,7 @@ from precplan.costs import TRAIN_FLOPS, GpuSpec
 from precplan.errors import PrecplanError
 from precplan.formats import Format, parse_format
 from precplan.laws import MeasuredRun, RunCheck, check_law_against_runs, nearest_runs
+from precplan.optimize._verdict import MAX_TOKENS_PER_PARAM, MIN_TOKENS_PER_PARAM
 
 __all__ = ["FormatCandidate", "FormatComparison", "FormatPlan", "FormatRefusal", "MeasuredRow", "optimal_split", "plan_formats", "plans_formats"]
 
@@ -366,6 +367,11 @@ def _compare(plans: tuple[FormatPlan, ...], spec: GpuSpec, laws: Sequence[Any]) 
     some = [(law, ids) for law, ids in some if ids]
     if some and not all_miss:
         words += "; " + "; ".join(f"{law} misses {', '.join(ids)}" for law, ids in some)
+    odd = [p for p in plans if not MIN_TOKENS_PER_PARAM <= p.tokens_per_param <= MAX_TOKENS_PER_PARAM]
+    if odd:  # the envelope of real practice (optimize._verdict): such a plan is the law's extrapolation
+        words += ("; outside real practice (" + ", ".join(f"{p.law} {p.tokens_per_param:.2g}" for p in odd)
+                  + f" tokens per parameter; real runs span {MIN_TOKENS_PER_PARAM:g}-{MAX_TOKENS_PER_PARAM:,.0f}):"
+                  " read the size as the law's extrapolation, the format choice as its ranking")
     notes = [f"training speedup over bf16 per format: {spec.speedup_words()}"]
     if any(k.forward != k.backward for p in plans for k in p.candidates):
         notes.append(f"a forward/backward pair trains at 1 / ({FORWARD_SHARE:.3g} / s_fwd + {1 - FORWARD_SHARE:.3g} / s_bwd)"

@@ -26,6 +26,7 @@ import numpy as np
 
 from precplan.costs import TRAIN_FLOPS, GpuSpec
 from precplan.errors import PrecplanError
+from precplan.units import format_count, parse_count
 from precplan.propose._select import COST_EXPONENT, candidate_grid, log_loss, log_n_opt, select_runs
 
 __all__ = ["MIN_FIT_RUNS", "SEED_MODELS", "ProposedRun", "Proposal", "propose", "seed_design", "proposal_csv"]
@@ -83,24 +84,15 @@ class Proposal:
     warnings: list[str] = field(default_factory=list)
 
 
-def _positive(value: Any, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise PrecplanError(f"{name} must be a positive number, got {value!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise PrecplanError(f"{name} must be a positive finite number, got {value!r}")
-    return v
-
 
 def _target(target_budget: Any, target_params: Any, target_tokens: Any) -> dict[str, float]:
     if target_budget is not None and (target_params is not None or target_tokens is not None):
         raise PrecplanError("give target_budget, or target_params and target_tokens, not both")
     if target_budget is not None:
-        return {"budget": _positive(target_budget, "target_budget")}
+        return {"budget": parse_count(target_budget, "target_budget")}
     if target_params is None or target_tokens is None:
         raise PrecplanError("give a target: target_budget (FLOPs), or target_params and target_tokens")
-    n, d = _positive(target_params, "target_params"), _positive(target_tokens, "target_tokens")
+    n, d = parse_count(target_params, "target_params"), parse_count(target_tokens, "target_tokens")
     return {"params": n, "tokens": d, "budget": TRAIN_FLOPS * n * d}
 
 
@@ -132,7 +124,7 @@ def seed_design(allowance: float, k: int = SEED_MODELS, sizes: Sequence[float] |
     >>> len(runs) >= 6 and sum(r.flops for r in runs) <= 1e21
     True
     """
-    allowance = _positive(allowance, "allowance")
+    allowance = parse_count(allowance, "allowance")
     n_runs = max(int(k), MIN_FIT_RUNS)  # >= 5 models (Choshen et al.), and enough runs to fit the 5 coefficients next
     spec = GpuSpec(gpu, mfu=mfu)
     ratios = np.array([SEED_RATIOS[i % len(SEED_RATIOS)] for i in range(n_runs)])
@@ -226,7 +218,7 @@ def propose(
     """
     from precplan.fit import Runs, fit_law, load_runs
 
-    allowance = _positive(allowance, "allowance")
+    allowance = parse_count(allowance, "allowance")
     target = _target(target_budget, target_params, target_tokens)
     if isinstance(k, bool) or int(k) != k or k < 1:
         raise PrecplanError(f"k must be a whole number of runs >= 1, got {k!r}")
@@ -319,8 +311,6 @@ def _finish(picked, mode, common, spec, criterion, info, estimate, before, after
 
 
 def _count(x: float) -> str:
-    from precplan.units import format_count
-
     return format_count(x)
 
 
