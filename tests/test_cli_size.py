@@ -7,19 +7,8 @@ import ast
 import functools
 from pathlib import Path
 
-import pytest
-
 CLI = Path(__file__).resolve().parents[1] / "precplan" / "cli"
 LIMIT = 60
-
-# Functions being split by the helpers that own their files (issue 19). Each entry must still
-# be too long: once it is split the test fails until the entry is removed.
-PENDING = {
-    "_ptq_risk.py:ptq_risk",
-    "_validate.py:validate",
-    "_validate_checks.py:check_validate_args",
-    "_validate_report.py:tables",
-}
 
 
 def function_lengths(source: str) -> dict[str, int]:
@@ -48,10 +37,5 @@ def test_line_count_sees_decorators_and_bodies():
 
 
 def test_no_cli_function_over_60_lines():
-    too_long = {k: v for k, v in long_functions().items() if k not in PENDING}
+    too_long = long_functions()
     assert not too_long, f"split these command-line functions (lines): {too_long}"
-
-
-@pytest.mark.parametrize("name", sorted(PENDING))
-def test_pending_entries_are_still_needed(name):
-    assert name in long_functions(), f"{name} is now short enough: remove it from PENDING"

@@ -58,8 +58,6 @@ def ptq_risk(
     The critical data size D_crit (Kumar et al. 2024, eq. 13) is the token count past which more
     pretraining data makes the quantized model worse. --law a,b,c shows each law side by side
     with the spread; a law without PTQ terms is listed as not applicable."""
-    from precplan.ptq import ptq_risk as run_risk, ptq_sweep
-    from precplan.cli._render import print_json
     from precplan.units import parse_count, parse_count_or_sweep
 
     check_outputs({"--plot": plot}, [law, base], force)
@@ -72,7 +70,14 @@ def ptq_risk(
     if len(laws) > 1:
         _law_list(laws, n, d, head, table, pw, pa, pkv, lvl, json_out, plot)
         return
-    the_law = laws[0]
+    _one_law(laws[0], n, d, head, table, pw, pa, pkv, lvl, json_out, plot)
+
+
+def _one_law(the_law, n, d, head, table, pw, pa, pkv, lvl, json_out, plot) -> None:
+    """One law: the risk at one token count or the degradation curve over a sweep; the plot."""
+    from precplan.cli._render import print_json
+    from precplan.ptq import ptq_risk as run_risk, ptq_sweep
+
     if d.size == 1:
         result = run_risk(the_law, n, float(d[0]), head, table, pw, pa, pkv, level=lvl)
     else:

@@ -6,6 +6,7 @@ torch (the ``validate`` extra) is imported only inside the command, and only to 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import List, Optional
 
 import typer
@@ -69,106 +70,140 @@ def validate(
     json_out: bool = JsonOpt,
 ) -> None:
     """Train a sweep of small quantized decoders, fit the law to them, and report where it holds."""
-    from precplan.errors import PrecplanError
-    from precplan.validate import parse_shard, read_folders
+    opts = SimpleNamespace(**locals())  # every option, read by the helpers below
+    from precplan.io import check_output_dir
+    from precplan.validate import CHECKPOINTS
+
+    the_law, shard_t, format_names, report_dir = _check_args(opts)
+    if report:
+        return _report_only(opts, the_law, report_dir)
+    torch = require_torch()
+    name, the_preset, cluster, run_device = _choose_preset(opts, torch, format_names)
+    out_dir = out or f"validate-{name}"
+    check_output_dir(out_dir, "--out")
+    source = _load_data(data, the_preset)
+    n_checkpoints = CHECKPOINTS if checkpoints is None else checkpoints
+    if list_only:
+        return _list(the_preset, source, out_dir, shard_t, json_out, n_checkpoints)
+    _train_and_report(opts, torch, the_law, the_preset, name, source, out_dir, shard_t, cluster, run_device, n_checkpoints)
+
+
+def _check_args(o: SimpleNamespace):
+    """Every argument checked before any side effect, torch not yet required: the law, the shard,
+    the formats and the folder ``--report`` writes to (None when training)."""
+    from precplan.validate import parse_shard
 
     from precplan.cli._checks_round3 import check_validate_run
     from precplan.cli._validate_checks import check_validate_args
 
-    the_law = load_cli_law(law, None)
-    shard_t = parse_shard(shard)
-    format_names = _check_formats(formats, formats_backward, preset, report)
-    report_dir = check_validate_args(the_law, dirs, out, data, law, preset, report, list_only, seed, act_granularity,
-                                     fit_grid, plot, force, checkpoints, curves_out)
-    check_validate_run(report, list_only, seeds, devices, device, executor, time_limit, partition, slurm_param,
-                       runs_per_task, gpus_per_node, threads, data, out)
-    if report:
-        folders = list(dirs or ([out] if out else []))
-        records, notes = read_folders(folders)
-        return _analyse(records, notes, the_law, fit_grid, report_dir, None, plot, json_out, curves_out)
-    if dirs:
-        raise PrecplanError(f"unexpected argument {dirs[0]!r}: folders are only taken with --report (use --out DIR to train)")
+    the_law = load_cli_law(o.law, None)
+    shard_t = parse_shard(o.shard)
+    format_names = _check_formats(o.formats, o.formats_backward, o.preset, o.report)
+    report_dir = check_validate_args(the_law, o.dirs, o.out, o.data, o.law, o.preset, o.report, o.list_only, o.seed,
+                                     o.act_granularity, o.fit_grid, o.plot, o.force, o.checkpoints, o.curves_out)
+    check_validate_run(o.report, o.list_only, o.seeds, o.devices, o.device, o.executor, o.time_limit, o.partition,
+                       o.slurm_param, o.runs_per_task, o.gpus_per_node, o.threads, o.data, o.out)
+    if o.dirs and not o.report:
+        from precplan.errors import PrecplanError
 
-    torch = require_torch()
+        raise PrecplanError(f"unexpected argument {o.dirs[0]!r}: folders are only taken with --report (use --out DIR to train)")
+    return the_law, shard_t, format_names, report_dir
+
+
+def _report_only(o: SimpleNamespace, the_law, report_dir) -> None:
+    """``--report``: merge the stores of the given folders (default --out) and report, no training."""
+    from precplan.validate import read_folders
+
+    folders = list(o.dirs or ([o.out] if o.out else []))
+    records, notes = read_folders(folders)
+    _analyse(records, notes, the_law, o.fit_grid, report_dir, None, o.plot, o.json_out, o.curves_out)
+
+
+def _choose_preset(o: SimpleNamespace, torch, format_names):
+    """The runs to train (preset name, preset with this command's overrides), the cluster options
+    and the device the runs train on; refused in one line before the --out folder is made."""
+    from precplan.errors import PrecplanError
     from precplan.validate import get_preset, with_overrides
 
-    if runs_file is not None and preset is not None:
+    if o.runs_file is not None and o.preset is not None:
         raise PrecplanError("--runs FILE and --preset both choose the runs; give one")
-    name = "runs" if runs_file is not None else preset or ("gpu" if torch.cuda.is_available() else "quick")
-    if runs_file is not None:
+    name = "runs" if o.runs_file is not None else o.preset or ("gpu" if torch.cuda.is_available() else "quick")
+    if o.runs_file is not None:
         from precplan.validate import preset_from_runs
-    the_preset = get_preset(name) if runs_file is None else preset_from_runs(runs_file)
+    the_preset = get_preset(name) if o.runs_file is None else preset_from_runs(o.runs_file)
     name = the_preset.name
-    if format_names or formats_backward:
+    if format_names or o.formats_backward:
         from precplan.validate import with_formats
 
-        the_preset = with_formats(the_preset, format_names or the_preset.formats, formats_backward)
-    if act_granularity not in ("tensor", "token"):
-        raise PrecplanError(f"--act-granularity must be tensor or token; got {act_granularity!r}")
-    if ptq not in ("rtn", "gptq"):
-        raise PrecplanError(f"--ptq must be rtn or gptq; got {ptq!r}")
-    if devices is not None and devices.strip() != "cpu" and device == "cpu":
-        raise PrecplanError(f"--devices {devices} with --device cpu: pick one")
-    from precplan.cli._validate_cluster import cluster_options, failure_lines, sweep_start
+        the_preset = with_formats(the_preset, format_names or the_preset.formats, o.formats_backward)
+    if o.act_granularity not in ("tensor", "token"):
+        raise PrecplanError(f"--act-granularity must be tensor or token; got {o.act_granularity!r}")
+    if o.ptq not in ("rtn", "gptq"):
+        raise PrecplanError(f"--ptq must be rtn or gptq; got {o.ptq!r}")
+    if o.devices is not None and o.devices.strip() != "cpu" and o.device == "cpu":
+        raise PrecplanError(f"--devices {o.devices} with --device cpu: pick one")
+    from precplan.cli._validate_cluster import cluster_options
 
-    cluster = cluster_options(executor, devices, device if not list_only else "cpu", runs_per_task, partition, time_limit,
-                              gpus_per_node, slurm_param or (), gpus_per_run, cpus_per_run, mem_per_run, queue_timeout,
-                              retry, retry_failed)
+    cluster = cluster_options(o.executor, o.devices, o.device if not o.list_only else "cpu", o.runs_per_task, o.partition,
+                              o.time_limit, o.gpus_per_node, o.slurm_param or (), o.gpus_per_run, o.cpus_per_run,
+                              o.mem_per_run, o.queue_timeout, o.retry, o.retry_failed)
     from precplan.validate import compute_kind
 
-    if seeds is not None and seeds < 1:
-        raise PrecplanError(f"--seeds {seeds}: expected a number of seeds >= 1")
-    run_device = device
-    if device == "auto" and devices is not None:
-        run_device = "cpu" if devices.strip() == "cpu" else "cuda"
-    elif device == "auto" and executor == "slurm":
-        run_device = "cuda"  # the cluster's GPUs, whatever this (login) node has
-    elif device == "auto" and executor == "ray":
-        run_device = "cuda" if cluster.ray is not None and cluster.ray.gpus > 0 else "cpu"
-    elif device == "auto" and executor == "slurm:local":
-        run_device = "cpu" if not torch.cuda.is_available() else "cuda"
-    the_preset = with_overrides(the_preset, seed=seed, activation_granularity=act_granularity,
-                                kv_granularity=act_granularity, compute=compute_kind(run_device), seeds=seeds,
-                                ptq_method=ptq)
-    out_dir = out or f"validate-{name}"
-    from precplan.io import check_output_dir
+    if o.seeds is not None and o.seeds < 1:
+        raise PrecplanError(f"--seeds {o.seeds}: expected a number of seeds >= 1")
+    run_device = _run_device(o, torch, cluster)
+    the_preset = with_overrides(the_preset, seed=o.seed, activation_granularity=o.act_granularity,
+                                kv_granularity=o.act_granularity, compute=compute_kind(run_device), seeds=o.seeds,
+                                ptq_method=o.ptq)
+    return name, the_preset, cluster, run_device
 
-    check_output_dir(out_dir, "--out")
-    source = _load_data(data, the_preset)
-    from precplan.validate import CHECKPOINTS
 
-    n_checkpoints = CHECKPOINTS if checkpoints is None else checkpoints
-    if list_only:
-        return _list(the_preset, source, out_dir, shard_t, json_out, n_checkpoints)
+def _run_device(o: SimpleNamespace, torch, cluster) -> str:
+    """The device the runs train on: --device, or for auto what the workers or the executor have."""
+    if o.device == "auto" and o.devices is not None:
+        return "cpu" if o.devices.strip() == "cpu" else "cuda"
+    if o.device == "auto" and o.executor == "slurm":
+        return "cuda"  # the cluster's GPUs, whatever this (login) node has
+    if o.device == "auto" and o.executor == "ray":
+        return "cuda" if cluster.ray is not None and cluster.ray.gpus > 0 else "cpu"
+    if o.device == "auto" and o.executor == "slurm:local":
+        return "cpu" if not torch.cuda.is_available() else "cuda"
+    return o.device
 
+
+def _train_and_report(o: SimpleNamespace, torch, the_law, the_preset, name, source, out_dir, shard_t, cluster, run_device,
+                      n_checkpoints) -> None:
+    """Train the sweep (here or through the executor), then report on what finished; exit 1 when
+    runs failed (after the report of the others, or with why there is none)."""
+    from precplan.errors import PrecplanError
     from precplan.cli._render import console
-    from precplan.validate import run_sweep
-    from precplan.validate import placement
+    from precplan.cli._validate_cluster import failure_lines, sweep_start
+    from precplan.validate import placement, read_folders, run_sweep, store_files
 
-    if threads is not None:
-        if threads < 1:
-            raise PrecplanError(f"--threads {threads}: expected a positive number of CPU threads")
-        torch.set_num_threads(threads)
+    if o.threads is not None:
+        if o.threads < 1:
+            raise PrecplanError(f"--threads {o.threads}: expected a positive number of CPU threads")
+        torch.set_num_threads(o.threads)
     started = sweep_start()
-    if devices is not None or executor != "local":
+    if o.devices is not None or o.executor != "local":
         from precplan.validate import execute
 
-        summary = execute(executor, devices, the_preset.specs, source, data, _need(the_preset), out_dir, name, run_device,
-                          threads, compile_, console(stderr=True), cluster, shard=shard_t, checkpoints=n_checkpoints)
+        summary = execute(o.executor, o.devices, the_preset.specs, source, o.data, _need(the_preset), out_dir, name,
+                          run_device, o.threads, o.compile_, console(stderr=True), cluster, shard=shard_t,
+                          checkpoints=n_checkpoints)
     else:
-        where = placement(device)
+        where = placement(o.device)
         summary = run_sweep(the_preset.specs, source, where, out_dir, name, shard_t, console=console(stderr=True),
-                            compile=compile_, checkpoints=n_checkpoints, retry=retry, retry_failed=retry_failed)
+                            compile=o.compile_, checkpoints=n_checkpoints, retry=o.retry, retry_failed=o.retry_failed)
     summary.failures, earlier = failure_lines(out_dir, started)
-    from precplan.validate import store_files
-
     if summary.elsewhere and not store_files(out_dir) and not summary.failures:  # a second worker on this shard
         console(stderr=True).print(f"note: all {summary.elsewhere} run(s) of this shard are training in another worker"
                                    f" sharing {out_dir}; nothing to report yet (precplan validate --report {out_dir} later)")
         return
     records, notes = read_folders([out_dir]) if store_files(out_dir) else ([], [])
     try:
-        _analyse(records, notes + summary.warnings + earlier, the_law, fit_grid, out_dir, summary, plot, json_out, curves_out)
+        _analyse(records, notes + summary.warnings + earlier, the_law, o.fit_grid, out_dir, summary, o.plot, o.json_out,
+                 o.curves_out)
     except PrecplanError as exc:
         if not summary.failures:
             raise

@@ -24,6 +24,14 @@ def tables(r: ValidationReport, max_rows: int | None = None, ptq_rows: bool = Tr
     """The report as (title, columns, rows, caption) tables, shared by the terminal and markdown
     renderers. ``max_rows`` and ``ptq_rows=False`` shorten the per-run table (the terminal's)."""
     out = format_tables(r.formats)
+    out += _fit_tables(r, max_rows, ptq_rows)
+    out += _seed_and_claim_tables(r)
+    return out
+
+
+def _fit_tables(r: ValidationReport, max_rows: int | None, ptq_rows: bool) -> list[Table]:
+    """The base fit, measured vs predicted by kind and per run, the constants and the unidentified ones."""
+    out: list[Table] = []
     mark = " *" if r.ptq_note else ""  # the PTQ rows carry a caveat, printed under their table
     ptq_caption = f"* {r.ptq_note}" if r.ptq_note else None
     if r.base:
@@ -56,6 +64,12 @@ def tables(r: ValidationReport, max_rows: int | None = None, ptq_rows: bool = Tr
         out.append(("Refitted constants these runs cannot identify (do not quote them)", ["operand", "constants", "why"],
                     [[u["operand"], ", ".join(f"{k} = {fmt(v)}" for k, v in u["values"].items()), u["reason"]]
                      for u in r.unidentified], None))
+    return out
+
+
+def _seed_and_claim_tables(r: ValidationReport) -> list[Table]:
+    """The seed noise, the paper's claims, and the details of the N_eff and PTQ-damage claims."""
+    out: list[Table] = []
     if r.seeds and r.seeds["pooled_sd"] is not None:
         sd = r.seeds["pooled_sd"]
         out.append((f"Seed noise: {r.seeds['seeds_min']}-{r.seeds['seeds_max']} seeds per configuration, pooled sd"
