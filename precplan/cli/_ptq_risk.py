@@ -290,7 +290,7 @@ def _exp(x: float) -> float:
 
 def render_sweep(r) -> None:
     """The degradation curve over D at the headline precision, then D_crit per precision."""
-    from precplan.cli._render import bits_triple, fmt, pct
+    from precplan.cli._render import bits_triple, fmt
     from precplan.cli._render import console, table
 
     out = console()

@@ -11,7 +11,7 @@ from typing import List, Optional
 
 import typer
 
-from precplan.cli._common import ForceOpt, JsonOpt, LawOpt, PlotOpt, check_outputs, handle_errors, load_cli_law, print_json_warnings
+from precplan.cli._common import ForceOpt, JsonOpt, LawOpt, PlotOpt, handle_errors, load_cli_law, print_json_warnings
 
 __all__ = ["TORCH_MISSING", "register", "require_torch", "validate"]
 
