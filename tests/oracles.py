@@ -162,3 +162,14 @@ def snapshot(d: Path) -> dict[str, tuple]:
     return out
 
 
+def assert_refused(result, argv: list[str], before: dict, after: dict) -> None:
+    """A hostile invocation's contract: exit 2, no exception but SystemExit, exactly one
+    ``error: ...`` line on stderr, no traceback, no numpy repr, and the folder unchanged."""
+    detail = f"argv={argv!r}\nexit={result.exit_code}\nstderr={result.stderr[-800:]!r}\nstdout={result.stdout[-500:]!r}"
+    lines = result.stderr.splitlines()
+    assert result.exit_code == 2, detail
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), detail
+    assert len(lines) == 1 and lines[0].startswith("error: "), detail
+    assert "Traceback" not in result.stdout + result.stderr, detail
+    assert "np.str_" not in result.stderr and "np.float64" not in result.stderr, detail
+    assert before == after, f"files changed: {sorted(set(before.items()) ^ set(after.items()))}\n{detail}"

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from precplan.cli import app
 
-from oracles import STORE_LINE, snapshot
+from oracles import STORE_LINE, assert_refused, snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD_RUNS = "params,tokens,loss\n" + "".join(
@@ -385,10 +385,4 @@ def test_bad_invocation_is_one_line_and_exit_2(workdir: Path, argv: list[str], m
     before = snapshot(workdir)
     result = CliRunner().invoke(app, argv)
     after = snapshot(workdir)
-    lines = result.stderr.splitlines()
-    detail = f"argv={argv!r}\nexit={result.exit_code}\nstderr={result.stderr!r}\nstdout={result.stdout[-500:]!r}"
-    assert result.exit_code == 2, detail
-    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), detail
-    assert len(lines) == 1 and lines[0].startswith("error: "), detail
-    assert "Traceback" not in result.stdout + result.stderr, detail
-    assert before == after, f"files changed: {sorted(set(before.items()) ^ set(after.items()))}\n{detail}"
+    assert_refused(result, argv, before, after)
